@@ -1,0 +1,21 @@
+/**
+ * The seam between client connections and whatever executes cache ops: the local state
+ * machine (single node, no Raft) or the cluster (route to the group leader, Raft log).
+ */
+import type { CacheOp, CacheResult } from '../cache/ops.js';
+
+/** Called exactly once per `execute`, possibly synchronously, with one result per op in order. */
+export type ExecuteCallback = (results: CacheResult[]) => void;
+
+export interface Executor {
+  /**
+   * Execute the ops of one request. Ops on different keys may run in different groups;
+   * the callback receives all results in op order. Failures that are not the cache's own
+   * answers (no leader reachable in time, ...) come back as `server_error` results.
+   */
+  execute(ops: CacheOp[], done: ExecuteCallback): void;
+  /** memcached `stats` for a group name ('' = general, 'settings', 'items', 'slabs', 'raft', ...); null = unknown group. */
+  stats(group: string): Array<[string, string]> | null;
+  /** Stops accepting work and releases resources. */
+  close(): Promise<void>;
+}
