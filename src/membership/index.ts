@@ -1,0 +1,4 @@
+/** The meta group: key hash and ranges, initial placement, and the meta state machine. */
+export * from './hash.js';
+export * from './placement.js';
+export * from './meta-state.js';
