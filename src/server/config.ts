@@ -1,0 +1,275 @@
+/**
+ * `memraft serve` configuration: a pure function from argv and environment to a validated
+ * ServeConfig. No I/O here, so every flag rule is unit-testable and the cluster flags can
+ * grow without touching the server wiring.
+ *
+ * Flag forms: `--name value`, `--name=value`, and for memcached's short flags also
+ * `-m 64` / `-m64`. Every long flag has an environment equivalent `MEMRAFT_<NAME>`
+ * (upper case, dashes to underscores, e.g. `MEMRAFT_MEMORY_MB`); argv wins over env.
+ */
+
+/** An operating error for bad command-line input; the CLI prints it with usage and exits 2. */
+export class UsageError extends Error {
+  /** Stable code for callers that match on it. */
+  readonly code = 'E_USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A host and port to listen on or connect to. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** How durable Raft log writes are before they are acknowledged. */
+export type FsyncMode = 'always' | 'never';
+
+/** How the group leader confirms it may serve a read (DESIGN.md §2). */
+export type ReadMode = 'read-index' | 'lease';
+
+/** pino's level names. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Everything `memraft serve` needs to start. */
+export interface ServeConfig {
+  /** Client (memcached protocol) listener. */
+  listen: HostPort;
+  /** `-m`: cache memory limit in MiB (memcached's limit_maxbytes / 1 MiB). */
+  memoryMb: number;
+  /** `-I`: largest item value in bytes. */
+  itemBytesMax: number;
+  /** `-c`: simultaneous client connections; more get `ERROR Too many open connections`. */
+  connectionsMax: number;
+  logLevel: LogLevel;
+  /** Where node state lives (unused by the single-node executor). */
+  dataDir: string;
+  /** Cluster flags, accepted and stored now; null/empty when not given. */
+  cluster: ClusterFlags;
+}
+
+/** The Raft-cluster flags of DESIGN.md §8; a cluster executor reads them. */
+export interface ClusterFlags {
+  id: string | null;
+  peerListen: HostPort | null;
+  adminListen: HostPort | null;
+  /** `--initial-cluster id=host:port,id=host:port`. */
+  initialCluster: Array<{ id: string; peer: HostPort }>;
+  /** `--join host:port`: any peer of an existing cluster. */
+  join: HostPort | null;
+  groups: number;
+  replicas: number;
+  fsync: FsyncMode;
+  readMode: ReadMode;
+  clusterSecret: string | null;
+}
+
+/** True when any flag asks for a cluster rather than the embedded single node. */
+export function isClusterConfig(config: ServeConfig): boolean {
+  const c = config.cluster;
+  return c.initialCluster.length > 0 || c.join !== null || c.peerListen !== null;
+}
+
+/** The usage text printed with `--help` and after a usage error. */
+export const serveUsage = `Usage: memraft serve [options]
+
+  --listen HOST:PORT        client listener (default 127.0.0.1:11211)
+  -m, --memory-mb MB        cache memory limit in MiB (default 64)
+  -I, --item-size-max SIZE  largest item, bytes; accepts 512k, 1m (default 1m)
+  -c, --max-connections N   max simultaneous client connections (default 1024)
+  --log-level LEVEL         fatal|error|warn|info|debug|trace|silent (default info)
+  --data-dir DIR            node state directory (default ./memraft-data)
+
+Cluster (Raft) flags:
+  --id ID  --peer-listen HOST:PORT  --admin-listen HOST:PORT
+  --initial-cluster ID=HOST:PORT,...  --join HOST:PORT
+  --groups N (default 16)  --replicas N (default 3)
+  --fsync always|never (default always; never is unsafe)
+  --read-mode read-index|lease (default read-index)
+  --cluster-secret SECRET
+
+Every long flag also reads MEMRAFT_<NAME> from the environment (e.g. MEMRAFT_MEMORY_MB).`;
+
+type FlagKind = 'string' | 'flag';
+
+interface FlagSpec {
+  long: string;
+  short?: string;
+  kind: FlagKind;
+}
+
+// The accepted flags; the long name is the key of the raw values and of the env name.
+const flagSpecs: FlagSpec[] = [
+  { long: 'listen', kind: 'string' },
+  { long: 'memory-mb', short: 'm', kind: 'string' },
+  { long: 'item-size-max', short: 'I', kind: 'string' },
+  { long: 'max-connections', short: 'c', kind: 'string' },
+  { long: 'log-level', kind: 'string' },
+  { long: 'data-dir', kind: 'string' },
+  { long: 'id', kind: 'string' },
+  { long: 'peer-listen', kind: 'string' },
+  { long: 'admin-listen', kind: 'string' },
+  { long: 'initial-cluster', kind: 'string' },
+  { long: 'join', kind: 'string' },
+  { long: 'groups', kind: 'string' },
+  { long: 'replicas', kind: 'string' },
+  { long: 'fsync', kind: 'string' },
+  { long: 'read-mode', kind: 'string' },
+  { long: 'cluster-secret', kind: 'string' },
+  { long: 'help', short: 'h', kind: 'flag' },
+];
+
+const logLevels: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** memcached's bounds for -I: at least 1 KiB, at most 1 GiB. */
+const itemBytesMin = 1024;
+const itemBytesLimit = 1024 * 1024 * 1024;
+
+/** Raw flag values by long name, argv merged over env. */
+type RawFlags = Map<string, string>;
+
+/** Result of parsing: either a config, or a request for help. */
+export type ParsedServe = { kind: 'serve'; config: ServeConfig } | { kind: 'help' };
+
+/** Parses `serve`'s arguments (everything after the word `serve`) and the environment. */
+export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedServe {
+  const raw = readEnv(env);
+  readArgv(argv, raw);
+  if (raw.has('help')) return { kind: 'help' };
+  return { kind: 'serve', config: buildConfig(raw) };
+}
+
+/** The environment variable for a long flag name. */
+export function envName(long: string): string {
+  return 'MEMRAFT_' + long.toUpperCase().replace(/-/g, '_');
+}
+
+function readEnv(env: Readonly<Record<string, string | undefined>>): RawFlags {
+  const raw: RawFlags = new Map();
+  for (const spec of flagSpecs) {
+    if (spec.kind !== 'string') continue;
+    const value = env[envName(spec.long)];
+    if (value !== undefined && value !== '') raw.set(spec.long, value);
+  }
+  return raw;
+}
+
+function readArgv(argv: readonly string[], raw: RawFlags): void {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const { spec, inline } = matchFlag(arg);
+    if (spec.kind === 'flag') {
+      if (inline !== null) throw new UsageError(`flag --${spec.long} takes no value`);
+      raw.set(spec.long, 'true');
+      continue;
+    }
+    let value = inline;
+    if (value === null) {
+      if (i + 1 >= argv.length) throw new UsageError(`flag ${arg} needs a value`);
+      value = argv[++i]!;
+    }
+    raw.set(spec.long, value);
+  }
+}
+
+function matchFlag(arg: string): { spec: FlagSpec; inline: string | null } {
+  if (arg.startsWith('--')) {
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = flagSpecs.find((s) => s.long === name);
+    if (spec === undefined) throw new UsageError(`unknown flag --${name}`);
+    return { spec, inline: eq < 0 ? null : arg.slice(eq + 1) };
+  }
+  if (arg.startsWith('-') && arg.length >= 2) {
+    const spec = flagSpecs.find((s) => s.short === arg[1]);
+    if (spec === undefined) throw new UsageError(`unknown flag ${arg}`);
+    return { spec, inline: arg.length > 2 ? arg.slice(2) : null };
+  }
+  throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
+}
+
+function buildConfig(raw: RawFlags): ServeConfig {
+  const memoryMb = parseIntFlag(raw, 'memory-mb', 64, 1, 1024 * 1024);
+  const itemBytesMax = parseSizeFlag(raw.get('item-size-max') ?? '1m');
+  if (itemBytesMax > (memoryMb * 1024 * 1024) / 2) {
+    throw new UsageError('item size max (-I) cannot be larger than half of the memory limit (-m)');
+  }
+  return {
+    listen: parseHostPort(raw.get('listen') ?? '127.0.0.1:11211', 'listen'),
+    memoryMb,
+    itemBytesMax,
+    connectionsMax: parseIntFlag(raw, 'max-connections', 1024, 1, 1_000_000),
+    logLevel: parseChoice(raw, 'log-level', logLevels, 'info') as LogLevel,
+    dataDir: raw.get('data-dir') ?? './memraft-data',
+    cluster: buildClusterFlags(raw),
+  };
+}
+
+function buildClusterFlags(raw: RawFlags): ClusterFlags {
+  const optionalHostPort = (name: string): HostPort | null => {
+    const value = raw.get(name);
+    return value === undefined ? null : parseHostPort(value, name);
+  };
+  const initial = raw.get('initial-cluster');
+  const join = optionalHostPort('join');
+  if (initial !== undefined && join !== null) throw new UsageError('--initial-cluster and --join are exclusive');
+  return {
+    id: raw.get('id') ?? null,
+    peerListen: optionalHostPort('peer-listen'),
+    adminListen: optionalHostPort('admin-listen'),
+    initialCluster: initial === undefined ? [] : parseInitialCluster(initial),
+    join,
+    groups: parseIntFlag(raw, 'groups', 16, 1, 4096),
+    replicas: parseIntFlag(raw, 'replicas', 3, 1, 7),
+    fsync: parseChoice(raw, 'fsync', ['always', 'never'], 'always') as FsyncMode,
+    readMode: parseChoice(raw, 'read-mode', ['read-index', 'lease'], 'read-index') as ReadMode,
+    clusterSecret: raw.get('cluster-secret') ?? null,
+  };
+}
+
+function parseIntFlag(raw: RawFlags, name: string, fallback: number, min: number, max: number): number {
+  const value = raw.get(name);
+  if (value === undefined) return fallback;
+  if (!/^[0-9]+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(value)}`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function parseChoice(raw: RawFlags, name: string, choices: readonly string[], fallback: string): string {
+  const value = raw.get(name) ?? fallback;
+  if (!choices.includes(value)) throw new UsageError(`--${name} must be one of ${choices.join('|')}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Parses a byte size the way memcached's -I does: a number with an optional k/m/g suffix. */
+export function parseSizeFlag(value: string): number {
+  const match = /^([0-9]+)([kKmMgG]?)$/.exec(value);
+  if (match === null) throw new UsageError(`item size max must be a size like 1048576, 512k or 1m, got ${JSON.stringify(value)}`);
+  const unit = match[2]!.toLowerCase();
+  const scale = unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1;
+  const bytes = Number(match[1]) * scale;
+  if (bytes < itemBytesMin) throw new UsageError(`item size max must be at least ${itemBytesMin} bytes`);
+  if (bytes > itemBytesLimit) throw new UsageError(`item size max cannot be larger than 1 GiB`);
+  return bytes;
+}
+
+/** Parses `host:port`, `[v6]:port` or `:port` (host defaults to 127.0.0.1). */
+export function parseHostPort(value: string, name: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):([0-9]{1,5})$/.exec(value);
+  if (match === null) throw new UsageError(`--${name} must be HOST:PORT, got ${JSON.stringify(value)}`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new UsageError(`--${name} port out of range: ${port}`);
+  const host = match[1] ?? (match[2] === '' ? '127.0.0.1' : match[2]!);
+  return { host, port };
+}
+
+function parseInitialCluster(value: string): Array<{ id: string; peer: HostPort }> {
+  return value.split(',').map((part) => {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--initial-cluster entries must be ID=HOST:PORT, got ${JSON.stringify(part)}`);
+    return { id: part.slice(0, eq), peer: parseHostPort(part.slice(eq + 1), 'initial-cluster') };
+  });
+}

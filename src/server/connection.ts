@@ -1,0 +1,335 @@
+/**
+ * One client connection: socket bytes -> parser -> Executor -> encoder -> socket.
+ *
+ * Replies leave strictly in request order even when ops complete out of order: requests
+ * whose answer is not ready wait in a per-connection queue of slots. When nothing is
+ * pending and the executor answers synchronously (the single-node case), the reply is
+ * encoded straight into the output list with no slot at all.
+ *
+ * Writes are coalesced: replies collect in `out` and go to the socket in one write at the
+ * end of each data event, or once per event-loop turn for asynchronous completions.
+ *
+ * Backpressure: the connection stops pulling requests from the parser (and pauses the
+ * socket) while the socket's write buffer is over its high-water mark or too many requests
+ * are in flight; it resumes on 'drain' / completions. What the parser may hold is bounded.
+ */
+import assert from 'node:assert';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { CacheResult } from '../cache/ops.js';
+import type { Answer, ProtocolLimits, Request } from '../protocol/request.js';
+import type { Codec, RequestParser } from './codec.js';
+import type { Executor } from './executor.js';
+import type { ServerCounters } from './server-stats.js';
+
+/** Per-connection limits. */
+export interface ConnectionLimits {
+  protocol: ProtocolLimits;
+  /** Requests executing at once before the connection stops reading. */
+  inflightRequestsMax: number;
+  /** Bytes the parser may hold (one partial request plus a read chunk); past it, close. */
+  bufferedBytesMax: number;
+  /** Reply bytes collected before a write is forced mid-batch. */
+  outBytesFlushMax: number;
+}
+
+/** The limits a server uses unless told otherwise, for a given item size max. */
+export function defaultConnectionLimits(protocol: ProtocolLimits): ConnectionLimits {
+  return {
+    protocol,
+    inflightRequestsMax: 1024,
+    // One whole item with its header, plus room for a pipelined read chunk behind it.
+    bufferedBytesMax: protocol.itemBytesMax + 1024 * 1024,
+    outBytesFlushMax: 256 * 1024,
+  };
+}
+
+/** What a connection needs from the server around it. */
+export interface ConnectionContext {
+  executor: Executor;
+  codec: Codec;
+  counters: ServerCounters;
+  limits: ConnectionLimits;
+  log: Logger;
+  version: string;
+  /** memcached `stats <group>` with the server's own figures merged in. */
+  stats(group: string): Array<[string, string]> | null;
+  /** Called once when the socket has closed. */
+  onClose(connection: ClientConnection): void;
+}
+
+/** A request whose reply waits for its turn; `answer` is null until it completes. */
+interface Slot {
+  request: Request;
+  answer: Answer | null;
+}
+
+// Concatenating small replies into one buffer beats writev of many tiny buffers; above
+// this size the copy costs more than the extra iovecs.
+const concatBytesMax = 64 * 1024;
+
+const bufferedOverflowReply = Buffer.from('SERVER_ERROR out of memory reading request\r\n');
+
+/** Drives one client socket. */
+export class ClientConnection {
+  private readonly parser: RequestParser;
+  private readonly slots: Slot[] = [];
+  private slotsHead = 0;
+  private readonly out: Buffer[] = [];
+  private outBytes = 0;
+  private inflight = 0;
+  private flushScheduled = false;
+  private readingPaused = false;
+  /** No more requests are pulled: quit, a closing error, shutdown or overflow. */
+  private closing = false;
+  /** The socket is gone; late completions are dropped. */
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.parser = ctx.codec.createParser(ctx.limits.protocol);
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('error', this.onError);
+    socket.on('close', this.onSocketClose);
+    socket.on('end', this.onEnd);
+  }
+
+  /** Requests pulled but not yet written. */
+  get pendingRequests(): number {
+    return this.slots.length - this.slotsHead;
+  }
+
+  /** Stops taking requests, lets in-flight ones finish and be written, then closes. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.closing = true;
+    this.updateReading();
+    this.endIfDone();
+  }
+
+  /** Closes at once, dropping anything unwritten. */
+  destroy(): void {
+    this.closing = true;
+    this.socket.destroy();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.ctx.counters.bytesRead += chunk.length;
+    if (this.closing) return;
+    try {
+      this.parser.push(chunk);
+      this.pump();
+      this.flush();
+      this.updateReading();
+      this.endIfDone();
+    } catch (err) {
+      this.fail(err);
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    try {
+      this.pump();
+      this.flush();
+      this.updateReading();
+      this.endIfDone();
+    } catch (err) {
+      this.fail(err);
+    }
+  };
+
+  private readonly onError = (err: Error): void => {
+    // Resets and broken pipes are the client's business; 'close' follows.
+    this.ctx.log.debug({ err: err.message }, 'client socket error');
+  };
+
+  private readonly onEnd = (): void => {
+    // The client half-closed: answer what it sent, then close our side.
+    this.closing = true;
+    this.endIfDone();
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing = true;
+    this.ctx.onClose(this);
+  };
+
+  /** Pulls and dispatches requests while nothing asks to wait. */
+  private pump(): void {
+    const limits = this.ctx.limits;
+    while (!this.closing && this.inflight < limits.inflightRequestsMax && !this.socket.writableNeedDrain) {
+      const request = this.parser.next();
+      if (request === null) break;
+      this.dispatch(request);
+      if (this.outBytes >= limits.outBytesFlushMax) this.flush();
+    }
+    if (!this.closing && this.parser.bufferedBytes > limits.bufferedBytesMax) this.overflow();
+  }
+
+  private dispatch(request: Request): void {
+    switch (request.kind) {
+      case 'ops':
+        return this.executeOps(request);
+      case 'version':
+        return this.answer(request, { kind: 'version', version: this.ctx.version });
+      case 'stats':
+        return this.answer(request, { kind: 'stats', stats: this.ctx.stats(request.group) });
+      case 'verbosity':
+        return this.answer(request, { kind: 'ok' });
+      case 'noop':
+        return this.answer(request, { kind: 'noop' });
+      case 'quit':
+        this.closing = true;
+        return this.answer(request, { kind: 'quit' });
+      case 'error':
+        if (request.close) this.closing = true;
+        return this.answer(request, { kind: 'ok' });
+    }
+  }
+
+  /** Answers a request that needs no executor, in order behind anything pending. */
+  private answer(request: Request, answer: Answer): void {
+    if (this.pendingRequests === 0) this.emit(request, answer);
+    else this.slots.push({ request, answer });
+  }
+
+  private executeOps(request: Request & { kind: 'ops' }): void {
+    let sync = true;
+    let syncResults: CacheResult[] | null = null;
+    let slot: Slot | null = null;
+    this.ctx.executor.execute(request.ops, (results) => {
+      if (sync) {
+        syncResults = results;
+        return;
+      }
+      assert(slot !== null && slot.answer === null, 'executor answered a request twice');
+      this.inflight--;
+      slot.answer = { kind: 'ops', results };
+      this.onAsyncAnswer();
+    });
+    sync = false;
+    if (syncResults !== null) return this.answer(request, { kind: 'ops', results: syncResults });
+    slot = { request, answer: null };
+    this.slots.push(slot);
+    this.inflight++;
+  }
+
+  private onAsyncAnswer(): void {
+    if (this.closed) return;
+    try {
+      this.drainSlots();
+      this.scheduleFlush();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Emits answered slots from the head of the queue, stopping at the first pending one. */
+  private drainSlots(): void {
+    const slots = this.slots;
+    while (this.slotsHead < slots.length) {
+      const slot = slots[this.slotsHead]!;
+      if (slot.answer === null) break;
+      slots[this.slotsHead++] = undefined as unknown as Slot;
+      this.emit(slot.request, slot.answer);
+    }
+    if (this.slotsHead === slots.length) {
+      slots.length = 0;
+      this.slotsHead = 0;
+    }
+  }
+
+  /** Encodes one reply into the output list. */
+  private emit(request: Request, answer: Answer): void {
+    const out = this.out;
+    const before = out.length;
+    if (request.kind === 'error') {
+      if (request.reply.length > 0) out.push(request.reply);
+    } else {
+      this.ctx.codec.encode(request, answer, out);
+    }
+    for (let i = before; i < out.length; i++) this.outBytes += out[i]!.length;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.onFlushTurn);
+  }
+
+  private readonly onFlushTurn = (): void => {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    try {
+      this.flush();
+      // Completions may have made room for requests the parser still holds.
+      this.pump();
+      this.flush();
+      this.updateReading();
+      this.endIfDone();
+    } catch (err) {
+      this.fail(err);
+    }
+  };
+
+  /** Writes everything collected, in one socket write when small. */
+  private flush(): void {
+    const out = this.out;
+    if (out.length === 0 || this.closed) return;
+    const socket = this.socket;
+    if (out.length === 1) {
+      socket.write(out[0]!);
+    } else if (this.outBytes <= concatBytesMax) {
+      socket.write(Buffer.concat(out, this.outBytes));
+    } else {
+      socket.cork();
+      for (let i = 0; i < out.length; i++) socket.write(out[i]!);
+      socket.uncork();
+    }
+    this.ctx.counters.bytesWritten += this.outBytes;
+    out.length = 0;
+    this.outBytes = 0;
+  }
+
+  /** Pauses or resumes socket reads to match what the connection can take. */
+  private updateReading(): void {
+    if (this.closed) return;
+    const wait =
+      this.closing || this.socket.writableNeedDrain || this.inflight >= this.ctx.limits.inflightRequestsMax;
+    if (wait && !this.readingPaused) {
+      this.readingPaused = true;
+      this.socket.pause();
+      if (!this.closing) this.ctx.counters.connYields++;
+    } else if (!wait && this.readingPaused) {
+      this.readingPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Once closing and every pulled request is written, ends the socket. */
+  private endIfDone(): void {
+    if (!this.closing || this.closed || this.pendingRequests > 0) return;
+    this.flush();
+    // Close fully once written, as memcached does, rather than wait for the client's FIN.
+    this.socket.end(() => this.socket.destroy());
+  }
+
+  private overflow(): void {
+    this.ctx.log.warn({ bufferedBytes: this.parser.bufferedBytes }, 'client exceeded buffered bytes, closing');
+    this.closing = true;
+    this.answer({ kind: 'error', reply: bufferedOverflowReply, close: true }, { kind: 'ok' });
+  }
+
+  /** An exception while handling this connection: log it and close only this connection. */
+  private fail(err: unknown): void {
+    this.ctx.log.error({ err }, 'connection handler failed, closing connection');
+    this.closing = true;
+    this.socket.destroy();
+  }
+}

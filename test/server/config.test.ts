@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError, envName, isClusterConfig, parseHostPort, parseServeArgs, parseSizeFlag } from '../../src/server/config.js';
+import type { ServeConfig } from '../../src/server/config.js';
+
+function serve(argv: string[], env: Record<string, string> = {}): ServeConfig {
+  const parsed = parseServeArgs(argv, env);
+  if (parsed.kind !== 'serve') throw new Error('expected a serve config');
+  return parsed.config;
+}
+
+function usageError(argv: string[], env: Record<string, string> = {}): string {
+  try {
+    parseServeArgs(argv, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).code).toBe('E_USAGE');
+    return (err as Error).message;
+  }
+  throw new Error(`expected a usage error for ${argv.join(' ')}`);
+}
+
+describe('parseServeArgs', () => {
+  it('defaults to a single node on 127.0.0.1:11211', () => {
+    const config = serve([]);
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 11211 });
+    expect(config.memoryMb).toBe(64);
+    expect(config.itemBytesMax).toBe(1024 * 1024);
+    expect(config.connectionsMax).toBe(1024);
+    expect(config.logLevel).toBe('info');
+    expect(config.dataDir).toBe('./memraft-data');
+    expect(isClusterConfig(config)).toBe(false);
+  });
+
+  it('reads memcached-style short flags, attached or separate', () => {
+    const config = serve(['-m', '1024', '-I2m', '-c', '10', '--listen', '0.0.0.0:1234']);
+    expect(config.memoryMb).toBe(1024);
+    expect(config.itemBytesMax).toBe(2 * 1024 * 1024);
+    expect(config.connectionsMax).toBe(10);
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: 1234 });
+  });
+
+  it('reads long flags with = and the environment, argv winning', () => {
+    const env = { MEMRAFT_MEMORY_MB: '128', MEMRAFT_LOG_LEVEL: 'debug', MEMRAFT_LISTEN: '127.0.0.1:5000' };
+    const config = serve(['--memory-mb=256', '--item-size-max', '512k'], env);
+    expect(config.memoryMb).toBe(256);
+    expect(config.logLevel).toBe('debug');
+    expect(config.listen.port).toBe(5000);
+    expect(config.itemBytesMax).toBe(512 * 1024);
+  });
+
+  it('accepts and stores the cluster flags', () => {
+    const config = serve([
+      '--id', 'n1', '--peer-listen', '127.0.0.1:7001', '--admin-listen', '127.0.0.1:8001',
+      '--initial-cluster', 'n1=127.0.0.1:7001,n2=127.0.0.1:7002', '--groups', '8', '--replicas', '3',
+      '--fsync', 'never', '--read-mode', 'lease', '--data-dir', '/tmp/x',
+    ]);
+    expect(config.cluster.id).toBe('n1');
+    expect(config.cluster.initialCluster).toEqual([
+      { id: 'n1', peer: { host: '127.0.0.1', port: 7001 } },
+      { id: 'n2', peer: { host: '127.0.0.1', port: 7002 } },
+    ]);
+    expect(config.cluster.groups).toBe(8);
+    expect(config.cluster.fsync).toBe('never');
+    expect(config.cluster.readMode).toBe('lease');
+    expect(config.dataDir).toBe('/tmp/x');
+    expect(isClusterConfig(config)).toBe(true);
+  });
+
+  it('answers --help', () => {
+    expect(parseServeArgs(['--help'], {})).toEqual({ kind: 'help' });
+  });
+
+  it('rejects bad flags with a usage error', () => {
+    expect(usageError(['--bogus'])).toMatch(/unknown flag --bogus/);
+    expect(usageError(['-z'])).toMatch(/unknown flag -z/);
+    expect(usageError(['-m'])).toMatch(/needs a value/);
+    expect(usageError(['-m', 'lots'])).toMatch(/whole number/);
+    expect(usageError(['-c', '0'])).toMatch(/between/);
+    expect(usageError(['--listen', 'nohost'])).toMatch(/HOST:PORT/);
+    expect(usageError(['--listen', '127.0.0.1:70000'])).toMatch(/out of range/);
+    expect(usageError(['--log-level', 'loud'])).toMatch(/one of/);
+    expect(usageError(['-I', '10'])).toMatch(/at least/);
+    expect(usageError(['-m', '1', '-I', '1m'])).toMatch(/half of the memory/);
+    expect(usageError(['stray'])).toMatch(/unexpected argument/);
+    expect(usageError(['--initial-cluster', 'a=127.0.0.1:1', '--join', '127.0.0.1:2'])).toMatch(/exclusive/);
+    expect(usageError([], { MEMRAFT_MEMORY_MB: 'x' })).toMatch(/whole number/);
+  });
+});
+
+describe('helpers', () => {
+  it('parses sizes like memcached -I', () => {
+    expect(parseSizeFlag('1m')).toBe(1048576);
+    expect(parseSizeFlag('1024')).toBe(1024);
+    expect(parseSizeFlag('64K')).toBe(65536);
+    expect(() => parseSizeFlag('1.5m')).toThrow(UsageError);
+  });
+
+  it('parses host:port forms', () => {
+    expect(parseHostPort(':11211', 'listen')).toEqual({ host: '127.0.0.1', port: 11211 });
+    expect(parseHostPort('[::1]:11211', 'listen')).toEqual({ host: '::1', port: 11211 });
+  });
+
+  it('derives env names from long flags', () => {
+    expect(envName('memory-mb')).toBe('MEMRAFT_MEMORY_MB');
+  });
+});
