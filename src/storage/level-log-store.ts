@@ -1,0 +1,256 @@
+/**
+ * The durable log store on LevelDB (`level`): one database per node holding every group's
+ * log, hard state and snapshot, written with group commit (one atomic batch and at most one
+ * fsync per batch). See keys.ts for the key scheme and write-plan.ts for crash atomicity.
+ */
+import assert from 'node:assert';
+import { mkdir } from 'node:fs/promises';
+import { Level } from 'level';
+import type { Entry, GroupId, Snapshot } from '../raft/types.js';
+import {
+  copyConfState,
+  decodeEntry,
+  decodeHardState,
+  decodeSnapshotMeta,
+  decodeValue,
+  encodeValue,
+  formatVersion,
+} from './codec.js';
+import { GroupCommit } from './group-commit.js';
+import {
+  formatKey,
+  groupEnd,
+  groupsEnd,
+  groupsStart,
+  hardStateKey,
+  keyGroup,
+  logKeyIndex,
+  logRange,
+  metaKey,
+  snapshotChunkRange,
+  snapshotKey,
+} from './keys.js';
+import {
+  emptyHardState,
+  snapshotChunkBytesDefault,
+  StorageError,
+  type GroupState,
+  type GroupWrite,
+  type LogStore,
+} from './types.js';
+import { emptyBounds, WritePlanner, type BatchOp, type GroupBounds } from './write-plan.js';
+
+type Db = Level<string, Uint8Array>;
+type ReadSnapshot = ReturnType<Db['snapshot']>;
+
+/** Entries fetched per iterator step on load: large steps amortise the native round trip. */
+const loadStepEntries = 1024;
+
+/** Options of `LevelLogStore.open`. */
+export interface LevelLogStoreOptions {
+  /**
+   * true: every batch is fsynced before write() resolves (the only safe setting).
+   * false: UNSAFE, for benchmarks only (`--fsync never`): acknowledged writes can be lost
+   * on power failure or an OS crash (a process crash alone keeps them: the OS has them).
+   */
+  fsync: boolean;
+  /** Size of snapshot data chunks; default 1 MiB. */
+  snapshotChunkBytes?: number;
+}
+
+/** The LevelDB-backed LogStore of one node. */
+export class LevelLogStore implements LogStore {
+  private readonly commit: GroupCommit<BatchOp>;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly planner: WritePlanner,
+    private readonly fsync: boolean,
+  ) {
+    this.commit = new GroupCommit((ops) => this.persist(ops));
+  }
+
+  /** Opens (creating if needed) the store in `dir` and loads every group's bounds. */
+  static async open(dir: string, opts: LevelLogStoreOptions): Promise<LevelLogStore> {
+    const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    try {
+      await mkdir(dir, { recursive: true });
+      await db.open();
+    } catch (err) {
+      throw new StorageError('STORAGE_OPEN_FAILED', `cannot open log store at ${dir}: ${String(err)}`, { cause: err });
+    }
+    try {
+      await checkFormat(db);
+      const bounds = await scanBounds(db);
+      const planner = new WritePlanner(bounds, opts.snapshotChunkBytes ?? snapshotChunkBytesDefault);
+      return new LevelLogStore(db, planner, opts.fsync);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  /** Batches persisted so far (group commit makes this lower than the number of writes). */
+  get batchCount(): number {
+    return this.commit.batchCount;
+  }
+
+  write(writes: GroupWrite[]): Promise<void> {
+    const refused = this.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    const ops = this.commit.ops();
+    for (let i = 0; i < writes.length; i++) this.planner.plan(writes[i]!, ops);
+    return this.commit.join();
+  }
+
+  async load(group: GroupId): Promise<GroupState> {
+    await this.readBarrier();
+    const bounds = this.planner.bounds.get(group) ?? emptyBounds();
+    const snap = this.db.snapshot();
+    try {
+      const hs = await this.db.get(hardStateKey(group), { snapshot: snap });
+      const snapshot = await this.loadSnapshot(group, snap);
+      const entries = await this.loadEntries(group, bounds, snap);
+      const state: GroupState = { hardState: hs === undefined ? emptyHardState() : decodeHardState(hs), entries };
+      if (snapshot !== undefined) state.snapshot = snapshot;
+      return state;
+    } finally {
+      await snap.close();
+    }
+  }
+
+  async groups(): Promise<GroupId[]> {
+    await this.readBarrier();
+    return [...this.planner.bounds.keys()].sort((a, b) => a - b);
+  }
+
+  async getMeta(key: string): Promise<Uint8Array | undefined> {
+    await this.readBarrier();
+    return this.db.get(metaKey(key));
+  }
+
+  putMeta(key: string, value: Uint8Array): Promise<void> {
+    const refused = this.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    this.commit.ops().push({ type: 'put', key: metaKey(key), value });
+    return this.commit.join();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Issued writes still complete; a failed one has already rejected its callers.
+    await this.commit.barrier().catch(() => undefined);
+    await this.db.close();
+  }
+
+  private refusal(): StorageError | undefined {
+    if (this.closed) return new StorageError('STORAGE_CLOSED', 'log store is closed');
+    return this.commit.failed;
+  }
+
+  private async readBarrier(): Promise<void> {
+    const refused = this.refusal();
+    if (refused !== undefined) throw refused;
+    await this.commit.barrier();
+  }
+
+  private persist(ops: BatchOp[]): Promise<void> {
+    if (ops.length === 0) return Promise.resolve();
+    return this.db.batch(ops, { sync: this.fsync });
+  }
+
+  private async loadSnapshot(group: GroupId, snap: ReadSnapshot): Promise<Snapshot | undefined> {
+    const metaBytes = await this.db.get(snapshotKey(group), { snapshot: snap });
+    if (metaBytes === undefined) return undefined;
+    const stored = decodeSnapshotMeta(metaBytes);
+    const chunks = await this.db.values({ ...snapshotChunkRange(group), snapshot: snap }).all();
+    if (chunks.length !== stored.chunks) {
+      throw new StorageError('STORAGE_CORRUPT', `group ${group}: snapshot has ${chunks.length}/${stored.chunks} chunks`);
+    }
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    if (data.byteLength !== stored.bytes) {
+      throw new StorageError('STORAGE_CORRUPT', `group ${group}: snapshot has ${data.byteLength}/${stored.bytes} bytes`);
+    }
+    const meta = { index: stored.meta.index, term: stored.meta.term, confState: copyConfState(stored.meta.confState) };
+    return { meta, data };
+  }
+
+  private async loadEntries(group: GroupId, bounds: GroupBounds, snap: ReadSnapshot): Promise<Entry[]> {
+    const entries: Entry[] = [];
+    const it = this.db.iterator({ ...logRange(group), snapshot: snap });
+    try {
+      let expected = bounds.logFirst;
+      for (;;) {
+        const step = await it.nextv(loadStepEntries);
+        if (step.length === 0) break;
+        for (const [key, value] of step) {
+          const index = logKeyIndex(key);
+          if (index !== expected) {
+            throw new StorageError('STORAGE_CORRUPT', `group ${group}: log index ${index} where ${expected} expected`);
+          }
+          entries.push(decodeEntry(index, value));
+          expected++;
+        }
+      }
+      assert(expected === bounds.logLast + 1, `group ${group}: loaded log ends at ${expected - 1}, not ${bounds.logLast}`);
+    } finally {
+      await it.close();
+    }
+    return entries;
+  }
+}
+
+async function checkFormat(db: Db): Promise<void> {
+  const stored = await db.get(formatKey);
+  if (stored === undefined) {
+    await db.put(formatKey, encodeValue(formatVersion), { sync: true });
+    return;
+  }
+  const version = decodeValue(stored);
+  if (version !== formatVersion) {
+    throw new StorageError('STORAGE_CORRUPT', `log store format ${String(version)}, expected ${formatVersion}`);
+  }
+}
+
+/** Finds every group and its bounds with a few seeks per group (no full scan of the logs). */
+async function scanBounds(db: Db): Promise<Map<GroupId, GroupBounds>> {
+  const bounds = new Map<GroupId, GroupBounds>();
+  const it = db.keys({ gte: groupsStart, lt: groupsEnd });
+  try {
+    for (;;) {
+      const key = await it.next();
+      if (key === undefined) break;
+      const group = keyGroup(key);
+      bounds.set(group, await groupBounds(db, group));
+      it.seek(groupEnd(group));
+    }
+  } finally {
+    await it.close();
+  }
+  return bounds;
+}
+
+async function groupBounds(db: Db, group: GroupId): Promise<GroupBounds> {
+  const b = emptyBounds();
+  const metaBytes = await db.get(snapshotKey(group));
+  if (metaBytes !== undefined) {
+    const stored = decodeSnapshotMeta(metaBytes);
+    b.snapshotIndex = stored.meta.index;
+    b.snapshotChunks = stored.chunks;
+  }
+  b.hasHardState = (await db.get(hardStateKey(group))) !== undefined;
+  const first = await db.keys({ ...logRange(group), limit: 1 }).all();
+  const last = await db.keys({ ...logRange(group), limit: 1, reverse: true }).all();
+  b.logFirst = b.snapshotIndex + 1;
+  b.logLast = b.snapshotIndex;
+  if (first.length > 0) {
+    const firstIndex = logKeyIndex(first[0]!);
+    if (firstIndex !== b.logFirst) {
+      throw new StorageError('STORAGE_CORRUPT', `group ${group}: log starts at ${firstIndex}, snapshot at ${b.snapshotIndex}`);
+    }
+    b.logLast = logKeyIndex(last[0]!);
+  }
+  return b;
+}
