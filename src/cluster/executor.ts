@@ -1,0 +1,130 @@
+/**
+ * The cluster Executor (src/server/executor.ts contract): routes each op of a request to
+ * its key's group, runs each group's share at that group's leader (locally or forwarded),
+ * and reassembles the results in op order. `flush_all` goes to every group.
+ */
+import type { CacheOp, CacheResult } from '../cache/ops.js';
+import { opMutates } from '../cache/ops.js';
+import type { GroupId } from '../raft/types.js';
+import type { ExecuteCallback, Executor } from '../server/executor.js';
+import { OpCounters } from '../server/op-counters.js';
+import type { ClusterHost } from './host.js';
+import { metaGroupId } from './host.js';
+import { nodeStats, raftStats } from './status.js';
+
+/** The server_error every op of a failed group share gets. */
+function serverError(message: string): CacheResult {
+  return { kind: 'server_error', message };
+}
+
+/** One group's share of a request: its ops and where their results go. */
+interface Share {
+  ops: CacheOp[];
+  positions: number[];
+  mutates: boolean;
+}
+
+/** Executes client requests on the cluster. */
+export class ClusterExecutor implements Executor {
+  /** Command counters of requests entering through this node. */
+  readonly counters = new OpCounters();
+  private closed = false;
+
+  constructor(
+    private readonly host: ClusterHost,
+    private readonly limitMaxBytes: number,
+  ) {}
+
+  execute(ops: CacheOp[], done: ExecuteCallback): void {
+    if (this.closed) return done(ops.map(() => serverError('node shutting down')));
+    if (!this.host.meta.view.bootstrapped) return done(ops.map(() => serverError('cluster not bootstrapped yet')));
+    if (ops.length === 1 && ops[0]!.type !== 'flush') return this.executeOne(ops, done);
+    const results: CacheResult[] = new Array(ops.length);
+    const shares = this.split(ops);
+    let remaining = shares.size;
+    if (remaining === 0) return done(results);
+    for (const [group, share] of shares) {
+      this.host.runOps(group, share.ops, share.mutates, (res, error) => {
+        this.place(results, share, res as CacheResult[] | null, error);
+        if (--remaining === 0) this.finish(ops, results, done);
+      });
+    }
+  }
+
+  stats(group: string): Array<[string, string]> | null {
+    switch (group) {
+      case '':
+        return nodeStats(this.host, this.counters, this.limitMaxBytes);
+      case 'raft':
+        return raftStats(this.host);
+      case 'settings':
+        return [
+          ['maxbytes', String(this.limitMaxBytes)],
+          ['groups', String(this.host.meta.view.config.groups)],
+          ['replicas', String(this.host.meta.view.config.replicas)],
+          ['read_mode', this.host.config.readMode],
+        ];
+      default:
+        return null;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  // The common case, one keyed op: no share bookkeeping.
+  private executeOne(ops: CacheOp[], done: ExecuteCallback): void {
+    const op = ops[0]!;
+    const group = this.groupOf(op);
+    this.host.runOps(group, ops, opMutates(op), (res, error) => {
+      const results = res === null ? [serverError(error ?? 'failed')] : (res as CacheResult[]);
+      this.counters.count(op, results[0]!);
+      done(results);
+    });
+  }
+
+  private groupOf(op: CacheOp): GroupId {
+    const key = (op as { key?: Buffer }).key;
+    const group = key === undefined ? null : this.host.meta.routing.groupOfKey(key);
+    return group === null ? metaGroupId : group.id;
+  }
+
+  private split(ops: CacheOp[]): Map<GroupId, Share> {
+    const shares = new Map<GroupId, Share>();
+    const add = (group: GroupId, op: CacheOp, position: number): void => {
+      let share = shares.get(group);
+      if (share === undefined) {
+        share = { ops: [], positions: [], mutates: false };
+        shares.set(group, share);
+      }
+      share.ops.push(op);
+      share.positions.push(position);
+      if (opMutates(op)) share.mutates = true;
+    };
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (op.type === 'flush') {
+        for (const g of this.host.meta.view.groups) add(g.id, op, i);
+      } else {
+        add(this.groupOf(op), op, i);
+      }
+    }
+    return shares;
+  }
+
+  private place(results: CacheResult[], share: Share, res: CacheResult[] | null, error: string | undefined): void {
+    for (let k = 0; k < share.positions.length; k++) {
+      const at = share.positions[k]!;
+      const r = res === null ? serverError(error ?? 'failed') : res[k]!;
+      const prior = results[at];
+      // A flush fans out to every group: it is ok only if every group said ok.
+      if (prior === undefined || (prior.kind === 'ok' && r.kind !== 'ok')) results[at] = r;
+    }
+  }
+
+  private finish(ops: CacheOp[], results: CacheResult[], done: ExecuteCallback): void {
+    for (let i = 0; i < ops.length; i++) this.counters.count(ops[i]!, results[i]!);
+    done(results);
+  }
+}

@@ -1,0 +1,622 @@
+/**
+ * The multi-Raft host of one node: every group replica on this node, one tick timer, and
+ * one flush per event-loop turn over all groups (DESIGN.md §2, §4).
+ *
+ * A flush follows the RawNode recipe for all groups at once:
+ *   1. each replica proposes this turn's batched entry and one ReadIndex for its reads;
+ *   2. rd = ready() per group; send rd.messagesBeforePersist (a leader's appends go out
+ *      while it persists, thesis 10.2.1);
+ *   3. ONE storage.write() holding every group's hard state, entries and snapshot (one
+ *      fsync for the whole node);
+ *   4. per group: update the in-memory log, send rd.messages (votes, acks: only now that
+ *      what they promise is durable), apply committed entries, answer proposals and reads,
+ *      advance.
+ * Work arriving during the write (client ops, peer messages) waits for the next flush,
+ * which is how proposals batch up under load (group commit).
+ *
+ * The meta group (0) lives here too: every node applies it, creates the data groups the
+ * meta state places on it, and registers its client/admin addresses through it.
+ */
+import { pino, type Logger } from 'pino';
+import type { CacheOp, CacheResult } from '../cache/ops.js';
+import {
+  encodeMetaCommand,
+  initialPlacement,
+  memoryBytesPerGroup,
+  metaMembers,
+  type MetaCommand,
+  type MetaResult,
+  type MetaStateMachine,
+} from '../membership/index.js';
+import { MessageType, type GroupId, type Message, type NodeId } from '../raft/types.js';
+import type { CacheFigures, GroupFactory, GroupWrite, LogStoreLike, RaftReady, StoredGroup, TransportLike } from './contracts.js';
+import { CacheGroupMachine, MetaGroupMachine } from './machines.js';
+import { HostMetrics } from './metrics.js';
+import { Replica, defaultReplicaOptions, type ReplicaDone, type ReplicaOptions } from './replica.js';
+import {
+  SnapshotAssembler,
+  chunkSnapshot,
+  decodeRaftMessage,
+  decodeResults,
+  encodeRaftMessage,
+  encodeResults,
+  isChunk,
+  snapshotChunkBytes,
+} from './wire.js';
+
+/** The meta group's id. */
+export const metaGroupId: GroupId = 0;
+
+/** A cluster member as given by --initial-cluster. */
+export interface InitialMember {
+  id: NodeId;
+  /** Peer address "host:port". */
+  peer: string;
+}
+
+/** Everything a host needs to know about its node and cluster. */
+export interface HostConfig {
+  nodeId: NodeId;
+  /** Bootstrap members; empty when joining an existing cluster. */
+  initialCluster: InitialMember[];
+  peerAddress: string;
+  clientAddress: string;
+  adminAddress: string;
+  groups: number;
+  replicas: number;
+  /** Node cache memory (memcached -m), split over the node's share of replicas. */
+  memoryBytes: number;
+  readMode: 'read-index' | 'lease';
+  tickMs: number;
+  /** Total time a request may spend finding its group's leader. */
+  forwardTimeoutMs: number;
+  /** Interval of leader-proposed bump entries. */
+  bumpIntervalMs: number;
+  /** Interval of leader-proposed expire entries, and items each may examine. */
+  expireIntervalMs: number;
+  expireScanMax: number;
+  /** How often a leader checks whether another replica should lead instead. */
+  balanceIntervalMs: number;
+  replica: ReplicaOptions;
+}
+
+/** Defaults of the timing-related fields. */
+export const defaultHostTiming = {
+  tickMs: 50,
+  forwardTimeoutMs: 5000,
+  bumpIntervalMs: 1000,
+  expireIntervalMs: 5000,
+  expireScanMax: 10_000,
+  balanceIntervalMs: 1000,
+  replica: defaultReplicaOptions,
+};
+
+/** Called with the results of a request, or with an error message (SERVER_ERROR). */
+export type GroupCallback = (results: unknown[] | null, error?: string) => void;
+
+/** A forwarded or local request on its way to the group leader. */
+interface Attempt {
+  group: GroupId;
+  /** Encoded data ops, or an encoded meta command. */
+  payload: { t: 'ops'; g: GroupId; d: Uint8Array } | { t: 'meta'; d: Uint8Array };
+  ops: CacheOp[] | null;
+  mutates: boolean;
+  hint: NodeId;
+  tries: number;
+  deadlineMs: number;
+  cb: GroupCallback;
+}
+
+/** Why a peer is considered alive: heard from within this many ms. */
+const peerAliveMs = 2000;
+
+/** The node's multi-Raft host. */
+export class ClusterHost {
+  readonly replicas = new Map<GroupId, Replica>();
+  readonly metrics = new HostMetrics();
+  readonly logger: Logger;
+  private readonly stored = new Map<GroupId, StoredGroup>();
+  private readonly assembler = new SnapshotAssembler();
+  private readonly lastHeardMs = new Map<NodeId, number>();
+  private readonly leaderHints = new Map<GroupId, NodeId>();
+  private extraWrites: GroupWrite[] = [];
+  private flushScheduled = false;
+  private flushing = false;
+  private flushAgain = false;
+  private metaChanged = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private ticks = 0;
+  private snapshotIdNext = 1;
+  private bootstrapInFlight = false;
+  private registerInFlight = false;
+  private closed = false;
+  private readonly peersSet = new Set<NodeId>();
+  /** Peers whose incoming traffic is ignored (test fault injection, with blockPeers). */
+  private blockedInbound = new Set<NodeId>();
+
+  constructor(
+    readonly config: HostConfig,
+    private readonly factory: GroupFactory,
+    private readonly store: LogStoreLike,
+    private readonly transport: TransportLike,
+    logger?: Logger,
+  ) {
+    this.logger = (logger ?? pino({ level: 'silent' })).child({ node: config.nodeId });
+  }
+
+  /** The meta state machine (the routing table), once the meta replica exists. */
+  get meta(): MetaStateMachine {
+    return (this.replicas.get(metaGroupId)!.machine as MetaGroupMachine).meta;
+  }
+
+  /** Loads stored groups, creates the meta replica, wires the transport and starts ticking. */
+  async start(): Promise<void> {
+    for (const g of await this.store.groups()) this.stored.set(g, await this.store.load(g));
+    for (const m of this.config.initialCluster) this.addPeer(m.id, m.peer);
+    this.transport.onMessages((from, msgs) => this.onPeerMessages(from, msgs));
+    this.transport.onRequest((from, payload) => this.onPeerRequest(from, payload));
+    this.transport.onPeerStatus((id, up) => this.onPeerStatus(id, up));
+    this.createMetaReplica();
+    this.ensureGroups();
+    this.ticker = setInterval(() => this.tick(), this.config.tickMs);
+    this.scheduleFlush();
+  }
+
+  /** Stops ticking, fails waiting work and waits for the last flush. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    for (const r of this.replicas.values()) r.failAll('node shutting down');
+  }
+
+  /** Runs `ops` (all of one data group) at the group's leader, forwarding as needed. */
+  runOps(group: GroupId, ops: CacheOp[], mutates: boolean, cb: GroupCallback): void {
+    const payload = { t: 'ops' as const, g: group, d: this.factory.encodeEntry(0, ops) };
+    this.attempt({ group, payload, ops, mutates, hint: 0, tries: 0, deadlineMs: Date.now() + this.config.forwardTimeoutMs, cb });
+  }
+
+  /** Proposes a meta command at the meta leader. */
+  proposeMeta(cmd: MetaCommand): Promise<MetaResult> {
+    return new Promise((resolve) => {
+      const payload = { t: 'meta' as const, d: encodeMetaCommand(cmd) };
+      const cb: GroupCallback = (results, error) =>
+        resolve(results === null ? { ok: false, reason: error ?? 'failed' } : (results[0] as MetaResult));
+      this.attempt({ group: metaGroupId, payload, ops: null, mutates: true, hint: 0, tries: 0, deadlineMs: Date.now() + this.config.forwardTimeoutMs, cb });
+    });
+  }
+
+  /** Whether every data group (and the meta group) has a known leader, as this node sees it. */
+  allGroupsHaveLeaders(): boolean {
+    if (!this.meta.view.bootstrapped) return false;
+    for (const r of this.replicas.values()) if (r.lead === 0) return false;
+    return this.replicas.size === this.meta.groupsOf(this.config.nodeId).length + 1;
+  }
+
+  /** Item figures of a data replica (null for the meta group). */
+  figuresOf(r: Replica): CacheFigures | null {
+    const m = r.cacheMachine;
+    return m === null ? null : this.factory.cacheFigures(m.cache);
+  }
+
+  /** Drops outgoing traffic to the given peers (test fault injection); empty = deliver all. */
+  blockPeers(peers: NodeId[]): void {
+    const blocked = new Set(peers);
+    this.transport.setLinkFilter(blocked.size === 0 ? null : (to) => !blocked.has(to));
+    this.blockedInbound = blocked;
+  }
+
+  // ---- the flush -------------------------------------------------------------------
+
+  /** Asks for a flush at the end of this event-loop turn. */
+  scheduleFlush(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    setImmediate(this.runFlush);
+  }
+
+  private readonly runFlush = (): void => {
+    this.flushScheduled = false;
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    this.flush().then(
+      () => this.afterFlush(),
+      (err: unknown) => {
+        // A failed durable write leaves Raft state we cannot trust: stop the node.
+        this.logger.fatal({ err: String(err) }, 'flush failed');
+        process.exit(70);
+      },
+    );
+  };
+
+  private afterFlush(): void {
+    this.flushing = false;
+    if (this.metaChanged) {
+      this.metaChanged = false;
+      this.onMetaChanged();
+    }
+    let again = this.flushAgain;
+    this.flushAgain = false;
+    if (!again) {
+      for (const r of this.replicas.values()) {
+        if (r.hasQueued || r.raft.hasReady()) {
+          again = true;
+          break;
+        }
+      }
+    }
+    if (again) this.scheduleFlush();
+  }
+
+  private async flush(): Promise<void> {
+    const nowMs = Date.now();
+    const readies: Array<[Replica, RaftReady]> = [];
+    const writes: GroupWrite[] = this.extraWrites;
+    this.extraWrites = [];
+    for (const r of this.replicas.values()) {
+      r.prepare(nowMs);
+      if (!r.raft.hasReady()) continue;
+      const { rd, write } = r.collect();
+      this.sendMessages(r.group, rd.messagesBeforePersist);
+      if (write !== null) writes.push(write);
+      readies.push([r, rd]);
+    }
+    if (writes.length > 0) await this.persist(writes);
+    const applyNowMs = Date.now();
+    for (const [r, rd] of readies) {
+      this.sendMessages(r.group, rd.messages);
+      r.afterPersist(rd, applyNowMs);
+      const snap = r.maybeSnapshot();
+      if (snap !== null) this.extraWrites.push(snap);
+    }
+  }
+
+  private async persist(writes: GroupWrite[]): Promise<void> {
+    const startMs = performance.now();
+    await this.store.write(writes);
+    this.metrics.fsyncSeconds.observe((performance.now() - startMs) / 1000);
+  }
+
+  private sendMessages(group: GroupId, msgs: Message[]): void {
+    for (const m of msgs) {
+      if (m.type === MessageType.Snap && m.snapshot !== undefined && m.snapshot.data.length > snapshotChunkBytes) {
+        this.sendChunkedSnapshot(group, m);
+        continue;
+      }
+      this.transport.send(m.to, encodeRaftMessage(group, m));
+    }
+  }
+
+  private sendChunkedSnapshot(group: GroupId, m: Message): void {
+    const chunks = chunkSnapshot(group, m, this.snapshotIdNext++);
+    this.logger.info({ group, to: m.to, index: m.snapshot!.meta.index, chunks: chunks.length }, 'sending snapshot');
+    let i = 0;
+    // One chunk per event-loop turn: each leaves in its own frame.
+    const next = (): void => {
+      if (this.closed) return;
+      this.transport.send(m.to, chunks[i++]);
+      if (i < chunks.length) setImmediate(next);
+      else this.replicas.get(group)?.raft.reportSnapshot(m.to, true);
+    };
+    next();
+  }
+
+  // ---- ticks and housekeeping ------------------------------------------------------
+
+  private tick(): void {
+    this.ticks++;
+    for (const r of this.replicas.values()) r.raft.tick();
+    const tickMs = this.config.tickMs;
+    if (this.every(this.config.bumpIntervalMs, tickMs)) this.proposeBumps();
+    if (this.every(this.config.expireIntervalMs, tickMs)) this.proposeExpires();
+    if (this.every(this.config.balanceIntervalMs, tickMs)) this.balanceLeaders();
+    if (this.every(1000, tickMs)) this.housekeepMeta();
+    if (this.every(500, tickMs)) {
+      const nowMs = Date.now();
+      for (const r of this.replicas.values()) r.expireWaiting(nowMs);
+    }
+    this.scheduleFlush();
+  }
+
+  private every(intervalMs: number, tickMs: number): boolean {
+    return this.ticks % Math.max(1, Math.round(intervalMs / tickMs)) === 0;
+  }
+
+  private proposeBumps(): void {
+    for (const r of this.replicas.values()) {
+      if (!r.isLeader || r.cacheMachine === null) continue;
+      const keys = r.takeBumpKeys();
+      if (keys.length > 0) r.queueHousekeeping({ type: 'bump', keys });
+    }
+  }
+
+  private proposeExpires(): void {
+    for (const r of this.replicas.values()) {
+      if (r.isLeader && r.cacheMachine !== null) r.queueHousekeeping({ type: 'expire', scanMax: this.config.expireScanMax });
+    }
+  }
+
+  /**
+   * Leader balancing: a leader hands leadership to the first replica in its group's list
+   * that is alive (heard from recently). The lists rotate over the nodes (placement.ts),
+   * so with every node up each leads its fair share, and after a node comes back its
+   * groups return to it. Deterministic, and needs no coordination between nodes.
+   */
+  private balanceLeaders(): void {
+    if (!this.meta.view.bootstrapped) return;
+    const nowMs = Date.now();
+    for (const r of this.replicas.values()) {
+      if (!r.isLeader || r.group === metaGroupId) continue;
+      const status = r.raft.status();
+      if (status.leadTransferee !== 0) continue;
+      const placed = this.meta.group(r.group);
+      if (placed === undefined) continue;
+      const preferred = placed.replicas.find((id) => id === this.config.nodeId || nowMs - (this.lastHeardMs.get(id) ?? 0) < peerAliveMs);
+      if (preferred === undefined || preferred === this.config.nodeId) continue;
+      if (!this.caughtUp(status, preferred)) continue;
+      this.logger.info({ group: r.group, to: preferred }, 'transferring leadership to the preferred replica');
+      r.raft.transferLeader(preferred);
+    }
+  }
+
+  private caughtUp(status: ReturnType<Replica['raft']['status']>, id: NodeId): boolean {
+    const p = status.progress;
+    if (p === undefined) return false;
+    const pr = p instanceof Map ? p.get(id) : p[String(id)];
+    return pr !== undefined && pr.match >= status.commit;
+  }
+
+  /** Meta duties: bootstrap the ranges (first meta leader), register our addresses. */
+  private housekeepMeta(): void {
+    const metaReplica = this.replicas.get(metaGroupId)!;
+    const view = this.meta.view;
+    if (!view.bootstrapped) {
+      if (metaReplica.isLeader && this.config.initialCluster.length > 0 && !this.bootstrapInFlight) this.proposeBootstrap();
+      return;
+    }
+    const me = this.meta.node(this.config.nodeId);
+    if (me === undefined || this.registerInFlight) return;
+    const c = this.config;
+    if (me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress) return;
+    this.registerInFlight = true;
+    void this.proposeMeta({ type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress }).then((res) => {
+      this.registerInFlight = false;
+      if (!res.ok) this.logger.warn({ reason: res.reason }, 'registration not applied yet');
+    });
+  }
+
+  private proposeBootstrap(): void {
+    const c = this.config;
+    const ids = c.initialCluster.map((m) => m.id).sort((a, b) => a - b);
+    const cmd: MetaCommand = {
+      type: 'bootstrap',
+      config: { replicas: c.replicas, groups: c.groups, memoryBytesPerGroup: memoryBytesPerGroup(c.memoryBytes, ids.length, c.groups, c.replicas) },
+      nodes: c.initialCluster.map((m) => ({ id: m.id, peer: m.peer })),
+      groups: initialPlacement(ids, c.groups, c.replicas),
+    };
+    this.bootstrapInFlight = true;
+    this.logger.info({ groups: c.groups, replicas: c.replicas, nodes: ids }, 'bootstrapping the cluster ranges');
+    void this.proposeMeta(cmd).then(() => {
+      this.bootstrapInFlight = false;
+    });
+  }
+
+  // ---- group replicas --------------------------------------------------------------
+
+  private createMetaReplica(): void {
+    const ids = this.config.initialCluster.map((m) => m.id);
+    const { voters, learners } = metaMembers(ids);
+    const r = this.createReplica(metaGroupId, new MetaGroupMachine(), voters, learners);
+    r.onApplied = () => {
+      this.metaChanged = true;
+    };
+    r.onRestored = () => {
+      this.metaChanged = true;
+    };
+  }
+
+  private onMetaChanged(): void {
+    for (const n of this.meta.view.nodes) if (n.peer !== '') this.addPeer(n.id, n.peer);
+    this.ensureGroups();
+  }
+
+  /** Creates the replicas the meta state places on this node. */
+  private ensureGroups(): void {
+    const meta = this.meta;
+    if (!meta.view.bootstrapped) return;
+    const memoryBytes = meta.view.config.memoryBytesPerGroup;
+    for (const g of meta.groupsOf(this.config.nodeId)) {
+      if (this.replicas.has(g.id)) continue;
+      const machine = new CacheGroupMachine(this.factory.newCache(memoryBytes), this.factory);
+      // epoch 1 = created by the bootstrap: every initial replica starts with the same voters.
+      this.createReplica(g.id, machine, g.epoch === 1 ? g.replicas : [], []);
+      this.logger.info({ group: g.id, replicas: g.replicas }, 'group replica created');
+    }
+    this.scheduleFlush();
+  }
+
+  private createReplica(group: GroupId, machine: CacheGroupMachine | MetaGroupMachine, voters: NodeId[], learners: NodeId[]): Replica {
+    const storage = this.factory.newStorage();
+    const stored = this.stored.get(group);
+    let applied = 0;
+    if (stored !== undefined) {
+      if (stored.snapshot !== undefined) {
+        storage.applySnapshot(stored.snapshot);
+        machine.restore(stored.snapshot.data, stored.snapshot.meta.index);
+        applied = stored.snapshot.meta.index;
+      }
+      storage.setHardState(stored.hardState);
+      storage.append(stored.entries);
+      this.stored.delete(group);
+    } else if (voters.length > 0) {
+      this.factory.bootstrap(storage, voters, learners);
+      this.extraWrites.push(dumpStorage(group, storage));
+      applied = storage.firstIndex() - 1;
+      if (applied > 0) machine.restore(storage.snapshot().data, applied);
+    }
+    const raft = this.factory.newRaft(group, storage, applied);
+    const r = new Replica(group, this.config.nodeId, raft, storage, machine, this.factory, this.config.replica);
+    r.onProposalLatency = (ms) => this.metrics.proposalSeconds.observe(ms / 1000);
+    this.replicas.set(group, r);
+    return r;
+  }
+
+  // ---- peers and messages ----------------------------------------------------------
+
+  private addPeer(id: NodeId, peer: string): void {
+    if (id === this.config.nodeId || this.peersSet.has(id)) return;
+    this.peersSet.add(id);
+    const at = peer.lastIndexOf(':');
+    this.transport.setPeer(id, { host: peer.slice(0, at), port: Number(peer.slice(at + 1)) });
+  }
+
+  private onPeerMessages(from: NodeId, msgs: unknown[]): void {
+    if (this.closed || this.blockedInbound.has(from)) return;
+    this.lastHeardMs.set(from, Date.now());
+    const me = this.config.nodeId;
+    for (const t of msgs) {
+      const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
+      if (decoded === null) continue;
+      const r = this.replicas.get(decoded.group);
+      // A group we do not hold (yet: our meta view may be behind): Raft resends.
+      if (r === undefined) continue;
+      try {
+        r.raft.step(decoded.msg);
+      } catch (err) {
+        this.logger.warn({ group: decoded.group, from, err: String(err) }, 'message refused by raft');
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  private onPeerStatus(id: NodeId, up: boolean): void {
+    if (up) return;
+    for (const r of this.replicas.values()) if (r.isLeader) r.raft.reportUnreachable(id);
+  }
+
+  private onPeerRequest(from: NodeId, payload: unknown): Promise<unknown> | unknown {
+    if (this.blockedInbound.has(from)) return new Promise(() => {});
+    const p = payload as { t?: string; g?: number; d?: Uint8Array };
+    if (p.t === 'ops' && typeof p.g === 'number' && p.d instanceof Uint8Array) {
+      return this.serveForwarded(p.g, (done) => this.replicas.get(p.g!)!.submit(this.factory.decodeEntry(p.d!).ops, done));
+    }
+    if (p.t === 'meta' && p.d instanceof Uint8Array) {
+      return this.serveForwarded(metaGroupId, (done) => this.replicas.get(metaGroupId)!.submitMeta(p.d!, done));
+    }
+    return { e: 'unknown request' };
+  }
+
+  /** Runs a forwarded request if we lead the group; never forwards again (one hop). */
+  private serveForwarded(group: GroupId, submit: (done: ReplicaDone) => void): Promise<unknown> | unknown {
+    const r = this.replicas.get(group);
+    if (r === undefined || !r.isLeader) return { nl: r?.lead ?? 0 };
+    return new Promise((resolve) => {
+      submit((results, hint, error) => {
+        if (results !== null) resolve({ r: group === metaGroupId ? results : encodeResults(results as CacheResult[]) });
+        else if (error !== undefined) resolve({ e: error });
+        else resolve({ nl: hint });
+      });
+      this.scheduleFlush();
+    });
+  }
+
+  // ---- finding the leader ----------------------------------------------------------
+
+  private attempt(a: Attempt): void {
+    if (this.closed) return a.cb(null, 'node shutting down');
+    if (Date.now() >= a.deadlineMs) {
+      return a.cb(null, `no leader of group ${a.group} answered within ${this.config.forwardTimeoutMs} ms`);
+    }
+    const target = this.pickTarget(a);
+    if (target === this.config.nodeId) return this.attemptLocal(a);
+    if (target === 0) return this.retryLater(a);
+    this.attemptRemote(a, target);
+  }
+
+  private pickTarget(a: Attempt): NodeId {
+    const r = this.replicas.get(a.group);
+    if (r !== undefined && r.isLeader) return this.config.nodeId;
+    if (a.hint !== 0) return a.hint;
+    if (r !== undefined && r.lead !== 0) return r.lead;
+    const hinted = this.leaderHints.get(a.group);
+    if (hinted !== undefined && hinted !== 0) return hinted;
+    // No idea who leads: ask the replicas in turn (they answer with their leader).
+    const placed = a.group === metaGroupId ? null : this.meta.group(a.group);
+    const candidates = (placed?.replicas ?? [...this.peersSet]).filter((id) => id !== this.config.nodeId);
+    if (candidates.length === 0) return 0;
+    return candidates[a.tries % candidates.length]!;
+  }
+
+  private attemptLocal(a: Attempt): void {
+    const r = this.replicas.get(a.group)!;
+    const done: ReplicaDone = (results, hint, error) => {
+      if (results !== null) return a.cb(results);
+      if (error !== undefined) return a.cb(null, error);
+      this.retry(a, hint === this.config.nodeId ? 0 : hint);
+    };
+    if (a.payload.t === 'meta') r.submitMeta(a.payload.d, done);
+    else r.submit(a.ops!, done);
+    this.scheduleFlush();
+  }
+
+  private attemptRemote(a: Attempt, target: NodeId): void {
+    const remainingMs = Math.max(1, a.deadlineMs - Date.now());
+    this.transport.request(target, a.payload, remainingMs).then(
+      (resp) => this.onRemoteAnswer(a, target, resp as { r?: unknown; nl?: NodeId; e?: string }),
+      (err: unknown) => this.onRemoteError(a, target, err),
+    );
+  }
+
+  private onRemoteAnswer(a: Attempt, target: NodeId, resp: { r?: unknown; nl?: NodeId; e?: string }): void {
+    if (resp.r !== undefined) {
+      this.leaderHints.set(a.group, target);
+      return a.cb(a.payload.t === 'meta' ? (resp.r as unknown[]) : decodeResults(resp.r));
+    }
+    if (resp.e !== undefined) return a.cb(null, resp.e);
+    const hint = resp.nl ?? 0;
+    this.leaderHints.delete(a.group);
+    this.retry(a, hint === target ? 0 : hint);
+  }
+
+  private onRemoteError(a: Attempt, target: NodeId, err: unknown): void {
+    this.leaderHints.delete(a.group);
+    const e = err as { code?: string; message?: string };
+    // Reads are safe to repeat; a write may be repeated only when it surely never left.
+    const neverSent = e.code === 'EUNREACHABLE' && /unknown node|peer is down/.test(e.message ?? '');
+    if (a.mutates && !neverSent) return a.cb(null, `outcome unknown: ${e.message ?? String(err)}`);
+    this.logger.debug({ group: a.group, target, err: e.message }, 'forward failed, retrying');
+    this.retry(a, 0);
+  }
+
+  private retry(a: Attempt, hint: NodeId): void {
+    a.tries++;
+    a.hint = hint;
+    if (hint !== 0 && a.tries < 3) return this.attempt(a);
+    this.retryLater(a);
+  }
+
+  private retryLater(a: Attempt): void {
+    a.tries++;
+    // An election is probably under way (~0.5-1 s): poll gently until the deadline.
+    const delayMs = Math.min(200, 10 * 2 ** Math.min(a.tries, 5));
+    setTimeout(() => this.attempt(a), delayMs);
+  }
+}
+
+/** Everything a freshly bootstrapped in-memory log holds, as one durable write. */
+function dumpStorage(group: GroupId, storage: GroupFactoryStorage): GroupWrite {
+  const write: GroupWrite = { group, hardState: storage.initialState().hardState };
+  const first = storage.firstIndex();
+  const last = storage.lastIndex();
+  if (first > 1) {
+    write.snapshot = storage.snapshot();
+    write.snapshotReplacesLog = true;
+  }
+  if (last >= first) write.entries = storage.entries(first, last + 1);
+  return write;
+}
+
+type GroupFactoryStorage = ReturnType<GroupFactory['newStorage']>;

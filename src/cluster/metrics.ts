@@ -1,0 +1,71 @@
+/**
+ * Prometheus-style metrics of a node: fixed-bucket histograms (no allocation per
+ * observation) and the text exposition format.
+ */
+
+/** A cumulative histogram with fixed upper bounds in seconds. */
+export class Histogram {
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  /** Records one observation. */
+  observe(seconds: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && seconds > bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+
+  /** The q-quantile (0..1) estimated as the upper bound of its bucket. */
+  quantile(q: number): number {
+    if (this.count === 0) return 0;
+    const rank = q * this.count;
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i]!;
+      if (seen >= rank) return i < this.bounds.length ? this.bounds[i]! : Infinity;
+    }
+    return Infinity;
+  }
+
+  /** Lines of the exposition format for metric `name`. */
+  render(name: string, help: string): string[] {
+    const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+    let cumulative = 0;
+    for (let i = 0; i < this.bounds.length; i++) {
+      cumulative += this.counts[i]!;
+      lines.push(`${name}_bucket{le="${this.bounds[i]}"} ${cumulative}`);
+    }
+    lines.push(`${name}_bucket{le="+Inf"} ${this.count}`);
+    lines.push(`${name}_sum ${this.sum}`);
+    lines.push(`${name}_count ${this.count}`);
+    return lines;
+  }
+}
+
+/** Latency buckets from 0.1 ms to 10 s. */
+export const latencyBucketsSeconds = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** The host's own measurements. */
+export class HostMetrics {
+  /** One storage write (fsync included when on) per flush. */
+  readonly fsyncSeconds = new Histogram(latencyBucketsSeconds);
+  /** From proposal to the result of the committed entry, at the leader. */
+  readonly proposalSeconds = new Histogram(latencyBucketsSeconds);
+}
+
+/** One gauge or counter with optional labels, in exposition format. */
+export function metricLines(name: string, type: 'gauge' | 'counter', help: string, samples: Array<[string, number]>): string[] {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  return lines;
+}

@@ -1,0 +1,413 @@
+/**
+ * One group's replica on this node: its RawNode, in-memory stable log, state machine, and
+ * the client work waiting on it (the batch of writes for the next entry, proposals waiting
+ * for their index to commit, ReadIndex batches waiting for confirmation and apply).
+ *
+ * The host drives every replica through the same per-flush recipe (see host.ts):
+ *   prepare()        propose this turn's batched entry, one readIndex for this turn's reads
+ *   collect()        rd = ready(); note the index of our proposals; the durable part of rd
+ *   (host: one storage write for all groups, then)
+ *   afterPersist()   update the in-memory log, apply committed entries, answer proposals
+ *                    and reads, then advance
+ */
+import assert from 'node:assert';
+import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
+import { opMutates } from '../cache/ops.js';
+import { EntryType, type ConfState, type GroupId, type NodeId, type Snapshot } from '../raft/types.js';
+import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
+import { CacheGroupMachine, casOpsPerEntryMax, type GroupMachine } from './machines.js';
+
+/**
+ * Called once per submitted request: `results` in op order, or null with `error` unset when
+ * this replica is not (or no longer) the leader and the caller should retry at `hint`, or
+ * null with `error` set when the outcome is unknown (the write may or may not have happened).
+ */
+export type ReplicaDone = (results: unknown[] | null, hint: NodeId, error?: string) => void;
+
+/** Tunables of a replica. */
+export interface ReplicaOptions {
+  /** Take a snapshot after this many applied entries since the last one. */
+  snapshotEntriesMin: number;
+  /** Entries kept in memory behind a snapshot for slow followers. */
+  snapshotKeepEntries: number;
+  /** A proposal not committed after this long is answered with an error. */
+  proposalTimeoutMs: number;
+  /** Distinct keys remembered for the next bump entry. */
+  bumpKeysMax: number;
+}
+
+/** Defaults. */
+export const defaultReplicaOptions: ReplicaOptions = {
+  snapshotEntriesMin: 20_000,
+  snapshotKeepEntries: 2_000,
+  proposalTimeoutMs: 10_000,
+  bumpKeysMax: 65_536,
+};
+
+interface Waiter {
+  /** Position of the request's first op in the entry's ops. */
+  start: number;
+  count: number;
+  done: ReplicaDone;
+}
+
+interface Proposal {
+  waiters: Waiter[];
+  term: number;
+  createdMs: number;
+}
+
+interface Read {
+  ops: GetOp[];
+  done: ReplicaDone;
+}
+
+interface ReadBatch {
+  reads: Read[];
+  /** The read index once confirmed, -1 while waiting for the ReadState. */
+  index: number;
+  createdMs: number;
+}
+
+/** A group replica on this node. */
+export class Replica {
+  role: RaftRole = 'follower';
+  lead: NodeId = 0;
+  /** Index of the last local snapshot (or installed one). */
+  private snapshotIndex = 0;
+  private confState: ConfState | undefined;
+
+  private batchOps: CacheOp[] = [];
+  private batchWaiters: Waiter[] = [];
+  private metaQueue: Array<{ data: Uint8Array; done: ReplicaDone }> = [];
+  /** Proposed this flush, by payload identity, waiting for ready() to tell their index. */
+  private proposed = new Map<Uint8Array, Waiter[]>();
+  private pending = new Map<number, Proposal>();
+
+  private readQueue: Read[] = [];
+  private readBatches = new Map<number, ReadBatch>();
+  private readCtxNext = 1;
+
+  private bumpKeys = new Map<string, Buffer>();
+  /** Proposals and applies of this replica, for metrics. */
+  proposedEntries = 0;
+  /** Histogram hook: ms from proposal to answer. */
+  onProposalLatency: ((ms: number) => void) | null = null;
+  /** Called after a committed entry of the meta group was applied (the host reacts). */
+  onApplied: ((index: number) => void) | null = null;
+  /** Called after a snapshot replaced the machine's state. */
+  onRestored: (() => void) | null = null;
+
+  constructor(
+    readonly group: GroupId,
+    readonly nodeId: NodeId,
+    readonly raft: RaftNode,
+    readonly storage: RaftMemoryStorage,
+    readonly machine: GroupMachine,
+    private readonly factory: GroupFactory,
+    private readonly options: ReplicaOptions,
+  ) {
+    this.snapshotIndex = storage.firstIndex() - 1;
+    const st = raft.status();
+    this.role = st.role;
+    this.lead = st.lead;
+    this.confState = st.confState;
+  }
+
+  /** True while this replica leads its group. */
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  /** The data machine, for data groups. */
+  get cacheMachine(): CacheGroupMachine | null {
+    return this.machine instanceof CacheGroupMachine ? this.machine : null;
+  }
+
+  /** Queues a client request (ops of this group) for the next flush. */
+  submit(ops: CacheOp[], done: ReplicaDone): void {
+    if (!this.isLeader) return done(null, this.lead);
+    let reads = true;
+    for (let i = 0; i < ops.length; i++) {
+      if (opMutates(ops[i]!)) {
+        reads = false;
+        break;
+      }
+    }
+    if (reads) this.readQueue.push({ ops: ops as GetOp[], done });
+    else this.queueWrite(ops, done);
+  }
+
+  /** Queues an encoded meta command (meta group only). */
+  submitMeta(data: Uint8Array, done: ReplicaDone): void {
+    if (!this.isLeader) return done(null, this.lead);
+    this.metaQueue.push({ data, done });
+  }
+
+  /** Queues leader housekeeping ops (bump, expire) into the next entry; no answer. */
+  queueHousekeeping(op: CacheOp): void {
+    if (!this.isLeader) return;
+    this.batchOps.push(op);
+  }
+
+  /** Takes the keys read since the last bump (the host proposes them as a bump op). */
+  takeBumpKeys(): Buffer[] {
+    if (this.bumpKeys.size === 0) return [];
+    const keys = [...this.bumpKeys.values()];
+    this.bumpKeys.clear();
+    return keys;
+  }
+
+  /** True when prepare() has something to propose or confirm. */
+  get hasQueued(): boolean {
+    return this.batchOps.length > 0 || this.readQueue.length > 0 || this.metaQueue.length > 0;
+  }
+
+  /** Proposes this turn's batched entry and asks one ReadIndex for this turn's reads. */
+  prepare(nowMs: number): void {
+    if (!this.hasQueued) return;
+    if (!this.isLeader) return this.failQueued();
+    if (this.batchOps.length > 0) this.proposeBatch(nowMs);
+    for (const m of this.metaQueue) this.proposeOne(m.data, [{ start: 0, count: 1, done: m.done }]);
+    this.metaQueue = [];
+    if (this.readQueue.length > 0) this.requestReadIndex();
+  }
+
+  /** Takes the Ready; returns its durable part, or null when nothing needs persisting. */
+  collect(): { rd: RaftReady; write: GroupWrite | null } {
+    const rd = this.raft.ready();
+    if (this.proposed.size > 0) this.noteProposalIndexes(rd);
+    let write: GroupWrite | null = null;
+    if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) {
+      write = { group: this.group };
+      if (rd.hardState !== undefined) write.hardState = rd.hardState;
+      if (rd.entries.length > 0) write.entries = rd.entries;
+      if (rd.snapshot !== undefined) {
+        write.snapshot = rd.snapshot;
+        write.snapshotReplacesLog = true;
+      }
+    }
+    return { rd, write };
+  }
+
+  /** After rd's durable part is on disk: update the in-memory log, apply, answer, advance. */
+  afterPersist(rd: RaftReady, nowMs: number): void {
+    if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
+    if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (rd.softState !== undefined) this.changeSoftState(rd.softState.role, rd.softState.lead);
+    for (const e of rd.committedEntries) this.applyCommitted(e.index, e.term, e.type, e.data);
+    for (const rs of rd.readStates) this.confirmRead(rs.index, rs.context);
+    this.serveConfirmedReads(nowMs);
+    this.raft.advance(rd);
+  }
+
+  /** A local snapshot when enough entries were applied since the last one; its durable write. */
+  maybeSnapshot(): GroupWrite | null {
+    const applied = this.machine.appliedIndex;
+    if (applied - this.snapshotIndex < this.options.snapshotEntriesMin) return null;
+    if (applied > this.storage.lastIndex()) return null;
+    const snap = this.storage.createSnapshot(applied, this.confState, this.machine.snapshot());
+    const compactTo = applied - this.options.snapshotKeepEntries;
+    if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
+    this.snapshotIndex = applied;
+    return { group: this.group, snapshot: snap };
+  }
+
+  /** Fails work that waited too long (a lost leadership, a partition). */
+  expireWaiting(nowMs: number): void {
+    const timeoutMs = this.options.proposalTimeoutMs;
+    for (const [index, p] of this.pending) {
+      if (nowMs - p.createdMs < timeoutMs) continue;
+      this.pending.delete(index);
+      for (const w of p.waiters) w.done(null, this.lead, `proposal not committed within ${timeoutMs} ms`);
+    }
+    for (const [ctx, b] of this.readBatches) {
+      if (nowMs - b.createdMs < timeoutMs) continue;
+      this.readBatches.delete(ctx);
+      for (const r of b.reads) r.done(null, this.lead);
+    }
+  }
+
+  /** Fails everything (shutdown). */
+  failAll(reason: string): void {
+    this.failQueued();
+    for (const p of this.pending.values()) for (const w of p.waiters) w.done(null, 0, reason);
+    this.pending.clear();
+    this.failReads();
+  }
+
+  private queueWrite(ops: CacheOp[], done: ReplicaDone): void {
+    if (this.batchOps.length + ops.length > casOpsPerEntryMax && this.batchOps.length > 0) {
+      // The entry is full: it goes out with the next flush, this request with the one after.
+      // Proposing here keeps the CAS scheme's per-entry bound.
+      this.proposeBatch(Date.now());
+    }
+    this.batchWaiters.push({ start: this.batchOps.length, count: ops.length, done });
+    for (let i = 0; i < ops.length; i++) this.batchOps.push(ops[i]!);
+  }
+
+  private proposeBatch(nowMs: number): void {
+    const machine = this.cacheMachine;
+    assert(machine !== null, 'data ops proposed to the meta group');
+    // The leader's clock, never behind what the group already applied (monotone per group).
+    const entryNowMs = Math.max(nowMs, machine.lastNowMs);
+    const data = this.factory.encodeEntry(entryNowMs, this.batchOps);
+    const waiters = this.batchWaiters;
+    this.batchOps = [];
+    this.batchWaiters = [];
+    this.proposeOne(data, waiters);
+  }
+
+  private proposeOne(data: Uint8Array, waiters: Waiter[]): void {
+    try {
+      this.raft.propose(data);
+    } catch {
+      // Not leader any more, transferring leadership, or over the uncommitted limit.
+      for (const w of waiters) w.done(null, this.lead);
+      return;
+    }
+    this.proposedEntries++;
+    if (waiters.length > 0) this.proposed.set(data, waiters);
+  }
+
+  private noteProposalIndexes(rd: RaftReady): void {
+    const nowMs = Date.now();
+    for (const e of rd.entries) {
+      const waiters = this.proposed.get(e.data);
+      if (waiters === undefined) continue;
+      this.proposed.delete(e.data);
+      this.pending.set(e.index, { waiters, term: e.term, createdMs: nowMs });
+    }
+    // Not in this Ready: the core dropped it without throwing; let the client retry.
+    for (const waiters of this.proposed.values()) for (const w of waiters) w.done(null, this.lead);
+    this.proposed.clear();
+  }
+
+  private requestReadIndex(): void {
+    const ctx = this.readCtxNext++;
+    const context = Buffer.allocUnsafe(8);
+    context.writeUInt32BE(this.group >>> 0, 0);
+    context.writeUInt32BE(ctx >>> 0, 4);
+    this.readBatches.set(ctx, { reads: this.readQueue, index: -1, createdMs: Date.now() });
+    this.readQueue = [];
+    this.raft.readIndex(context);
+  }
+
+  private confirmRead(index: number, context: Uint8Array): void {
+    if (context.length !== 8) return;
+    const ctx = Buffer.from(context.buffer, context.byteOffset, 8).readUInt32BE(4);
+    const batch = this.readBatches.get(ctx);
+    if (batch !== undefined) batch.index = index;
+  }
+
+  private serveConfirmedReads(nowMs: number): void {
+    if (this.readBatches.size === 0) return;
+    const applied = this.machine.appliedIndex;
+    for (const [ctx, batch] of this.readBatches) {
+      if (batch.index < 0 || batch.index > applied) continue;
+      this.readBatches.delete(ctx);
+      for (const r of batch.reads) this.serveRead(r, nowMs);
+    }
+  }
+
+  private serveRead(r: Read, nowMs: number): void {
+    const machine = this.cacheMachine!;
+    const at = Math.max(nowMs, machine.lastNowMs);
+    const results: CacheResult[] = new Array(r.ops.length);
+    for (let i = 0; i < r.ops.length; i++) {
+      const op = r.ops[i]!;
+      const res = machine.read(op, at);
+      if (res === null) {
+        // Answering would change state (a win flag to hand out): through the log instead.
+        if (this.isLeader) this.queueWrite(r.ops, r.done);
+        else r.done(null, this.lead);
+        return;
+      }
+      if (res.kind === 'hit' && op.noBump !== true) this.noteRead(res.item.key);
+      results[i] = res;
+    }
+    r.done(results, this.nodeId);
+  }
+
+  private noteRead(key: Buffer): void {
+    if (this.bumpKeys.size >= this.options.bumpKeysMax) return;
+    const id = key.toString('latin1');
+    if (!this.bumpKeys.has(id)) this.bumpKeys.set(id, key);
+  }
+
+  private applyCommitted(index: number, term: number, type: EntryType, data: Uint8Array): void {
+    if (index <= this.machine.appliedIndex) return; // already in the restored snapshot
+    let results: unknown[] | null = null;
+    if (type === EntryType.ConfChange) {
+      this.confState = this.raft.applyConfChange(this.factory.decodeConfChange(data));
+      this.machine.skip(index);
+    } else if (data.length === 0) {
+      this.machine.skip(index);
+    } else {
+      results = this.machine.applyEntry(data, index);
+    }
+    const p = this.pending.get(index);
+    if (p !== undefined) {
+      this.pending.delete(index);
+      this.answer(p, term, results);
+    }
+    if (this.onApplied !== null) this.onApplied(index);
+  }
+
+  private answer(p: Proposal, term: number, results: unknown[] | null): void {
+    if (p.term !== term || results === null) {
+      // Another leader's entry took this index: ours was never committed, safe to retry.
+      for (const w of p.waiters) w.done(null, this.lead);
+      return;
+    }
+    if (this.onProposalLatency !== null) this.onProposalLatency(Date.now() - p.createdMs);
+    for (const w of p.waiters) {
+      w.done(w.start === 0 && w.count === results.length ? results : results.slice(w.start, w.start + w.count), this.nodeId);
+    }
+  }
+
+  private installSnapshot(snap: Snapshot): void {
+    this.storage.applySnapshot(snap);
+    this.machine.restore(snap.data, snap.meta.index);
+    this.confState = snap.meta.confState;
+    this.snapshotIndex = snap.meta.index;
+    for (const [index, p] of this.pending) {
+      if (index > snap.meta.index) continue;
+      this.pending.delete(index);
+      for (const w of p.waiters) w.done(null, this.lead, 'replaced by a snapshot before its outcome was known');
+    }
+    if (this.onRestored !== null) this.onRestored();
+  }
+
+  private changeSoftState(role: RaftRole, lead: NodeId): void {
+    const wasLeader = this.isLeader;
+    this.role = role;
+    this.lead = lead;
+    if (wasLeader && role !== 'leader') {
+      // Queued work would need the leadership we lost; proposals already in the log keep
+      // waiting for their index (they may still commit under the next leader).
+      this.failQueued();
+      this.failReads();
+    }
+  }
+
+  private failQueued(): void {
+    const waiters = this.batchWaiters;
+    const meta = this.metaQueue;
+    const reads = this.readQueue;
+    this.batchOps = [];
+    this.batchWaiters = [];
+    this.metaQueue = [];
+    this.readQueue = [];
+    for (const w of waiters) w.done(null, this.lead);
+    for (const m of meta) m.done(null, this.lead);
+    for (const r of reads) r.done(null, this.lead);
+  }
+
+  private failReads(): void {
+    const batches = [...this.readBatches.values()];
+    this.readBatches.clear();
+    for (const b of batches) for (const r of b.reads) r.done(null, this.lead);
+  }
+}

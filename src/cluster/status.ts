@@ -1,0 +1,132 @@
+/**
+ * What a node reports about itself: the admin /status JSON, the /metrics text, and the
+ * memcached `stats` / `stats raft` answers.
+ */
+import type { OpCounters } from '../server/op-counters.js';
+import type { ClusterHost } from './host.js';
+import { metricLines } from './metrics.js';
+import type { Replica } from './replica.js';
+
+/** One group as /status shows it. */
+export interface GroupStatus {
+  id: number;
+  role: string;
+  term: number;
+  commit: number;
+  applied: number;
+  leader: number;
+  firstIndex: number;
+  lastIndex: number;
+  items: number;
+  bytes: number;
+  /** State digest at `applied` (only when asked for: it walks the whole state). */
+  digest?: string;
+}
+
+function groupStatus(host: ClusterHost, r: Replica, withDigest: boolean): GroupStatus {
+  const st = r.raft.status();
+  const figures = host.figuresOf(r);
+  const g: GroupStatus = {
+    id: r.group,
+    role: r.role,
+    term: st.term,
+    commit: st.commit,
+    applied: r.machine.appliedIndex,
+    leader: r.lead,
+    firstIndex: r.storage.firstIndex(),
+    lastIndex: r.storage.lastIndex(),
+    items: figures?.currItems ?? 0,
+    bytes: figures?.bytes ?? 0,
+  };
+  if (withDigest) g.digest = r.machine.digest();
+  return g;
+}
+
+/** The admin /status document. */
+export function statusJson(host: ClusterHost, withDigest: boolean): unknown {
+  const c = host.config;
+  const groups = [...host.replicas.values()].sort((a, b) => a.group - b.group).map((r) => groupStatus(host, r, withDigest));
+  const view = host.meta.view;
+  return {
+    node: { id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress, pid: process.pid },
+    ready: host.allGroupsHaveLeaders(),
+    leaderOf: groups.filter((g) => g.role === 'leader' && g.id !== 0).length,
+    groups,
+    meta: { bootstrapped: view.bootstrapped, appliedIndex: view.appliedIndex, config: view.config, nodes: view.nodes, groups: view.groups, moves: view.moves },
+  };
+}
+
+/** Item figures summed over the groups this node leads (its share of the cluster's data). */
+function ledFigures(host: ClusterHost): { items: number; bytes: number; evictions: number } {
+  const sum = { items: 0, bytes: 0, evictions: 0 };
+  for (const r of host.replicas.values()) {
+    if (!r.isLeader) continue;
+    const f = host.figuresOf(r);
+    if (f === null) continue;
+    sum.items += f.currItems;
+    sum.bytes += f.bytes;
+    sum.evictions += f.evictions;
+  }
+  return sum;
+}
+
+/** memcached's general stats (executor part): counters, then item figures of led groups. */
+export function nodeStats(host: ClusterHost, counters: OpCounters, limitMaxBytes: number): Array<[string, string]> {
+  const led = ledFigures(host);
+  return [
+    ...counters.entries(),
+    ['get_expired', '0'],
+    ['get_flushed', '0'],
+    ...counters.outcomeEntries(),
+    ['limit_maxbytes', String(limitMaxBytes)],
+    ['threads', '1'],
+    ['curr_items', String(led.items)],
+    ['bytes', String(led.bytes)],
+    ['evictions', String(led.evictions)],
+  ];
+}
+
+/** `stats raft`: per-group Raft figures. */
+export function raftStats(host: ClusterHost): Array<[string, string]> {
+  const out: Array<[string, string]> = [['node_id', String(host.config.nodeId)]];
+  for (const r of [...host.replicas.values()].sort((a, b) => a.group - b.group)) {
+    const st = r.raft.status();
+    const p = `group_${r.group}_`;
+    out.push([p + 'role', r.role], [p + 'leader', String(r.lead)], [p + 'term', String(st.term)]);
+    out.push([p + 'commit', String(st.commit)], [p + 'applied', String(r.machine.appliedIndex)]);
+    out.push([p + 'last_index', String(r.storage.lastIndex())], [p + 'proposals', String(r.proposedEntries)]);
+  }
+  return out;
+}
+
+const roleCodes: Record<string, number> = { follower: 0, precandidate: 1, candidate: 2, leader: 3 };
+
+/** The /metrics document (Prometheus text format). */
+export function metricsText(host: ClusterHost, counters: OpCounters | null): string {
+  const node = `node="${host.config.nodeId}"`;
+  const lines: string[] = [];
+  if (counters !== null) {
+    const c = counters;
+    lines.push(...metricLines('memraft_cmd_total', 'counter', 'Client commands by kind.', [
+      [`{${node},cmd="get"}`, c.cmd_get],
+      [`{${node},cmd="set"}`, c.cmd_set],
+      [`{${node},cmd="touch"}`, c.cmd_touch],
+      [`{${node},cmd="flush"}`, c.cmd_flush],
+    ]));
+    lines.push(...metricLines('memraft_get_hits_total', 'counter', 'Get hits.', [[`{${node}}`, c.get_hits]]));
+    lines.push(...metricLines('memraft_get_misses_total', 'counter', 'Get misses.', [[`{${node}}`, c.get_misses]]));
+  }
+  const led = ledFigures(host);
+  lines.push(...metricLines('memraft_items', 'gauge', 'Items in the groups this node leads.', [[`{${node}}`, led.items]]));
+  lines.push(...metricLines('memraft_bytes', 'gauge', 'Bytes in the groups this node leads.', [[`{${node}}`, led.bytes]]));
+  lines.push(...metricLines('memraft_evictions_total', 'counter', 'Evictions in the groups this node leads.', [[`{${node}}`, led.evictions]]));
+  const rs = [...host.replicas.values()].sort((a, b) => a.group - b.group);
+  const per = (f: (r: Replica) => number): Array<[string, number]> => rs.map((r) => [`{${node},group="${r.group}"}`, f(r)]);
+  lines.push(...metricLines('memraft_group_role', 'gauge', 'Raft role: 0 follower, 1 precandidate, 2 candidate, 3 leader.', per((r) => roleCodes[r.role] ?? 0)));
+  lines.push(...metricLines('memraft_group_term', 'gauge', 'Raft term.', per((r) => r.raft.status().term)));
+  lines.push(...metricLines('memraft_group_commit', 'gauge', 'Raft commit index.', per((r) => r.raft.status().commit)));
+  lines.push(...metricLines('memraft_group_applied', 'gauge', 'Applied index.', per((r) => r.machine.appliedIndex)));
+  lines.push(...host.metrics.proposalSeconds.render('memraft_proposal_seconds', 'Proposal to committed result, at the leader.'));
+  lines.push(...host.metrics.fsyncSeconds.render('memraft_fsync_seconds', 'Durable log write per flush (all groups).'));
+  return lines.join('\n') + '\n';
+}

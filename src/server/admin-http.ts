@@ -1,0 +1,68 @@
+/**
+ * The admin HTTP listener: `GET /status` (JSON: node, groups with role/term/commit/applied/
+ * leader, the meta view; `?digest=1` adds each group's state digest), `GET /metrics`
+ * (Prometheus text). With `debug` on (a test-only flag), `POST /debug/block?peers=2,3`
+ * drops this node's traffic to and from those peers (`peers=` unblocks): fault injection
+ * for the minority-partition test. Never serves anything else, never crashes on input.
+ */
+import http from 'node:http';
+import type { Logger } from 'pino';
+
+/** What the admin listener asks the node. */
+export interface AdminSource {
+  status(withDigest: boolean): unknown;
+  metrics(): string;
+  blockPeers(peers: number[]): void;
+}
+
+/** Options of the admin listener. */
+export interface AdminHttpOptions {
+  host: string;
+  port: number;
+  /** Enables the /debug endpoints (tests only). */
+  debug: boolean;
+  logger: Logger;
+}
+
+/** Starts the admin listener; resolves with the server once it listens. */
+export async function startAdminHttp(source: AdminSource, options: AdminHttpOptions): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    try {
+      route(source, options, req, res);
+    } catch (err) {
+      options.logger.warn({ err: String(err) }, 'admin request failed');
+      reply(res, 500, 'text/plain', 'internal error\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+function route(source: AdminSource, options: AdminHttpOptions, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  if (req.method === 'GET' && url.pathname === '/status') {
+    return reply(res, 200, 'application/json', JSON.stringify(source.status(url.searchParams.get('digest') === '1')) + '\n');
+  }
+  if (req.method === 'GET' && url.pathname === '/metrics') {
+    return reply(res, 200, 'text/plain; version=0.0.4', source.metrics());
+  }
+  if (options.debug && req.method === 'POST' && url.pathname === '/debug/block') {
+    const peers = (url.searchParams.get('peers') ?? '').split(',').filter((s) => s !== '').map(Number);
+    if (peers.some((p) => !Number.isInteger(p) || p <= 0)) return reply(res, 400, 'text/plain', 'bad peers\n');
+    source.blockPeers(peers);
+    options.logger.warn({ peers }, 'debug: traffic with peers blocked');
+    return reply(res, 200, 'application/json', JSON.stringify({ blocked: peers }) + '\n');
+  }
+  reply(res, 404, 'text/plain', 'not found\n');
+}
+
+function reply(res: http.ServerResponse, code: number, type: string, body: string): void {
+  res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
