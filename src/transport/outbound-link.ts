@@ -1,0 +1,305 @@
+/**
+ * One outbound connection to one peer: connect, handshake as the client, then write one frame
+ * per event-loop turn. Owns the peer's send queue (bounded, oldest dropped first), honours
+ * socket backpressure, and reconnects with exponential backoff and jitter.
+ */
+import assert from 'node:assert';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { NodeId } from '../raft/types.js';
+import { encodeFrame, FrameDecoder, packr } from './frame.js';
+import {
+  computeProof, handshakeFrameBytesMax, handshakeVersion, newNonce, parseChallenge, parseOk,
+  proofMatches, type Hello, type PeerAddress, type ProofInput,
+} from './handshake.js';
+import type { TransportCounters } from './stats.js';
+
+/** What a link needs from its transport. */
+export interface LinkOptions {
+  selfId: NodeId;
+  peerId: NodeId;
+  clusterId: string;
+  secret: string;
+  /** Where the peer listens. */
+  addr: PeerAddress;
+  /** Where we listen, told to the peer so it can answer requests from a node it does not know yet. */
+  advertise: PeerAddress;
+  reconnectDelayMsMin: number;
+  reconnectDelayMsMax: number;
+  sendQueueBytesMax: number;
+  handshakeTimeoutMs: number;
+  /** Persistent links reconnect forever; others (to learned addresses) give up on the first failure. */
+  persistent: boolean;
+  counters: TransportCounters;
+  logger: Logger;
+  onStatus: (link: OutboundLink, up: boolean) => void;
+  onGone: (link: OutboundLink) => void;
+}
+
+type LinkState = 'connecting' | 'handshaking' | 'up' | 'backoff' | 'closed';
+
+/** Backoff before reconnect attempt `attempt` (0-based): exponential, capped, "equal jitter". */
+export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number): number {
+  const ceilingMs = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return ceilingMs / 2 + Math.random() * (ceilingMs / 2);
+}
+
+/** The outbound half of the connection pair with one peer. */
+export class OutboundLink {
+  readonly peerId: NodeId;
+  readonly addr: PeerAddress;
+  readonly persistent: boolean;
+  /** Messages queued this event-loop turn; the transport's flush turns them into one frame. */
+  readonly msgs: unknown[] = [];
+  /** Request/response envelopes queued this turn; they ride in the same frame. */
+  readonly calls: unknown[] = [];
+  /** Whether the transport has this link on its list to flush this turn. */
+  dirty = false;
+  /** The last status reported to the transport; null until the first connect succeeds or fails. */
+  reported: boolean | null = null;
+
+  private readonly opts: LinkOptions;
+  private state: LinkState = 'connecting';
+  private socket: net.Socket | null = null;
+  private readonly queue: Buffer[] = [];
+  private readonly queueCounts: number[] = [];
+  private queuedBytes = 0;
+  private waitingDrain = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private clientNonce: Buffer = Buffer.alloc(0);
+  /** Set once the peer's challenge arrived; the next frame must be its 'ok'. */
+  private proofInput: ProofInput | null = null;
+
+  constructor(opts: LinkOptions) {
+    this.opts = opts;
+    this.peerId = opts.peerId;
+    this.addr = opts.addr;
+    this.persistent = opts.persistent;
+  }
+
+  /** Whether the handshake completed and the connection is open. */
+  get up(): boolean {
+    return this.state === 'up';
+  }
+
+  /** Bytes of encoded frames waiting for the connection or for 'drain'. */
+  get queuedBytesNow(): number {
+    return this.queuedBytes;
+  }
+
+  /** Starts the first connection attempt. */
+  start(): void {
+    this.connect();
+  }
+
+  /** Encodes this turn's messages as one frame and writes or queues it. */
+  flush(): void {
+    this.dirty = false;
+    const count = this.msgs.length + this.calls.length;
+    if (count === 0) return;
+    if (this.state !== 'up' && this.reported === false) {
+      // The peer is known to be down: Raft retries, and a stale backlog would only delay
+      // fresh messages after reconnect.
+      this.opts.counters.dropped += count;
+    } else {
+      const frame = encodeFrame(this.calls.length === 0 ? [this.msgs] : [this.msgs, this.calls]);
+      if (this.state === 'up' && !this.waitingDrain) this.write(frame, count);
+      else this.enqueue(frame, count);
+    }
+    this.msgs.length = 0;
+    this.calls.length = 0;
+  }
+
+  /** Closes the link for good, without reporting a status change. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.clearTimer();
+    this.dropQueue();
+    this.socket?.destroy();
+    this.socket = null;
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    this.clientNonce = newNonce();
+    this.proofInput = null;
+    const socket = net.connect({ host: this.addr.host, port: this.addr.port, noDelay: true });
+    this.socket = socket;
+    const decoder = new FrameDecoder(handshakeFrameBytesMax);
+    socket.on('connect', () => this.onConnect(socket));
+    socket.on('data', (chunk: Buffer) => this.onData(socket, decoder, chunk));
+    socket.on('drain', () => this.onDrain(socket));
+    socket.on('error', (err) => this.opts.logger.debug({ peer: this.peerId, err: err.message }, 'peer link error'));
+    socket.on('close', () => this.onClose(socket));
+    this.timer = setTimeout(() => this.onHandshakeTimeout(socket), this.opts.handshakeTimeoutMs);
+  }
+
+  private onConnect(socket: net.Socket): void {
+    if (socket !== this.socket) return;
+    this.state = 'handshaking';
+    socket.setKeepAlive(true, 10_000);
+    const hello: Hello = {
+      t: 'hello', v: handshakeVersion, clusterId: this.opts.clusterId, nodeId: this.opts.selfId,
+      nonce: this.clientNonce, addr: this.opts.advertise,
+    };
+    socket.write(encodeFrame(hello));
+  }
+
+  private onData(socket: net.Socket, decoder: FrameDecoder, chunk: Buffer): void {
+    if (socket !== this.socket) return;
+    const msgs: unknown[] = [];
+    try {
+      for (const body of decoder.push(chunk)) msgs.push(packr.unpack(body));
+    } catch (err) {
+      this.refuse(socket, `bad handshake frame: ${(err as Error).message}`);
+      return;
+    }
+    for (const msg of msgs) this.onHandshakeFrame(socket, msg);
+  }
+
+  private onHandshakeFrame(socket: net.Socket, msg: unknown): void {
+    if (this.state !== 'handshaking' || socket.destroyed) {
+      // The accepting side never writes after 'ok'; our responses travel on its own link.
+      this.refuse(socket, 'unexpected data after handshake');
+      return;
+    }
+    if (this.proofInput === null) this.onChallenge(socket, msg);
+    else this.onOk(socket, msg, this.proofInput);
+  }
+
+  private onChallenge(socket: net.Socket, msg: unknown): void {
+    const challenge = parseChallenge(msg);
+    if (challenge === null) {
+      this.refuse(socket, 'malformed challenge');
+      return;
+    }
+    if (challenge.nodeId !== this.peerId) {
+      this.refuse(socket, `expected node ${this.peerId}, found node ${challenge.nodeId}`);
+      return;
+    }
+    this.proofInput = {
+      clusterId: this.opts.clusterId, clientId: this.opts.selfId, serverId: this.peerId,
+      clientNonce: this.clientNonce, serverNonce: Buffer.from(challenge.nonce), addr: this.opts.advertise,
+    };
+    socket.write(encodeFrame({ t: 'auth', proof: computeProof(this.opts.secret, 'C', this.proofInput) }));
+  }
+
+  private onOk(socket: net.Socket, msg: unknown, input: ProofInput): void {
+    const ok = parseOk(msg);
+    if (ok === null) {
+      this.refuse(socket, 'malformed ok');
+      return;
+    }
+    if (!proofMatches(computeProof(this.opts.secret, 'S', input), Buffer.from(ok.proof))) {
+      this.refuse(socket, 'peer failed to prove the cluster secret');
+      return;
+    }
+    this.onUp(socket);
+  }
+
+  private onUp(socket: net.Socket): void {
+    assert(this.state === 'handshaking');
+    this.clearTimer();
+    this.state = 'up';
+    this.attempt = 0;
+    this.opts.counters.connects++;
+    this.opts.logger.debug({ peer: this.peerId }, 'peer link up');
+    if (this.reported !== true) {
+      this.reported = true;
+      this.opts.onStatus(this, true);
+    }
+    if (socket === this.socket && this.state === 'up') this.writeQueue();
+  }
+
+  private refuse(socket: net.Socket, why: string): void {
+    this.opts.counters.handshakeFailures++;
+    this.opts.logger.warn({ peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}` }, `peer link refused: ${why}`);
+    socket.destroy();
+  }
+
+  private onHandshakeTimeout(socket: net.Socket): void {
+    this.timer = null;
+    if (socket !== this.socket || this.state === 'up') return;
+    this.opts.counters.handshakeFailures++;
+    this.opts.logger.debug({ peer: this.peerId }, 'peer link connect/handshake timed out');
+    socket.destroy();
+  }
+
+  private onClose(socket: net.Socket): void {
+    if (socket !== this.socket || this.state === 'closed') return;
+    this.socket = null;
+    this.proofInput = null;
+    this.waitingDrain = false;
+    this.clearTimer();
+    this.opts.counters.disconnects++;
+    this.dropQueue();
+    const wasReported = this.reported;
+    this.reported = false;
+    if (wasReported !== false) this.opts.onStatus(this, false);
+    if ((this.state as LinkState) === 'closed') return; // the status handler may have closed us
+    if (!this.persistent) {
+      this.close();
+      this.opts.onGone(this);
+      return;
+    }
+    this.state = 'backoff';
+    const delayMs = reconnectDelayMs(this.attempt++, this.opts.reconnectDelayMsMin, this.opts.reconnectDelayMsMax);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, delayMs);
+  }
+
+  private write(frame: Buffer, count: number): void {
+    const socket = this.socket;
+    assert(socket !== null && this.state === 'up');
+    this.opts.counters.framesSent++;
+    this.opts.counters.bytesSent += frame.length;
+    this.opts.counters.messagesSent += count;
+    if (!socket.write(frame)) this.waitingDrain = true;
+  }
+
+  private enqueue(frame: Buffer, count: number): void {
+    this.queue.push(frame);
+    this.queueCounts.push(count);
+    this.queuedBytes += frame.length;
+    while (this.queuedBytes > this.opts.sendQueueBytesMax && this.queue.length > 0) {
+      this.queuedBytes -= this.queue.shift()!.length;
+      this.opts.counters.dropped += this.queueCounts.shift()!;
+    }
+  }
+
+  private onDrain(socket: net.Socket): void {
+    if (socket !== this.socket || this.state !== 'up') return;
+    this.waitingDrain = false;
+    this.writeQueue();
+  }
+
+  // Writes queued frames until the socket pushes back; corked so they leave in one writev.
+  private writeQueue(): void {
+    if (this.queue.length === 0) return;
+    const socket = this.socket;
+    assert(socket !== null);
+    socket.cork();
+    while (this.queue.length > 0 && !this.waitingDrain) {
+      const frame = this.queue.shift()!;
+      this.queuedBytes -= frame.length;
+      this.write(frame, this.queueCounts.shift()!);
+    }
+    socket.uncork();
+  }
+
+  private dropQueue(): void {
+    for (const count of this.queueCounts) this.opts.counters.dropped += count;
+    this.queue.length = 0;
+    this.queueCounts.length = 0;
+    this.queuedBytes = 0;
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,36 @@
+/** Counters of one transport, shared by its links and connections. */
+
+/** Cumulative transport counters (monotone; read with Transport.stats()). */
+export interface TransportCounters {
+  framesSent: number;
+  framesReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+  /** Messages and calls dropped because the peer was down or its send queue was full. */
+  dropped: number;
+  /** Messages and calls dropped by the link filter (fault injection). */
+  filtered: number;
+  /** Outbound connections that completed the handshake. */
+  connects: number;
+  /** Outbound connection attempts that failed or connections that dropped. */
+  disconnects: number;
+  /** Inbound or outbound handshakes refused (bad secret, cluster, version, garbage, timeout). */
+  handshakeFailures: number;
+  /** Authenticated inbound connections closed for sending malformed frames. */
+  protocolErrors: number;
+  requestsSent: number;
+  requestsTimedOut: number;
+  requestsReceived: number;
+}
+
+/** A zeroed counter set. */
+export function newCounters(): TransportCounters {
+  return {
+    framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0,
+    messagesSent: 0, messagesReceived: 0, dropped: 0, filtered: 0,
+    connects: 0, disconnects: 0, handshakeFailures: 0, protocolErrors: 0,
+    requestsSent: 0, requestsTimedOut: 0, requestsReceived: 0,
+  };
+}

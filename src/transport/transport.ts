@@ -1,0 +1,451 @@
+/**
+ * The node-to-node transport: one outbound TCP connection per peer for sending, inbound
+ * connections for receiving, batches coalesced per event-loop turn, and a request/response
+ * layer multiplexed over the same connections.
+ *
+ * How to drive it:
+ *   const t = new Transport({ nodeId, clusterId, secret, listen, peers });
+ *   t.onMessages((from, msgs) => ...);  t.onPeerStatus((id, up) => ...);
+ *   t.onRequest(async (from, payload) => answer);
+ *   await t.start();
+ *   t.send(peer, msg);                  // all sends to a peer in one turn leave as one frame
+ *   await t.request(peer, payload, timeoutMs);
+ *   await t.close();
+ */
+import assert from 'node:assert';
+import net from 'node:net';
+import { pino, type Logger } from 'pino';
+import type { NodeId } from '../raft/types.js';
+import {
+  TransportClosedError, TransportRemoteError, TransportTimeoutError, TransportUnreachableError,
+} from './errors.js';
+import { frameBytesMaxDefault } from './frame.js';
+import type { PeerAddress } from './handshake.js';
+import { InboundConnection, type InboundOptions } from './inbound-connection.js';
+import { OutboundLink, type LinkOptions } from './outbound-link.js';
+import { newCounters, type TransportCounters } from './stats.js';
+
+/** Configuration of one node's transport. */
+export interface TransportConfig {
+  nodeId: NodeId;
+  clusterId: string;
+  /** Shared cluster secret; the handshake proves it with HMAC-SHA256 over fresh nonces. */
+  secret: string;
+  /** Where to listen; port 0 picks an ephemeral port (tests). */
+  listen: PeerAddress;
+  /** Address to tell peers we listen on; defaults to `listen` with the bound port (wildcard hosts: as seen by the peer). */
+  advertise?: PeerAddress;
+  peers?: Map<NodeId, PeerAddress>;
+  logger?: Logger;
+  reconnectDelayMsMin?: number;
+  reconnectDelayMsMax?: number;
+  /** Per-peer bytes of frames waiting for connect or drain; beyond it the oldest are dropped and counted. */
+  sendQueueBytesMax?: number;
+  /** Largest accepted frame after the handshake. */
+  frameBytesMax?: number;
+  /** Time allowed for connect plus handshake, both directions. */
+  handshakeTimeoutMs?: number;
+  /** Accepted connections at once (authenticated or not). */
+  inboundConnectionsMax?: number;
+}
+
+/** Handler of received batches: `msgs` is one frame's messages, in send order. */
+export type MessagesHandler = (from: NodeId, msgs: unknown[]) => void;
+/** Handler of outbound link status changes. */
+export type PeerStatusHandler = (id: NodeId, up: boolean) => void;
+/** Handler of requests; its return value (or resolved value) is the response. */
+export type RequestHandler = (from: NodeId, payload: unknown) => Promise<unknown> | unknown;
+/** Outgoing traffic filter: return false to drop everything sent to `to`. */
+export type LinkFilter = (to: NodeId) => boolean;
+
+/** A snapshot of the transport's counters plus per-peer link state. */
+export interface TransportStats extends TransportCounters {
+  peers: { id: NodeId; up: boolean; queuedBytes: number }[];
+}
+
+/** Call kinds inside a frame's second element: [kind, requestId, ...]. */
+const callRequest = 0;
+const callResponse = 1;
+const callFailure = 2;
+
+interface PendingRequest {
+  to: NodeId;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const silentLogger = pino({ level: 'silent' });
+
+/** One node's end of the node-to-node network. */
+export class Transport {
+  private readonly config: TransportConfig;
+  private readonly logger: Logger;
+  private readonly counters = newCounters();
+  private readonly peers = new Map<NodeId, PeerAddress>();
+  /** Addresses advertised by authenticated nodes we have no configured peer entry for (joiners). */
+  private readonly learned = new Map<NodeId, PeerAddress>();
+  private readonly links = new Map<NodeId, OutboundLink>();
+  private readonly inbound = new Map<NodeId, InboundConnection>();
+  private readonly sockets = new Set<net.Socket>();
+  private readonly pending = new Map<number, PendingRequest>();
+  private dirty: OutboundLink[] = [];
+  private flushScheduled = false;
+  private nextRequestId = 1;
+  private server: net.Server | null = null;
+  private advertise: PeerAddress | null = null;
+  private closed = false;
+  private messagesHandler: MessagesHandler = () => {};
+  private statusHandler: PeerStatusHandler = () => {};
+  private requestHandler: RequestHandler | null = null;
+  private linkFilter: LinkFilter | null = null;
+
+  constructor(config: TransportConfig) {
+    assert(Number.isSafeInteger(config.nodeId) && config.nodeId > 0, 'nodeId must be a positive integer');
+    this.config = config;
+    this.logger = (config.logger ?? silentLogger).child({ component: 'transport', node: config.nodeId });
+    for (const [id, addr] of config.peers ?? []) this.peers.set(id, addr);
+  }
+
+  /** Starts listening and connecting to the configured peers; resolves with the bound port. */
+  async start(): Promise<{ port: number }> {
+    assert(this.server === null && !this.closed, 'start() called twice');
+    const server = net.createServer((socket) => this.onConnection(socket));
+    server.maxConnections = this.config.inboundConnectionsMax ?? 1024;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.listen.port, this.config.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.logger.error({ err: err.message }, 'peer listener error'));
+    const port = (server.address() as net.AddressInfo).port;
+    this.advertise = this.config.advertise ?? { host: advertisedHost(this.config.listen.host), port };
+    for (const [id, addr] of this.peers) this.openLink(id, addr, true);
+    this.logger.info({ port }, 'peer transport listening');
+    return { port };
+  }
+
+  /** Adds or updates a peer; a changed address replaces the connection. */
+  setPeer(id: NodeId, addr: PeerAddress): void {
+    assert(id !== this.config.nodeId, 'a node is not its own peer');
+    const known = this.peers.get(id);
+    this.peers.set(id, { host: addr.host, port: addr.port });
+    this.learned.delete(id);
+    const link = this.links.get(id);
+    if (link !== undefined && link.persistent && known?.host === addr.host && known.port === addr.port) return;
+    if (link !== undefined) this.dropLink(link, 'peer address changed');
+    if (this.server !== null && !this.closed) this.openLink(id, addr, true);
+  }
+
+  /** Forgets a peer: closes its outbound connection and fails its pending requests. */
+  removePeer(id: NodeId): void {
+    this.peers.delete(id);
+    this.learned.delete(id);
+    const link = this.links.get(id);
+    if (link !== undefined) this.dropLink(link, 'peer removed');
+  }
+
+  /** Queues a message for `to`; all messages queued for a peer in one event-loop turn go out as one frame. */
+  send(to: NodeId, msg: unknown): void {
+    const link = this.sendableLink(to);
+    if (link === null) return;
+    link.msgs.push(msg);
+    this.markDirty(link);
+  }
+
+  /** Sets the handler of received batches (one call per frame, in frame order per peer). */
+  onMessages(handler: MessagesHandler): void {
+    this.messagesHandler = handler;
+  }
+
+  /** Sets the handler told when a peer becomes unreachable (connect failed / dropped) and reachable again. */
+  onPeerStatus(handler: PeerStatusHandler): void {
+    this.statusHandler = handler;
+  }
+
+  /** Sets the handler that answers requests from other nodes. */
+  onRequest(handler: RequestHandler): void {
+    this.requestHandler = handler;
+  }
+
+  /**
+   * Sends `payload` to `to` and resolves with its handler's answer. Fails fast with
+   * TransportUnreachableError when the peer is known down, with TransportTimeoutError
+   * (the request may have run) after `timeoutMs`, with TransportRemoteError if the handler threw.
+   */
+  request(to: NodeId, payload: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new TransportClosedError());
+    const link = this.linkFor(to);
+    if (link === null) return Promise.reject(new TransportUnreachableError(to, 'unknown node'));
+    if (!link.up && link.reported === false) return Promise.reject(new TransportUnreachableError(to, 'peer is down'));
+    return new Promise((resolve, reject) => {
+      const id = this.nextRequestId++;
+      const timer = setTimeout(() => this.onRequestTimeout(id, to, timeoutMs), timeoutMs);
+      this.pending.set(id, { to, resolve, reject, timer });
+      this.counters.requestsSent++;
+      this.enqueueCall(link, [callRequest, id, payload]);
+    });
+  }
+
+  /** Fault injection: drop all outgoing traffic to nodes for which `filter` returns false (null: deliver all). */
+  setLinkFilter(filter: LinkFilter | null): void {
+    this.linkFilter = filter;
+  }
+
+  /** Whether the outbound connection to `id` is currently up. */
+  isPeerUp(id: NodeId): boolean {
+    return this.links.get(id)?.up ?? false;
+  }
+
+  /** Counters since start plus the state of each outbound link. */
+  stats(): TransportStats {
+    const peers = [...this.links.values()].map((l) => ({ id: l.peerId, up: l.up, queuedBytes: l.queuedBytesNow }));
+    return { ...this.counters, peers };
+  }
+
+  /** Stops listening, closes every connection and fails pending requests with TransportClosedError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+    for (const socket of this.sockets) socket.destroy();
+    for (const [id, req] of this.pending) {
+      clearTimeout(req.timer);
+      this.pending.delete(id);
+      req.reject(new TransportClosedError());
+    }
+    const server = this.server;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private openLink(id: NodeId, addr: PeerAddress, persistent: boolean): OutboundLink {
+    assert(this.advertise !== null);
+    const opts: LinkOptions = {
+      selfId: this.config.nodeId, peerId: id, clusterId: this.config.clusterId, secret: this.config.secret,
+      addr, advertise: this.advertise, persistent,
+      reconnectDelayMsMin: this.config.reconnectDelayMsMin ?? 20,
+      reconnectDelayMsMax: this.config.reconnectDelayMsMax ?? 1000,
+      sendQueueBytesMax: this.config.sendQueueBytesMax ?? 32 * 1024 * 1024,
+      handshakeTimeoutMs: this.config.handshakeTimeoutMs ?? 5000,
+      counters: this.counters, logger: this.logger,
+      onStatus: (link, up) => this.onLinkStatus(link, up),
+      onGone: (link) => this.onLinkGone(link),
+    };
+    const link = new OutboundLink(opts);
+    this.links.set(id, link);
+    link.start();
+    return link;
+  }
+
+  private dropLink(link: OutboundLink, why: string): void {
+    link.close();
+    this.links.delete(link.peerId);
+    this.failPending(link.peerId, why);
+  }
+
+  // The link to `to`, opening one to a learned address on demand (answers to joiners).
+  private linkFor(to: NodeId): OutboundLink | null {
+    const link = this.links.get(to);
+    if (link !== undefined) return link;
+    const addr = this.learned.get(to);
+    if (addr === undefined || this.server === null || this.closed) return null;
+    return this.openLink(to, addr, false);
+  }
+
+  // The link a message to `to` may be queued on, or null after counting why it is dropped.
+  private sendableLink(to: NodeId): OutboundLink | null {
+    if (this.closed) return null;
+    if (this.linkFilter !== null && !this.linkFilter(to)) {
+      this.counters.filtered++;
+      return null;
+    }
+    const link = this.linkFor(to);
+    if (link === null || (!link.up && link.reported === false)) {
+      this.counters.dropped++;
+      return null;
+    }
+    return link;
+  }
+
+  private enqueueCall(link: OutboundLink, call: unknown[]): void {
+    if (this.linkFilter !== null && !this.linkFilter(link.peerId)) {
+      this.counters.filtered++;
+      return;
+    }
+    link.calls.push(call);
+    this.markDirty(link);
+  }
+
+  private markDirty(link: OutboundLink): void {
+    if (!link.dirty) {
+      link.dirty = true;
+      this.dirty.push(link);
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  // Once per event-loop turn: one frame per peer holding everything queued for it.
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const link of dirty) {
+      if (this.links.get(link.peerId) === link) link.flush();
+    }
+  };
+
+  private onLinkStatus(link: OutboundLink, up: boolean): void {
+    if (this.links.get(link.peerId) !== link) return;
+    this.logger.info({ peer: link.peerId, up }, up ? 'peer reachable' : 'peer unreachable');
+    if (!up) this.failPending(link.peerId, 'connection lost');
+    this.statusHandler(link.peerId, up);
+  }
+
+  private onLinkGone(link: OutboundLink): void {
+    if (this.links.get(link.peerId) === link) this.links.delete(link.peerId);
+  }
+
+  private failPending(to: NodeId, why: string): void {
+    for (const [id, req] of this.pending) {
+      if (req.to !== to) continue;
+      clearTimeout(req.timer);
+      this.pending.delete(id);
+      req.reject(new TransportUnreachableError(to, why));
+    }
+  }
+
+  private onRequestTimeout(id: number, to: NodeId, timeoutMs: number): void {
+    const req = this.pending.get(id);
+    if (req === undefined) return;
+    this.pending.delete(id);
+    this.counters.requestsTimedOut++;
+    req.reject(new TransportTimeoutError(to, timeoutMs));
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    const opts: InboundOptions = {
+      selfId: this.config.nodeId, clusterId: this.config.clusterId, secret: this.config.secret,
+      frameBytesMax: this.config.frameBytesMax ?? frameBytesMaxDefault,
+      handshakeTimeoutMs: this.config.handshakeTimeoutMs ?? 5000,
+      counters: this.counters, logger: this.logger,
+      onAuthenticated: (conn) => this.onInboundAuthenticated(conn),
+      onFrame: (conn, payload) => this.onFrame(conn, payload),
+      onClosed: (conn) => {
+        if (this.inbound.get(conn.peerId) === conn) this.inbound.delete(conn.peerId);
+      },
+    };
+    new InboundConnection(socket, opts);
+  }
+
+  private onInboundAuthenticated(conn: InboundConnection): void {
+    const previous = this.inbound.get(conn.peerId);
+    // A node has one outbound link to us; a newer connection means the old one is dead.
+    if (previous !== undefined) previous.destroy();
+    this.inbound.set(conn.peerId, conn);
+    if (this.peers.has(conn.peerId) || conn.peerAddr === null) return;
+    const known = this.learned.get(conn.peerId);
+    this.learned.set(conn.peerId, conn.peerAddr);
+    const link = this.links.get(conn.peerId);
+    if (link !== undefined && (known?.host !== conn.peerAddr.host || known.port !== conn.peerAddr.port)) {
+      this.dropLink(link, 'peer address changed');
+    }
+  }
+
+  private onFrame(conn: InboundConnection, payload: unknown): boolean {
+    if (!Array.isArray(payload) || payload.length < 1 || payload.length > 2) return false;
+    const msgs: unknown = payload[0];
+    const calls: unknown = payload[1];
+    if (!Array.isArray(msgs)) return false;
+    if (calls !== undefined && !(Array.isArray(calls) && calls.every(isCall))) return false;
+    this.counters.messagesReceived += msgs.length;
+    if (msgs.length > 0) this.messagesHandler(conn.peerId, msgs);
+    if (calls !== undefined) {
+      this.counters.messagesReceived += calls.length;
+      for (const call of calls as unknown[][]) this.onCall(conn.peerId, call);
+    }
+    return true;
+  }
+
+  private onCall(from: NodeId, call: unknown[]): void {
+    const id = call[1] as number;
+    switch (call[0]) {
+      case callRequest:
+        this.onRequestCall(from, id, call[2]);
+        return;
+      case callResponse:
+        this.settle(from, id, (req) => req.resolve(call[2]));
+        return;
+      case callFailure:
+        this.settle(from, id, (req) => req.reject(new TransportRemoteError(from, String(call[2]), String(call[3]))));
+        return;
+    }
+  }
+
+  private settle(from: NodeId, id: number, finish: (req: PendingRequest) => void): void {
+    const req = this.pending.get(id);
+    if (req === undefined || req.to !== from) return; // late (timed out) or misdirected
+    clearTimeout(req.timer);
+    this.pending.delete(id);
+    finish(req);
+  }
+
+  private onRequestCall(from: NodeId, id: number, payload: unknown): void {
+    this.counters.requestsReceived++;
+    const handler = this.requestHandler;
+    if (handler === null) return this.reply(from, [callFailure, id, 'ENOHANDLER', 'no request handler']);
+    let result: unknown;
+    try {
+      result = handler(from, payload);
+    } catch (err) {
+      return this.reply(from, failureCall(id, err));
+    }
+    if (!isThenable(result)) return this.reply(from, [callResponse, id, result]);
+    result.then(
+      (value) => this.reply(from, [callResponse, id, value]),
+      (err: unknown) => this.reply(from, failureCall(id, err)),
+    );
+  }
+
+  // Responses travel on our own outbound link to the requester.
+  private reply(to: NodeId, call: unknown[]): void {
+    if (this.closed) return;
+    const link = this.linkFor(to);
+    if (link === null) {
+      this.counters.dropped++;
+      this.logger.debug({ peer: to }, 'response dropped: no address for the requester');
+      return;
+    }
+    this.enqueueCall(link, call);
+  }
+}
+
+function advertisedHost(listenHost: string): string {
+  return listenHost === '0.0.0.0' || listenHost === '::' ? '' : listenHost;
+}
+
+function isCall(v: unknown): v is unknown[] {
+  return Array.isArray(v) && v.length >= 2 && typeof v[0] === 'number' && Number.isSafeInteger(v[1]);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function failureCall(id: number, err: unknown): unknown[] {
+  const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'EREMOTE';
+  const message = err instanceof Error ? err.message : String(err);
+  return [callFailure, id, code, message];
+}
