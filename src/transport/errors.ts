@@ -25,8 +25,12 @@ export class TransportTimeoutError extends TransportError {
 
 /** The peer is known to be down, unknown, or its connection dropped while a request was pending. */
 export class TransportUnreachableError extends TransportError {
-  constructor(to: number, why: string) {
+  /** True when the request surely never reached a socket (safe to retry even if it mutates). */
+  readonly notSent: boolean;
+
+  constructor(to: number, why: string, notSent: boolean) {
     super('EUNREACHABLE', `node ${to} is unreachable: ${why}`);
+    this.notSent = notSent;
   }
 }
 

@@ -70,6 +70,8 @@ const callFailure = 2;
 
 interface PendingRequest {
   to: NodeId;
+  /** Whether the link was up at any time since the request was queued (it may have left). */
+  mayHaveSent: boolean;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
@@ -179,12 +181,12 @@ export class Transport {
   request(to: NodeId, payload: unknown, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(new TransportClosedError());
     const link = this.linkFor(to);
-    if (link === null) return Promise.reject(new TransportUnreachableError(to, 'unknown node'));
-    if (!link.up && link.reported === false) return Promise.reject(new TransportUnreachableError(to, 'peer is down'));
+    if (link === null) return Promise.reject(new TransportUnreachableError(to, 'unknown node', true));
+    if (!link.up && link.reported === false) return Promise.reject(new TransportUnreachableError(to, 'peer is down', true));
     return new Promise((resolve, reject) => {
       const id = this.nextRequestId++;
       const timer = setTimeout(() => this.onRequestTimeout(id, to, timeoutMs), timeoutMs);
-      this.pending.set(id, { to, resolve, reject, timer });
+      this.pending.set(id, { to, mayHaveSent: link.up, resolve, reject, timer });
       this.counters.requestsSent++;
       this.enqueueCall(link, [callRequest, id, payload]);
     });
@@ -305,6 +307,7 @@ export class Transport {
     if (this.links.get(link.peerId) !== link) return;
     this.logger.info({ peer: link.peerId, up }, up ? 'peer reachable' : 'peer unreachable');
     if (!up) this.failPending(link.peerId, 'connection lost');
+    else for (const req of this.pending.values()) if (req.to === link.peerId) req.mayHaveSent = true;
     this.statusHandler(link.peerId, up);
   }
 
@@ -317,7 +320,7 @@ export class Transport {
       if (req.to !== to) continue;
       clearTimeout(req.timer);
       this.pending.delete(id);
-      req.reject(new TransportUnreachableError(to, why));
+      req.reject(new TransportUnreachableError(to, why, !req.mayHaveSent));
     }
   }
 
