@@ -117,7 +117,10 @@ export interface TransportLike {
 
 /** The cache state machine of a data group (src/cache). */
 export interface CacheMachine {
-  apply(op: CacheOp, cas: number, nowMs: number): CacheResult;
+  /** Applies every op of an entry at log index `index`; one result per op. */
+  applyEntry(entry: { nowMs: number; ops: CacheOp[] }, index: number): CacheResult[];
+  /** Records an applied entry without cache ops. */
+  markApplied(index: number): void;
   read(op: GetOp, nowMs: number): CacheResult | null;
   snapshot(): Uint8Array;
   restore(data: Uint8Array): void;

@@ -3,7 +3,7 @@
  * (data groups) and the meta state machine (group 0). The host applies committed entries
  * through this and never looks inside an entry's payload itself.
  */
-import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
+import type { CacheResult, GetOp } from '../cache/ops.js';
 import { MetaStateMachine, type MetaResult } from '../membership/index.js';
 import type { CacheMachine, GroupFactory } from './contracts.js';
 
@@ -23,13 +23,6 @@ export interface GroupMachine {
   digest(): string;
 }
 
-/**
- * How a batched entry's ops get distinct CAS uniques: op i of the entry at index n gets
- * n * casOpsPerEntryMax + i. Monotone across entries, distinct within one, identical on
- * every replica. Entries never hold more than this many ops.
- */
-export const casOpsPerEntryMax = 1024;
-
 /** A data group's cache behind the GroupMachine interface. */
 export class CacheGroupMachine implements GroupMachine {
   private applied = 0;
@@ -47,12 +40,11 @@ export class CacheGroupMachine implements GroupMachine {
 
   applyEntry(data: Uint8Array, index: number): CacheResult[] {
     this.applied = index;
-    const { nowMs, ops } = this.factory.decodeEntry(data);
-    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs;
-    const results: CacheResult[] = new Array(ops.length);
-    const casBase = index * casOpsPerEntryMax;
-    for (let i = 0; i < ops.length; i++) results[i] = this.cache.apply(ops[i] as CacheOp, casBase + i, nowMs);
-    return results;
+    const entry = this.factory.decodeEntry(data);
+    if (entry.nowMs > this.lastNowMs) this.lastNowMs = entry.nowMs;
+    // The cache gives op i of a batched entry the CAS unique max(last + 1, index): distinct
+    // within the entry, monotone across entries, the same on every replica.
+    return this.cache.applyEntry(entry, index);
   }
 
   /** A pure read at the leader's clock; null = must go through the log. */
@@ -62,6 +54,7 @@ export class CacheGroupMachine implements GroupMachine {
 
   skip(index: number): void {
     this.applied = index;
+    this.cache.markApplied(index);
   }
 
   snapshot(): Uint8Array {

@@ -15,7 +15,7 @@ import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
 import { opMutates } from '../cache/ops.js';
 import { EntryType, type ConfState, type GroupId, type NodeId, type Snapshot } from '../raft/types.js';
 import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
-import { CacheGroupMachine, casOpsPerEntryMax, type GroupMachine } from './machines.js';
+import { CacheGroupMachine, type GroupMachine } from './machines.js';
 
 /**
  * Called once per submitted request: `results` in op order, or null with `error` unset when
@@ -34,6 +34,8 @@ export interface ReplicaOptions {
   proposalTimeoutMs: number;
   /** Distinct keys remembered for the next bump entry. */
   bumpKeysMax: number;
+  /** Ops batched into one entry at most (bounds entry size and apply pauses). */
+  entryOpsMax: number;
 }
 
 /** Defaults. */
@@ -42,6 +44,7 @@ export const defaultReplicaOptions: ReplicaOptions = {
   snapshotKeepEntries: 2_000,
   proposalTimeoutMs: 10_000,
   bumpKeysMax: 65_536,
+  entryOpsMax: 1024,
 };
 
 interface Waiter {
@@ -238,9 +241,8 @@ export class Replica {
   }
 
   private queueWrite(ops: CacheOp[], done: ReplicaDone): void {
-    if (this.batchOps.length + ops.length > casOpsPerEntryMax && this.batchOps.length > 0) {
-      // The entry is full: it goes out with the next flush, this request with the one after.
-      // Proposing here keeps the CAS scheme's per-entry bound.
+    if (this.batchOps.length + ops.length > this.options.entryOpsMax && this.batchOps.length > 0) {
+      // The entry is full: propose it now (bounded entry size); this request starts the next.
       this.proposeBatch(Date.now());
     }
     this.batchWaiters.push({ start: this.batchOps.length, count: ops.length, done });

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# A local memraft cluster on 127.0.0.1, as background processes.
+#
+#   scripts/cluster.sh start [--nodes N] [--base-port P] [--dir D] [extra `memraft serve` flags]
+#   scripts/cluster.sh stop|status [--dir D]
+#   scripts/cluster.sh kill <id> [--dir D]        # SIGKILL, no shutdown
+#   scripts/cluster.sh restart <id> [--dir D]     # (re)start one node with its saved flags
+#
+# Node i (1-based) gets client port P+i-1, peer port P+100+i, admin port P+200+i; its data
+# in D/node-i, its log in D/node-i.log, its pid in D/node-i.pid. Defaults: N=3, P=11211,
+# D=./.cluster. `start` waits until every node's admin /status reports a leader for every
+# group, then prints one `node <id> <host:client-port>` line per node.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MAIN="$ROOT/dist/cli/main.js"
+HOST=127.0.0.1
+READY_TIMEOUT_S=${MEMRAFT_READY_TIMEOUT_S:-60}
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+usage() {
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+
+client_port() { echo $((BASE + $1 - 1)); }
+peer_port() { echo $((BASE + 100 + $1)); }
+admin_port() { echo $((BASE + 200 + $1)); }
+
+# Reads the flags saved by `start` (nodes, base port, extra serve flags).
+load_env() {
+  [[ -f "$DIR/cluster.env" ]] || die "no cluster in $DIR (run start first)"
+  # shellcheck disable=SC1091
+  source "$DIR/cluster.env"
+}
+
+initial_cluster() {
+  local list="" i
+  for ((i = 1; i <= NODES; i++)); do list+="${list:+,}$i=$HOST:$(peer_port "$i")"; done
+  echo "$list"
+}
+
+alive() { [[ -f "$DIR/node-$1.pid" ]] && kill -0 "$(cat "$DIR/node-$1.pid")" 2>/dev/null; }
+
+launch() {
+  local i=$1
+  if alive "$i"; then die "node $i already running (pid $(cat "$DIR/node-$i.pid"))"; fi
+  mkdir -p "$DIR/node-$i"
+  # shellcheck disable=SC2086
+  nohup node "$MAIN" serve --id "$i" \
+    --listen "$HOST:$(client_port "$i")" \
+    --peer-listen "$HOST:$(peer_port "$i")" \
+    --admin-listen "$HOST:$(admin_port "$i")" \
+    --initial-cluster "$(initial_cluster)" \
+    --data-dir "$DIR/node-$i" $EXTRA >>"$DIR/node-$i.log" 2>&1 </dev/null &
+  echo $! >"$DIR/node-$i.pid"
+}
+
+node_ready() {
+  curl -fsS --max-time 2 "http://$HOST:$(admin_port "$1")/status" 2>/dev/null | grep -q '"ready":true'
+}
+
+wait_ready() {
+  local deadline=$((SECONDS + READY_TIMEOUT_S)) i
+  for i in "$@"; do
+    until node_ready "$i"; do
+      alive "$i" || die "node $i exited; see $DIR/node-$i.log"
+      ((SECONDS < deadline)) || die "node $i not ready after ${READY_TIMEOUT_S}s; see $DIR/node-$i.log"
+      sleep 0.2
+    done
+  done
+}
+
+print_nodes() {
+  local i
+  for ((i = 1; i <= NODES; i++)); do echo "node $i $HOST:$(client_port "$i")"; done
+}
+
+cmd_start() {
+  NODES=3 BASE=11211 EXTRA=""
+  while (($#)); do
+    case "$1" in
+      --nodes) NODES=$2; shift 2 ;;
+      --base-port) BASE=$2; shift 2 ;;
+      --dir) DIR=$2; shift 2 ;;
+      *) EXTRA+="${EXTRA:+ }$1"; shift ;;
+    esac
+  done
+  [[ -f "$MAIN" ]] || (cd "$ROOT" && npm run build >/dev/null) || die "build failed"
+  mkdir -p "$DIR"
+  DIR="$(cd "$DIR" && pwd)"
+  printf 'NODES=%q\nBASE=%q\nEXTRA=%q\n' "$NODES" "$BASE" "$EXTRA" >"$DIR/cluster.env"
+  local i
+  for ((i = 1; i <= NODES; i++)); do launch "$i"; done
+  wait_ready $(seq 1 "$NODES")
+  print_nodes
+}
+
+cmd_stop() {
+  load_env
+  local i pid
+  for ((i = 1; i <= NODES; i++)); do
+    alive "$i" && kill -TERM "$(cat "$DIR/node-$i.pid")" 2>/dev/null || true
+  done
+  for ((i = 1; i <= NODES; i++)); do
+    local tries=0
+    while alive "$i" && ((tries < 100)); do sleep 0.1; tries=$((tries + 1)); done
+    if alive "$i"; then kill -KILL "$(cat "$DIR/node-$i.pid")" 2>/dev/null || true; fi
+    rm -f "$DIR/node-$i.pid"
+  done
+  echo "stopped"
+}
+
+cmd_status() {
+  load_env
+  local i
+  for ((i = 1; i <= NODES; i++)); do
+    if alive "$i"; then
+      local s
+      s=$(curl -fsS --max-time 2 "http://$HOST:$(admin_port "$i")/status" 2>/dev/null || echo '{}')
+      node -e '
+        const s = JSON.parse(process.argv[1] || "{}");
+        const g = (s.groups || []).filter((x) => x.id !== 0);
+        const lead = g.filter((x) => x.role === "leader").map((x) => x.id);
+        console.log(`node ${process.argv[2]} up pid ${process.argv[3]} client ${process.argv[4]} ready ${s.ready === true} leads ${lead.length}/${g.length} groups [${lead.join(",")}]`);
+      ' "$s" "$i" "$(cat "$DIR/node-$i.pid")" "$HOST:$(client_port "$i")"
+    else
+      echo "node $i down"
+    fi
+  done
+}
+
+cmd_kill() {
+  load_env
+  local i=${1:?node id}
+  alive "$i" || die "node $i is not running"
+  kill -KILL "$(cat "$DIR/node-$i.pid")"
+  rm -f "$DIR/node-$i.pid"
+  echo "killed node $i"
+}
+
+cmd_restart() {
+  load_env
+  local i=${1:?node id}
+  if alive "$i"; then
+    kill -TERM "$(cat "$DIR/node-$i.pid")" 2>/dev/null || true
+    local tries=0
+    while alive "$i" && ((tries < 100)); do sleep 0.1; tries=$((tries + 1)); done
+    alive "$i" && kill -KILL "$(cat "$DIR/node-$i.pid")" 2>/dev/null || true
+  fi
+  launch "$i"
+  wait_ready "$i"
+  echo "node $i $HOST:$(client_port "$i")"
+}
+
+main() {
+  (($#)) || usage
+  local cmd=$1
+  shift
+  DIR=./.cluster
+  local args=() id=""
+  while (($#)); do
+    case "$1" in
+      --dir) DIR=$2; shift 2 ;;
+      *) args+=("$1"); shift ;;
+    esac
+  done
+  case "$cmd" in
+    start) cmd_start --dir "$DIR" "${args[@]}" ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    kill) id=${args[0]:-}; [[ -n "$id" ]] || usage; cmd_kill "$id" ;;
+    restart) id=${args[0]:-}; [[ -n "$id" ]] || usage; cmd_restart "$id" ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"
