@@ -1,0 +1,181 @@
+/**
+ * Snapshot encoding of a group's cache: every item in LRU order (tail first) plus the
+ * scalars, as one msgpackr array. Fields are columns (all keys in one binary, all expiries
+ * in one Float64 binary, ...) so a million items encode without a million small objects.
+ *
+ * The encoding is canonical: equal logical states give equal bytes, so the digest of a
+ * state is the SHA-256 of its snapshot. Numeric columns are little-endian typed-array
+ * bytes (every platform Node supports in practice is little-endian; restore asserts it).
+ */
+import assert from 'node:assert';
+import { createHash } from 'node:crypto';
+import { endianness } from 'node:os';
+import { Packr, Unpackr } from 'msgpackr';
+import { ItemTable, NIL, storedValue } from './item-table.js';
+import type { CacheCounters, CacheScalars } from './state-machine.js';
+
+/** Bumped when the layout changes; restore refuses other versions. */
+const snapshotVersion = 1;
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, int64AsType: 'auto' as 'number' }); // 'auto' exists at runtime, not in the typings
+
+const counterNames: Array<keyof CacheCounters> = [
+  'totalItems',
+  'evictions',
+  'evictedUnfetched',
+  'expiredUnfetched',
+  'reclaimed',
+  'crawlerReclaimed',
+  'crawlerItemsChecked',
+];
+
+/** The columns of the items, tail (least recently used) first. */
+interface ItemColumns {
+  count: number;
+  keyLengths: Uint32Array;
+  keys: Buffer;
+  valueLengths: Uint32Array;
+  values: Buffer;
+  flags: Uint32Array;
+  cas: Float64Array;
+  seq: Float64Array;
+  expiresAtMs: Float64Array;
+  accessMs: Float64Array;
+  bits: Uint8Array;
+  /** Position of the expiry scan cursor in tail-first order, -1 for none. */
+  scanPosition: number;
+}
+
+function bytesOf(view: Uint32Array | Float64Array | Uint8Array): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function collectColumns(items: ItemTable): ItemColumns {
+  const count = items.size;
+  const c: ItemColumns = {
+    count,
+    keyLengths: new Uint32Array(count),
+    keys: Buffer.alloc(0),
+    valueLengths: new Uint32Array(count),
+    values: Buffer.alloc(0),
+    flags: new Uint32Array(count),
+    cas: new Float64Array(count),
+    seq: new Float64Array(count),
+    expiresAtMs: new Float64Array(count),
+    accessMs: new Float64Array(count),
+    bits: new Uint8Array(count),
+    scanPosition: -1,
+  };
+  let keyBytes = 0;
+  let valueBytes = 0;
+  let i = 0;
+  for (let slot = items.tail; slot !== NIL; slot = items.newerOf(slot), i++) {
+    c.keyLengths[i] = items.key(slot).length;
+    c.valueLengths[i] = items.value(slot).length;
+    keyBytes += c.keyLengths[i]!;
+    valueBytes += c.valueLengths[i]!;
+    c.flags[i] = items.flags[slot]!;
+    c.cas[i] = items.cas[slot]!;
+    c.seq[i] = items.seq[slot]!;
+    c.expiresAtMs[i] = items.expiresAtMs[slot]!;
+    c.accessMs[i] = items.accessMs[slot]!;
+    c.bits[i] = items.bits[slot]!;
+    if (slot === items.scanCursor) c.scanPosition = i;
+  }
+  assert(i === count, 'LRU list and index disagree on the item count');
+  c.keys = Buffer.allocUnsafe(keyBytes);
+  c.values = Buffer.allocUnsafe(valueBytes);
+  let keyAt = 0;
+  let valueAt = 0;
+  for (let slot = items.tail; slot !== NIL; slot = items.newerOf(slot)) {
+    keyAt += c.keys.write(items.key(slot), keyAt, 'latin1');
+    const value = items.value(slot);
+    if (typeof value === 'string') valueAt += c.values.write(value, valueAt, 'latin1');
+    else valueAt += value.copy(c.values, valueAt);
+  }
+  return c;
+}
+
+/** Encodes the items and scalars of a cache state (see the module doc). */
+export function encodeSnapshot(items: ItemTable, scalars: CacheScalars): Uint8Array {
+  const c = collectColumns(items);
+  return packr.pack([
+    snapshotVersion,
+    scalars.appliedIndex,
+    scalars.casLast,
+    scalars.lastNowMs,
+    scalars.flushSeq,
+    scalars.pendingFlushAtMs,
+    counterNames.map((name) => scalars.counters[name]),
+    c.count,
+    c.scanPosition,
+    bytesOf(c.keyLengths),
+    c.keys,
+    bytesOf(c.valueLengths),
+    c.values,
+    bytesOf(c.flags),
+    bytesOf(c.cas),
+    bytesOf(c.seq),
+    bytesOf(c.expiresAtMs),
+    bytesOf(c.accessMs),
+    bytesOf(c.bits),
+  ]);
+}
+
+/** Copies little-endian bytes into a fresh (aligned) typed array. */
+function column<T extends Uint32Array | Float64Array | Uint8Array>(bytes: Uint8Array, target: T): T {
+  assert(bytes.byteLength === target.byteLength, 'snapshot column has the wrong length');
+  new Uint8Array(target.buffer, target.byteOffset, target.byteLength).set(bytes);
+  return target;
+}
+
+/** Replaces the content of `items` by the snapshot's; returns the snapshot's scalars. */
+export function decodeSnapshot(data: Uint8Array, items: ItemTable): CacheScalars {
+  assert(endianness() === 'LE', 'snapshots are little-endian');
+  const input = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const f = unpackr.unpack(input) as unknown[];
+  assert(Array.isArray(f) && f[0] === snapshotVersion, 'unknown cache snapshot version');
+  const counterValues = f[6] as number[];
+  const counters = {} as CacheCounters;
+  counterNames.forEach((name, i) => (counters[name] = counterValues[i]!));
+  const count = f[7] as number;
+  const keyLengths = column(f[9] as Buffer, new Uint32Array(count));
+  const keys = f[10] as Buffer;
+  const valueLengths = column(f[11] as Buffer, new Uint32Array(count));
+  const values = f[12] as Buffer;
+  const flags = column(f[13] as Buffer, new Uint32Array(count));
+  const cas = column(f[14] as Buffer, new Float64Array(count));
+  const seq = column(f[15] as Buffer, new Float64Array(count));
+  const expiresAtMs = column(f[16] as Buffer, new Float64Array(count));
+  const accessMs = column(f[17] as Buffer, new Float64Array(count));
+  const bits = column(f[18] as Buffer, new Uint8Array(count));
+  const scanPosition = f[8] as number;
+  items.clear();
+  let keyAt = 0;
+  let valueAt = 0;
+  for (let i = 0; i < count; i++) {
+    const key = keys.toString('latin1', keyAt, (keyAt += keyLengths[i]!));
+    const value = storedValue(values.subarray(valueAt, (valueAt += valueLengths[i]!)));
+    const slot = items.insert(key, value, flags[i]!);
+    items.cas[slot] = cas[i]!;
+    items.seq[slot] = seq[i]!;
+    items.expiresAtMs[slot] = expiresAtMs[i]!;
+    items.accessMs[slot] = accessMs[i]!;
+    items.bits[slot] = bits[i]!;
+    if (i === scanPosition) items.scanCursor = slot;
+  }
+  return {
+    appliedIndex: f[1] as number,
+    casLast: f[2] as number,
+    lastNowMs: f[3] as number,
+    flushSeq: f[4] as number,
+    pendingFlushAtMs: f[5] as number,
+    counters,
+  };
+}
+
+/** Hex SHA-256 of a snapshot: the state digest. */
+export function snapshotDigest(snapshot: Uint8Array): string {
+  return createHash('sha256').update(snapshot).digest('hex');
+}
