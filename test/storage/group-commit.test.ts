@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { GroupCommit } from '../../src/storage/group-commit.js';
+
+/** A persist function that records batches and completes each one when told to. */
+function recorder() {
+  const batches: number[][] = [];
+  const finish: Array<(err?: Error) => void> = [];
+  const persist = (ops: number[]) =>
+    new Promise<void>((resolve, reject) => {
+      batches.push(ops);
+      finish.push((err) => (err === undefined ? resolve() : reject(err)));
+    });
+  return { batches, finish, persist };
+}
+
+/** Lets queued microtasks and promise callbacks run. */
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+describe('GroupCommit', () => {
+  it('merges submissions made while a batch is in flight into the next batch, in order', async () => {
+    const r = recorder();
+    const gc = new GroupCommit<number>(r.persist);
+    const order: string[] = [];
+    const a = gc.submit([1]).then(() => order.push('a'));
+    const b = gc.submit([2]).then(() => order.push('b'));
+    await settle();
+    expect(r.batches).toEqual([[1, 2]]);
+    const c = gc.submit([3]).then(() => order.push('c'));
+    const d = gc.submit([4, 5]).then(() => order.push('d'));
+    await settle();
+    expect(r.batches.length).toBe(1);
+    r.finish[0]!();
+    await settle();
+    expect(r.batches).toEqual([[1, 2], [3, 4, 5]]);
+    expect(order).toEqual(['a', 'b']);
+    r.finish[1]!();
+    await Promise.all([a, b, c, d]);
+    expect(order).toEqual(['a', 'b', 'c', 'd']);
+    expect(gc.batchCount).toBe(2);
+  });
+
+  it('barrier waits for everything submitted before it', async () => {
+    const r = recorder();
+    const gc = new GroupCommit<number>(r.persist);
+    await gc.barrier();
+    let done = false;
+    void gc.submit([1]);
+    await settle();
+    void gc.submit([2]);
+    const barrier = gc.barrier().then(() => (done = true));
+    r.finish[0]!();
+    await settle();
+    expect(done).toBe(false);
+    r.finish[1]!();
+    await barrier;
+    expect(done).toBe(true);
+  });
+
+  it('a failed batch fails its writers, the queued ones and every later one', async () => {
+    const r = recorder();
+    const gc = new GroupCommit<number>(r.persist);
+    const a = gc.submit([1]);
+    await settle();
+    const b = gc.submit([2]);
+    r.finish[0]!(new Error('disk full'));
+    await expect(a).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
+    await expect(b).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
+    await expect(gc.submit([3])).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
+    await expect(gc.barrier()).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
+    expect(r.batches).toEqual([[1]]);
+    expect(gc.failed?.cause).toBeInstanceOf(Error);
+  });
+});
