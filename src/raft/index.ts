@@ -1,0 +1,71 @@
+/**
+ * memraft's Raft core: a pure, synchronous Raft state machine modelled on etcd-io/raft.
+ * No sockets, disk, timers, Date.now or Math.random: time is `tick()`, randomness is
+ * `config.random`, and all I/O is done by the host from `Ready` batches.
+ *
+ * Features: leader election with randomized timeouts, pre-vote, check-quorum (leader
+ * steps down without a quorum; followers ignore votes while a leader is recent), log
+ * replication with fast conflict back-off, commit of current-term entries by counting,
+ * ReadIndex (safe, batched: one heartbeat quorum releases every waiting read) and lease
+ * reads, leader transfer, learners, membership change by joint consensus (like etcd;
+ * one voter change is applied directly, more enter a joint config that the leader leaves
+ * automatically), snapshots and log compaction, flow control (probe / replicate /
+ * snapshot, inflights by count and bytes), and the leader persisting its own entries in
+ * parallel with replication (Raft thesis 10.2.1).
+ *
+ * Driving a node (one loop per flush; the same for every group of a node):
+ *
+ * ```ts
+ * const storage = new MemoryStorage();          // loaded from disk on restart
+ * RawNode.bootstrap(storage, [1, 2, 3]);         // brand-new group only; persist what it wrote
+ * const node = new RawNode({ id: 1, storage, electionTicks: 10, heartbeatTicks: 2, ... });
+ * // every tick interval: node.tick(); on a message: node.step(msg); on a request:
+ * // node.propose(data) / node.readIndex(ctx) (ProposalDroppedError if not leader).
+ * while (node.hasReady()) {
+ *   const rd = node.ready();
+ *   send(rd.messagesBeforePersist);              // leader appends go out while we write
+ *   persist(rd.snapshot, rd.entries, rd.hardState, { fsync: rd.mustSync }); // one batch
+ *   if (rd.snapshot) storage.applySnapshot(rd.snapshot);   // and restore the state machine
+ *   storage.append(rd.entries);
+ *   if (rd.hardState) storage.setHardState(rd.hardState);
+ *   send(rd.messages);                           // votes and acks only after they are durable
+ *   for (const e of rd.committedEntries) {
+ *     if (e.type === EntryType.ConfChange) node.applyConfChange(decodeConfChange(e.data));
+ *     else apply(e);                             // empty data = a new leader's no-op
+ *   }
+ *   for (const rs of rd.readStates) serveReadsWhenApplied(rs.index, rs.context);
+ *   node.advance(rd);
+ * }
+ * ```
+ *
+ * Notes for hosts:
+ * - One Ready at a time: hasReady() is false and ready() asserts until advance(rd).
+ * - The leader counts its own entries toward the commit quorum only at advance() of the
+ *   Ready that carried them (after they are durable), never at propose time. A single-node
+ *   group therefore commits a proposal one Ready after persisting it.
+ * - Proposals made between two Ready calls are sent to followers together, in the next
+ *   Ready's messagesBeforePersist (batched App messages up to maxSizePerMsgBytes each).
+ * - Committed entries may include entries of the same Ready's `entries`: apply them only
+ *   after that Ready is durable.
+ * - A ReadState at index i answers a readIndex(ctx): serve the read once applied >= i.
+ *   No answer comes if there is no leader or leadership changes: time reads out.
+ * - Snapshots: create with storage.createSnapshot(appliedIndex, confState, data), then
+ *   storage.compact(index); a follower behind the compaction point is sent the snapshot
+ *   (Snap message with `snapshot`); report the outcome with reportSnapshot(id, ok).
+ * - Membership: proposeConfChange({ changes: [{ type: AddLearnerNode, nodeId }], transition:
+ *   'auto' }) etc. Only one change is pending at a time; a leader removed from the config
+ *   steps down when it applies the change (transfer leadership first to avoid the gap).
+ */
+export * from './types.js';
+export { RawNode } from './raw-node.js';
+export { MemoryStorage } from './memory-storage.js';
+export {
+  RaftError,
+  ProposalDroppedError,
+  CompactedError,
+  UnavailableError,
+  SnapshotTemporarilyUnavailableError,
+  SnapOutOfDateError,
+} from './errors.js';
+export { ConfChangeError, encodeConfChange, decodeConfChange } from './conf-change.js';
+export { newMessage, emptyConfState, isSendBeforePersistMsg } from './util.js';

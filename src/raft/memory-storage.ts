@@ -1,0 +1,111 @@
+/**
+ * MemoryStorage: the in-memory copy of a node's stable log, as in etcd-io/raft. The host
+ * appends each Ready's entries here (after or while writing them to disk) so that Raft can
+ * read its log synchronously. Entries live in an array after the compaction point
+ * (`baseIndex`, whose term is kept): `ents[i]` has index `baseIndex + 1 + i`. The latest
+ * snapshot is kept separately, for followers that fall behind the compaction point.
+ */
+import assert from 'node:assert';
+import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from './types.js';
+import { CompactedError, SnapOutOfDateError, UnavailableError } from './errors.js';
+import { emptyConfState, emptyHardState, limitSize } from './util.js';
+
+/** In-memory RaftStorage; see the module doc. */
+export class MemoryStorage implements RaftStorage {
+  private hardState: HardState = emptyHardState();
+  private snap: Snapshot = { meta: { index: 0, term: 0, confState: emptyConfState() }, data: new Uint8Array(0) };
+  private baseIndex = 0;
+  private baseTerm = 0;
+  private ents: Entry[] = [];
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: { ...this.hardState }, confState: this.snap.meta.confState };
+  }
+
+  /** Records the durable hard state. */
+  setHardState(hs: HardState): void {
+    this.hardState = { term: hs.term, vote: hs.vote, commit: hs.commit };
+  }
+
+  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
+    if (lo <= this.baseIndex) throw new CompactedError(lo);
+    if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1);
+    assert(lo <= hi, `entries: lo ${lo} > hi ${hi}`);
+    const base = this.baseIndex + 1;
+    return limitSize(this.ents.slice(lo - base, hi - base), maxBytes);
+  }
+
+  term(index: number): number {
+    if (index < this.baseIndex) throw new CompactedError(index);
+    if (index === this.baseIndex) return this.baseTerm;
+    const e = this.ents[index - this.baseIndex - 1];
+    if (e === undefined) throw new UnavailableError(index);
+    return e.term;
+  }
+
+  firstIndex(): number {
+    return this.baseIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.baseIndex + this.ents.length;
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  /** Replaces the log and state with a snapshot (a follower installing the leader's snapshot). */
+  applySnapshot(snap: Snapshot): void {
+    if (snap.meta.index <= this.snap.meta.index && this.snap.meta.index > 0) {
+      throw new SnapOutOfDateError(snap.meta.index);
+    }
+    this.snap = snap;
+    this.baseIndex = snap.meta.index;
+    this.baseTerm = snap.meta.term;
+    this.ents = [];
+  }
+
+  /**
+   * Records a snapshot of the state machine at `index` (<= last applied), for sending to
+   * followers. Call compact(index) afterwards to drop the log before it.
+   */
+  createSnapshot(index: number, confState: ConfState | undefined, data: Uint8Array): Snapshot {
+    if (index <= this.snap.meta.index) throw new SnapOutOfDateError(index);
+    assert(index <= this.lastIndex(), `createSnapshot: index ${index} > last index ${this.lastIndex()}`);
+    const meta = { index, term: this.term(index), confState: confState ?? this.snap.meta.confState };
+    this.snap = { meta, data };
+    return this.snap;
+  }
+
+  /**
+   * Drops the entries up to and including `index`, keeping its term as the new base.
+   * Must not pass the applied index, nor the latest snapshot (followers behind the base
+   * are sent that snapshot).
+   */
+  compact(index: number): void {
+    if (index <= this.baseIndex) throw new CompactedError(index);
+    assert(index <= this.lastIndex(), `compact: index ${index} > last index ${this.lastIndex()}`);
+    const term = this.term(index);
+    this.ents = this.ents.slice(index - this.baseIndex);
+    this.baseIndex = index;
+    this.baseTerm = term;
+  }
+
+  /**
+   * Appends entries, truncating any conflicting suffix first. Entries at or before the
+   * compaction point are ignored.
+   */
+  append(entries: Entry[]): void {
+    if (entries.length === 0) return;
+    const first = this.firstIndex();
+    const last = entries[entries.length - 1]!.index;
+    if (last < first) return;
+    const from = entries[0]!.index < first ? first - entries[0]!.index : 0;
+    const start = entries[from]!.index;
+    assert(start <= this.lastIndex() + 1, `append: gap, last ${this.lastIndex()}, appending ${start}`);
+    const keep = start - first;
+    if (keep < this.ents.length) this.ents.length = keep;
+    for (let i = from; i < entries.length; i++) this.ents.push(entries[i]!);
+  }
+}
