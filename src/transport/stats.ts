@@ -2,10 +2,13 @@
 
 /** Cumulative transport counters (monotone; read with Transport.stats()). */
 export interface TransportCounters {
+  /** Batch frames written to / decoded from peer connections (handshake frames excluded). */
   framesSent: number;
   framesReceived: number;
+  /** Bytes of those frames, headers included. */
   bytesSent: number;
   bytesReceived: number;
+  /** Messages plus request/response envelopes in those frames. */
   messagesSent: number;
   messagesReceived: number;
   /** Messages and calls dropped because the peer was down or its send queue was full. */

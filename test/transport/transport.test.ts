@@ -220,3 +220,23 @@ describe('transport: a transport that is not started', () => {
     await expect(t.request(2, 'x', 1000)).rejects.toMatchObject({ code: 'ECLOSED' });
   });
 });
+
+describe('transport: peer changes', () => {
+  it('follows a peer to a new address and forgets a removed peer', async () => {
+    nodes = await startCluster(2);
+    const [a, b] = nodes;
+    const b2 = await startNode(2);
+    nodes.push(b2);
+    a.t.setPeer(2, { host, port: b2.port });
+    await a.probe.until(() => a.t.isPeerUp(2));
+    a.t.send(2, 'to the new address');
+    await b2.probe.until(() => b2.batches.length === 1);
+    expect(b.batches).toEqual([]);
+
+    a.t.removePeer(2);
+    expect(a.t.isPeerUp(2)).toBe(false);
+    a.t.send(2, 'nowhere');
+    await expect(a.t.request(2, 'x', 60_000)).rejects.toMatchObject({ code: 'EUNREACHABLE', notSent: true });
+    expect(a.t.stats().peers.map((p) => p.id)).toEqual([]);
+  });
+});
