@@ -583,9 +583,9 @@ export class ClusterHost {
 
   private onRemoteError(a: Attempt, target: NodeId, err: unknown): void {
     this.leaderHints.delete(a.group);
-    const e = err as { code?: string; message?: string };
+    const e = err as { code?: string; message?: string; notSent?: boolean };
     // Reads are safe to repeat; a write may be repeated only when it surely never left.
-    const neverSent = e.code === 'EUNREACHABLE' && /unknown node|peer is down/.test(e.message ?? '');
+    const neverSent = e.code === 'EUNREACHABLE' && e.notSent === true;
     if (a.mutates && !neverSent) return a.cb(null, `outcome unknown: ${e.message ?? String(err)}`);
     this.logger.debug({ group: a.group, target, err: e.message }, 'forward failed, retrying');
     this.retry(a, 0);

@@ -1,0 +1,181 @@
+/**
+ * A cluster node's wiring: the real parts plugged into the host (RawNode and MemoryStorage,
+ * the LevelDB log store, the TCP transport, the cache state machine), the cluster
+ * executor for the client listener, and the admin HTTP listener.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { CacheOp } from '../cache/ops.js';
+import { decodeEntry, encodeEntry } from '../cache/op-codec.js';
+import { CacheStateMachine } from '../cache/state-machine.js';
+import { MemoryStorage, RawNode, decodeConfChange } from '../raft/index.js';
+import type { GroupId, NodeId } from '../raft/types.js';
+import { startAdminHttp } from '../server/admin-http.js';
+import type { ServeConfig } from '../server/config.js';
+import { UsageError } from '../server/config.js';
+import type { Executor, ExecuteCallback } from '../server/executor.js';
+import { LevelLogStore } from '../storage/index.js';
+import { Transport } from '../transport/index.js';
+import type { CacheMachine, GroupFactory, RaftMemoryStorage, RaftNode } from './contracts.js';
+import { ClusterExecutor } from './executor.js';
+import { ClusterHost, defaultHostTiming, type HostConfig } from './host.js';
+import { metricsText, statusJson } from './status.js';
+
+/** Raft timing and flow-control settings of every group (DESIGN.md §4). */
+export const raftSettings = {
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  maxSizePerMsgBytes: 1024 * 1024,
+  maxInflightMsgs: 256,
+  maxInflightBytes: 32 * 1024 * 1024,
+  maxUncommittedBytes: 64 * 1024 * 1024,
+};
+
+/** A small seeded PRNG (mulberry32) for election timeouts: replayable from its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The real parts of a group replica. */
+export function realGroupFactory(nodeId: NodeId, readMode: 'read-index' | 'lease', itemBytesMax: number, seed: number, log: Logger): GroupFactory {
+  return {
+    newStorage: () => new MemoryStorage(),
+    bootstrap: (storage, voters, learners) => RawNode.bootstrap(storage as MemoryStorage, voters, learners),
+    newRaft: (group: GroupId, storage: RaftMemoryStorage, applied: number): RaftNode =>
+      new RawNode({
+        id: nodeId,
+        ...raftSettings,
+        storage: storage as MemoryStorage,
+        applied,
+        checkQuorum: true,
+        preVote: true,
+        readOnlyOption: readMode === 'lease' ? 'lease' : 'safe',
+        random: seededRandom(seed + group * 7919),
+        logger: log.child({ group }),
+      }) as unknown as RaftNode,
+    newCache: (memoryBytesMax: number): CacheMachine => new CacheStateMachine({ memoryBytesMax, itemBytesMax }),
+    cacheFigures: (cache) => {
+      const s = (cache as CacheStateMachine).stats();
+      return { currItems: s.curr_items, bytes: s.bytes, evictions: s.evictions };
+    },
+    encodeEntry: (nowMs: number, ops: CacheOp[]) => encodeEntry({ nowMs, ops }),
+    decodeEntry: (data: Uint8Array) => decodeEntry(data),
+    decodeConfChange: (data: Uint8Array) => decodeConfChange(data),
+  };
+}
+
+function parseAddress(s: string): { host: string; port: number } {
+  const at = s.lastIndexOf(':');
+  return { host: s.slice(0, at), port: Number(s.slice(at + 1)) };
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function nodeIdOf(s: string | null, what: string): NodeId {
+  const id = Number(s);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError(`${what}: node ids are positive integers, got '${s}'`);
+  return id;
+}
+
+/** Derives the host config from `memraft serve` flags. */
+export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAddress: string): HostConfig {
+  const c = config.cluster;
+  const nodeId = nodeIdOf(c.id, '--id');
+  const initialCluster = c.initialCluster.map((m) => ({ id: nodeIdOf(m.id, '--initial-cluster'), peer: `${m.peer.host}:${m.peer.port}` }));
+  if (initialCluster.length > 0 && !initialCluster.some((m) => m.id === nodeId)) {
+    throw new UsageError(`--initial-cluster does not list this node's --id ${nodeId}`);
+  }
+  if (initialCluster.length === 0) throw new UsageError('--initial-cluster is required (joining with --join is not supported yet)');
+  return {
+    nodeId,
+    initialCluster,
+    peerAddress,
+    clientAddress: `${config.listen.host}:${config.listen.port}`,
+    adminAddress,
+    groups: c.groups,
+    replicas: c.replicas,
+    memoryBytes: config.memoryMb * 1024 * 1024,
+    readMode: c.readMode,
+    ...defaultHostTiming,
+  };
+}
+
+/** A running cluster node, seen by the server as its Executor. */
+export interface ClusterNode extends Executor {
+  readonly host: ClusterHost;
+}
+
+/** Opens storage, starts transport, host and admin listener; returns the node's executor. */
+export async function startClusterNode(config: ServeConfig, log: Logger): Promise<ClusterNode> {
+  const c = config.cluster;
+  const nodeId = nodeIdOf(c.id, '--id');
+  const me = c.initialCluster.find((m) => Number(m.id) === nodeId);
+  const peerListen = c.peerListen ?? me?.peer ?? null;
+  if (peerListen === null) throw new UsageError('--peer-listen (or this node in --initial-cluster) is required');
+  if (!isLoopback(peerListen.host) && c.clusterSecret === null) {
+    throw new UsageError('--cluster-secret is required when the peer listener is not on loopback');
+  }
+  const peerAddress = `${me?.peer.host ?? peerListen.host}:${me?.peer.port ?? peerListen.port}`;
+  const adminAddress = c.adminListen === null ? '' : `${c.adminListen.host}:${c.adminListen.port}`;
+  const hostConfig = hostConfigFrom(config, peerAddress, adminAddress);
+  const nodeLog = log.child({ node: nodeId });
+
+  const store = await LevelLogStore.open(path.join(config.dataDir, 'raft'), { fsync: c.fsync === 'always' });
+  await checkNodeId(store, nodeId);
+  const transport = new Transport({
+    nodeId,
+    clusterId: 'memraft',
+    secret: c.clusterSecret ?? 'memraft-loopback-only',
+    listen: peerListen,
+    advertise: parseAddress(peerAddress),
+    logger: nodeLog,
+  });
+  await transport.start();
+  const seed = (nodeId * 1_000_003 + Date.now()) >>> 0;
+  nodeLog.info({ seed, fsync: c.fsync, readMode: c.readMode }, 'starting cluster node');
+  const factory = realGroupFactory(nodeId, c.readMode, config.itemBytesMax, seed, nodeLog);
+  const host = new ClusterHost(hostConfig, factory, store, transport, nodeLog);
+  await host.start();
+  const executor = new ClusterExecutor(host, config.memoryMb * 1024 * 1024);
+  const admin =
+    c.adminListen === null
+      ? null
+      : await startAdminHttp(
+          {
+            status: (withDigest) => statusJson(host, withDigest),
+            metrics: () => metricsText(host, executor.counters),
+            blockPeers: (peers) => host.blockPeers(peers),
+          },
+          { ...c.adminListen, debug: process.env.MEMRAFT_DEBUG_ADMIN === '1', logger: nodeLog },
+        );
+  return {
+    host,
+    execute: (ops, done: ExecuteCallback) => executor.execute(ops, done),
+    stats: (group) => executor.stats(group),
+    close: async () => {
+      await executor.close();
+      await host.close();
+      if (admin !== null) await new Promise<void>((resolve) => admin.close(() => resolve()));
+      await transport.close();
+      await store.close();
+    },
+  };
+}
+
+async function checkNodeId(store: LevelLogStore, nodeId: NodeId): Promise<void> {
+  const stored = await store.getMeta('node-id');
+  if (stored === undefined) {
+    await store.putMeta('node-id', Buffer.from(String(nodeId)));
+    return;
+  }
+  const was = Number(Buffer.from(stored).toString());
+  if (was !== nodeId) throw new UsageError(`the data directory belongs to node ${was}, not ${nodeId}`);
+}

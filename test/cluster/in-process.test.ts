@@ -1,0 +1,69 @@
+/**
+ * Three nodes in one process (real transport, LevelDB, Raft): the host's recipe works end
+ * to end before any child process is involved.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterNode } from '../../src/cluster/node.js';
+import { clusterPorts, getOp, run, setOp, startInProcess, tempDir, until } from './helpers.js';
+
+describe('three in-process nodes', () => {
+  let nodes: ClusterNode[] = [];
+
+  beforeAll(async () => {
+    const ports = await clusterPorts(3);
+    const dir = await tempDir('inproc');
+    nodes = await Promise.all([1, 2, 3].map((id) => startInProcess(id, ports, dir, ['--groups', '4', '--fsync', 'never'])));
+    await until(() => nodes.every((n) => n.host.allGroupsHaveLeaders()), 'leaders of every group');
+  });
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+
+  it('reads a value through every node right after it was set through one', async () => {
+    const [stored] = await run(nodes[0]!, [setOp('hello', 'world')]);
+    expect(stored!.kind).toBe('stored');
+    for (const n of nodes) {
+      const [got] = await run(n, [getOp('hello')]);
+      expect(got!.kind).toBe('hit');
+      if (got!.kind === 'hit') expect(got!.item.value.toString()).toBe('world');
+    }
+  });
+
+  it('fans a multi-key get out over groups and keeps key order', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((k) => run(nodes[1]!, [setOp(k, `v-${k}`)])));
+    const results = await run(nodes[2]!, keys.map(getOp));
+    expect(results.map((r) => (r.kind === 'hit' ? r.item.value.toString() : r.kind))).toEqual(keys.map((k) => `v-${k}`));
+  });
+});
+
+describe('three in-process nodes, state', () => {
+  let nodes: ClusterNode[] = [];
+
+  beforeAll(async () => {
+    const ports = await clusterPorts(3);
+    const dir = await tempDir('inproc2');
+    nodes = await Promise.all([1, 2, 3].map((id) => startInProcess(id, ports, dir, ['--groups', '6'])));
+    await until(() => nodes.every((n) => n.host.allGroupsHaveLeaders()), 'leaders of every group');
+  });
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+
+  it('replicas have equal digests at equal applied index, and leaders spread', async () => {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => run(nodes[i % 3]!, [setOp(`key-${i}`, `value-${i}`)])));
+    const groups = [...nodes[0]!.host.replicas.keys()];
+    for (const g of groups) {
+      await until(() => {
+        const applied = nodes.map((n) => n.host.replicas.get(g)!.machine.appliedIndex);
+        const commit = nodes[0]!.host.replicas.get(g)!.raft.status().commit;
+        return applied.every((a) => a === applied[0] && a >= commit);
+      }, `group ${g} applied everywhere`);
+      const digests = nodes.map((n) => n.host.replicas.get(g)!.machine.digest());
+      expect(new Set(digests).size).toBe(1);
+    }
+    await until(() => nodes.every((n) => [...n.host.replicas.values()].filter((r) => r.group !== 0 && r.isLeader).length === 2), 'two leaders per node');
+  });
+});
