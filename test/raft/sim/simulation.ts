@@ -1,0 +1,429 @@
+/**
+ * The simulation harness: builds an N-node group (bootstrapped RawNodes over MemoryStorage),
+ * runs a schedule of actions against it with the invariant checker watching every step,
+ * then checks liveness: with the network healed and every node restarted, a leader must
+ * emerge and a final write must reach every member, within a bounded number of rounds.
+ */
+import { formatAction, type Action, type ConfOp } from './actions.js';
+import { InvariantChecker, SimViolation, describe } from './invariants.js';
+import { SimNetwork, type InFlight } from './network.js';
+import {
+  ConfChangeType,
+  MemoryStorage,
+  MessageType,
+  ProposalDroppedError,
+  RawNode,
+  type ConfState,
+  type NodeId,
+} from './raft-api.js';
+import { SimNode, type Proposal, type SimRaftSettings, type SimWorld } from './sim-node.js';
+import { encodeWrite } from './state-machine.js';
+
+/** One generated run: the PRNG seed of the nodes, the Raft settings and the schedule. */
+export interface SimInput {
+  seed: number;
+  settings: SimRaftSettings;
+  actions: Action[];
+}
+
+/** The shape of the simulated cluster. */
+export interface SimShape {
+  /** Voters at bootstrap (ids 1..nodes). */
+  nodes: number;
+  /** Ids that membership changes may add as learners (nodes+1 .. nodes+spares). */
+  spares: number;
+  /** Print every step (for replaying one failing seed). */
+  trace?: (line: string) => void;
+}
+
+/** Figures of one run, to show the schedules do exercise the protocol. */
+export interface SimStats {
+  steps: number;
+  leaders: number;
+  committed: number;
+  readsServed: number;
+  messagesSent: number;
+  messagesLost: number;
+  livenessRounds: number;
+}
+
+/** Voters a membership change may not remove below (keeps a quorum alive sensibly). */
+const removeVotersMin = 3;
+
+/** One simulation run; see the module doc. */
+export class Simulation implements SimWorld {
+  readonly network = new SimNetwork();
+  readonly checker: InvariantChecker;
+  readonly proposals = new Map<number, Proposal>();
+  readonly hosts: SimNode[] = [];
+  readonly settings: SimRaftSettings;
+  readonly seed: number;
+  private readonly byId = new Map<NodeId, SimNode>();
+  private readonly tracer: ((line: string) => void) | undefined;
+  /** Node ids some node has applied a RemoveNode for (ids are never reused). */
+  private readonly removedIds = new Set<NodeId>();
+  private writeSeq = 0;
+  private readSeq = 0;
+  private nextSpare: NodeId;
+  private readonly spareLast: NodeId;
+
+  constructor(
+    private readonly input: SimInput,
+    shape: SimShape,
+  ) {
+    this.settings = input.settings;
+    this.seed = input.seed;
+    this.tracer = shape.trace;
+    this.checker = new InvariantChecker(() => this.hosts, shape.nodes);
+    const voters = Array.from({ length: shape.nodes }, (_, i) => i + 1);
+    for (const id of voters) {
+      const storage = new MemoryStorage();
+      RawNode.bootstrap(storage, voters);
+      this.addHost(id, storage);
+    }
+    this.nextSpare = shape.nodes + 1;
+    this.spareLast = shape.nodes + shape.spares;
+  }
+
+  /** Records a configuration that took effect. */
+  onConfState(cs: ConfState): void {
+    this.checker.onConfState(cs);
+  }
+
+  /** Records that a removal of `id` was applied somewhere. */
+  onRemoved(id: NodeId): void {
+    this.removedIds.add(id);
+  }
+
+  /** Trace output, when tracing. */
+  trace(line: string): void {
+    this.tracer?.(line);
+  }
+
+  /** Runs the schedule, then the liveness check. Throws SimViolation on a broken invariant. */
+  run(): SimStats {
+    const actions = this.input.actions;
+    for (let i = 0; i < actions.length; i++) {
+      if (this.tracer !== undefined) this.tracer(`step ${i}: ${formatAction(actions[i]!)}`);
+      try {
+        this.execute(actions[i]!);
+      } catch (err) {
+        throw annotate(err, `at step ${i} ${formatAction(actions[i]!)}`);
+      }
+    }
+    const livenessRounds = this.liveness();
+    return {
+      steps: actions.length,
+      leaders: this.checker.leadersSeen,
+      committed: this.checker.committedCount,
+      readsServed: this.checker.readsServed,
+      messagesSent: this.network.sentCount,
+      messagesLost: this.network.lostCount,
+      livenessRounds,
+    };
+  }
+
+  private addHost(id: NodeId, storage: MemoryStorage): SimNode {
+    const host = new SimNode(id, storage, this);
+    this.hosts.push(host);
+    this.byId.set(id, host);
+    return host;
+  }
+
+  /** The dispatcher: one named handler per action. */
+  private execute(a: Action): void {
+    switch (a.t) {
+      case 'tick':
+        return this.onTick(a.node, a.n, a.rd);
+      case 'tickAll':
+        return this.onTickAll(a.n);
+      case 'deliver':
+        return this.onDeliver(a.pick, a.rd);
+      case 'deliverAll':
+        return this.onDeliverAll();
+      case 'drop':
+        return this.onDrop(a.pick);
+      case 'dup':
+        return this.network.duplicate(a.pick);
+      case 'ready':
+        return this.pickHost(a.node)?.processAll();
+      case 'readyAll':
+        return this.processAllHosts();
+      case 'propose':
+        return this.onPropose(a.node, a.padBytes, a.rd);
+      case 'read':
+        return this.onRead(a.node);
+      case 'partition':
+        return this.onPartition(a.kind, a.a, a.b);
+      case 'heal':
+        return this.network.heal();
+      case 'crash':
+        return this.onCrash(a.node, a.midReady);
+      case 'restart':
+        return this.pickHost(a.node)?.restart();
+      case 'transfer':
+        return this.onTransfer(a.to);
+      case 'conf':
+        return this.onConf(a.op, a.pick);
+      case 'compact':
+        return this.pickHost(a.node)?.compact(a.keep);
+      case 'campaign':
+        return this.pickHost(a.node)?.raw?.campaign();
+    }
+  }
+
+  /** Host by pick: -1 is the current leader (if any), otherwise pick modulo the host count. */
+  private pickHost(pick: number): SimNode | undefined {
+    if (pick < 0) return this.leader();
+    return this.hosts[pick % this.hosts.length];
+  }
+
+  /** The live node that believes it leads the highest term. */
+  leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const h of this.hosts) {
+      if (h.alive && h.role === 'leader' && (best === undefined || h.term > best.term)) best = h;
+    }
+    return best;
+  }
+
+  private onTick(pick: number, n: number, rd: boolean): void {
+    const host = this.pickHost(pick);
+    const raw = host?.raw;
+    if (raw === undefined) return;
+    for (let i = 0; i < n; i++) raw.tick();
+    if (rd) host!.processAll();
+  }
+
+  private onTickAll(n: number): void {
+    for (let i = 0; i < n; i++) {
+      for (const h of this.hosts) h.raw?.tick();
+    }
+    this.processAllHosts();
+  }
+
+  private processAllHosts(): void {
+    for (const h of this.hosts) h.processAll();
+  }
+
+  private onDeliver(pick: number, rd: boolean): void {
+    const f = this.network.take(pick);
+    if (f !== undefined) this.deliver(f, rd);
+  }
+
+  private onDeliverAll(): void {
+    for (const f of this.network.takeAll()) this.deliver(f, false);
+    this.processAllHosts();
+  }
+
+  private onDrop(pick: number): void {
+    const f = this.network.take(pick);
+    if (f === undefined) return;
+    this.network.lostCount++;
+    this.trace(`  lost ${describe(f.msg)}`);
+    if (f.msg.type === MessageType.Snap) this.reportSnapshot(f, false);
+  }
+
+  /** Steps a message into its destination, or loses it (dead node, cut link). */
+  private deliver(f: InFlight, rd: boolean): void {
+    const m = f.msg;
+    const to = this.byId.get(m.to);
+    const cut = this.network.isCut(m.from, m.to);
+    if (to?.raw === undefined || cut) {
+      this.network.lostCount++;
+      if (cut) this.senderOf(f)?.reportUnreachable(m.to);
+      if (m.type === MessageType.Snap) this.reportSnapshot(f, false);
+      return;
+    }
+    if (this.tracer !== undefined) this.trace(`  deliver ${describe(m)}`);
+    to.raw.step(m);
+    if (m.type === MessageType.Snap) this.reportSnapshot(f, true);
+    if (rd) to.processAll();
+  }
+
+  /** The sender's RawNode, if it is still the incarnation that sent `f`. */
+  private senderOf(f: InFlight): RawNode | undefined {
+    const from = this.byId.get(f.msg.from);
+    if (from === undefined || from.incarnation !== f.senderIncarnation) return undefined;
+    return from.raw;
+  }
+
+  private reportSnapshot(f: InFlight, ok: boolean): void {
+    this.senderOf(f)?.reportSnapshot(f.msg.to, ok);
+  }
+
+  private onPropose(pick: number, padBytes: number, rd: boolean): void {
+    const host = this.pickHost(pick);
+    if (host?.raw === undefined) return;
+    this.propose(host, padBytes);
+    if (rd) host.processAll();
+  }
+
+  /** Proposes a new write at `host`; returns its sequence number, or 0 if it was dropped. */
+  private propose(host: SimNode, padBytes: number): number {
+    const seq = ++this.writeSeq;
+    const raw = host.raw!;
+    const ok = tolerateDrop(() => raw.propose(encodeWrite(seq, padBytes)));
+    if (!ok) return 0;
+    this.proposals.set(seq, { node: host.id, incarnation: host.incarnation });
+    return seq;
+  }
+
+  private onRead(pick: number): void {
+    const host = this.pickHost(pick);
+    if (host?.raw === undefined) return;
+    const readId = ++this.readSeq;
+    tolerateDrop(() => host.read(readId));
+  }
+
+  private onPartition(kind: string, a: number, b: number): void {
+    const ids = this.hosts.map((h) => h.id);
+    const x = ids[a % ids.length]!;
+    const others = ids.filter((id) => id !== x);
+    switch (kind) {
+      case 'isolate':
+        return this.network.split([x], others);
+      case 'split':
+        return this.network.split(
+          ids.filter((_, i) => ((b >> i) & 1) === 1),
+          ids.filter((_, i) => ((b >> i) & 1) === 0),
+        );
+      case 'link':
+        return this.network.cut(x, ids[b % ids.length]!);
+      case 'mute':
+        return others.forEach((y) => this.network.cut(x, y));
+      case 'deafen':
+        return others.forEach((y) => this.network.cut(y, x));
+    }
+  }
+
+  private onCrash(pick: number, midReady: boolean): void {
+    const host = this.pickHost(pick);
+    if (host?.raw === undefined) return;
+    if (midReady && host.processReady(true)) return;
+    host.crash();
+  }
+
+  private onTransfer(to: number): void {
+    const leader = this.leader();
+    const target = this.hosts[to % this.hosts.length]!;
+    if (leader?.raw === undefined || target === leader) return;
+    tolerateDrop(() => leader.raw!.transferLeader(target.id));
+  }
+
+  /** A membership change, proposed at the leader from its applied configuration. */
+  private onConf(op: ConfOp, pick: number): void {
+    const leader = this.leader();
+    const raw = leader?.raw;
+    if (raw === undefined) return;
+    const cs = leader!.confState;
+    let change: { type: ConfChangeType; nodeId: NodeId } | undefined;
+    if (op === 'addLearner' && this.nextSpare <= this.spareLast) {
+      const id = this.nextSpare++;
+      this.addHost(id, new MemoryStorage());
+      change = { type: ConfChangeType.AddLearnerNode, nodeId: id };
+    } else if (op === 'promote' && cs.learners.length > 0) {
+      change = { type: ConfChangeType.AddNode, nodeId: cs.learners[pick % cs.learners.length]! };
+    } else if (op === 'remove') {
+      const pool = [...(cs.voters.length > removeVotersMin ? cs.voters : []), ...cs.learners];
+      if (pool.length > 0) change = { type: ConfChangeType.RemoveNode, nodeId: pool[pick % pool.length]! };
+    }
+    if (change === undefined) return;
+    this.trace(`  propose conf change ${ConfChangeType[change.type]} ${change.nodeId} at ${leader!.id}`);
+    tolerateDrop(() => raw.proposeConfChange({ changes: [change], transition: 'auto' }));
+  }
+
+  /**
+   * Heals the network, restarts every node and runs rounds (every Ready handled, every
+   * message delivered, every node ticked) until a final write is applied by every member
+   * of the leader's configuration. Returns the rounds it took.
+   */
+  private liveness(): number {
+    this.trace('liveness: heal, restart all');
+    this.network.heal();
+    for (const h of this.hosts) h.restart();
+    const roundsMax = 60 * this.settings.electionTicks;
+    const reproposeRounds = 6 * this.settings.electionTicks;
+    let finalSeq = 0;
+    let finalRound = 0;
+    for (let round = 1; round <= roundsMax; round++) {
+      this.livenessRound();
+      const leader = this.leader();
+      if (leader === undefined) continue;
+      this.retireRemoved(leader);
+      if (finalSeq !== 0 && this.finalApplied(leader, finalSeq)) return round;
+      const stale = finalSeq === 0 || round - finalRound > reproposeRounds;
+      if (!stale) continue;
+      const seq = this.propose(leader, 0);
+      if (seq !== 0) {
+        finalSeq = seq;
+        finalRound = round;
+      }
+    }
+    throw new SimViolation('liveness', `no final write committed on every member within ${roundsMax} rounds (${this.describeState()})`);
+  }
+
+  private livenessRound(): void {
+    this.processAllHosts();
+    try {
+      for (const f of this.network.takeAll()) this.deliver(f, false);
+      this.processAllHosts();
+      for (const h of this.hosts) h.raw?.tick();
+    } catch (err) {
+      throw annotate(err, 'during the liveness phase');
+    }
+  }
+
+  /** Nodes removed from the leader's applied configuration are shut down for good. */
+  private retireRemoved(leader: SimNode): void {
+    const members = membersOf(leader);
+    if (!members.has(leader.id)) return;
+    for (const h of this.hosts) {
+      if (members.has(h.id) || h.retired || !this.removedIds.has(h.id)) continue;
+      h.crash();
+      h.retired = true;
+    }
+  }
+
+  private finalApplied(leader: SimNode, seq: number): boolean {
+    const index = this.proposals.get(seq)?.index;
+    if (index === undefined) return false;
+    for (const id of membersOf(leader)) {
+      const h = this.byId.get(id);
+      if (h === undefined || h.sm.index < index) return false;
+    }
+    return true;
+  }
+
+  /** One line per node, for liveness failures. */
+  describeState(): string {
+    const nodes = this.hosts.map((h) => {
+      const st = h.raw?.status();
+      const role = st === undefined ? (h.retired ? 'retired' : 'down') : `${st.role} t${st.term} lead ${st.lead}`;
+      return `${h.id}: ${role} applied ${h.sm.index} last ${h.durable.lastIndex()} voters [${h.confState.voters}] learners [${h.confState.learners}]`;
+    });
+    return `${nodes.join('; ')}; in flight ${this.network.inFlight.length}`;
+  }
+}
+
+function membersOf(host: SimNode): Set<NodeId> {
+  const cs = host.confState;
+  return new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
+}
+
+/** Runs `fn`; a dropped proposal is an expected outcome (false), anything else propagates. */
+function tolerateDrop(fn: () => void): boolean {
+  try {
+    fn();
+    return true;
+  } catch (err) {
+    if (err instanceof ProposalDroppedError) return false;
+    throw err;
+  }
+}
+
+/** Adds where it happened to an error's message. */
+function annotate(err: unknown, where: string): unknown {
+  if (err instanceof Error && !err.message.includes(' at step ')) err.message = `${err.message} (${where})`;
+  return err;
+}
