@@ -70,6 +70,8 @@ export class OutboundLink {
   private clientNonce: Buffer = Buffer.alloc(0);
   /** Set once the peer's challenge arrived; the next frame must be its 'ok'. */
   private proofInput: ProofInput | null = null;
+  /** The last handshake refusal, so repeated identical ones are not logged as warnings again. */
+  private lastRefusal = '';
 
   constructor(opts: LinkOptions) {
     this.opts = opts;
@@ -204,6 +206,7 @@ export class OutboundLink {
     this.clearTimer();
     this.state = 'up';
     this.attempt = 0;
+    this.lastRefusal = '';
     this.opts.counters.connects++;
     this.opts.logger.debug({ peer: this.peerId }, 'peer link up');
     if (this.reported !== true) {
@@ -215,7 +218,10 @@ export class OutboundLink {
 
   private refuse(socket: net.Socket, why: string): void {
     this.opts.counters.handshakeFailures++;
-    this.opts.logger.warn({ peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}` }, `peer link refused: ${why}`);
+    // A misconfigured peer fails the same way on every retry: warn once, then quietly.
+    const level = why === this.lastRefusal ? 'debug' : 'warn';
+    this.lastRefusal = why;
+    this.opts.logger[level]({ peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}` }, `peer link refused: ${why}`);
     socket.destroy();
   }
 

@@ -114,16 +114,20 @@ describe('transport: authentication and bad input', () => {
     expect(c.t.isPeerUp(2)).toBe(false);
   });
 
-  it('disconnects a memcached client without answering it', async () => {
+  it('disconnects memcached clients (text, meta, binary) without answering them', async () => {
     nodes = [await startNode(1)];
-    const socket = net.connect({ host, port: nodes[0].port });
-    await once(socket, 'connect');
-    const received: Buffer[] = [];
-    socket.on('data', (d: Buffer) => received.push(d));
-    socket.write('get foo\r\n');
-    await once(socket, 'close');
-    expect(Buffer.concat(received).length).toBe(0);
-    expect(nodes[0].logs.some((l) => String(l['msg']).includes('peer connection refused'))).toBe(true);
+    const binaryGet = Buffer.concat([Buffer.from([0x80, 0x00, 0x00, 0x03]), Buffer.alloc(8), Buffer.from([0, 0, 0, 3]), Buffer.alloc(12), Buffer.from('foo')]);
+    for (const request of [Buffer.from('get foo\r\n'), Buffer.from('mg foo v\r\n'), Buffer.from('version\r\n'), binaryGet]) {
+      const socket = net.connect({ host, port: nodes[0].port });
+      await once(socket, 'connect');
+      const received: Buffer[] = [];
+      socket.on('data', (d: Buffer) => received.push(d));
+      socket.write(request);
+      await once(socket, 'close');
+      expect(Buffer.concat(received).length).toBe(0);
+    }
+    expect(nodes[0].logs.filter((l) => String(l['msg']).includes('peer connection refused')).length).toBe(4);
+    expect(nodes[0].logs[0]['remote']).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
   it('closes an authenticated connection that sends garbage, and keeps serving others', async () => {
