@@ -831,6 +831,9 @@ export class Raft {
         return;
       case MessageType.TransferLeader:
       case MessageType.ReadIndex:
+        // Forward only our own requests: a request forwarded to us by a peer that thought we
+        // lead is dropped (its sender times out and retries), so messages never bounce.
+        if (!isLocalRequest(m)) return;
         if (this.lead === NONE) {
           this.logger.debug(`${this.id}: no leader at term ${this.term}; dropping ${MessageType[m.type]}`);
           return;
@@ -1000,6 +1003,11 @@ export class Raft {
 }
 
 const leaveJointData = encodeConfChange({ changes: [], transition: 'auto' });
+
+/** A ReadIndex or TransferLeader made on this node (not forwarded by a peer). */
+function isLocalRequest(m: Message): boolean {
+  return m.type === MessageType.ReadIndex ? m.from === NONE : m.term === 0;
+}
 
 function validateConfig(c: RaftConfig): void {
   assert(c.id !== NONE, 'cannot use none as id');
