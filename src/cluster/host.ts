@@ -256,15 +256,18 @@ export class ClusterHost {
     const readies: Array<[Replica, RaftReady]> = [];
     const writes: GroupWrite[] = this.extraWrites;
     this.extraWrites = [];
+    let mustSync = writes.length > 0;
     for (const r of this.replicas.values()) {
       r.prepare(nowMs);
       if (!r.raft.hasReady()) continue;
       const { rd, write } = r.collect();
       this.sendMessages(r.group, rd.messagesBeforePersist);
       if (write !== null) writes.push(write);
+      if (rd.mustSync) mustSync = true;
       readies.push([r, rd]);
     }
-    if (writes.length > 0) await this.persist(writes);
+    if (mustSync) await this.persist(writes);
+    else if (writes.length > 0) this.persistLazily(writes);
     const applyNowMs = Date.now();
     for (const [r, rd] of readies) {
       this.sendMessages(r.group, rd.messages);
@@ -272,6 +275,18 @@ export class ClusterHost {
       const snap = r.maybeSnapshot();
       if (snap !== null) this.extraWrites.push(snap);
     }
+  }
+
+  /**
+   * Writes that need no durability before we go on: hard states whose only change is the
+   * commit index (Raft recovers it from the leader; etcd does not fsync it either). The
+   * store keeps call order, so they land before anything written later.
+   */
+  private persistLazily(writes: GroupWrite[]): void {
+    this.store.write(writes).catch((err: unknown) => {
+      this.logger.fatal({ err: String(err) }, 'log write failed');
+      process.exit(70);
+    });
   }
 
   private async persist(writes: GroupWrite[]): Promise<void> {
