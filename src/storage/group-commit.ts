@@ -12,13 +12,13 @@
  */
 import { StorageError } from './types.js';
 
-interface Batch {
+interface Waiters {
   promise: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
-function newBatch(): Batch {
+function newWaiters(): Waiters {
   let resolve!: () => void;
   let reject!: (err: Error) => void;
   const promise = new Promise<void>((res, rej) => {
@@ -28,84 +28,82 @@ function newBatch(): Batch {
   return { promise, resolve, reject };
 }
 
-/** Persists one merged batch of operations; must be atomic. */
-export type PersistBatch<Op> = (ops: Op[]) => Promise<void>;
+/** How a GroupCommit makes, persists (atomically) and discards its batches. */
+export interface BatchDriver<B> {
+  create(): B;
+  persist(batch: B): Promise<void>;
+  /** Releases a batch that will never be persisted (after a failure). */
+  discard(batch: B): void;
+}
 
 /** Merges submitted operations into batches with at most one in flight. */
-export class GroupCommit<Op> {
-  private pendingOps: Op[] = [];
-  private pending: Batch | undefined;
-  private inflight: Batch | undefined;
+export class GroupCommit<B> {
+  private pending: { batch: B; waiters: Waiters } | undefined;
+  private inflight: Waiters | undefined;
   private failure: StorageError | undefined;
   /** Batches persisted so far (for stats and tests). */
   batchCount = 0;
 
-  constructor(private readonly persist: PersistBatch<Op>) {}
+  constructor(private readonly driver: BatchDriver<B>) {}
 
   /** The error that poisoned the queue, if any. */
   get failed(): StorageError | undefined {
     return this.failure;
   }
 
-  /** Queues operations for the next batch; resolves when that batch is durable. */
-  submit(ops: Op[]): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    for (let i = 0; i < ops.length; i++) this.pendingOps.push(ops[i]!);
-    return this.join();
-  }
-
-  /** A promise for the batch that will carry operations pushed through `ops()` now. */
-  join(): Promise<void> {
+  /**
+   * Lets `fill` add operations to the next batch (synchronously; it must not throw after
+   * adding some) and resolves when that batch is durable.
+   */
+  submit(fill: (batch: B) => void): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.pending === undefined) {
-      this.pending = newBatch();
+      this.pending = { batch: this.driver.create(), waiters: newWaiters() };
       // Start on a microtask, not at once: writes issued in the same synchronous run
       // (several groups flushing in one turn) then share the first batch too.
       if (this.inflight === undefined) queueMicrotask(() => this.flush());
     }
-    return this.pending.promise;
-  }
-
-  /** The array that the next batch will persist; callers may push to it, then `join()`. */
-  ops(): Op[] {
-    return this.pendingOps;
+    fill(this.pending.batch);
+    return this.pending.waiters.promise;
   }
 
   /** Resolves when everything submitted before this call is durable (or rejects if it failed). */
   barrier(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const last = this.pending ?? this.inflight;
+    const last = this.pending?.waiters ?? this.inflight;
     return last === undefined ? Promise.resolve() : last.promise;
   }
 
   private flush(): void {
-    const batch = this.pending;
-    if (batch === undefined || this.inflight !== undefined) return;
-    const ops = this.pendingOps;
+    const next = this.pending;
+    if (next === undefined || this.inflight !== undefined) return;
     this.pending = undefined;
-    this.pendingOps = [];
-    this.inflight = batch;
-    this.persist(ops).then(
-      () => this.onPersisted(batch),
-      (err: unknown) => this.onFailed(batch, err),
+    this.inflight = next.waiters;
+    this.driver.persist(next.batch).then(
+      () => this.onPersisted(next.waiters),
+      (err: unknown) => this.onFailed(next.waiters, err),
     );
   }
 
-  private onPersisted(batch: Batch): void {
+  private onPersisted(waiters: Waiters): void {
     this.inflight = undefined;
     this.batchCount++;
-    batch.resolve();
+    // Start the next batch before waking this one's waiters: the disk is never idle
+    // while there is work, and acks go out while the next fsync runs.
     if (this.pending !== undefined) this.flush();
+    waiters.resolve();
   }
 
-  private onFailed(batch: Batch, err: unknown): void {
+  private onFailed(waiters: Waiters, err: unknown): void {
     this.inflight = undefined;
     this.failure = new StorageError('STORAGE_WRITE_FAILED', `log batch failed to persist: ${String(err)}`, {
       cause: err,
     });
-    batch.reject(this.failure);
-    if (this.pending !== undefined) this.pending.reject(this.failure);
+    waiters.reject(this.failure);
+    if (this.pending !== undefined) {
+      this.pending.waiters.reject(this.failure);
+      this.driver.discard(this.pending.batch);
+    }
     this.pending = undefined;
-    this.pendingOps = [];
   }
 }

@@ -5,12 +5,22 @@ import { GroupCommit } from '../../src/storage/group-commit.js';
 function recorder() {
   const batches: number[][] = [];
   const finish: Array<(err?: Error) => void> = [];
-  const persist = (ops: number[]) =>
-    new Promise<void>((resolve, reject) => {
-      batches.push(ops);
-      finish.push((err) => (err === undefined ? resolve() : reject(err)));
-    });
-  return { batches, finish, persist };
+  const discarded: number[][] = [];
+  const driver = {
+    create: (): number[] => [],
+    persist: (ops: number[]) =>
+      new Promise<void>((resolve, reject) => {
+        batches.push(ops);
+        finish.push((err) => (err === undefined ? resolve() : reject(err)));
+      }),
+    discard: (ops: number[]) => void discarded.push(ops),
+  };
+  return { batches, finish, driver, discarded };
+}
+
+/** Submits `ops` as one write. */
+function submit(gc: GroupCommit<number[]>, ops: number[]): Promise<void> {
+  return gc.submit((batch) => void batch.push(...ops));
 }
 
 /** Lets queued microtasks and promise callbacks run. */
@@ -19,14 +29,14 @@ const settle = () => new Promise<void>((r) => setImmediate(r));
 describe('GroupCommit', () => {
   it('merges submissions made while a batch is in flight into the next batch, in order', async () => {
     const r = recorder();
-    const gc = new GroupCommit<number>(r.persist);
+    const gc = new GroupCommit<number[]>(r.driver);
     const order: string[] = [];
-    const a = gc.submit([1]).then(() => order.push('a'));
-    const b = gc.submit([2]).then(() => order.push('b'));
+    const a = submit(gc, [1]).then(() => order.push('a'));
+    const b = submit(gc, [2]).then(() => order.push('b'));
     await settle();
     expect(r.batches).toEqual([[1, 2]]);
-    const c = gc.submit([3]).then(() => order.push('c'));
-    const d = gc.submit([4, 5]).then(() => order.push('d'));
+    const c = submit(gc, [3]).then(() => order.push('c'));
+    const d = submit(gc, [4, 5]).then(() => order.push('d'));
     await settle();
     expect(r.batches.length).toBe(1);
     r.finish[0]!();
@@ -41,12 +51,12 @@ describe('GroupCommit', () => {
 
   it('barrier waits for everything submitted before it', async () => {
     const r = recorder();
-    const gc = new GroupCommit<number>(r.persist);
+    const gc = new GroupCommit<number[]>(r.driver);
     await gc.barrier();
     let done = false;
-    void gc.submit([1]);
+    void submit(gc, [1]);
     await settle();
-    void gc.submit([2]);
+    void submit(gc, [2]);
     const barrier = gc.barrier().then(() => (done = true));
     r.finish[0]!();
     await settle();
@@ -58,16 +68,17 @@ describe('GroupCommit', () => {
 
   it('a failed batch fails its writers, the queued ones and every later one', async () => {
     const r = recorder();
-    const gc = new GroupCommit<number>(r.persist);
-    const a = gc.submit([1]);
+    const gc = new GroupCommit<number[]>(r.driver);
+    const a = submit(gc, [1]);
     await settle();
-    const b = gc.submit([2]);
+    const b = submit(gc, [2]);
     r.finish[0]!(new Error('disk full'));
     await expect(a).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
     await expect(b).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
-    await expect(gc.submit([3])).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
+    await expect(submit(gc, [3])).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
     await expect(gc.barrier()).rejects.toMatchObject({ code: 'STORAGE_WRITE_FAILED' });
     expect(r.batches).toEqual([[1]]);
+    expect(r.discarded).toEqual([[2]]);
     expect(gc.failed?.cause).toBeInstanceOf(Error);
   });
 });
