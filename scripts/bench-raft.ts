@@ -11,7 +11,7 @@
  * (one proposal per flush, the worst case).
  */
 import { parseArgs } from 'node:util';
-import { MemoryStorage, RawNode, type Message, type NodeId } from '../src/raft/index.js';
+import { decodeConfChange, EntryType, MemoryStorage, RawNode, type Message, type NodeId } from '../src/raft/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -75,7 +75,10 @@ function handleReady(n: BenchNode): boolean {
   n.storage.append(rd.entries);
   if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
   for (const m of rd.messages) queue.push(m);
-  for (const e of rd.committedEntries) n.applied = e.index;
+  for (const e of rd.committedEntries) {
+    if (e.type === EntryType.ConfChange) n.node.applyConfChange(decodeConfChange(e.data));
+    n.applied = e.index;
+  }
   n.node.advance(rd);
   return true;
 }
