@@ -52,6 +52,8 @@ export class MemoryLogStore implements LogStore {
 
   write(writes: GroupWrite[]): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
+    // Check all of it first: like LevelLogStore, a write that breaks the rules changes nothing.
+    this.validate(writes);
     for (const w of writes) this.apply(w);
     return Promise.resolve();
   }
@@ -87,6 +89,37 @@ export class MemoryLogStore implements LogStore {
 
   private checkOpen(): void {
     if (this.closed) throw closedError();
+  }
+
+  private validate(writes: GroupWrite[]): void {
+    const views = new Map<GroupId, { snap: number; last: number }>();
+    for (const w of writes) {
+      let v = views.get(w.group);
+      if (v === undefined) {
+        const g = this.disk.groups.get(w.group);
+        const snap = g === undefined ? 0 : snapshotIndex(g);
+        v = { snap, last: snap + (g?.entries.length ?? 0) };
+        views.set(w.group, v);
+      }
+      if (w.destroy === true) v.snap = v.last = 0;
+      if (w.snapshot !== undefined) {
+        const index = w.snapshot.meta.index;
+        assert(Number.isSafeInteger(index) && index > 0, `bad snapshot index ${index}`);
+        assert(index >= v.snap, `snapshot ${index} older than stored snapshot ${v.snap}`);
+        v.last = w.snapshotReplacesLog === true ? index : Math.max(v.last, index);
+        v.snap = index;
+      }
+      if (w.entries !== undefined && w.entries.length > 0) {
+        const first = w.entries[0]!.index;
+        assert(first > v.snap, `group ${w.group}: entry ${first} not after snapshot ${v.snap}`);
+        assert(first <= v.last + 1, `group ${w.group}: entry ${first} leaves a hole after ${v.last}`);
+        w.entries.forEach((e, i) => assert(e.index === first + i, `group ${w.group}: entries not contiguous at ${e.index}`));
+        v.last = first + w.entries.length - 1;
+      }
+      if (w.compactBefore !== undefined) {
+        assert(w.compactBefore <= v.snap + 1, `group ${w.group}: compaction to ${w.compactBefore} passes snapshot ${v.snap}`);
+      }
+    }
   }
 
   private apply(w: GroupWrite): void {

@@ -178,6 +178,21 @@ export function logStoreContract(name: string, harness: LogStoreHarness): void {
         expect(() => s.write([{ group: 3, snapshot: snapshot(9, 1) }])).toThrow(/older/);
       }));
 
+    it('a write with an invalid part changes nothing, and the store stays usable', () =>
+      withStore(async (s) => {
+        await s.write([{ group: 1, entries: entries(1, 3, 1) }]);
+        const bad = [
+          { group: 2, entries: entries(1, 2, 1), hardState: { term: 1, vote: 1, commit: 1 } },
+          { group: 1, entries: entries(2, 2, 2) },
+          { group: 1, entries: entries(4, 4, 2) },
+        ];
+        expect(() => s.write(bad)).toThrow(/hole/);
+        expect(await s.groups()).toEqual([1]);
+        expect(terms(await s.load(1))).toEqual([1, 1, 1]);
+        await s.write([{ group: 1, entries: entries(4, 4, 1) }]);
+        expect(indexes(await s.load(1))).toEqual([1, 2, 3, 4]);
+      }));
+
     it('writes several groups in one call and lists them', () =>
       withStore(async (s) => {
         await s.write([
