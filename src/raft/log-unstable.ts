@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert';
 import type { Entry, Snapshot } from './types.js';
+import { sliceLimited } from './util.js';
 
 /** Unstable entries and snapshot; see the module doc. */
 export class Unstable {
@@ -75,9 +76,9 @@ export class Unstable {
     }
   }
 
-  /** Entries [lo, hi) held here. */
-  slice(lo: number, hi: number): Entry[] {
+  /** Entries [lo, hi) held here, at most maxBytes (at least one). */
+  slice(lo: number, hi: number, maxBytes?: number): Entry[] {
     assert(lo >= this.offset && hi <= this.offset + this.entries.length && lo <= hi, `unstable slice [${lo},${hi}) out of bounds`);
-    return this.entries.slice(lo - this.offset, hi - this.offset);
+    return sliceLimited(this.entries, lo - this.offset, hi - this.offset, maxBytes);
   }
 }

@@ -188,10 +188,10 @@ export class RaftLog {
     if (lo < this.firstIndex()) throw new CompactedError(lo);
     assert(hi <= this.lastIndex() + 1, `slice [${lo},${hi}) beyond last index ${this.lastIndex()}`);
     const off = this.unstable.offset;
-    if (lo >= off) return limitSize(this.unstable.slice(lo, hi), maxBytes);
+    if (lo >= off) return this.unstable.slice(lo, hi, maxBytes);
     const stored = this.storage.entries(lo, Math.min(hi, off), maxBytes);
     if (hi <= off || stored.length < Math.min(hi, off) - lo) return stored;
-    const merged = stored.concat(this.unstable.slice(off, hi));
+    const merged = stored.concat(this.unstable.slice(off, hi, maxBytes));
     return limitSize(merged, maxBytes);
   }
 }

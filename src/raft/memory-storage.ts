@@ -8,7 +8,7 @@
 import assert from 'node:assert';
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from './types.js';
 import { CompactedError, SnapOutOfDateError, UnavailableError } from './errors.js';
-import { emptyConfState, emptyHardState, limitSize } from './util.js';
+import { emptyConfState, emptyHardState, sliceLimited } from './util.js';
 
 /** In-memory RaftStorage; see the module doc. */
 export class MemoryStorage implements RaftStorage {
@@ -32,7 +32,7 @@ export class MemoryStorage implements RaftStorage {
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1);
     assert(lo <= hi, `entries: lo ${lo} > hi ${hi}`);
     const base = this.baseIndex + 1;
-    return limitSize(this.ents.slice(lo - base, hi - base), maxBytes);
+    return sliceLimited(this.ents, lo - base, hi - base, maxBytes);
   }
 
   term(index: number): number {

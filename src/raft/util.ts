@@ -37,6 +37,21 @@ export function limitSize(ents: Entry[], maxBytes: number | undefined): Entry[] 
   return n === ents.length ? ents : ents.slice(0, n);
 }
 
+/**
+ * Entries arr[from, to) limited to maxBytes (at least one), copying only what is returned:
+ * a lagging follower's App costs the message's size, not the log's.
+ */
+export function sliceLimited(arr: readonly Entry[], from: number, to: number, maxBytes: number | undefined): Entry[] {
+  if (maxBytes === undefined || to - from <= 1) return arr.slice(from, to);
+  let size = entryBytes(arr[from]!);
+  let end = from + 1;
+  for (; end < to; end++) {
+    size += entryBytes(arr[end]!);
+    if (size > maxBytes) break;
+  }
+  return arr.slice(from, end);
+}
+
 /** A ConfState with no members. */
 export function emptyConfState(): ConfState {
   return { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
