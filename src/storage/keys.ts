@@ -67,10 +67,14 @@ export function logKey(group: GroupId, index: number): string {
   return groupPrefix(group) + 'log/' + hex16(index);
 }
 
-/** Range [start, end) of all of a group's log keys. */
-export function logRange(group: GroupId): { gte: string; lt: string } {
+/**
+ * Range [start, end) of a group's log keys from index `from` on. Scans start at the first
+ * live index, not at the prefix: compaction leaves a run of tombstones below it (LevelDB's
+ * queue pattern) that a scan from the prefix would have to step over until they compact away.
+ */
+export function logRange(group: GroupId, from: number): { gte: string; lt: string } {
   const prefix = groupPrefix(group) + 'log/';
-  return { gte: prefix, lt: prefix + 'g' };
+  return { gte: logKey(group, from), lt: prefix + 'g' };
 }
 
 /** The index encoded in a log key. */

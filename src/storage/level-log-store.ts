@@ -199,7 +199,7 @@ export class LevelLogStore implements LogStore {
   private async loadEntries(group: GroupId, bounds: GroupBounds, snap: ReadSnapshot): Promise<Entry[]> {
     const entries: Entry[] = [];
     // fillCache off: a one-time scan of the whole log must not evict the hot blocks.
-    const range = logRange(group);
+    const range = logRange(group, bounds.logFirst);
     const it = this.db.iterator({ ...range, snapshot: snap, highWaterMarkBytes: loadStepBytesMax, fillCache: false });
     try {
       let expected = bounds.logFirst;
@@ -262,16 +262,15 @@ async function groupBounds(db: Db, group: GroupId): Promise<GroupBounds> {
     b.snapshotChunks = stored.chunks;
   }
   b.hasHardState = (await db.get(hardStateKey(group))) !== undefined;
-  const first = await db.keys({ ...logRange(group), limit: 1 }).all();
-  const last = await db.keys({ ...logRange(group), limit: 1, reverse: true }).all();
   b.logFirst = b.snapshotIndex + 1;
   b.logLast = b.snapshotIndex;
-  if (first.length > 0) {
-    const firstIndex = logKeyIndex(first[0]!);
-    if (firstIndex !== b.logFirst) {
-      throw new StorageError('STORAGE_CORRUPT', `group ${group}: log starts at ${firstIndex}, snapshot at ${b.snapshotIndex}`);
-    }
-    b.logLast = logKeyIndex(last[0]!);
+  const first = await db.keys({ ...logRange(group, b.logFirst), limit: 1 }).all();
+  if (first.length === 0) return b;
+  const firstIndex = logKeyIndex(first[0]!);
+  if (firstIndex !== b.logFirst) {
+    throw new StorageError('STORAGE_CORRUPT', `group ${group}: log starts at ${firstIndex}, snapshot at ${b.snapshotIndex}`);
   }
+  const last = await db.keys({ ...logRange(group, b.logFirst), limit: 1, reverse: true }).all();
+  b.logLast = logKeyIndex(last[0]!);
   return b;
 }
