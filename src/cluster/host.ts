@@ -107,6 +107,9 @@ interface Attempt {
   cb: GroupCallback;
 }
 
+/** Longest wait for one forwarded read before trying elsewhere. */
+const readAttemptMs = 1000;
+
 /** Why a peer is considered alive: heard from within this many ms. */
 const peerAliveMs = 2000;
 
@@ -579,7 +582,10 @@ export class ClusterHost {
 
   private attemptRemote(a: Attempt, target: NodeId): void {
     const remainingMs = Math.max(1, a.deadlineMs - Date.now());
-    this.transport.request(target, a.payload, remainingMs).then(
+    // A read may be retried elsewhere, so it does not give one silent node all its time;
+    // a write's timeout is final (its outcome is unknown), so it waits as long as allowed.
+    const timeoutMs = a.mutates ? remainingMs : Math.min(remainingMs, readAttemptMs);
+    this.transport.request(target, a.payload, timeoutMs).then(
       (resp) => this.onRemoteAnswer(a, target, resp as { r?: unknown; nl?: NodeId; e?: string }),
       (err: unknown) => this.onRemoteError(a, target, err),
     );
