@@ -43,6 +43,8 @@ export function termAt(storage: MemoryStorage, index: number): number | undefine
 }
 
 const entryHashSeed = 0x2545f491;
+/** Requests a follower forwards to its leader as they are (keeping the original sender). */
+const forwardedTypes = new Set([MessageType.Prop, MessageType.ReadIndex, MessageType.TransferLeader]);
 const leaderOnlyTypes = new Set([
   MessageType.App,
   MessageType.Heartbeat,
@@ -97,7 +99,7 @@ export class InvariantChecker {
   /** A message leaving `node`; `durableTerm` is the sender's durable term at that moment. */
   onSend(node: CheckedNode, msg: Message, beforePersist: boolean, durableTerm: number): void {
     if (msg.term > this.termHighWater) this.termHighWater = msg.term;
-    if (msg.from !== node.id) {
+    if (msg.from !== node.id && !forwardedTypes.has(msg.type)) {
       throw new SimViolation('message-from', `node ${node.id} sent ${describe(msg)}`);
     }
     if (leaderOnlyTypes.has(msg.type)) this.observeLeader(msg.from, msg.term, MessageType[msg.type]!);

@@ -21,18 +21,22 @@ export class SimNetwork {
   sentCount = 0;
   lostCount = 0;
 
-  /** Puts a copy of `msg` in flight (a copy, as a real transport would serialise it). */
-  send(msg: Message, senderIncarnation: number): void {
+  /**
+   * Puts a copy of `msg` in flight (a copy, as a real transport would serialise it).
+   * Returns false if the link is cut: the sender's transport knows the peer is unreachable.
+   */
+  send(msg: Message, senderIncarnation: number): boolean {
     this.sentCount++;
     if (this.isCut(msg.from, msg.to)) {
       this.lostCount++;
-      return;
+      return false;
     }
     if (this.inFlight.length >= inFlightMax) {
       this.inFlight.shift();
       this.lostCount++;
     }
     this.inFlight.push({ msg: cloneMessage(msg), senderIncarnation });
+    return true;
   }
 
   /** Removes and returns the message at `pick` (modulo the count), or undefined if none. */

@@ -18,10 +18,10 @@ export interface SimProfile {
 
 /** The profiles `npm test` and `npm run sim` use. */
 export const simProfiles = {
-  n3: { nodes: 3, spares: 2, actionsMax: 250, weights: { membership: 2, faults: 1 } },
-  n5: { nodes: 5, spares: 2, actionsMax: 300, weights: { membership: 2, faults: 1 } },
+  n3: { nodes: 3, spares: 2, actionsMax: 400, weights: { membership: 2, faults: 1 } },
+  n5: { nodes: 5, spares: 2, actionsMax: 400, weights: { membership: 2, faults: 1 } },
   /** Membership-heavy: learners, promotions, removals and compaction on a 3-node start. */
-  churn3: { nodes: 3, spares: 3, actionsMax: 250, weights: { membership: 8, faults: 1 } },
+  churn3: { nodes: 3, spares: 3, actionsMax: 400, weights: { membership: 8, faults: 1 } },
 } satisfies Record<string, SimProfile>;
 
 /** A profile name. */
@@ -45,7 +45,7 @@ export function simInputArb(p: SimProfile): fc.Arbitrary<SimInput> {
   return fc.record({
     seed: fc.integer({ min: 0, max: 0x7fffffff }),
     settings: settingsArb(),
-    actions: fc.array(actionArb(p.weights), { minLength: 20, maxLength: p.actionsMax, size: 'max' }),
+    actions: fc.array(actionArb(p.weights), { minLength: 50, maxLength: p.actionsMax, size: 'max' }),
   });
 }
 

@@ -9,6 +9,7 @@ import {
   ConfChangeType,
   EntryType,
   MemoryStorage,
+  MessageType,
   RawNode,
   decodeConfChange,
   type ConfState,
@@ -87,6 +88,8 @@ export class SimNode implements CheckedNode {
   retired = false;
   private durableHs: HardState;
   private readonly reads = new Map<number, PendingRead>();
+  /** Peers a send failed to (cut link), reported to the RawNode after advance(). */
+  private readonly unreachable: Message[] = [];
 
   constructor(
     readonly id: NodeId,
@@ -133,6 +136,7 @@ export class SimNode implements CheckedNode {
   /** Loses every volatile thing: the RawNode, the state machine, reads in progress. */
   crash(): void {
     this.raw = undefined;
+    this.unreachable.length = 0;
     this.reads.clear();
     this.role = 'follower';
     this.world.trace(`  node ${this.id} crashed`);
@@ -169,7 +173,10 @@ export class SimNode implements CheckedNode {
     if (raw === undefined || !raw.hasReady()) return false;
     const rd = raw.ready();
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
-    if (rd.softState !== undefined) this.role = rd.softState.role;
+    if (rd.softState !== undefined && rd.softState.role !== this.role) {
+      this.role = rd.softState.role;
+      this.world.trace(`  node ${this.id} is ${this.role} in term ${this.term}`);
+    }
     if (this.role === 'leader') this.world.checker.observeLeader(this.id, this.term, 'softState');
     this.sendAll(rd.messagesBeforePersist, true);
     if (crashMidway) {
@@ -182,13 +189,22 @@ export class SimNode implements CheckedNode {
     this.collectReadStates(rd);
     raw.advance(rd);
     this.serveReads();
+    this.reportUnreachable(raw);
     return true;
   }
 
   private sendAll(msgs: Message[], beforePersist: boolean): void {
     for (const m of msgs) {
       this.world.checker.onSend(this, m, beforePersist, this.durableHs.term);
-      this.world.network.send(m, this.incarnation);
+      if (!this.world.network.send(m, this.incarnation)) this.unreachable.push(m);
+    }
+  }
+
+  /** What a transport does when it cannot reach a peer (a snapshot send also fails). */
+  private reportUnreachable(raw: RawNode): void {
+    for (const m of this.unreachable.splice(0)) {
+      raw.reportUnreachable(m.to);
+      if (m.type === MessageType.Snap) raw.reportSnapshot(m.to, false);
     }
   }
 
@@ -257,6 +273,7 @@ export class SimNode implements CheckedNode {
     for (const [id, read] of this.reads) {
       if (read.index < 0 || read.index > this.sm.index) continue;
       this.reads.delete(id);
+      this.world.trace(`  read ${id} at node ${this.id}: index ${read.index}, saw the write at ${this.sm.lastWriteIndex}`);
       this.world.checker.onReadServed(this, id, this.sm.lastWriteIndex);
     }
   }

@@ -264,6 +264,7 @@ export class Simulation implements SimWorld {
     const seq = ++this.writeSeq;
     const raw = host.raw!;
     const ok = tolerateDrop(() => raw.propose(encodeWrite(seq, padBytes)));
+    this.trace(`  write ${seq} proposed at ${host.id}: ${ok ? 'accepted' : 'dropped'}`);
     if (!ok) return 0;
     this.proposals.set(seq, { node: host.id, incarnation: host.incarnation });
     return seq;
