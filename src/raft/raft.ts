@@ -667,7 +667,10 @@ export class Raft {
       return;
     }
     const oldPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) return;
+    // A caught-up follower in probe (after reportUnreachable) answers an empty probe with
+    // its current match: that too lets it resume replicating.
+    const caughtUpProbe = pr.state === 'probe' && pr.match === m.index;
+    if (!pr.maybeUpdate(m.index) && !caughtUpProbe) return;
     if (pr.state === 'probe') {
       pr.becomeReplicate();
     } else if (pr.state === 'snapshot' && pr.match + 1 >= this.raftLog.firstIndex()) {
@@ -711,7 +714,8 @@ export class Raft {
     pr.msgAppFlowPaused = false;
     // A full window with a live follower: its appends may have been lost, let one more through.
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-    if (pr.match < this.raftLog.lastIndex()) this.maybeSendAppend(m.from, true);
+    // Also probe a caught-up follower left in probe state, so it returns to replicate.
+    if (pr.match < this.raftLog.lastIndex() || pr.state === 'probe') this.maybeSendAppend(m.from, true);
     if (this.readOnlyOption !== 'safe' || m.context === undefined || m.context.byteLength === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);
     if (acks === undefined || this.trk.voteResultOf(acks) !== 'won') return;

@@ -68,6 +68,8 @@ export class Network {
   private readonly overrides: ConfigOverrides;
   /** Every message delivered, for assertions on traffic. */
   delivered: Message[] = [];
+  /** When set, matching messages are dropped at delivery (lost in the network). */
+  dropIf: ((m: Message) => boolean) | undefined = undefined;
   /** Every message sent (queued), for assertions on traffic. */
   sent: Message[] = [];
 
@@ -267,6 +269,7 @@ export class Network {
       }
       const to = this.hosts.get(m.to);
       if (to === undefined || to.down || this.cut.has(this.key(m.from, m.to))) continue;
+      if (this.dropIf !== undefined && this.dropIf(m)) continue;
       this.delivered.push(m);
       to.node.step(m);
       n++;
