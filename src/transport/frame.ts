@@ -4,7 +4,7 @@
  * arbitrary points and it emits whole frames.
  */
 import assert from 'node:assert';
-import { Packr } from 'msgpackr';
+import { Packr, RESERVE_START_SPACE } from 'msgpackr';
 import { FrameError } from './errors.js';
 
 /** Bytes of the length prefix. */
@@ -16,16 +16,21 @@ export const frameBytesMaxDefault = 64 * 1024 * 1024;
 /**
  * The one msgpackr codec of the transport. Records are off because structure tables would
  * have to be shared per connection; `copyBuffers` makes decoded binaries own their bytes, so
- * a small value kept in the cache never pins a whole 64 KiB socket chunk in memory.
+ * a small value kept in the cache never pins a whole 64 KiB socket chunk in memory. That
+ * costs up to ~30% of decode throughput for 100-byte values; memory accounting wins.
  */
 export const packr = new Packr({ useRecords: false, copyBuffers: true });
 
-/** Encodes `payload` as one frame (header + msgpackr body) in a single Buffer. */
+/**
+ * Encodes `payload` as one frame (header + msgpackr body) in a single Buffer. msgpackr
+ * leaves room for the header in front of the body, so the body is never copied; the result
+ * is a slice of msgpackr's append-only pack buffer, which later packs do not overwrite.
+ * Measured: 5-15% more encode throughput than pack + copy for 64-message batches of
+ * 100-byte values (scripts/bench-transport.ts setting, noisy shared 2-core VM).
+ */
 export function encodeFrame(payload: unknown): Buffer {
-  const body = packr.pack(payload);
-  const frame = Buffer.allocUnsafe(frameHeaderBytes + body.length);
-  frame.writeUInt32BE(body.length, 0);
-  body.copy(frame, frameHeaderBytes);
+  const frame = packr.pack(payload, RESERVE_START_SPACE | frameHeaderBytes);
+  frame.writeUInt32BE(frame.length - frameHeaderBytes, 0);
   return frame;
 }
 

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FrameReader, rawPeerServer, startNode, host } from './helpers.js';
+
+// Everything here completes in well under a second; a hang should fail fast, not after 2 minutes.
+vi.setConfig({ testTimeout: 30_000 });
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

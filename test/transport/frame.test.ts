@@ -1,9 +1,11 @@
-import net from 'node:net';
 import { once } from 'node:events';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FrameDecoder, FrameError, encodeFrame, packr } from '../../src/transport/index.js';
 import { closeAll, rawClient, startNode, type TestNode } from './helpers.js';
+
+// Everything here completes in well under a second; a hang should fail fast, not after 2 minutes.
+vi.setConfig({ testTimeout: 30_000 });
 
 /** Splits `bytes` at the given cut points (any order, duplicates allowed) into chunks. */
 function split(bytes: Buffer, cuts: number[]): Buffer[] {

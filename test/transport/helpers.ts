@@ -128,20 +128,24 @@ export class FrameReader {
 
 /** Connects a raw socket to a transport and performs the client handshake by hand. */
 export async function rawClient(
-  port: number, opts: { nodeId: number; serverId: number; secret?: string },
+  port: number, opts: { nodeId: number; serverId: number; secret?: string; record?: Buffer[] },
 ): Promise<{ socket: net.Socket; reader: FrameReader }> {
   const socket = net.connect({ host, port, noDelay: true });
   await once(socket, 'connect');
   const reader = new FrameReader(socket);
   const clientNonce = newNonce();
   const addr = { host, port: 1 };
-  socket.write(encodeFrame({ t: 'hello', v: handshakeVersion, clusterId, nodeId: opts.nodeId, nonce: clientNonce, addr }));
+  const send = (frame: Buffer): void => {
+    opts.record?.push(Buffer.from(frame));
+    socket.write(frame);
+  };
+  send(encodeFrame({ t: 'hello', v: handshakeVersion, clusterId, nodeId: opts.nodeId, nonce: clientNonce, addr }));
   const challenge = parseChallenge(await reader.next());
   if (challenge === null) throw new Error('no challenge');
   const input: ProofInput = {
     clusterId, clientId: opts.nodeId, serverId: opts.serverId, clientNonce, serverNonce: Buffer.from(challenge.nonce), addr,
   };
-  socket.write(encodeFrame({ t: 'auth', proof: computeProof(opts.secret ?? secret, 'C', input) }));
+  send(encodeFrame({ t: 'auth', proof: computeProof(opts.secret ?? secret, 'C', input) }));
   const ok = parseOk(await reader.next());
   if (ok === null || !ok.proof.equals(computeProof(secret, 'S', input))) throw new Error('handshake refused');
   return { socket, reader };

@@ -1,8 +1,11 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TransportRemoteError, TransportTimeoutError, TransportUnreachableError } from '../../src/transport/index.js';
 import { closeAll, host, startCluster, startNode, type TestNode } from './helpers.js';
+
+// Everything here completes in well under a second; a hang should fail fast, not after 2 minutes.
+vi.setConfig({ testTimeout: 30_000 });
 
 let nodes: TestNode[] = [];
 afterEach(async () => {

@@ -1,8 +1,11 @@
 import { once } from 'node:events';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeFrame, Transport } from '../../src/transport/index.js';
 import { closeAll, host, rawClient, rawPeerServer, startCluster, startNode, type TestNode } from './helpers.js';
+
+// Everything here completes in well under a second; a hang should fail fast, not after 2 minutes.
+vi.setConfig({ testTimeout: 30_000 });
 
 let nodes: TestNode[] = [];
 afterEach(async () => {
@@ -242,5 +245,25 @@ describe('transport: peer changes', () => {
     a.t.send(2, 'nowhere');
     await expect(a.t.request(2, 'x', 60_000)).rejects.toMatchObject({ code: 'EUNREACHABLE', notSent: true });
     expect(a.t.stats().peers.map((p) => p.id)).toEqual([]);
+  });
+});
+
+describe('transport: handshake replay', () => {
+  it('refuses a recorded handshake replayed on a new connection', async () => {
+    nodes = [await startNode(1)];
+    const port = nodes[0].port;
+    // Record what a legitimate client sends.
+    const sent: Buffer[] = [];
+    const { socket } = await rawClient(port, { nodeId: 2, serverId: 1, record: sent });
+    socket.destroy();
+    expect(sent.length).toBe(2); // hello, auth
+    // Replay both frames verbatim: the server's fresh nonce makes the old proof worthless.
+    const replay = net.connect({ host, port });
+    await once(replay, 'connect');
+    replay.resume(); // read (and ignore) the challenge so the close is seen
+    replay.write(Buffer.concat(sent));
+    await once(replay, 'close');
+    expect(nodes[0].logs.some((l) => String(l['msg']).includes('node 2 failed to prove the cluster secret'))).toBe(true);
+    expect(nodes[0].t.stats().handshakeFailures).toBe(1);
   });
 });
