@@ -8,7 +8,7 @@
  *   serial:     one write() at a time, awaited (latency-bound: one fsync per write).
  *   pipelined:  16 writers each issuing its next write as soon as its previous one is durable,
  *               so group commit merges them (what a busy node does).
- *   recovery:   open + load() of every group after the runs.
+ *   recovery:   open + load() of every group, on the database the last run left.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     groups: { type: 'string', default: '4' },
     entries: { type: 'string', default: '8' },
     bytes: { type: 'string', default: '256' },
+    /** Scratch directory for the databases (wiped before each run and at the end). */
     dir: { type: 'string' },
   },
 });
@@ -105,6 +106,18 @@ async function recovery(dir: string): Promise<void> {
   );
 }
 
+/** Runs one scenario on a fresh database in `dir` (so compaction debt of one run does not slow the next). */
+async function scenario(dir: string, fsync: boolean, run: (s: LevelLogStore) => Promise<Result>): Promise<Result> {
+  await rm(dir, { recursive: true, force: true });
+  nextIndex.clear();
+  const store = await LevelLogStore.open(dir, { fsync });
+  try {
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(): Promise<void> {
   const dir = args.dir ?? (await mkdtemp(join(tmpdir(), 'memraft-bench-storage-')));
   console.log(
@@ -112,15 +125,13 @@ async function main(): Promise<void> {
   );
   try {
     for (const fsync of [true, false]) {
-      const store = await LevelLogStore.open(dir, { fsync });
       const label = fsync ? 'fsync' : 'NO fsync (unsafe)';
-      report(`serial ${label}`, await serial(store));
-      report(`pipelined ${label}`, await pipelined(store));
-      await store.close();
+      report(`serial ${label}`, await scenario(dir, fsync, serial));
+      report(`pipelined ${label}`, await scenario(dir, fsync, pipelined));
     }
     await recovery(dir);
   } finally {
-    if (args.dir === undefined) await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -67,7 +67,12 @@ export interface LevelLogStoreOptions {
   fsync: boolean;
   /** Size of snapshot data chunks; default 1 MiB. */
   snapshotChunkBytes?: number;
+  /** LevelDB memtable size (writeBufferSize); default `writeBufferBytesDefault`. */
+  writeBufferBytes?: number;
 }
+
+/** LevelDB's default memtable size (4 MiB). */
+export const writeBufferBytesDefault = 4 * 1024 * 1024;
 
 /** The LevelDB-backed LogStore of one node. */
 export class LevelLogStore implements LogStore {
@@ -89,7 +94,11 @@ export class LevelLogStore implements LogStore {
 
   /** Opens (creating if needed) the store in `dir` and loads every group's bounds. */
   static async open(dir: string, opts: LevelLogStoreOptions): Promise<LevelLogStore> {
-    const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const db: Db = new Level<string, Uint8Array>(dir, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+      writeBufferSize: opts.writeBufferBytes ?? writeBufferBytesDefault,
+    });
     try {
       await mkdir(dir, { recursive: true });
       await db.open();
