@@ -59,7 +59,8 @@ export function realGroupFactory(nodeId: NodeId, readMode: 'read-index' | 'lease
         random: seededRandom(seed + group * 7919),
         logger: log.child({ group }),
       }) as unknown as RaftNode,
-    newCache: (memoryBytesMax: number): CacheMachine => new CacheStateMachine({ memoryBytesMax, itemBytesMax }),
+    // The protocol enforces -I on the value; the cache counts header and key too: give it room.
+    newCache: (memoryBytesMax: number): CacheMachine => new CacheStateMachine({ memoryBytesMax, itemBytesMax: itemBytesMax + 1024 }),
     cacheFigures: (cache) => {
       const s = (cache as CacheStateMachine).stats();
       return { currItems: s.curr_items, bytes: s.bytes, evictions: s.evictions };

@@ -91,6 +91,13 @@ export class Replica {
   private readBatches = new Map<number, ReadBatch>();
   private readCtxNext = 1;
 
+  /**
+   * Keys with a write submitted here and not yet answered ('' = a flush: every key). A
+   * read of such a key goes through the log behind the write instead of through
+   * ReadIndex, so a connection that pipelines `set k` then `get k` reads its own write
+   * (ReadIndex alone would confirm a commit index that may precede the write).
+   */
+  private writing = new Map<string, number>();
   private bumpKeys = new Map<string, Buffer>();
   /** Proposals and applies of this replica, for metrics. */
   proposedEntries = 0;
@@ -137,8 +144,35 @@ export class Replica {
         break;
       }
     }
-    if (reads) this.readQueue.push({ ops: ops as GetOp[], done });
+    if (reads && !this.readsPendingWrite(ops)) this.readQueue.push({ ops: ops as GetOp[], done });
     else this.queueWrite(ops, done);
+  }
+
+  private readsPendingWrite(ops: CacheOp[]): boolean {
+    const writing = this.writing;
+    if (writing.size === 0) return false;
+    if (writing.has('')) return true;
+    for (let i = 0; i < ops.length; i++) if (writing.has((ops[i] as GetOp).key.toString('latin1'))) return true;
+    return false;
+  }
+
+  /** Marks the keys of `ops` as being written until `done` runs. */
+  private trackWriting(ops: CacheOp[], done: ReplicaDone): ReplicaDone {
+    const ids: string[] = new Array(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const key = (ops[i] as { key?: Buffer }).key;
+      const id = key === undefined ? '' : key.toString('latin1');
+      ids[i] = id;
+      this.writing.set(id, (this.writing.get(id) ?? 0) + 1);
+    }
+    return (results, hint, error) => {
+      for (const id of ids) {
+        const n = this.writing.get(id)! - 1;
+        if (n === 0) this.writing.delete(id);
+        else this.writing.set(id, n);
+      }
+      done(results, hint, error);
+    };
   }
 
   /** Queues an encoded meta command (meta group only). */
@@ -245,7 +279,7 @@ export class Replica {
       // The entry is full: propose it now (bounded entry size); this request starts the next.
       this.proposeBatch(Date.now());
     }
-    this.batchWaiters.push({ start: this.batchOps.length, count: ops.length, done });
+    this.batchWaiters.push({ start: this.batchOps.length, count: ops.length, done: this.trackWriting(ops, done) });
     for (let i = 0; i < ops.length; i++) this.batchOps.push(ops[i]!);
   }
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { clusterPorts, serveArgs, tempDir, type ClusterPorts } from './helpers.js';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
-export const mainJs = path.join(repoRoot, 'dist/cli/main.js');
+export const mainJs = process.env.MEMRAFT_TEST_MAIN ?? path.join(repoRoot, 'dist/cli/main.js');
 
 /** Builds dist/ when the cluster entry point is missing (npm test builds first). */
 export function ensureBuilt(): void {
