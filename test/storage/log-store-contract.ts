@@ -258,6 +258,18 @@ export function logStoreContract(name: string, harness: LogStoreHarness): void {
         expect(indexes(await s.load(1))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       }));
 
+    it('load is consistent when writes are issued while it runs', () =>
+      withStore(async (s) => {
+        await s.write([{ group: 1, entries: entries(1, 5, 1) }]);
+        const loading = s.load(1);
+        const writing = s.write([{ group: 1, snapshot: snapshot(3, 1), entries: entries(5, 6, 2) }]);
+        const st = await loading;
+        await writing;
+        const before = normalize({ hardState: st.hardState, entries: entries(1, 5, 1) });
+        const after = normalize({ hardState: st.hardState, snapshot: snapshot(3, 1), entries: [entry(4, 1), ...entries(5, 6, 2)] });
+        expect([before, after]).toContainEqual(normalize(st));
+      }));
+
     it('stores node metadata', () =>
       withStore(async (s) => {
         await s.putMeta('node-id', new Uint8Array([1, 2]));
@@ -270,7 +282,7 @@ export function logStoreContract(name: string, harness: LogStoreHarness): void {
 
     it('refuses use after close with STORAGE_CLOSED', async () => {
       const s = await harness.open();
-      await s.close();
+      await Promise.all([s.close(), s.close()]);
       await expect(s.write([{ group: 1, entries: entries(1, 1, 1) }])).rejects.toMatchObject({ code: 'STORAGE_CLOSED' });
       await expect(s.load(1)).rejects.toBeInstanceOf(StorageError);
       await harness.dispose(s);
