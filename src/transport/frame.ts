@@ -34,6 +34,18 @@ export function encodeFrame(payload: unknown): Buffer {
   return frame;
 }
 
+/**
+ * The accepting side's keepalive: a frame whose body is msgpack nil. It is the only thing
+ * that side writes after the handshake; the connecting side uses it to notice a peer that
+ * died or froze without closing the connection (TCP alone can take minutes to notice).
+ */
+export const keepaliveFrame: Buffer = Buffer.from([0, 0, 0, 1, 0xc0]);
+
+/** Whether a frame body is the keepalive. */
+export function isKeepalive(body: Buffer): boolean {
+  return body.length === 1 && body[0] === 0xc0;
+}
+
 /** Decodes a frame body produced by encodeFrame; throws FrameError on malformed bytes. */
 export function decodeFrameBody(body: Buffer): unknown {
   try {

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeId } from '../raft/types.js';
-import { decodeFrameBody, encodeFrame, FrameDecoder, frameHeaderBytes } from './frame.js';
+import { decodeFrameBody, encodeFrame, FrameDecoder, frameHeaderBytes, keepaliveFrame } from './frame.js';
 import {
   computeProof, handshakeFrameBytesMax, newNonce, parseAuth, parseHello, proofMatches,
   type Challenge, type Hello, type Ok, type PeerAddress, type ProofInput,
@@ -20,6 +20,8 @@ export interface InboundOptions {
   secret: string;
   frameBytesMax: number;
   handshakeTimeoutMs: number;
+  /** Interval of keepalive frames to the connecting side once open. */
+  keepaliveMs: number;
   counters: TransportCounters;
   logger: Logger;
   /** The peer proved the secret; from now on frames flow. */
@@ -45,6 +47,7 @@ export class InboundConnection {
   private state: InboundState = 'hello';
   private proofInput: ProofInput | null = null;
   private timer: NodeJS.Timeout | null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
 
   constructor(socket: net.Socket, opts: InboundOptions) {
     this.socket = socket;
@@ -136,7 +139,14 @@ export class InboundConnection {
     this.decoder.frameBytesMax = this.opts.frameBytesMax;
     const ok: Ok = { t: 'ok', proof: computeProof(this.opts.secret, 'S', this.proofInput) };
     this.socket.write(encodeFrame(ok));
+    this.keepaliveTimer = setInterval(() => this.sendKeepalive(), this.opts.keepaliveMs);
+    this.keepaliveTimer.unref();
     this.opts.onAuthenticated(this);
+  }
+
+  // Skipped while earlier bytes are still unsent: the peer will hear from us anyway.
+  private sendKeepalive(): void {
+    if (this.state === 'open' && this.socket.writableLength === 0) this.socket.write(keepaliveFrame);
   }
 
   // A wildcard or empty advertised host means "reach me where I came from".
@@ -172,6 +182,8 @@ export class InboundConnection {
     this.state = 'closed';
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = null;
     if (wasOpen) this.opts.onClosed(this);
   }
 }

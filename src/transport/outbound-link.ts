@@ -7,7 +7,7 @@ import assert from 'node:assert';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeId } from '../raft/types.js';
-import { encodeFrame, FrameDecoder, packr } from './frame.js';
+import { encodeFrame, FrameDecoder, isKeepalive, packr } from './frame.js';
 import {
   computeProof, handshakeFrameBytesMax, handshakeVersion, newNonce, parseChallenge, parseOk,
   proofMatches, type Hello, type PeerAddress, type ProofInput,
@@ -28,6 +28,10 @@ export interface LinkOptions {
   reconnectDelayMsMax: number;
   sendQueueBytesMax: number;
   handshakeTimeoutMs: number;
+  /** An up link whose peer sent no keepalive for this long is closed and reconnected. */
+  peerSilenceMsMax: number;
+  /** How often an up link checks for silence. */
+  keepaliveMs: number;
   /** Persistent links reconnect forever; others (to learned addresses) give up on the first failure. */
   persistent: boolean;
   counters: TransportCounters;
@@ -67,6 +71,9 @@ export class OutboundLink {
   private waitingDrain = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | null = null;
+  private silenceTimer: NodeJS.Timeout | null = null;
+  /** When the current connection last delivered bytes (Date.now ms). */
+  private heardAtMs = 0;
   private clientNonce: Buffer = Buffer.alloc(0);
   /** Set once the peer's challenge arrived; the next frame must be its 'ok'. */
   private proofInput: ProofInput | null = null;
@@ -151,20 +158,36 @@ export class OutboundLink {
 
   private onData(socket: net.Socket, decoder: FrameDecoder, chunk: Buffer): void {
     if (socket !== this.socket) return;
-    const msgs: unknown[] = [];
+    this.heardAtMs = Date.now();
+    let bodies: Buffer[];
     try {
-      for (const body of decoder.push(chunk)) msgs.push(packr.unpack(body));
+      bodies = decoder.push(chunk);
     } catch (err) {
-      this.refuse(socket, `bad handshake frame: ${(err as Error).message}`);
+      this.refuse(socket, `bad frame from peer: ${(err as Error).message}`);
       return;
     }
-    for (const msg of msgs) this.onHandshakeFrame(socket, msg);
+    for (const body of bodies) {
+      if (socket.destroyed) return;
+      if (this.state === 'up') {
+        // The accepting side never writes anything but keepalives after 'ok'.
+        if (isKeepalive(body)) this.opts.counters.keepalivesReceived++;
+        else this.refuse(socket, 'unexpected data after handshake');
+        continue;
+      }
+      let msg: unknown;
+      try {
+        msg = packr.unpack(body);
+      } catch (err) {
+        this.refuse(socket, `bad handshake frame: ${(err as Error).message}`);
+        return;
+      }
+      this.onHandshakeFrame(socket, msg);
+    }
   }
 
   private onHandshakeFrame(socket: net.Socket, msg: unknown): void {
-    if (this.state !== 'handshaking' || socket.destroyed) {
-      // The accepting side never writes after 'ok'; our responses travel on its own link.
-      this.refuse(socket, 'unexpected data after handshake');
+    if (this.state !== 'handshaking') {
+      this.refuse(socket, 'handshake message before connect');
       return;
     }
     if (this.proofInput === null) this.onChallenge(socket, msg);
@@ -207,6 +230,9 @@ export class OutboundLink {
     this.state = 'up';
     this.attempt = 0;
     this.lastRefusal = '';
+    this.heardAtMs = Date.now();
+    this.silenceTimer = setInterval(() => this.checkSilence(socket), this.opts.keepaliveMs);
+    this.silenceTimer.unref();
     this.opts.counters.connects++;
     this.opts.logger.debug({ peer: this.peerId }, 'peer link up');
     if (this.reported !== true) {
@@ -222,6 +248,15 @@ export class OutboundLink {
     const level = why === this.lastRefusal ? 'debug' : 'warn';
     this.lastRefusal = why;
     this.opts.logger[level]({ peer: this.peerId, addr: `${this.addr.host}:${this.addr.port}` }, `peer link refused: ${why}`);
+    socket.destroy();
+  }
+
+  private checkSilence(socket: net.Socket): void {
+    if (socket !== this.socket || this.state !== 'up') return;
+    const silentMs = Date.now() - this.heardAtMs;
+    if (silentMs <= this.opts.peerSilenceMsMax) return;
+    this.opts.counters.silentDisconnects++;
+    this.opts.logger.info({ peer: this.peerId, silentMs }, 'peer link silent, reconnecting');
     socket.destroy();
   }
 
@@ -307,5 +342,7 @@ export class OutboundLink {
   private clearTimer(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    if (this.silenceTimer !== null) clearInterval(this.silenceTimer);
+    this.silenceTimer = null;
   }
 }

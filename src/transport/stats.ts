@@ -19,6 +19,10 @@ export interface TransportCounters {
   connects: number;
   /** Outbound connection attempts that failed or connections that dropped. */
   disconnects: number;
+  /** Keepalive frames heard on our outbound links. */
+  keepalivesReceived: number;
+  /** Up links closed because the peer sent no keepalive within peerSilenceMsMax. */
+  silentDisconnects: number;
   /** Inbound or outbound handshakes refused (bad secret, cluster, version, garbage, timeout). */
   handshakeFailures: number;
   /** Authenticated inbound connections closed for sending malformed frames. */
@@ -33,7 +37,7 @@ export function newCounters(): TransportCounters {
   return {
     framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0,
     messagesSent: 0, messagesReceived: 0, dropped: 0, filtered: 0,
-    connects: 0, disconnects: 0, handshakeFailures: 0, protocolErrors: 0,
+    connects: 0, disconnects: 0, keepalivesReceived: 0, silentDisconnects: 0, handshakeFailures: 0, protocolErrors: 0,
     requestsSent: 0, requestsTimedOut: 0, requestsReceived: 0,
   };
 }

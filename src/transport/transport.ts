@@ -45,6 +45,10 @@ export interface TransportConfig {
   frameBytesMax?: number;
   /** Time allowed for connect plus handshake, both directions. */
   handshakeTimeoutMs?: number;
+  /** Interval of keepalives on accepted connections (and of silence checks on our own). */
+  keepaliveMs?: number;
+  /** An outbound connection that hears no keepalive for this long is presumed dead and reconnected. */
+  peerSilenceMsMax?: number;
   /** Accepted connections at once (authenticated or not). */
   inboundConnectionsMax?: number;
 }
@@ -82,6 +86,7 @@ const silentLogger = pino({ level: 'silent' });
 /** One node's end of the node-to-node network. */
 export class Transport {
   private readonly config: TransportConfig;
+  private readonly keepaliveMs: number;
   private readonly logger: Logger;
   private readonly counters = newCounters();
   private readonly peers = new Map<NodeId, PeerAddress>();
@@ -105,6 +110,8 @@ export class Transport {
   constructor(config: TransportConfig) {
     assert(Number.isSafeInteger(config.nodeId) && config.nodeId > 0, 'nodeId must be a positive integer');
     this.config = config;
+    this.keepaliveMs = config.keepaliveMs ?? 1000;
+    assert((config.peerSilenceMsMax ?? 10_000) > this.keepaliveMs, 'peerSilenceMsMax must exceed keepaliveMs');
     this.logger = (config.logger ?? silentLogger).child({ component: 'transport', node: config.nodeId });
     for (const [id, addr] of config.peers ?? []) this.peers.set(id, addr);
   }
@@ -233,6 +240,8 @@ export class Transport {
       reconnectDelayMsMax: this.config.reconnectDelayMsMax ?? 1000,
       sendQueueBytesMax: this.config.sendQueueBytesMax ?? 32 * 1024 * 1024,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs ?? 5000,
+      keepaliveMs: this.keepaliveMs,
+      peerSilenceMsMax: this.config.peerSilenceMsMax ?? 10_000,
       counters: this.counters, logger: this.logger,
       onStatus: (link, up) => this.onLinkStatus(link, up),
       onGone: (link) => this.onLinkGone(link),
@@ -343,6 +352,7 @@ export class Transport {
       selfId: this.config.nodeId, clusterId: this.config.clusterId, secret: this.config.secret,
       frameBytesMax: this.config.frameBytesMax ?? frameBytesMaxDefault,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs ?? 5000,
+      keepaliveMs: this.keepaliveMs,
       counters: this.counters, logger: this.logger,
       onAuthenticated: (conn) => this.onInboundAuthenticated(conn),
       onFrame: (conn, payload) => this.onFrame(conn, payload),

@@ -49,7 +49,7 @@ describe('transport: backpressure', () => {
       socket.destroy();
     } finally {
       await a.t.close();
-      fake.server.close();
+      fake.close();
     }
   });
 });

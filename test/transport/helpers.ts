@@ -156,10 +156,15 @@ export async function rawClient(
  * `okSecret`) without checking their proof, and hands back each accepted socket paused, so
  * tests control reading.
  */
-export async function rawPeerServer(nodeId: number, okSecret = secret): Promise<{ server: net.Server; port: number; next(): Promise<net.Socket> }> {
+export async function rawPeerServer(
+  nodeId: number, okSecret = secret,
+): Promise<{ port: number; next(): Promise<net.Socket>; close(): void }> {
   const accepted: net.Socket[] = [];
+  const all = new Set<net.Socket>();
   const probe = new Probe();
-  const server = net.createServer(async (socket) => {
+  const server = net.createServer((socket) => {
+    all.add(socket);
+    socket.on('close', () => all.delete(socket));
     const reader = new FrameDecoder();
     let serverNonce = newNonce();
     let input: ProofInput | null = null;
@@ -187,10 +192,14 @@ export async function rawPeerServer(nodeId: number, okSecret = secret): Promise<
   await once(server, 'listening');
   const port = (server.address() as net.AddressInfo).port;
   return {
-    server, port,
+    port,
     async next() {
       await probe.until(() => accepted.length > 0);
       return accepted.shift()!;
+    },
+    close() {
+      server.close();
+      for (const socket of all) socket.destroy();
     },
   };
 }

@@ -104,7 +104,7 @@ describe('transport: authentication and bad input', () => {
       c.t.send(1, 'not sent');
       expect(c.t.stats().framesSent).toBe(0);
     } finally {
-      fake.server.close();
+      fake.close();
     }
   });
 
@@ -265,5 +265,33 @@ describe('transport: handshake replay', () => {
     await once(replay, 'close');
     expect(nodes[0].logs.some((l) => String(l['msg']).includes('node 2 failed to prove the cluster secret'))).toBe(true);
     expect(nodes[0].t.stats().handshakeFailures).toBe(1);
+  });
+});
+
+describe('transport: keepalive', () => {
+  it('reconnects a link whose peer went silent without closing it', async () => {
+    const fake = await rawPeerServer(2); // authenticates, then never writes again
+    const a = await startNode(1, { keepaliveMs: 10, peerSilenceMsMax: 50 });
+    nodes = [a];
+    try {
+      a.t.setPeer(2, { host, port: fake.port });
+      await fake.next();
+      await a.probe.until(() => a.status.filter((s) => s.id === 2).length >= 3);
+      expect(a.status.filter((s) => s.id === 2).slice(0, 3).map((s) => s.up)).toEqual([true, false, true]);
+      expect(a.t.stats().silentDisconnects).toBeGreaterThanOrEqual(1);
+    } finally {
+      await a.t.close();
+      fake.close();
+    }
+  });
+
+  it('keeps a healthy link up: keepalives are heard and accepted', async () => {
+    nodes = await startCluster(2, { keepaliveMs: 5, peerSilenceMsMax: 5000 });
+    const [a, b] = nodes;
+    b.t.onRequest((_from, x) => x);
+    // Round trips are the events we wait on while keepalives accumulate.
+    for (let i = 0; a.t.stats().keepalivesReceived < 5; i++) await expect(a.t.request(2, i, 5000)).resolves.toBe(i);
+    expect(a.t.stats()).toMatchObject({ silentDisconnects: 0, disconnects: 0, handshakeFailures: 0 });
+    expect(a.status).toEqual([{ id: 2, up: true }]);
   });
 });
