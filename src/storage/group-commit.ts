@@ -31,14 +31,15 @@ function newWaiters(): Waiters {
 /** How a GroupCommit makes, persists (atomically) and discards its batches. */
 export interface BatchDriver<B> {
   create(): B;
-  persist(batch: B): Promise<void>;
+  /** `sync` is false when no submitter of the batch needed it durable before resolving. */
+  persist(batch: B, sync: boolean): Promise<void>;
   /** Releases a batch that will never be persisted (after a failure). */
   discard(batch: B): void;
 }
 
 /** Merges submitted operations into batches with at most one in flight. */
 export class GroupCommit<B> {
-  private pending: { batch: B; waiters: Waiters } | undefined;
+  private pending: { batch: B; waiters: Waiters; sync: boolean } | undefined;
   private inflight: Waiters | undefined;
   private failure: StorageError | undefined;
   /** Batches persisted so far (for stats and tests). */
@@ -53,16 +54,18 @@ export class GroupCommit<B> {
 
   /**
    * Lets `fill` add operations to the next batch (synchronously; it must not throw after
-   * adding some) and resolves when that batch is durable.
+   * adding some) and resolves when that batch is written; durable too unless every
+   * submitter of the batch passed sync = false.
    */
-  submit(fill: (batch: B) => void): Promise<void> {
+  submit(fill: (batch: B) => void, sync = true): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.pending === undefined) {
-      this.pending = { batch: this.driver.create(), waiters: newWaiters() };
+      this.pending = { batch: this.driver.create(), waiters: newWaiters(), sync: false };
       // Start on a microtask, not at once: writes issued in the same synchronous run
       // (several groups flushing in one turn) then share the first batch too.
       if (this.inflight === undefined) queueMicrotask(() => this.flush());
     }
+    if (sync) this.pending.sync = true;
     fill(this.pending.batch);
     return this.pending.waiters.promise;
   }
@@ -79,7 +82,7 @@ export class GroupCommit<B> {
     if (next === undefined || this.inflight !== undefined) return;
     this.pending = undefined;
     this.inflight = next.waiters;
-    this.driver.persist(next.batch).then(
+    this.driver.persist(next.batch, next.sync).then(
       () => this.onPersisted(next.waiters),
       (err: unknown) => this.onFailed(next.waiters, err),
     );

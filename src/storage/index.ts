@@ -13,7 +13,8 @@
  *   4. A replica removed from this node: `write([{ group, destroy: true }])`.
  *
  * write() may be called per flush without awaiting the previous one: calls are merged into
- * one LevelDB batch per fsync and complete in call order. Every write() is atomic across a
+ * one LevelDB batch per fsync and complete in call order. `write(w, { sync: false })` for a
+ * Ready that does not need sync (etcd's !mustSync: only the commit index moved). Every write() is atomic across a
  * crash. A failed batch poisons the store (StorageError STORAGE_WRITE_FAILED): restart.
  */
 export { LevelLogStore, type LevelLogStoreOptions } from './level-log-store.js';
@@ -26,4 +27,5 @@ export {
   type GroupWrite,
   type LogStore,
   type StorageErrorCode,
+  type WriteOptions,
 } from './types.js';

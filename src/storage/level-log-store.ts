@@ -36,6 +36,7 @@ import {
   type GroupState,
   type GroupWrite,
   type LogStore,
+  type WriteOptions,
 } from './types.js';
 import { emptyBounds, PlannedOps, WritePlanner, type GroupBounds } from './write-plan.js';
 
@@ -87,7 +88,7 @@ export class LevelLogStore implements LogStore {
   ) {
     this.commit = new GroupCommit<Batch>({
       create: () => this.db.batch(),
-      persist: (batch) => (batch.length === 0 ? batch.close() : batch.write({ sync: this.fsync })),
+      persist: (batch, sync) => (batch.length === 0 ? batch.close() : batch.write({ sync: this.fsync && sync })),
       discard: (batch) => void batch.close(),
     });
   }
@@ -121,7 +122,7 @@ export class LevelLogStore implements LogStore {
     return this.commit.batchCount;
   }
 
-  write(writes: GroupWrite[]): Promise<void> {
+  write(writes: GroupWrite[], options?: WriteOptions): Promise<void> {
     const refused = this.refusal();
     if (refused !== undefined) return Promise.reject(refused);
     // Plan first (may throw an assertion and change nothing), then copy into the batch.
@@ -135,7 +136,7 @@ export class LevelLogStore implements LogStore {
         else batch.put(keys[i]!, value);
       }
       ops.clear();
-    });
+    }, options?.sync ?? true);
   }
 
   async load(group: GroupId): Promise<GroupState> {

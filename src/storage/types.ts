@@ -39,6 +39,16 @@ export interface GroupWrite {
   destroy?: boolean;
 }
 
+/** Options of one `LogStore.write` call. */
+export interface WriteOptions {
+  /**
+   * false: this write need not be durable when its promise resolves (etcd's !mustSync, e.g.
+   * only commit indexes moved, which Raft recovers from the leader). It stays atomic and
+   * ordered; a batch is fsynced if any write in it wants sync. Default true.
+   */
+  sync?: boolean;
+}
+
 /** A group's durable state as rebuilt on restart. */
 export interface GroupState {
   /** { term: 0, vote: 0, commit: 0 } when none was ever written. */
@@ -55,7 +65,7 @@ export interface LogStore {
    * resolves when durable. Calls made while a batch is in flight are merged into the next
    * batch, in call order, so callers may issue one write per flush without awaiting.
    */
-  write(writes: GroupWrite[]): Promise<void>;
+  write(writes: GroupWrite[], options?: WriteOptions): Promise<void>;
   /** A group's durable state, after every write issued before this call. */
   load(group: GroupId): Promise<GroupState>;
   /** The groups that have any durable state, ascending. */

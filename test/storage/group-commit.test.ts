@@ -4,23 +4,25 @@ import { GroupCommit } from '../../src/storage/group-commit.js';
 /** A persist function that records batches and completes each one when told to. */
 function recorder() {
   const batches: number[][] = [];
+  const syncs: boolean[] = [];
   const finish: Array<(err?: Error) => void> = [];
   const discarded: number[][] = [];
   const driver = {
     create: (): number[] => [],
-    persist: (ops: number[]) =>
+    persist: (ops: number[], sync: boolean) =>
       new Promise<void>((resolve, reject) => {
         batches.push(ops);
+        syncs.push(sync);
         finish.push((err) => (err === undefined ? resolve() : reject(err)));
       }),
     discard: (ops: number[]) => void discarded.push(ops),
   };
-  return { batches, finish, driver, discarded };
+  return { batches, syncs, finish, driver, discarded };
 }
 
 /** Submits `ops` as one write. */
-function submit(gc: GroupCommit<number[]>, ops: number[]): Promise<void> {
-  return gc.submit((batch) => void batch.push(...ops));
+function submit(gc: GroupCommit<number[]>, ops: number[], sync = true): Promise<void> {
+  return gc.submit((batch) => void batch.push(...ops), sync);
 }
 
 /** Lets queued microtasks and promise callbacks run. */
@@ -80,5 +82,23 @@ describe('GroupCommit', () => {
     expect(r.batches).toEqual([[1]]);
     expect(r.discarded).toEqual([[2]]);
     expect(gc.failed?.cause).toBeInstanceOf(Error);
+  });
+
+  it('syncs a batch when any of its writes wants sync, and only then', async () => {
+    const r = recorder();
+    const gc = new GroupCommit<number[]>(r.driver);
+    void submit(gc, [1], false);
+    await settle();
+    void submit(gc, [2], false);
+    void submit(gc, [3], true);
+    r.finish[0]!();
+    await settle();
+    void submit(gc, [4], false);
+    r.finish[1]!();
+    await settle();
+    r.finish[2]!();
+    await gc.barrier();
+    expect(r.batches).toEqual([[1], [2, 3], [4]]);
+    expect(r.syncs).toEqual([false, true, false]);
   });
 });
