@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Level } from 'level';
+import { Packr } from 'msgpackr';
 import { LevelLogStore, type LogStore } from '../../src/storage/index.js';
 import { entries, logStoreContract, snapshot } from './log-store-contract.js';
 
@@ -70,6 +72,28 @@ describe('LevelLogStore', () => {
       await expect(LevelLogStore.open(dir, { fsync: true })).rejects.toMatchObject({ code: 'STORAGE_OPEN_FAILED' });
     } finally {
       await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a database of another format, and a log with a hole, as STORAGE_CORRUPT', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'memraft-storage-'));
+    try {
+      const store = await LevelLogStore.open(dir, { fsync: true });
+      await store.write([{ group: 1, entries: entries(1, 5, 1) }]);
+      await store.close();
+      // Damage the data underneath the store, with LevelDB itself.
+      const raw = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+      await raw.del('g/00000001/log/0000000000000003');
+      await raw.close();
+      const reopened = await LevelLogStore.open(dir, { fsync: true });
+      await expect(reopened.load(1)).rejects.toMatchObject({ code: 'STORAGE_CORRUPT' });
+      await reopened.close();
+      const raw2 = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+      await raw2.put('format', new Packr({ useRecords: false }).pack(99));
+      await raw2.close();
+      await expect(LevelLogStore.open(dir, { fsync: true })).rejects.toMatchObject({ code: 'STORAGE_CORRUPT' });
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
