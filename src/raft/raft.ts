@@ -74,8 +74,10 @@ export class Raft {
   msgsAfterPersist: Message[] = [];
   /** ReadIndex requests waiting for this leader's first commit in its term. */
   private pendingReadIndexMessages: Message[] = [];
-  /** Proposals appended since the last flush: App messages are built once, at flush. */
+  /** A broadcast of App messages is due at the next Ready (see scheduleBcast). */
   private bcastPending = false;
+  /** The due broadcast must reach followers with nothing new too (the commit index moved). */
+  private bcastEmptyPending = false;
 
   electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -217,22 +219,34 @@ export class Raft {
     return true;
   }
 
-  /** Sends App to every follower; in replicate state keeps sending while the window allows. */
-  bcastAppend(): void {
-    this.bcastPending = false;
+  /**
+   * Sends App to every follower, empty ones too when `withEmpty` (to carry a new commit
+   * index); in replicate state keeps sending while the window allows.
+   */
+  private bcastAppend(withEmpty: boolean): void {
     for (const [id, pr] of this.trk.progress) {
       if (id === this.id) continue;
-      if (!this.maybeSendAppend(id, true)) continue;
+      if (!this.maybeSendAppend(id, withEmpty)) continue;
       while (pr.state === 'replicate' && pr.next <= this.raftLog.lastIndex() && this.maybeSendAppend(id, false)) {
         // Keep streaming: entries beyond one message's size limit go out in further messages.
       }
     }
   }
 
-  /** Flushes deferred App broadcasts (proposals batched since the last Ready). */
+  /**
+   * Asks for a broadcast at the next Ready. Deferring coalesces work: every proposal and
+   * every commit advance between two Readies costs one App per follower, not one each.
+   */
+  private scheduleBcast(withEmpty: boolean): void {
+    this.bcastPending = true;
+    if (withEmpty) this.bcastEmptyPending = true;
+  }
+
+  /** Sends the deferred broadcast (called when a Ready is taken). */
   flushBcast(): void {
-    if (this.bcastPending && this.role === 'leader') this.bcastAppend();
+    if (this.bcastPending && this.role === 'leader') this.bcastAppend(this.bcastEmptyPending);
     this.bcastPending = false;
+    this.bcastEmptyPending = false;
   }
 
   hasPendingBcast(): boolean {
@@ -288,6 +302,7 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.pendingReadIndexMessages = [];
     this.bcastPending = false;
+    this.bcastEmptyPending = false;
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -336,6 +351,7 @@ export class Raft {
     // we serve no ReadIndex (we may not know the latest commit index).
     const ok = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array(0) }]);
     assert(ok, 'empty entry was dropped');
+    this.scheduleBcast(true);
     this.logger.info(`${this.id}: became leader at term ${this.term}`);
   }
 
@@ -554,8 +570,7 @@ export class Raft {
       if (e.type === EntryType.ConfChange) this.checkConfChangeProposal(e, i);
     }
     if (!this.appendEntries(m.entries)) throw new ProposalDroppedError('too many uncommitted entries');
-    // Build App messages once per Ready rather than once per proposal.
-    this.bcastPending = true;
+    this.scheduleBcast(false);
   }
 
   /** Refuses a conf change that cannot be applied after the current config (etcd's rules). */
@@ -682,7 +697,7 @@ export class Raft {
     }
     if (this.maybeCommit()) {
       this.onCommitAdvanced();
-      this.bcastAppend();
+      this.scheduleBcast(true);
     } else if (oldPaused) {
       this.maybeSendAppend(m.from, false);
     }
@@ -768,7 +783,7 @@ export class Raft {
     if (pr === undefined || !pr.maybeUpdate(index)) return;
     if (this.maybeCommit()) {
       this.onCommitAdvanced();
-      this.bcastAppend();
+      this.scheduleBcast(true);
     }
   }
 
@@ -806,7 +821,6 @@ export class Raft {
         this.campaign('election');
       } else {
         this.becomeLeader();
-        this.bcastAppend();
       }
     } else if (res === 'lost') {
       // A rejected pre-vote may carry a higher term; step() already moved us to it then.
@@ -949,7 +963,7 @@ export class Raft {
     // The quorum changed: the commit index may move, and new members need appends.
     if (this.maybeCommit()) {
       this.onCommitAdvanced();
-      this.bcastAppend();
+      this.scheduleBcast(true);
     } else {
       for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
     }
@@ -969,7 +983,7 @@ export class Raft {
     this.appendEntries([e]);
     this.uncommittedBytes += savedBytes;
     this.pendingConfIndex = this.raftLog.lastIndex();
-    this.bcastPending = true;
+    this.scheduleBcast(false);
     this.logger.info(`${this.id}: initiating automatic transition out of joint configuration`);
   }
 
