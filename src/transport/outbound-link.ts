@@ -52,7 +52,8 @@ export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number):
 export class OutboundLink {
   readonly peerId: NodeId;
   readonly addr: PeerAddress;
-  readonly persistent: boolean;
+  /** Persistent links reconnect forever; a learned link becomes persistent when its node becomes a peer. */
+  persistent: boolean;
   /** Messages queued this event-loop turn; the transport's flush turns them into one frame. */
   readonly msgs: unknown[] = [];
   /** Request/response envelopes queued this turn; they ride in the same frame. */

@@ -140,11 +140,13 @@ export class Transport {
   /** Adds or updates a peer; a changed address replaces the connection. */
   setPeer(id: NodeId, addr: PeerAddress): void {
     assert(id !== this.config.nodeId, 'a node is not its own peer');
-    const known = this.peers.get(id);
     this.peers.set(id, { host: addr.host, port: addr.port });
     this.learned.delete(id);
     const link = this.links.get(id);
-    if (link !== undefined && link.persistent && known?.host === addr.host && known.port === addr.port) return;
+    if (link !== undefined && link.addr.host === addr.host && link.addr.port === addr.port) {
+      link.persistent = true; // a joiner we were answering became a member: keep its link
+      return;
+    }
     if (link !== undefined) this.dropLink(link, 'peer address changed');
     if (this.server !== null && !this.closed) this.openLink(id, addr, true);
   }

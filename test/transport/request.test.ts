@@ -129,5 +129,11 @@ describe('transport: request/response', () => {
     // Plain messages reach the joiner the same way.
     a.t.send(5, 'hello joiner');
     await j.probe.until(() => j.from(1).length === 1);
+    // Once the joiner becomes a configured peer at that address, the same link carries on.
+    const connects = a.t.stats().connects;
+    a.t.setPeer(5, { host, port: j.port });
+    a.t.send(5, 'member now');
+    await j.probe.until(() => j.from(1).length === 2);
+    expect(a.t.stats().connects).toBe(connects);
   });
 });
