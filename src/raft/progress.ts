@@ -96,7 +96,8 @@ export class Progress {
       return true;
     }
     if (this.next - 1 !== rejected) return false;
-    this.next = Math.max(Math.min(rejected, matchHint + 1), 1);
+    // Never probe at or below what the follower is known to have.
+    this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.msgAppFlowPaused = false;
     return true;
   }

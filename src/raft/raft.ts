@@ -114,8 +114,22 @@ export class Raft {
     const restored = new Changer(this.trk, this.raftLog.lastIndex()).restore(confState);
     this.switchToConfig(restored);
     if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0) this.loadState(hardState);
-    if (c.applied !== undefined && c.applied > 0) this.raftLog.appliedTo(c.applied);
+    if (c.applied !== undefined && c.applied > 0) this.restoreApplied(c.applied);
     this.becomeFollower(this.term, NONE);
+  }
+
+  /**
+   * On restart the host's state machine may be ahead of the durable commit index (commit
+   * is written lazily); what it applied was committed, so the commit index catches up.
+   */
+  private restoreApplied(applied: number): void {
+    const log = this.raftLog;
+    if (applied > log.committed) {
+      assert(applied <= log.lastIndex(), `${this.id}: applied ${applied} beyond last index ${log.lastIndex()}`);
+      this.logger.warn(`${this.id}: applied ${applied} ahead of durable commit ${log.committed}; catching up`);
+      log.committed = applied;
+    }
+    log.appliedTo(applied);
   }
 
   softState(): SoftState {

@@ -140,7 +140,9 @@ export class RawNode {
     if (r.raftLog.unstable.entries.length > 0 || r.raftLog.hasPendingSnapshot()) return true;
     if (r.readStates.length > 0 || r.raftLog.hasNextCommittedEnts()) return true;
     if (r.lead !== this.prevSoftState.lead || r.role !== this.prevSoftState.role) return true;
-    return !hardStateEqual(r.hardState(), this.prevHardState);
+    // Compared field by field: hosts call this for every group on every flush.
+    const hs = this.prevHardState;
+    return r.term !== hs.term || r.vote !== hs.vote || r.raftLog.committed !== hs.commit;
   }
 
   /** The work to do now; call advance(rd) when done. One Ready at a time. */
