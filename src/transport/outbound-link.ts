@@ -7,7 +7,7 @@ import assert from 'node:assert';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { NodeId } from '../raft/types.js';
-import { encodeFrame, FrameDecoder, isKeepalive, packr } from './frame.js';
+import { encodeFrame, FrameDecoder, frameHeaderBytes, isKeepalive, packr } from './frame.js';
 import {
   computeProof, handshakeFrameBytesMax, handshakeVersion, newNonce, parseChallenge, parseOk,
   proofMatches, type Hello, type PeerAddress, type ProofInput,
@@ -27,6 +27,8 @@ export interface LinkOptions {
   reconnectDelayMsMin: number;
   reconnectDelayMsMax: number;
   sendQueueBytesMax: number;
+  /** The peer's frame limit (the same setting cluster-wide): larger batches are split. */
+  frameBytesMax: number;
   handshakeTimeoutMs: number;
   /** An up link whose peer sent no keepalive for this long is closed and reconnected. */
   peerSilenceMsMax: number;
@@ -113,12 +115,39 @@ export class OutboundLink {
       // fresh messages after reconnect.
       this.opts.counters.dropped += count;
     } else {
-      const frame = encodeFrame(this.calls.length === 0 ? [this.msgs] : [this.msgs, this.calls]);
-      if (this.state === 'up' && !this.waitingDrain) this.write(frame, count);
-      else this.enqueue(frame, count);
+      this.encode(this.msgs, this.calls);
     }
     this.msgs.length = 0;
     this.calls.length = 0;
+  }
+
+  // One frame, unless the batch exceeds the receiver's frame limit: then halves, in order.
+  // A single message over the limit could never be delivered, so it is dropped and logged.
+  private encode(msgs: unknown[], calls: unknown[]): void {
+    const frame = encodeFrame(calls.length === 0 ? [msgs] : [msgs, calls]);
+    const count = msgs.length + calls.length;
+    if (frame.length - frameHeaderBytes <= this.opts.frameBytesMax) {
+      this.emit(frame, count);
+    } else if (count === 1) {
+      this.opts.counters.dropped++;
+      this.opts.logger.error({ peer: this.peerId, bytes: frame.length }, 'message larger than frameBytesMax dropped');
+    } else if (msgs.length > 1) {
+      const half = msgs.length >>> 1;
+      this.encode(msgs.slice(0, half), []);
+      this.encode(msgs.slice(half), calls);
+    } else if (calls.length > 1) {
+      const half = calls.length >>> 1;
+      this.encode(msgs, calls.slice(0, half));
+      this.encode([], calls.slice(half));
+    } else {
+      this.encode(msgs, []);
+      this.encode([], calls);
+    }
+  }
+
+  private emit(frame: Buffer, count: number): void {
+    if (this.state === 'up' && !this.waitingDrain) this.write(frame, count);
+    else this.enqueue(frame, count);
   }
 
   /** Closes the link for good, without reporting a status change. */

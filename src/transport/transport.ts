@@ -41,7 +41,7 @@ export interface TransportConfig {
   reconnectDelayMsMax?: number;
   /** Per-peer bytes of frames waiting for connect or drain; beyond it the oldest are dropped and counted. */
   sendQueueBytesMax?: number;
-  /** Largest accepted frame after the handshake. */
+  /** Largest frame body accepted after the handshake, and sent: bigger batches are split (same value cluster-wide). */
   frameBytesMax?: number;
   /** Time allowed for connect plus handshake, both directions. */
   handshakeTimeoutMs?: number;
@@ -241,6 +241,7 @@ export class Transport {
       reconnectDelayMsMin: this.config.reconnectDelayMsMin ?? 20,
       reconnectDelayMsMax: this.config.reconnectDelayMsMax ?? 1000,
       sendQueueBytesMax: this.config.sendQueueBytesMax ?? 32 * 1024 * 1024,
+      frameBytesMax: this.config.frameBytesMax ?? frameBytesMaxDefault,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs ?? 5000,
       keepaliveMs: this.keepaliveMs,
       peerSilenceMsMax: this.config.peerSilenceMsMax ?? 10_000,

@@ -295,3 +295,17 @@ describe('transport: keepalive', () => {
     expect(a.status).toEqual([{ id: 2, up: true }]);
   });
 });
+
+describe('transport: frame size limit', () => {
+  it('splits a batch over frameBytesMax into ordered frames, and drops a lone message over it', async () => {
+    nodes = await startCluster(2, { frameBytesMax: 1000 });
+    const [a, b] = nodes;
+    a.t.send(2, { seq: 0, pad: Buffer.alloc(2000) }); // can never fit
+    for (let seq = 1; seq <= 10; seq++) a.t.send(2, { seq, pad: Buffer.alloc(300) });
+    await b.probe.until(() => b.from(1).length === 10);
+    expect((b.from(1) as { seq: number }[]).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(b.batches.length).toBeGreaterThanOrEqual(4);
+    expect(a.t.stats()).toMatchObject({ dropped: 1, protocolErrors: 0 });
+    expect(b.t.stats().protocolErrors).toBe(0);
+  });
+});
