@@ -179,6 +179,38 @@ describe('raft scenarios: removal and elections', () => {
   });
 });
 
+describe('raft scenarios: limits', () => {
+  it('the inflight window also closes on bytes', () => {
+    const net = new Network([1, 2, 3], { config: { maxInflightBytes: 250, maxSizePerMsgBytes: 1 } });
+    net.elect(1);
+    net.propose(1, 'warm');
+    net.cutLink(1, 3);
+    net.sent = [];
+    for (let i = 0; i < 10; i++) net.propose(1, 'x'.repeat(100));
+    const appsTo3 = net.sent.filter((m) => m.type === MessageType.App && m.to === 3 && m.entries.length > 0);
+    expect(appsTo3).toHaveLength(3); // 100 + 100 + 100 >= 250: the third fills the window
+    net.heal();
+    net.tickAll(5);
+    expect(net.host(3).applied).toEqual(net.host(1).applied);
+  });
+
+  it('uncommitted bytes are released once entries apply', () => {
+    const net = new Network([1, 2, 3], { config: { maxUncommittedBytes: 10 } });
+    net.elect(1);
+    for (let i = 0; i < 5; i++) net.propose(1, '12345678');
+    expect(net.host(2).applied).toHaveLength(5);
+  });
+
+  it('a ReadIndex on a follower without a leader goes nowhere', () => {
+    const net = new Network([1, 2, 3]);
+    net.stabilize();
+    net.node(2).readIndex(b('r'));
+    net.stabilize();
+    expect(net.sent.filter((m) => m.type === MessageType.ReadIndex)).toHaveLength(0);
+    expect(net.host(2).readStates).toHaveLength(0);
+  });
+});
+
 describe('raft scenarios: reports and restart', () => {
   it('reportUnreachable moves a replicating follower back to probe', () => {
     const net = new Network([1, 2, 3]);
