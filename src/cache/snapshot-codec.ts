@@ -11,13 +11,12 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { Packr, Unpackr } from 'msgpackr';
-import { ItemTable, NIL, storedValue } from './item-table.js';
+import { ItemTable, NIL } from './item-table.js';
 import type { CacheCounters, CacheScalars } from './state-machine.js';
 
 /** Bumped when the layout changes; restore refuses other versions. */
-const snapshotVersion = 1;
+const snapshotVersion = 2;
 
-const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, int64AsType: 'auto' as 'number' }); // 'auto' exists at runtime, not in the typings
 
 const counterNames: Array<keyof CacheCounters> = [
@@ -34,9 +33,9 @@ const counterNames: Array<keyof CacheCounters> = [
 interface ItemColumns {
   count: number;
   keyLengths: Uint32Array;
-  keys: Buffer;
   valueLengths: Uint32Array;
-  values: Buffer;
+  /** Each item's key bytes then value bytes, items one after the other. */
+  texts: Buffer;
   flags: Uint32Array;
   cas: Float64Array;
   seq: Float64Array;
@@ -56,9 +55,8 @@ function collectColumns(items: ItemTable): ItemColumns {
   const c: ItemColumns = {
     count,
     keyLengths: new Uint32Array(count),
-    keys: Buffer.alloc(0),
     valueLengths: new Uint32Array(count),
-    values: Buffer.alloc(0),
+    texts: Buffer.alloc(0),
     flags: new Uint32Array(count),
     cas: new Float64Array(count),
     seq: new Float64Array(count),
@@ -67,14 +65,12 @@ function collectColumns(items: ItemTable): ItemColumns {
     bits: new Uint8Array(count),
     scanPosition: -1,
   };
-  let keyBytes = 0;
-  let valueBytes = 0;
+  let textBytes = 0;
   let i = 0;
   for (let slot = items.tail; slot !== NIL; slot = items.newerOf(slot), i++) {
-    c.keyLengths[i] = items.key(slot).length;
-    c.valueLengths[i] = items.value(slot).length;
-    keyBytes += c.keyLengths[i]!;
-    valueBytes += c.valueLengths[i]!;
+    c.keyLengths[i] = items.keyLength(slot);
+    c.valueLengths[i] = items.valueLength(slot);
+    textBytes += c.keyLengths[i]! + c.valueLengths[i]!;
     c.flags[i] = items.flags[slot]!;
     c.cas[i] = items.cas[slot]!;
     c.seq[i] = items.seq[slot]!;
@@ -84,23 +80,19 @@ function collectColumns(items: ItemTable): ItemColumns {
     if (slot === items.scanCursor) c.scanPosition = i;
   }
   assert(i === count, 'LRU list and index disagree on the item count');
-  c.keys = Buffer.allocUnsafe(keyBytes);
-  c.values = Buffer.allocUnsafe(valueBytes);
-  let keyAt = 0;
-  let valueAt = 0;
-  for (let slot = items.tail; slot !== NIL; slot = items.newerOf(slot)) {
-    keyAt += c.keys.write(items.key(slot), keyAt, 'latin1');
-    const value = items.value(slot);
-    if (typeof value === 'string') valueAt += c.values.write(value, valueAt, 'latin1');
-    else valueAt += value.copy(c.values, valueAt);
-  }
+  c.texts = Buffer.allocUnsafe(textBytes);
+  let at = 0;
+  for (let slot = items.tail; slot !== NIL; slot = items.newerOf(slot)) at += items.writeItem(slot, c.texts, at);
+  assert(at === textBytes, 'item lengths and written bytes disagree');
   return c;
 }
 
 /** Encodes the items and scalars of a cache state (see the module doc). */
 export function encodeSnapshot(items: ItemTable, scalars: CacheScalars): Uint8Array {
   const c = collectColumns(items);
-  return packr.pack([
+  // A Packr per snapshot: a shared one would keep its (snapshot-sized) buffer alive and
+  // hand out later results as views into it.
+  return new Packr({ useRecords: false }).pack([
     snapshotVersion,
     scalars.appliedIndex,
     scalars.casLast,
@@ -111,9 +103,8 @@ export function encodeSnapshot(items: ItemTable, scalars: CacheScalars): Uint8Ar
     c.count,
     c.scanPosition,
     bytesOf(c.keyLengths),
-    c.keys,
     bytesOf(c.valueLengths),
-    c.values,
+    c.texts,
     bytesOf(c.flags),
     bytesOf(c.cas),
     bytesOf(c.seq),
@@ -141,22 +132,20 @@ export function decodeSnapshot(data: Uint8Array, items: ItemTable): CacheScalars
   counterNames.forEach((name, i) => (counters[name] = counterValues[i]!));
   const count = f[7] as number;
   const keyLengths = column(f[9] as Buffer, new Uint32Array(count));
-  const keys = f[10] as Buffer;
-  const valueLengths = column(f[11] as Buffer, new Uint32Array(count));
-  const values = f[12] as Buffer;
-  const flags = column(f[13] as Buffer, new Uint32Array(count));
-  const cas = column(f[14] as Buffer, new Float64Array(count));
-  const seq = column(f[15] as Buffer, new Float64Array(count));
-  const expiresAtMs = column(f[16] as Buffer, new Float64Array(count));
-  const accessMs = column(f[17] as Buffer, new Float64Array(count));
-  const bits = column(f[18] as Buffer, new Uint8Array(count));
+  const valueLengths = column(f[10] as Buffer, new Uint32Array(count));
+  const texts = f[11] as Buffer;
+  const flags = column(f[12] as Buffer, new Uint32Array(count));
+  const cas = column(f[13] as Buffer, new Float64Array(count));
+  const seq = column(f[14] as Buffer, new Float64Array(count));
+  const expiresAtMs = column(f[15] as Buffer, new Float64Array(count));
+  const accessMs = column(f[16] as Buffer, new Float64Array(count));
+  const bits = column(f[17] as Buffer, new Uint8Array(count));
   const scanPosition = f[8] as number;
   items.clear();
-  let keyAt = 0;
-  let valueAt = 0;
+  let at = 0;
   for (let i = 0; i < count; i++) {
-    const key = keys.toString('latin1', keyAt, (keyAt += keyLengths[i]!));
-    const value = storedValue(values.subarray(valueAt, (valueAt += valueLengths[i]!)));
+    const key = texts.subarray(at, (at += keyLengths[i]!));
+    const value = texts.subarray(at, (at += valueLengths[i]!));
     const slot = items.insert(key, value, flags[i]!);
     items.cas[slot] = cas[i]!;
     items.seq[slot] = seq[i]!;

@@ -47,17 +47,7 @@
 import assert from 'node:assert';
 import { applyDelta, counterText, parseCounter } from './counter-value.js';
 import { elapsedSec, expiryMs, flushAtMs, ttlSec } from './item-time.js';
-import {
-  FETCHED,
-  ItemTable,
-  NIL,
-  STALE,
-  WIN_SENT,
-  itemBytes,
-  storedBytes,
-  storedText,
-  storedValue,
-} from './item-table.js';
+import { FETCHED, ItemTable, NIL, STALE, WIN_SENT, itemBytes } from './item-table.js';
 import type {
   ArithOp,
   BumpOp,
@@ -82,6 +72,8 @@ export interface CacheConfig {
   memoryBytesMax: number;
   /** memcached -I: the largest item (header + key + value) accepted. */
   itemBytesMax: number;
+  /** Seed of the key hash (physical layout only, never visible in state): random per process resists hash flooding. */
+  hashSeed?: number;
 }
 
 /** The state machine's figures for memcached `stats`, under memcached's names. */
@@ -119,7 +111,6 @@ export interface CacheScalars {
   counters: CacheCounters;
 }
 
-const emptyValue = '';
 const emptyBuffer = Buffer.alloc(0);
 const nonNumericMessage = 'cannot increment or decrement non-numeric value';
 const tooLargeMessage = 'object too large for cache';
@@ -153,7 +144,7 @@ function freshCounters(): CacheCounters {
 
 /** The deterministic cache of one group (see the module doc). */
 export class CacheStateMachine {
-  private readonly items = new ItemTable();
+  private readonly items: ItemTable;
   private readonly memoryBytesMax: number;
   private readonly itemBytesMax: number;
   private appliedIndexValue = 0;
@@ -170,6 +161,7 @@ export class CacheStateMachine {
     assert(config.memoryBytesMax > 0 && config.itemBytesMax > 0, 'cache limits must be positive');
     this.memoryBytesMax = config.memoryBytesMax;
     this.itemBytesMax = config.itemBytesMax;
+    this.items = new ItemTable(config.hashSeed);
   }
 
   /** Index of the last entry applied (or marked applied). */
@@ -210,11 +202,11 @@ export class CacheStateMachine {
     assert(!opMutates(op), 'read() takes only pure gets');
     const now = Math.max(nowMs, this.lastNowMs);
     if (this.pendingFlushAtMs <= now) return missResult;
-    const slot = this.items.find(op.key.toString('latin1'));
+    const slot = this.items.find(op.key);
     if (slot === NIL || !this.isLive(slot, now)) return missResult;
     const bits = this.items.bits[slot]!;
     if ((bits & STALE) !== 0 && (bits & WIN_SENT) === 0) return null;
-    return { kind: 'hit', item: this.view(slot, now), win: (bits & WIN_SENT) !== 0 ? 'Z' : null };
+    return { kind: 'hit', item: this.view(slot, op.key, now), win: (bits & WIN_SENT) !== 0 ? 'Z' : null };
   }
 
   /** Encodes the whole state (items in LRU order, counters, appliedIndex) with msgpackr. */
@@ -310,7 +302,7 @@ export class CacheStateMachine {
   }
 
   /** The live item's slot, or NIL; a dead item found on the way is removed. */
-  private findLive(key: string, now: number): number {
+  private findLive(key: Buffer, now: number): number {
     const slot = this.items.find(key);
     if (slot === NIL || this.isLive(slot, now)) return slot;
     this.removeDead(slot);
@@ -345,21 +337,21 @@ export class CacheStateMachine {
   }
 
   /** Stores a whole new value under `key` (new item, or replacing `slot`). Returns the slot. */
-  private storeItem(key: string, slot: number, value: Buffer, flags: number, expiresAtMs: number, newCas: number | undefined, bits: number, now: number): number {
-    const stored = storedValue(value);
-    if (slot === NIL) slot = this.items.insert(key, stored, flags);
-    else this.items.setValue(slot, stored, flags);
+  private storeItem(key: Buffer, slot: number, value: Buffer, flags: number, expiresAtMs: number, newCas: number | undefined, bits: number, now: number): number {
+    if (slot === NIL) slot = this.items.insert(key, value, flags);
+    else this.items.setValue(slot, value, flags);
     this.counters.totalItems++;
     this.written(slot, expiresAtMs, newCas, bits, now);
     return slot;
   }
 
-  private view(slot: number, now: number): ItemView {
+  /** What a reply needs of the item; `key` is the request's key, copied (never pins a request buffer). */
+  private view(slot: number, key: Buffer, now: number): ItemView {
     const items = this.items;
     const bits = items.bits[slot]!;
     return {
-      key: Buffer.from(items.key(slot), 'latin1'),
-      value: storedBytes(items.value(slot)),
+      key: Buffer.from(key),
+      value: items.valueBytes(slot),
       flags: items.flags[slot]!,
       cas: items.cas[slot]!,
       ttlSec: ttlSec(items.expiresAtMs[slot]!, now),
@@ -370,7 +362,7 @@ export class CacheStateMachine {
   }
 
   private applyGet(op: GetOp, now: number): CacheResult {
-    const key = op.key.toString('latin1');
+    const key = op.key;
     const slot = this.findLive(key, now);
     if (slot === NIL) return op.vivify === undefined ? missResult : this.vivifyGet(key, op, now);
     const items = this.items;
@@ -382,7 +374,7 @@ export class CacheStateMachine {
     }
     // R is judged against the TTL before this op's T, then T applies (meta get order R, T).
     if (op.touch !== undefined) items.expiresAtMs[slot] = expiryMs(op.touch, now);
-    const item = this.view(slot, now);
+    const item = this.view(slot, op.key, now);
     if (op.noBump !== true) this.bump(slot, now);
     return { kind: 'hit', item, win };
   }
@@ -395,16 +387,16 @@ export class CacheStateMachine {
   }
 
   /** meta N on a miss: an empty stub item, and this client wins the recache. */
-  private vivifyGet(key: string, op: GetOp, now: number): CacheResult {
+  private vivifyGet(key: Buffer, op: GetOp, now: number): CacheResult {
     const expiresAtMs = expiryMs(op.vivify!, now);
     const slot = this.storeItem(key, NIL, emptyBuffer, 0, expiresAtMs, op.newCas, WIN_SENT, now);
-    const item = this.view(slot, now);
+    const item = this.view(slot, op.key, now);
     if (op.noBump !== true) this.bump(slot, now);
     return { kind: 'hit', item, win: 'W' };
   }
 
   private applyStore(op: StoreOp, now: number): CacheResult {
-    const key = op.key.toString('latin1');
+    const key = op.key;
     const flags = op.flags >>> 0;
     const size = itemBytes(op.key.length, op.value.length, flags);
     if (size > this.itemBytesMax) return this.refuseTooLarge(key, op);
@@ -430,7 +422,7 @@ export class CacheStateMachine {
   }
 
   /** memcached: too large; a plain set also drops the old value so it cannot be read stale. */
-  private refuseTooLarge(key: string, op: StoreOp): CacheResult {
+  private refuseTooLarge(key: Buffer, op: StoreOp): CacheResult {
     if (op.mode === 'set' && op.cas === undefined) {
       const slot = this.items.find(key);
       if (slot !== NIL) this.items.remove(slot);
@@ -438,7 +430,7 @@ export class CacheStateMachine {
     return { kind: 'server_error', message: tooLargeMessage };
   }
 
-  private storeMissing(key: string, op: StoreOp, mode: StoreOp['mode'], flags: number, now: number): CacheResult {
+  private storeMissing(key: Buffer, op: StoreOp, mode: StoreOp['mode'], flags: number, now: number): CacheResult {
     switch (mode) {
       case 'set':
       case 'add':
@@ -463,7 +455,7 @@ export class CacheStateMachine {
     return CasCheck.BadValue;
   }
 
-  private storeCas(key: string, slot: number, op: StoreOp, flags: number, now: number): CacheResult {
+  private storeCas(key: Buffer, slot: number, op: StoreOp, flags: number, now: number): CacheResult {
     const check = this.casCheck(slot, op.cas, op.invalidate);
     if (check === CasCheck.Match) {
       return this.stored(this.storeItem(key, slot, op.value, flags, expiryMs(op.exptime, now), op.newCas, 0, now), op.value.length);
@@ -475,11 +467,11 @@ export class CacheStateMachine {
     return this.stored(this.storeItem(key, slot, op.value, flags, items.expiresAtMs[slot]!, op.newCas, bits, now), op.value.length);
   }
 
-  private storeConcat(key: string, slot: number, op: StoreOp, now: number): CacheResult {
+  private storeConcat(key: Buffer, slot: number, op: StoreOp, now: number): CacheResult {
     const check = this.casCheck(slot, op.cas, false);
     if (check !== CasCheck.None && check !== CasCheck.Match) return existsResult;
     const items = this.items;
-    const old = storedBytes(items.value(slot));
+    const old = items.valueBytes(slot);
     const flags = items.flags[slot]!;
     const size = itemBytes(op.key.length, old.length + op.value.length, flags);
     if (size > this.itemBytesMax || size > this.memoryBytesMax) return notStoredResult;
@@ -492,14 +484,14 @@ export class CacheStateMachine {
   }
 
   private applyDelete(op: DeleteOp, now: number): CacheResult {
-    const slot = this.findLive(op.key.toString('latin1'), now);
+    const slot = this.findLive(op.key, now);
     if (slot === NIL) return notFoundResult;
     const items = this.items;
     if (op.cas !== undefined && op.cas !== items.cas[slot]) return existsResult;
     if (op.invalidate === true) return this.invalidate(slot, op, now);
     if (op.removeValue === true) {
       // memcached replaces the item by an empty one: new CAS, fresh flags, same TTL.
-      items.setValue(slot, emptyValue, 0);
+      items.setValue(slot, emptyBuffer, 0);
       this.written(slot, items.expiresAtMs[slot]!, op.newCas, 0, now);
       return deletedResult;
     }
@@ -510,7 +502,7 @@ export class CacheStateMachine {
   /** meta I: mark stale and bump the CAS, so the next meta get wins the recache. */
   private invalidate(slot: number, op: DeleteOp, now: number): CacheResult {
     const items = this.items;
-    if (op.removeValue === true) items.setValue(slot, emptyValue, 0);
+    if (op.removeValue === true) items.setValue(slot, emptyBuffer, 0);
     if (op.exptime !== undefined) items.expiresAtMs[slot] = expiryMs(op.exptime, now);
     const seq = this.nextSeq();
     items.seq[slot] = seq;
@@ -520,38 +512,37 @@ export class CacheStateMachine {
   }
 
   private applyArith(op: ArithOp, now: number): CacheResult {
-    const key = op.key.toString('latin1');
-    const slot = this.findLive(key, now);
-    if (slot === NIL) return op.vivify === undefined ? notFoundResult : this.vivifyArith(key, op, now);
+    const slot = this.findLive(op.key, now);
+    if (slot === NIL) return op.vivify === undefined ? notFoundResult : this.vivifyArith(op, now);
     const items = this.items;
     // memcached do_add_delta: a CAS of 0 means "no check".
     if (op.cas !== undefined && op.cas !== 0 && op.cas !== items.cas[slot]) return existsResult;
-    const oldText = storedText(items.value(slot));
+    const oldText = items.valueText(slot);
     const current = parseCounter(oldText);
     if (current === null) return { kind: 'client_error', message: nonNumericMessage };
     const value = applyDelta(current, op.delta, op.incr);
     const text = counterText(value, oldText.length);
     // Written in place (padded) when it fits, keeping the item's flag bits; else a new item.
     const bits = text.length === oldText.length ? items.bits[slot]! : 0;
-    items.setValue(slot, text, items.flags[slot]!);
+    items.setValue(slot, Buffer.from(text, 'latin1'), items.flags[slot]!);
     if (text.length !== oldText.length) this.counters.totalItems++;
     const expiresAtMs = op.exptime === undefined ? items.expiresAtMs[slot]! : expiryMs(op.exptime, now);
     const cas = this.written(slot, expiresAtMs, op.newCas, bits, now);
-    return { kind: 'number', value, cas, item: this.view(slot, now) };
+    return { kind: 'number', value, cas, item: this.view(slot, op.key, now) };
   }
 
   /** incr/decr miss with vivify: create the item holding the initial value. */
-  private vivifyArith(key: string, op: ArithOp, now: number): CacheResult {
+  private vivifyArith(op: ArithOp, now: number): CacheResult {
     const value = op.initial ?? 0n;
-    const slot = this.storeItem(key, NIL, Buffer.from(value.toString(), 'latin1'), 0, expiryMs(op.vivify!, now), op.newCas, 0, now);
-    return { kind: 'number', value, cas: this.items.cas[slot]!, item: this.view(slot, now) };
+    const slot = this.storeItem(op.key, NIL, Buffer.from(value.toString(), 'latin1'), 0, expiryMs(op.vivify!, now), op.newCas, 0, now);
+    return { kind: 'number', value, cas: this.items.cas[slot]!, item: this.view(slot, op.key, now) };
   }
 
   private applyTouch(op: TouchOp, now: number): CacheResult {
-    const slot = this.findLive(op.key.toString('latin1'), now);
+    const slot = this.findLive(op.key, now);
     if (slot === NIL) return notFoundResult;
     this.items.expiresAtMs[slot] = expiryMs(op.exptime, now);
-    const item = this.view(slot, now);
+    const item = this.view(slot, op.key, now);
     this.bump(slot, now);
     return { kind: 'touched', item };
   }
@@ -569,7 +560,7 @@ export class CacheStateMachine {
 
   private applyBump(op: BumpOp, now: number): CacheResult {
     for (const key of op.keys) {
-      const slot = this.findLive(key.toString('latin1'), now);
+      const slot = this.findLive(key, now);
       if (slot !== NIL) this.bump(slot, now);
     }
     return okResult;

@@ -32,6 +32,13 @@ for (let i = 0; i < count; i++) {
   machine.read({ type: 'get', key }, 1_700_000_000_000);
 }
 const readMs = Number(process.hrtime.bigint() - readStarted) / 1e6;
+const snapStarted = process.hrtime.bigint();
+const snapshot = machine.snapshot();
+const snapshotMs = Number(process.hrtime.bigint() - snapStarted) / 1e6;
+const restoreStarted = process.hrtime.bigint();
+const copy = new CacheStateMachine({ memoryBytesMax: 64 * 2 ** 30, itemBytesMax: 2 ** 20 });
+copy.restore(snapshot);
+const restoreMs = Number(process.hrtime.bigint() - restoreStarted) / 1e6;
 const stats = machine.stats();
 console.log(JSON.stringify({
   items: stats.curr_items,
@@ -43,4 +50,8 @@ console.log(JSON.stringify({
   rssBytesPerItem: (((after.rss - before.rss) * 2 ** 20) / count).toFixed(1),
   setsPerSec: Math.round(count / (fillMs / 1000)),
   readsPerSec: Math.round(count / (readMs / 1000)),
+  snapshotMb: (snapshot.length / 2 ** 20).toFixed(1),
+  snapshotMs: Math.round(snapshotMs),
+  restoreMs: Math.round(restoreMs),
+  restoredItems: copy.stats().curr_items,
 }));
