@@ -66,7 +66,8 @@ export class Raft {
   pendingConfIndex = 0;
   /** Payload bytes of entries appended by this leader and not yet applied. */
   uncommittedBytes = 0;
-  readonly readOnly: ReadOnly;
+  /** Pending ReadIndex requests of this leadership; discarded on any role change. */
+  private readOnly: ReadOnly;
   readStates: ReadState[] = [];
   /** Messages the host may send before persisting this Ready (leader appends/heartbeats). */
   msgsBeforePersist: Message[] = [];
@@ -314,6 +315,8 @@ export class Raft {
     }
     this.pendingConfIndex = 0;
     this.uncommittedBytes = 0;
+    // Reads confirmed by a later leadership would not be linearizable: drop them.
+    this.readOnly = new ReadOnly();
     this.pendingReadIndexMessages = [];
     this.bcastPending = false;
     this.bcastEmptyPending = false;

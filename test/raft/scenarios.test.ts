@@ -238,6 +238,24 @@ describe('raft scenarios: ReadIndex', () => {
     expect(net.host(2).readStates[0]!.index).toBe(net.node(2).status().commit);
   });
 
+  it('reads pending when leadership is lost are never answered by a later leadership', () => {
+    const net = new Network([1, 2, 3], { config: { preVote: false, checkQuorum: false } });
+    net.elect(1);
+    net.isolate(1);
+    net.node(1).readIndex(b('old'));
+    net.stabilize();
+    net.heal();
+    net.node(2).campaign(); // 1 steps down on the higher term
+    net.stabilize();
+    expect(net.leader()).toBe(2);
+    net.node(1).campaign();
+    net.stabilize();
+    expect(net.leader()).toBe(1);
+    net.node(1).readIndex(b('new'));
+    net.stabilize();
+    expect(net.host(1).readStates.map((r) => new TextDecoder().decode(r.context))).toEqual(['new']);
+  });
+
   it('lease reads answer without a heartbeat round', () => {
     const net = new Network([1, 2, 3], { config: { readOnlyOption: 'lease' } });
     net.elect(1);
