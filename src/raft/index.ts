@@ -43,18 +43,45 @@
  * - The leader counts its own entries toward the commit quorum only at advance() of the
  *   Ready that carried them (after they are durable), never at propose time. A single-node
  *   group therefore commits a proposal one Ready after persisting it.
- * - Proposals made between two Ready calls are sent to followers together, in the next
- *   Ready's messagesBeforePersist (batched App messages up to maxSizePerMsgBytes each).
+ * - Proposals and commit advances between two Ready calls are sent to followers together,
+ *   in the next Ready's messagesBeforePersist (App messages up to maxSizePerMsgBytes each,
+ *   as many as the follower's inflight window allows). proposeBatch(datas) appends many
+ *   entries in one step.
  * - Committed entries may include entries of the same Ready's `entries`: apply them only
  *   after that Ready is durable.
- * - A ReadState at index i answers a readIndex(ctx): serve the read once applied >= i.
- *   No answer comes if there is no leader or leadership changes: time reads out.
+ * - Restart: build MemoryStorage from disk (snapshot, entries, hard state), then pass
+ *   `applied` = the index the state machine restarts from (normally the snapshot index:
+ *   the entries after it come back as committedEntries, ConfChange entries included, so
+ *   initialState().confState must describe the config at `applied`).
+ * - Reads: a ReadState at index i answers readIndex(ctx): serve the read once applied >= i.
+ *   No answer comes if there is no leader, the request is lost, or leadership changes
+ *   (pending requests are dropped on any role change): time reads out and retry. A new
+ *   leader answers only after committing the empty entry of its term. 'lease' answers at
+ *   once from the check-quorum lease (requires checkQuorum; trusts bounded clock drift).
  * - Snapshots: create with storage.createSnapshot(appliedIndex, confState, data), then
- *   storage.compact(index); a follower behind the compaction point is sent the snapshot
- *   (Snap message with `snapshot`); report the outcome with reportSnapshot(id, ok).
- * - Membership: proposeConfChange({ changes: [{ type: AddLearnerNode, nodeId }], transition:
- *   'auto' }) etc. Only one change is pending at a time; a leader removed from the config
- *   steps down when it applies the change (transfer leadership first to avoid the gap).
+ *   storage.compact(index) (never past the applied index). A follower behind the
+ *   compaction point is sent storage.snapshot() (a Snap message with `snapshot`); report
+ *   the transfer with reportSnapshot(id, ok) — until then, or until the follower acks, the
+ *   leader sends it nothing else. A snapshot older than the new member's own addition is
+ *   still accepted: the entries after it add the member.
+ * - Membership uses joint consensus as in etcd. A ConfChange with one change and
+ *   transition 'auto' is applied directly (one voter change is always safe); several
+ *   changes, or transition 'explicit', enter a joint config C(old,new) where elections and
+ *   commits need majorities of both; 'auto' leaves it by itself (the leader proposes the
+ *   empty ConfChange once the joint one is applied), 'explicit' waits for the host to
+ *   propose { changes: [] }. Only one change is pending at a time, and a new leader
+ *   accepts none until it has applied everything in its log at election (so until its
+ *   first entry commits); invalid changes throw ProposalDroppedError at propose time.
+ *   Typical move: AddLearnerNode(n) -> (caught up) AddNode(n) -> RemoveNode(old).
+ * - A leader removed from the config (or demoted) steps down when it applies the change
+ *   (stepDownOnRemoval, default true); the others elect a leader after an election
+ *   timeout. To avoid that gap, transferLeader() to another voter first.
+ * - Leader transfer: transferLeader(to) catches `to` up, then sends it TimeoutNow; it
+ *   campaigns at once, bypassing pre-vote and the followers' lease. Proposals are refused
+ *   during a transfer; it is abandoned after one election timeout.
+ * - Errors: ProposalDroppedError (code ERR_RAFT_PROPOSAL_DROPPED) for refused proposals;
+ *   storage errors CompactedError / UnavailableError / SnapshotTemporarilyUnavailableError;
+ *   broken invariants are node:assert failures (programmer errors: crash).
  */
 export * from './types.js';
 export { RawNode } from './raw-node.js';
