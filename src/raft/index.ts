@@ -69,9 +69,10 @@
  *   changes, or transition 'explicit', enter a joint config C(old,new) where elections and
  *   commits need majorities of both; 'auto' leaves it by itself (the leader proposes the
  *   empty ConfChange once the joint one is applied), 'explicit' waits for the host to
- *   propose { changes: [] }. Only one change is pending at a time, and a new leader
- *   accepts none until it has applied everything in its log at election (so until its
- *   first entry commits); invalid changes throw ProposalDroppedError at propose time.
+ *   propose { changes: [] }. A config takes effect when its entry is applied (so it was
+ *   committed under the previous config, whose quorums overlap the next one's); only one
+ *   change is pending at a time, and a new leader accepts none until it has applied every
+ *   entry it had when elected. Invalid changes throw ProposalDroppedError at propose time.
  *   Typical move: AddLearnerNode(n) -> (caught up) AddNode(n) -> RemoveNode(old).
  * - A leader removed from the config (or demoted) steps down when it applies the change
  *   (stepDownOnRemoval, default true); the others elect a leader after an election
