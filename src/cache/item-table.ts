@@ -13,9 +13,10 @@
  * - The index is an open-addressing hash table (linear probing, backward-shift deletion)
  *   in an Int32Array of slot numbers, keyed by a seeded murmur3 hash of the key bytes, so
  *   a lookup hashes and compares the request's key Buffer without allocating.
- * Measured: the first version (Map<string, slot> + separate key and value strings) cost
- * 315-330 bytes of RSS per item; this layout costs ~215 (see the report in the
- * footprint script's header).
+ * Measured (node 20, 1M items, RSS growth per item): the first version (Map<string, slot>
+ * plus separate key and value strings) cost 315-334 bytes (heap 197 MB); this layout costs
+ * 248-250 bytes (heap 144 MB + 60 MB of typed arrays), 288 MB RSS for the whole process,
+ * and sets ran ~1.6x faster (no key string per lookup). memcached itself: ~195 MB.
  *
  * The LRU is a doubly linked list through the `newer`/`older` slot arrays: `head` is the
  * most recently written or bumped item, `tail` the eviction candidate.

@@ -2,6 +2,12 @@
 // 100-byte values, as the benchmark does) into one CacheStateMachine and prints the
 // process RSS and heap before and after. Not a test; run it by hand after `npm run build`:
 //   node --expose-gc test/cache/memory-footprint.mjs [items=1000000] [dist dir=dist]
+//
+// Measured on the shared 2-core box (node 20.20, 1M items; throughput is noisy there):
+//   Map<string,slot> + key and value strings: RSS 351-370 MB, 315-334 B/item, heap 197 MB
+//   one key+value string per item + typed-array hash index: RSS 287-290 MB, 248-250 B/item,
+//     heap 144 MB, sets 318k/s, reads 280-450k/s, snapshot 152 MB in ~1 s, restore ~2 s.
+//   memcached 1.6 for the same fill: ~195 MB.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 
