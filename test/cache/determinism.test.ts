@@ -7,6 +7,7 @@
  * restored into a fresh machine, and all three continue: digests stay equal. A small
  * memory limit makes eviction part of the run.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CacheOp } from '../../src/cache/ops.js';
@@ -29,6 +30,9 @@ const configs: CacheConfig[] = [
   // Room for a handful of items only: evictions happen all the time.
   { memoryBytesMax: 700, itemBytesMax: 512 },
 ];
+
+/** Evictions seen per config across runs: the small config must really evict. */
+const evictionsSeen = new Map<CacheConfig, number>();
 
 function run(config: CacheConfig, entries: EntrySpec[], snapshotAt: number): void {
   const leader = new CacheStateMachine(config);
@@ -62,6 +66,7 @@ function run(config: CacheConfig, entries: EntrySpec[], snapshotAt: number): voi
     }
     expect(leader.stats().bytes).toBeLessThanOrEqual(config.memoryBytesMax);
   });
+  evictionsSeen.set(config, (evictionsSeen.get(config) ?? 0) + leader.stats().evictions);
 }
 
 describe('CacheStateMachine determinism', () => {
@@ -75,8 +80,18 @@ describe('CacheStateMachine determinism', () => {
         ),
         { numRuns: 150 },
       );
+      if (config.memoryBytesMax < 1e6) expect(evictionsSeen.get(config)).toBeGreaterThan(0);
     });
   }
+
+  it('src/cache reads no clock, randomness or I/O', () => {
+    const dir = new URL('../../src/cache/', import.meta.url);
+    const forbidden = /Date\.now|new Date\(|Math\.random|performance\.now|process\.hrtime|setTimeout|setInterval|setImmediate|from 'node:(fs|net|http|child_process|worker_threads)'|randomBytes|randomInt/;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+      const code = readFileSync(new URL(file, dir), 'utf8').replace(/^\s*(\*|\/\/).*$/gm, '');
+      expect(forbidden.exec(code)?.[0] ?? null, file).toBeNull();
+    }
+  });
 
   it('markApplied moves the applied index and the digest with it', () => {
     const a = new CacheStateMachine(configs[0]!);
