@@ -6,6 +6,8 @@
 /** Outcome of a vote count. */
 export type VoteResult = 'won' | 'lost' | 'pending';
 
+const scratch: number[] = [];
+
 /** Committed index of a majority config: the highest index acked by a majority. */
 export function majorityCommitted(voters: ReadonlySet<number>, ackedIndex: (id: number) => number | undefined): number {
   const n = voters.size;
@@ -13,12 +15,21 @@ export function majorityCommitted(voters: ReadonlySet<number>, ackedIndex: (id: 
   if (n === 1) {
     for (const id of voters) return ackedIndex(id) ?? 0;
   }
-  const srt: number[] = new Array<number>(n);
-  let i = 0;
-  for (const id of voters) srt[i++] = ackedIndex(id) ?? 0;
-  srt.sort((a, b) => b - a);
+  // Insertion sort (descending) into a reused scratch array: called on every ack, with
+  // small n; avoids an allocation and a comparator call per element.
+  const srt = scratch;
+  let len = 0;
+  for (const id of voters) {
+    const v = ackedIndex(id) ?? 0;
+    let j = len++;
+    while (j > 0 && srt[j - 1]! < v) {
+      srt[j] = srt[j - 1]!;
+      j--;
+    }
+    srt[j] = v;
+  }
   // With n voters, the (n/2 + 1)-th highest index is on a majority.
-  return srt[(n >> 1)]!;
+  return srt[n >> 1]!;
 }
 
 /** Vote result of a majority config; `votes(id)` is true (yes), false (no) or undefined (missing). */

@@ -18,6 +18,8 @@ import {
   UnavailableError,
   type Entry,
 } from '../../src/raft/index.js';
+import { jointCommitted, majorityCommitted } from '../../src/raft/quorum.js';
+import fc from 'fast-check';
 import { b, confChange, Network } from './scenarios-network.js';
 
 const ent = (index: number, term: number, data = ''): Entry => ({ index, term, type: EntryType.Normal, data: b(data) });
@@ -337,5 +339,24 @@ describe('ConfChange codec', () => {
     expect(() => decodeConfChange(b('nope'))).toThrow(ConfChangeError);
     const ok = encodeConfChange({ changes: [{ type: ConfChangeType.AddNode, nodeId: 1 }], transition: 'auto' });
     expect(() => decodeConfChange(ok.subarray(0, ok.length - 6))).toThrow(ConfChangeError);
+  });
+});
+
+describe('quorum arithmetic', () => {
+  it('majorityCommitted is the highest index a majority has acked (brute force, fast-check)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(50), { minLength: 1, maxLength: 9 }), (acks) => {
+        const voters = new Set(acks.map((_, i) => i + 1));
+        const got = majorityCommitted(voters, (id) => acks[id - 1]);
+        let want = 0;
+        for (let idx = 0; idx <= 50; idx++) {
+          if (acks.filter((a) => a >= idx).length > acks.length / 2) want = idx;
+        }
+        expect(got).toBe(want);
+        const outgoing = new Set([1]);
+        expect(jointCommitted([voters, outgoing], (id) => acks[id - 1])).toBe(Math.min(want, acks[0]!));
+      }),
+      { seed: 42 },
+    );
   });
 });
