@@ -189,7 +189,8 @@ export class CacheStateMachine {
 
   /** Records that entry `index` (which holds no cache op) has been applied. */
   markApplied(index: number): void {
-    assert(index >= this.appliedIndexValue, `apply index ${index} below applied ${this.appliedIndexValue}`);
+    // Not assert(cond, `...`): the message would be built on every apply.
+    if (index < this.appliedIndexValue) assert.fail(`apply index ${index} below applied ${this.appliedIndexValue}`);
     this.appliedIndexValue = index;
   }
 
