@@ -62,6 +62,28 @@ describe('raft scenarios: joint consensus', () => {
     expect(net.host(5).applied).toEqual(['needs-old-half', 'new-only']);
   });
 
+  it('a joint config survives a snapshot and restart', () => {
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    net.changeConf(1, {
+      changes: [
+        { type: ConfChangeType.RemoveNode, nodeId: 3 },
+        { type: ConfChangeType.AddLearnerNode, nodeId: 3 },
+      ],
+      transition: 'explicit',
+    });
+    const joint = net.node(2).status().confState;
+    expect(joint.votersOutgoing).toEqual([1, 2, 3]);
+    expect(joint.learnersNext).toEqual([3]);
+    net.compact(2);
+    net.crash(2);
+    net.restart(2);
+    expect(net.node(2).status().confState).toEqual(joint);
+    net.changeConf(1, { changes: [], transition: 'auto' });
+    net.tickAll(2);
+    expect(net.node(2).status().confState).toMatchObject({ voters: [1, 2], learners: [3], votersOutgoing: [] });
+  });
+
   it('refuses to leave a config that is not joint', () => {
     const net = new Network([1, 2, 3]);
     net.elect(1);
