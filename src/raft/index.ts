@@ -80,6 +80,9 @@
  * - Leader transfer: transferLeader(to) catches `to` up, then sends it TimeoutNow; it
  *   campaigns at once, bypassing pre-vote and the followers' lease. Proposals are refused
  *   during a transfer; it is abandoned after one election timeout.
+ * - Idle groups: canQuiesce() on the leader says everything is committed, applied and
+ *   replicated with nothing pending; the host may then stop ticking the group (and ask the
+ *   followers to stop) until new work, a message, or a peer failure wakes it.
  * - Errors: ProposalDroppedError (code ERR_RAFT_PROPOSAL_DROPPED) for refused proposals;
  *   storage errors CompactedError / UnavailableError / SnapshotTemporarilyUnavailableError;
  *   broken invariants are node:assert failures (programmer errors: crash).

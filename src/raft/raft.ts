@@ -1004,6 +1004,25 @@ export class Raft {
     this.logger.info(`${this.id}: initiating automatic transition out of joint configuration`);
   }
 
+  /**
+   * Whether this leader's group is idle: everything appended is committed, applied and on
+   * every member, with nothing in flight. The host may then stop ticking it (and tell its
+   * followers to stop ticking) until the next proposal, read or message; not ticking is
+   * always safe, only liveness depends on waking up (e.g. when a peer goes down).
+   */
+  canQuiesce(): boolean {
+    if (this.role !== 'leader' || this.leadTransferee !== NONE || this.bcastPending) return false;
+    const log = this.raftLog;
+    const last = log.lastIndex();
+    if (log.committed !== last || log.applied !== last || log.unstable.entries.length > 0) return false;
+    if (this.readOnly.pendingCount() > 0 || this.pendingReadIndexMessages.length > 0) return false;
+    if (this.msgsBeforePersist.length > 0 || this.msgsAfterPersist.length > 0) return false;
+    for (const [id, pr] of this.trk.progress) {
+      if (id !== this.id && (pr.match !== last || pr.state !== 'replicate')) return false;
+    }
+    return true;
+  }
+
   // ---- ticks ----
 
   /** One unit of logical time. */

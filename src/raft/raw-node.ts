@@ -202,6 +202,15 @@ export class RawNode {
     r.maybeAutoLeaveJoint();
   }
 
+  /**
+   * True when this leader's group is idle (all entries committed, applied and replicated
+   * everywhere, nothing pending): the host may stop ticking it and its followers until new
+   * work or a peer failure wakes them. Always false on followers and outside a Ready cycle.
+   */
+  canQuiesce(): boolean {
+    return !this.outstanding && !this.hasReady() && this.raft.canQuiesce();
+  }
+
   /** The node's Raft state (progress of followers on the leader). */
   status(): RaftStatus {
     const r = this.raft;

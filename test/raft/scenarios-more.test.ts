@@ -235,6 +235,26 @@ describe('raft scenarios: limits', () => {
   });
 });
 
+describe('raft scenarios: quiescence', () => {
+  it('an idle leader can quiesce; new work or a lagging follower prevents it', () => {
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    net.propose(1, 'a');
+    expect(net.node(2).canQuiesce()).toBe(false);
+    expect(net.node(1).canQuiesce()).toBe(true);
+    net.node(1).propose(b('b'));
+    expect(net.node(1).canQuiesce()).toBe(false);
+    net.crash(3);
+    net.stabilize();
+    expect(net.node(1).canQuiesce()).toBe(false); // 3 does not have 'b'
+    net.restart(3);
+    net.tickAll(2);
+    expect(net.node(1).canQuiesce()).toBe(true);
+    net.node(1).readIndex(b('r'));
+    expect(net.node(1).canQuiesce()).toBe(false);
+  });
+});
+
 describe('raft scenarios: reports and restart', () => {
   it('reportUnreachable moves a replicating follower back to probe', () => {
     const net = new Network([1, 2, 3]);
