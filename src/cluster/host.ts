@@ -105,6 +105,8 @@ interface Attempt {
   tries: number;
   deadlineMs: number;
   cb: GroupCallback;
+  /** Set while waiting for a leader to be elected or learned. */
+  timer?: NodeJS.Timeout;
 }
 
 /** Longest wait for one forwarded read before trying elsewhere. */
@@ -122,10 +124,12 @@ export class ClusterHost {
   private readonly assembler = new SnapshotAssembler();
   private readonly lastHeardMs = new Map<NodeId, number>();
   private readonly leaderHints = new Map<GroupId, NodeId>();
+  /** Requests waiting for their group to have a leader, woken when one is known. */
+  private readonly leaderWaiters = new Map<GroupId, Set<Attempt>>();
   private extraWrites: GroupWrite[] = [];
   private flushScheduled = false;
-  private flushing = false;
-  private flushAgain = false;
+  /** New replicas whose bootstrap state must be durable before they run. */
+  private blockedUntilDurable: Replica[] = [];
   private metaChanged = false;
   private ticker: NodeJS.Timeout | null = null;
   private ticks = 0;
@@ -220,82 +224,100 @@ export class ClusterHost {
 
   private readonly runFlush = (): void => {
     this.flushScheduled = false;
-    if (this.flushing) {
-      this.flushAgain = true;
-      return;
-    }
-    this.flushing = true;
-    this.flush().then(
-      () => this.afterFlush(),
-      (err: unknown) => {
-        // A failed durable write leaves Raft state we cannot trust: stop the node.
-        this.logger.fatal({ err: String(err) }, 'flush failed');
-        process.exit(70);
-      },
-    );
+    if (this.closed) return;
+    this.flush();
+    this.afterFlush();
   };
 
   private afterFlush(): void {
-    this.flushing = false;
     if (this.metaChanged) {
       this.metaChanged = false;
       this.onMetaChanged();
     }
-    let again = this.flushAgain;
-    this.flushAgain = false;
-    if (!again) {
-      for (const r of this.replicas.values()) {
-        if (r.hasQueued || r.raft.hasReady()) {
-          again = true;
-          break;
-        }
-      }
-    }
-    if (again) this.scheduleFlush();
-  }
-
-  private async flush(): Promise<void> {
-    const nowMs = Date.now();
-    const readies: Array<[Replica, RaftReady]> = [];
-    const writes: GroupWrite[] = this.extraWrites;
-    this.extraWrites = [];
-    let mustSync = writes.length > 0;
     for (const r of this.replicas.values()) {
-      r.prepare(nowMs);
-      if (!r.raft.hasReady()) continue;
-      const { rd, write } = r.collect();
-      this.sendMessages(r.group, rd.messagesBeforePersist);
-      if (write !== null) writes.push(write);
-      if (rd.mustSync) mustSync = true;
-      readies.push([r, rd]);
-    }
-    if (mustSync) await this.persist(writes);
-    else if (writes.length > 0) this.persistLazily(writes);
-    const applyNowMs = Date.now();
-    for (const [r, rd] of readies) {
-      this.sendMessages(r.group, rd.messages);
-      r.afterPersist(rd, applyNowMs);
-      const snap = r.maybeSnapshot();
-      if (snap !== null) this.extraWrites.push(snap);
+      if (!r.persisting && (r.hasQueued || r.raft.hasReady())) return this.scheduleFlush();
     }
   }
 
   /**
-   * Writes that need no durability before we go on: hard states whose only change is the
-   * commit index (Raft recovers it from the leader; etcd does not fsync it either). The
-   * store keeps call order, so they land before anything written later.
+   * One pass over every group not waiting for its previous Ready's write. A Ready that
+   * must be durable before its messages go out joins this flush's ONE write batch and
+   * completes when the batch is on disk; one that need not (heartbeats, ReadIndex rounds,
+   * commit-index-only hard states) completes at once. So a group's reads never wait for
+   * another group's fsync, and batches keep flowing while one is being synced (the store
+   * merges writes issued meanwhile into its next batch, in order).
    */
-  private persistLazily(writes: GroupWrite[]): void {
-    this.store.write(writes).catch((err: unknown) => {
-      this.logger.fatal({ err: String(err) }, 'log write failed');
-      process.exit(70);
-    });
+  private flush(): void {
+    const nowMs = Date.now();
+    const durable: Array<[Replica, RaftReady]> = [];
+    const immediate: Array<[Replica, RaftReady]> = [];
+    const writes: GroupWrite[] = [];
+    const unblock = this.blockedUntilDurable;
+    this.blockedUntilDurable = [];
+    for (const x of this.extraWrites) writes.push(x);
+    this.extraWrites = [];
+    for (const r of this.replicas.values()) {
+      if (r.persisting) continue;
+      r.prepare(nowMs);
+      if (!r.raft.hasReady()) continue;
+      const { rd, write } = r.collect();
+      this.sendMessages(r.group, rd.messagesBeforePersist);
+      if (write !== null) {
+        writes.push(write);
+        durable.push([r, rd]);
+        r.persisting = true;
+      } else {
+        immediate.push([r, rd]);
+      }
+    }
+    if (writes.length > 0) this.persist(writes, durable, unblock);
+    for (const [r, rd] of immediate) this.complete(r, rd);
   }
 
-  private async persist(writes: GroupWrite[]): Promise<void> {
+  /** Sends what waited for durability, applies, answers, advances. */
+  private complete(r: Replica, rd: RaftReady): void {
+    this.sendMessages(r.group, rd.messages);
+    r.afterPersist(rd, Date.now());
+    const snap = r.maybeSnapshot();
+    if (snap !== null) this.extraWrites.push(snap);
+  }
+
+  private persist(writes: GroupWrite[], durable: Array<[Replica, RaftReady]>, unblock: Replica[]): void {
     const startMs = performance.now();
-    await this.store.write(writes);
-    this.metrics.fsyncSeconds.observe((performance.now() - startMs) / 1000);
+    this.store.write(writes).then(
+      () => {
+        this.metrics.fsyncSeconds.observe((performance.now() - startMs) / 1000);
+        if (this.closed) return;
+        for (const r of unblock) r.persisting = false;
+        for (const [r, rd] of durable) {
+          r.persisting = false;
+          this.complete(r, rd);
+        }
+        this.afterFlush();
+      },
+      (err: unknown) => this.fatal(err),
+    );
+  }
+
+  /**
+   * Saves the commit-index-only hard states (not needed for safety: Raft recovers the
+   * commit index from the leader; etcd does not sync it either), so that a restart
+   * replays about as far as the node had applied. Not awaited.
+   */
+  private saveHardStates(): void {
+    const writes: GroupWrite[] = [];
+    for (const r of this.replicas.values()) {
+      if (r.persisting) continue;
+      const w = r.takeUnsavedHardState();
+      if (w !== null) writes.push(w);
+    }
+    if (writes.length > 0) this.store.write(writes).catch((err: unknown) => this.fatal(err));
+  }
+
+  private fatal(err: unknown): void {
+    // A failed durable write leaves Raft state we cannot trust: stop the node.
+    this.logger.fatal({ err: String(err) }, 'log write failed');
+    process.exit(70);
   }
 
   private sendMessages(group: GroupId, msgs: Message[]): void {
@@ -331,7 +353,10 @@ export class ClusterHost {
     if (this.every(this.config.bumpIntervalMs, tickMs)) this.proposeBumps();
     if (this.every(this.config.expireIntervalMs, tickMs)) this.proposeExpires();
     if (this.every(this.config.balanceIntervalMs, tickMs)) this.balanceLeaders();
-    if (this.every(1000, tickMs)) this.housekeepMeta();
+    if (this.every(1000, tickMs)) {
+      this.housekeepMeta();
+      this.saveHardStates();
+    }
     if (this.every(500, tickMs)) {
       const nowMs = Date.now();
       for (const r of this.replicas.values()) r.expireWaiting(nowMs);
@@ -460,6 +485,7 @@ export class ClusterHost {
     const storage = this.factory.newStorage();
     const stored = this.stored.get(group);
     let applied = 0;
+    let bootstrapped = false;
     if (stored !== undefined) {
       if (stored.snapshot !== undefined) {
         storage.applySnapshot(stored.snapshot);
@@ -472,12 +498,18 @@ export class ClusterHost {
     } else if (voters.length > 0) {
       this.factory.bootstrap(storage, voters, learners);
       this.extraWrites.push(dumpStorage(group, storage));
+      bootstrapped = true;
       applied = storage.firstIndex() - 1;
       if (applied > 0) machine.restore(storage.snapshot().data, applied);
     }
     const raft = this.factory.newRaft(group, storage, applied);
     const r = new Replica(group, this.config.nodeId, raft, storage, machine, this.factory, this.config.replica);
     r.onProposalLatency = (ms) => this.metrics.proposalSeconds.observe(ms / 1000);
+    r.onLeaderKnown = (lead) => this.wakeLeaderWaiters(group, lead);
+    if (bootstrapped) {
+      r.persisting = true;
+      this.blockedUntilDurable.push(r);
+    }
     this.replicas.set(group, r);
     return r;
   }
@@ -621,9 +653,34 @@ export class ClusterHost {
 
   private retryLater(a: Attempt): void {
     a.tries++;
-    // An election is probably under way (~0.5-1 s): poll gently until the deadline.
-    const delayMs = Math.min(200, 10 * 2 ** Math.min(a.tries, 5));
-    setTimeout(() => this.attempt(a), delayMs);
+    // An election is probably under way (~0.5-1 s): wait for our replica to learn the new
+    // leader (wakeLeaderWaiters), polling gently meanwhile until the deadline.
+    const delayMs = Math.min(100, 10 * 2 ** Math.min(a.tries, 4));
+    let waiters = this.leaderWaiters.get(a.group);
+    if (waiters === undefined) {
+      waiters = new Set();
+      this.leaderWaiters.set(a.group, waiters);
+    }
+    waiters.add(a);
+    a.timer = setTimeout(() => {
+      waiters.delete(a);
+      this.attempt(a);
+    }, delayMs);
+  }
+
+  private wakeLeaderWaiters(group: GroupId, lead: NodeId): void {
+    const waiters = this.leaderWaiters.get(group);
+    if (waiters === undefined || waiters.size === 0) return;
+    const woken = [...waiters];
+    waiters.clear();
+    for (const a of woken) {
+      clearTimeout(a.timer);
+      a.hint = lead === this.config.nodeId ? 0 : lead;
+    }
+    // Not from inside the flush that learned the leader: the next turn.
+    setImmediate(() => {
+      for (const a of woken) this.attempt(a);
+    });
   }
 }
 

@@ -13,7 +13,7 @@
 import assert from 'node:assert';
 import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
 import { opMutates } from '../cache/ops.js';
-import { EntryType, type ConfState, type GroupId, type NodeId, type Snapshot } from '../raft/types.js';
+import { EntryType, type ConfState, type GroupId, type HardState, type NodeId, type Snapshot } from '../raft/types.js';
 import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
 import { CacheGroupMachine, type GroupMachine } from './machines.js';
 
@@ -75,6 +75,9 @@ interface ReadBatch {
 /** A group replica on this node. */
 export class Replica {
   role: RaftRole = 'follower';
+  /** True while a Ready of this replica waits for its durable write (no ready() until then). */
+  persisting = false;
+  private unsavedHardState: HardState | null = null;
   lead: NodeId = 0;
   /** Index of the last local snapshot (or installed one). */
   private snapshotIndex = 0;
@@ -105,6 +108,8 @@ export class Replica {
   onProposalLatency: ((ms: number) => void) | null = null;
   /** Called after a committed entry of the meta group was applied (the host reacts). */
   onApplied: ((index: number) => void) | null = null;
+  /** Called when the replica learns of a (new) leader. */
+  onLeaderKnown: ((lead: NodeId) => void) | null = null;
   /** Called after a snapshot replaced the machine's state. */
   onRestored: (() => void) | null = null;
 
@@ -214,17 +219,30 @@ export class Replica {
   collect(): { rd: RaftReady; write: GroupWrite | null } {
     const rd = this.raft.ready();
     if (this.proposed.size > 0) this.noteProposalIndexes(rd);
-    let write: GroupWrite | null = null;
-    if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) {
-      write = { group: this.group };
-      if (rd.hardState !== undefined) write.hardState = rd.hardState;
-      if (rd.entries.length > 0) write.entries = rd.entries;
-      if (rd.snapshot !== undefined) {
-        write.snapshot = rd.snapshot;
-        write.snapshotReplacesLog = true;
-      }
+    if (!rd.mustSync) {
+      // Only the commit index changed: Raft does not need it durable (a restarted node
+      // learns it from the leader), so it is saved with the next write, not on its own.
+      if (rd.hardState !== undefined) this.unsavedHardState = rd.hardState;
+      return { rd, write: null };
+    }
+    const write: GroupWrite = { group: this.group };
+    const hardState = rd.hardState ?? this.unsavedHardState;
+    if (hardState !== null) write.hardState = hardState;
+    this.unsavedHardState = null;
+    if (rd.entries.length > 0) write.entries = rd.entries;
+    if (rd.snapshot !== undefined) {
+      write.snapshot = rd.snapshot;
+      write.snapshotReplacesLog = true;
     }
     return { rd, write };
+  }
+
+  /** The latest hard state not written yet (commit-index changes), for a periodic save. */
+  takeUnsavedHardState(): GroupWrite | null {
+    const hs = this.unsavedHardState;
+    if (hs === null) return null;
+    this.unsavedHardState = null;
+    return { group: this.group, hardState: hs };
   }
 
   /** After rd's durable part is on disk: update the in-memory log, apply, answer, advance. */
@@ -248,7 +266,11 @@ export class Replica {
     const compactTo = applied - this.options.snapshotKeepEntries;
     if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     this.snapshotIndex = applied;
-    return { group: this.group, snapshot: snap };
+    // The stored commit index must not fall behind the snapshot (restart needs commit >= it).
+    const write: GroupWrite = { group: this.group, snapshot: snap };
+    if (this.unsavedHardState !== null) write.hardState = this.unsavedHardState;
+    this.unsavedHardState = null;
+    return write;
   }
 
   /** Fails work that waited too long (a lost leadership, a partition). */
@@ -418,8 +440,10 @@ export class Replica {
 
   private changeSoftState(role: RaftRole, lead: NodeId): void {
     const wasLeader = this.isLeader;
+    const learned = lead !== 0 && lead !== this.lead;
     this.role = role;
     this.lead = lead;
+    if (learned && this.onLeaderKnown !== null) this.onLeaderKnown(lead);
     if (wasLeader && role !== 'leader') {
       // Queued work would need the leadership we lost; proposals already in the log keep
       // waiting for their index (they may still commit under the next leader).

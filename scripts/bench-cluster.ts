@@ -1,0 +1,315 @@
+/**
+ * Cluster benchmark (not a test): memcaslap against a 3-node memraft cluster (all three
+ * nodes in memcaslap's server list, fsync on) and against one real memcached, then the
+ * failover time of the cluster over repeated SIGKILLs of the busiest leader.
+ *
+ *   npm run bench -- [--seconds 15] [--kills 5] [--threads 3] [--concurrency 48] [--fsync always|never]
+ *
+ * Workloads (16-byte keys — memcaslap's minimum — and 100-byte values):
+ *   get90:      90% get / 10% set, closed loop, max throughput
+ *   set-only:   100% set, closed loop
+ *   half load:  90/10 at half the get90 throughput (memcaslap -P); p50/p99 latency from
+ *               memcaslap's log2 latency histogram (interpolated within a bucket)
+ * Failover: a probe writes one key of every group through a surviving node in a loop;
+ * after SIGKILL of the node leading the most groups, the failover time is how long until
+ * every group the victim led acknowledged a write again. The victim is restarted (and
+ * leadership rebalanced) before the next kill.
+ *
+ * Note: all processes share this machine's cores (2 here), memcaslap included.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hashKey, rangeIndexOf } from '../src/membership/hash.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '15' },
+    kills: { type: 'string', default: '5' },
+    threads: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '48' },
+    fsync: { type: 'string', default: 'always' },
+    groups: { type: 'string', default: '16' },
+  },
+  allowPositionals: true,
+});
+
+const root = resolve(import.meta.dirname, '..');
+const mainJs = process.env.MEMRAFT_BENCH_MAIN ?? join(root, 'dist/cli/main.js');
+const seconds = Number(args.seconds);
+const groups = Number(args.groups);
+
+interface Caslap {
+  tps: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+async function main(): Promise<void> {
+  spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'ignore' });
+  const dir = await mkdtemp(join(tmpdir(), 'memraft-bench-'));
+  const cfg90 = join(dir, 'get90.cfg');
+  const cfgSet = join(dir, 'set.cfg');
+  await writeFile(cfg90, 'key\n16 16 1\nvalue\n100 100 1\ncmd\n0 0.1\n1 0.9\n');
+  await writeFile(cfgSet, 'key\n16 16 1\nvalue\n100 100 1\ncmd\n0 1.0\n1 0.0\n');
+  console.log(`bench: memcaslap -T ${args.threads} -c ${args.concurrency}, ${seconds}s per run, 16-byte keys, 100-byte values`);
+  console.log(`memraft: 3 nodes, ${groups} groups x 3 replicas, --fsync ${args.fsync}, ReadIndex reads\n`);
+
+  const mcPort = (await freePorts(1))[0]!;
+  const mc = spawn('memcached', ['-m', '1024', '-p', String(mcPort), '-U', '0', '-l', '127.0.0.1', ...(process.getuid?.() === 0 ? ['-u', 'nobody'] : [])], { stdio: 'ignore' });
+  await waitPort(mcPort);
+  const mcResults = await workloads([`127.0.0.1:${mcPort}`], cfg90, cfgSet);
+  mc.kill('SIGTERM');
+  await once(mc, 'exit');
+
+  const cluster = await Cluster.start(dir);
+  try {
+    const servers = [1, 2, 3].map((id) => `127.0.0.1:${cluster.clientPort(id)}`);
+    const mrResults = await workloads(servers, cfg90, cfgSet);
+    printTable(mcResults, mrResults);
+    await failover(cluster, Number(args.kills));
+  } finally {
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function workloads(servers: string[], cfg90: string, cfgSet: string): Promise<Record<string, Caslap>> {
+  const get90 = await caslap(servers, cfg90, []);
+  const setOnly = await caslap(servers, cfgSet, []);
+  const half = await caslap(servers, cfg90, [`--tps=${Math.max(1, Math.round(get90.tps / 2000))}k`]);
+  return { get90, setOnly, half };
+}
+
+function printTable(mc: Record<string, Caslap>, mr: Record<string, Caslap>): void {
+  const row = (name: string, a: string, b: string, ratio: string): string => `${name.padEnd(30)}${a.padStart(14)}${b.padStart(16)}${ratio.padStart(10)}`;
+  const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+  console.log(row('', 'memcached', 'memraft (3n)', 'ratio'));
+  console.log(row('90/10 get/set ops/s', fmt(mc.get90!.tps), fmt(mr.get90!.tps), (mr.get90!.tps / mc.get90!.tps).toFixed(2)));
+  console.log(row('set-only ops/s', fmt(mc.setOnly!.tps), fmt(mr.setOnly!.tps), (mr.setOnly!.tps / mc.setOnly!.tps).toFixed(2)));
+  console.log(row('half load ops/s', fmt(mc.half!.tps), fmt(mr.half!.tps), ''));
+  console.log(row('half load p50 latency (us)', fmt(mc.half!.p50Us), fmt(mr.half!.p50Us), ''));
+  console.log(row('half load p99 latency (us)', fmt(mc.half!.p99Us), fmt(mr.half!.p99Us), ''));
+  console.log();
+}
+
+async function caslap(servers: string[], cfg: string, extra: string[]): Promise<Caslap> {
+  const child = spawn('memcaslap', ['-s', servers.join(','), '-t', `${seconds}s`, '-T', args.threads!, '-c', args.concurrency!, '-F', cfg, '-S', `${seconds}s`, ...extra]);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await once(child, 'exit');
+  const tps = /Run time: [\d.]+s Ops: \d+ TPS: (\d+)/.exec(out);
+  if (tps === null) throw new Error(`memcaslap output not understood:\n${out}`);
+  const hist = totalHistogram(out);
+  return { tps: Number(tps[1]), p50Us: percentile(hist, 0.5), p99Us: percentile(hist, 0.99) };
+}
+
+/** memcaslap's "Total Statistics" log2 histogram: counts[k] = latencies in [2^k, 2^(k+1)) us. */
+function totalHistogram(out: string): number[] {
+  const at = out.lastIndexOf('Total Statistics (');
+  const section = out.slice(at, out.indexOf('\n\n', at) > 0 ? out.indexOf('\n\n', at) : undefined);
+  const counts: number[] = [];
+  for (const m of section.matchAll(/^\s+(\d+):((?:\s+\d+)+)\s*$/gm)) {
+    const base = Number(m[1]);
+    m[2]!.trim().split(/\s+/).forEach((c, i) => (counts[base + i] = Number(c)));
+  }
+  return counts;
+}
+
+function percentile(counts: number[], q: number): number {
+  const total = counts.reduce((a, b) => a + (b ?? 0), 0);
+  let seen = 0;
+  for (let k = 0; k < counts.length; k++) {
+    const c = counts[k] ?? 0;
+    if (seen + c >= q * total && c > 0) return 2 ** k + ((q * total - seen) / c) * 2 ** k;
+    seen += c;
+  }
+  return 0;
+}
+
+// ---- the cluster -----------------------------------------------------------------------
+
+class Cluster {
+  readonly children = new Map<number, ChildProcess>();
+  private constructor(
+    readonly ports: number[],
+    readonly dir: string,
+  ) {}
+
+  static async start(dir: string): Promise<Cluster> {
+    const c = new Cluster(await freePorts(9), dir);
+    for (const id of [1, 2, 3]) c.spawnNode(id);
+    await c.waitReady();
+    return c;
+  }
+
+  clientPort(id: number): number {
+    return this.ports[id - 1]!;
+  }
+
+  adminPort(id: number): number {
+    return this.ports[5 + id]!;
+  }
+
+  spawnNode(id: number): void {
+    const initial = [1, 2, 3].map((i) => `${i}=127.0.0.1:${this.ports[2 + i]}`).join(',');
+    const child = spawn(process.execPath, [mainJs, 'serve', '--id', String(id), '--listen', `127.0.0.1:${this.clientPort(id)}`,
+      '--peer-listen', `127.0.0.1:${this.ports[2 + id]}`, '--admin-listen', `127.0.0.1:${this.adminPort(id)}`,
+      '--initial-cluster', initial, '--groups', String(groups), '--fsync', args.fsync!, '-m', '1024',
+      '--data-dir', join(this.dir, `node-${id}`), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    this.children.set(id, child);
+  }
+
+  async status(id: number): Promise<{ ready: boolean; leaderOf: number; groups: Array<{ id: number; leader: number }> } | null> {
+    try {
+      return (await (await fetch(`http://127.0.0.1:${this.adminPort(id)}/status`)).json()) as never;
+    } catch {
+      return null;
+    }
+  }
+
+  async waitReady(ids = [1, 2, 3]): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (const id of ids) {
+      while ((await this.status(id))?.ready !== true) {
+        if (Date.now() > deadline) throw new Error(`node ${id} not ready`);
+        await sleep(100);
+      }
+    }
+  }
+
+  async kill(id: number): Promise<void> {
+    const child = this.children.get(id)!;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.children.values()].map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const exited = once(c, 'exit');
+      c.kill('SIGTERM');
+      await exited;
+    }));
+  }
+}
+
+// ---- failover ---------------------------------------------------------------------------
+
+/** A key of each data group (group id -> key). */
+function probeKeys(): Map<number, string> {
+  const keys = new Map<number, string>();
+  for (let i = 0; keys.size < groups; i++) {
+    const key = `probe-${i}`;
+    const g = rangeIndexOf(hashKey(Buffer.from(key)), groups) + 1;
+    if (!keys.has(g)) keys.set(g, key);
+  }
+  return keys;
+}
+
+async function failover(cluster: Cluster, kills: number): Promise<void> {
+  const times: number[] = [];
+  for (let k = 0; k < kills; k++) {
+    const statuses = await Promise.all([1, 2, 3].map((id) => cluster.status(id)));
+    let victim = 1;
+    for (const id of [1, 2, 3]) if ((statuses[id - 1]?.leaderOf ?? 0) > (statuses[victim - 1]?.leaderOf ?? 0)) victim = id;
+    const led = statuses[victim - 1]!.groups.filter((g) => g.id !== 0 && g.leader === victim).map((g) => g.id);
+    const via = [1, 2, 3].find((id) => id !== victim)!;
+    const keys = probeKeys();
+    const killedAt = { t: Infinity };
+    const recovered = new Map<number, number>();
+    let stop = false;
+    const probes = led.map(async (g) => {
+      const socket = await connect(cluster.clientPort(via));
+      const reader = lineReader(socket);
+      while (!stop) {
+        const sentAt = performance.now();
+        socket.write(`set ${keys.get(g)} 0 0 1\r\nx\r\n`);
+        const line = await reader();
+        if (line === 'STORED' && sentAt > killedAt.t && !recovered.has(g)) recovered.set(g, performance.now() - killedAt.t);
+        if (recovered.has(g)) break;
+      }
+      socket.destroy();
+    });
+    await sleep(300);
+    killedAt.t = performance.now();
+    await cluster.kill(victim);
+    const deadline = Date.now() + 30_000;
+    while (recovered.size < led.length && Date.now() < deadline) await sleep(20);
+    stop = true;
+    await Promise.all(probes);
+    const worst = Math.max(...recovered.values());
+    times.push(worst);
+    console.log(`kill ${k + 1}: node ${victim} (led ${led.length} groups) -> all its groups writable again after ${worst.toFixed(0)} ms`);
+    cluster.spawnNode(victim);
+    await cluster.waitReady();
+    // Let leader balancing hand the victim its groups back before the next kill.
+    const balanced = Date.now() + 15_000;
+    while (Date.now() < balanced && ((await cluster.status(victim))?.leaderOf ?? 0) < Math.floor(groups / 3)) await sleep(200);
+  }
+  times.sort((a, b) => a - b);
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  console.log(`failover over ${kills} kills: mean ${mean.toFixed(0)} ms, median ${times[times.length >> 1]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms`);
+}
+
+function lineReader(socket: net.Socket): () => Promise<string> {
+  let buf = '';
+  let wake: (() => void) | null = null;
+  socket.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    wake?.();
+  });
+  return async () => {
+    for (;;) {
+      const at = buf.indexOf('\r\n');
+      if (at >= 0) {
+        const line = buf.slice(0, at);
+        buf = buf.slice(at + 2);
+        return line;
+      }
+      await new Promise<void>((r) => (wake = r));
+      wake = null;
+    }
+  };
+}
+
+async function connect(port: number): Promise<net.Socket> {
+  const s = net.connect(port, '127.0.0.1');
+  await once(s, 'connect');
+  return s;
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (;;) {
+    try {
+      (await connect(port)).destroy();
+      return;
+    } catch {
+      await sleep(50);
+    }
+  }
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((res) => {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => res(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+await main();
