@@ -7,17 +7,15 @@ import type { Answer, ProtocolLimits, Request } from '../protocol/request.js';
 
 /** Incremental parser for one connection's byte stream (text, meta and binary). */
 export interface RequestParser {
-  /** Appends received bytes. */
-  push(chunk: Buffer): void;
-  /** The next complete request, or null when more bytes are needed. */
-  next(): Request | null;
-  /** Bytes held for requests not yet returned by `next`. */
+  /** Parses every complete request in `chunk` (plus what was held); keeps partial input. */
+  feed(chunk: Buffer): Request[];
+  /** Bytes held for a request not yet complete. */
   readonly bufferedBytes: number;
 }
 
 /** Parser factory plus encoder. */
 export interface Codec {
   createParser(limits: ProtocolLimits): RequestParser;
-  /** Appends the reply bytes for `answer` to `out` (nothing for quiet/noreply requests). */
-  encode(request: Request, answer: Answer, out: Buffer[]): void;
+  /** The reply bytes for `answer`, or null when nothing is sent (noreply, quiet, quit). */
+  encode(request: Request, answer: Answer): Buffer | null;
 }

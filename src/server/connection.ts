@@ -68,11 +68,16 @@ interface Slot {
 // this size the copy costs more than the extra iovecs.
 const concatBytesMax = 64 * 1024;
 
+const noRequests: Request[] = [];
+
 const bufferedOverflowReply = Buffer.from('SERVER_ERROR out of memory reading request\r\n');
 
 /** Drives one client socket. */
 export class ClientConnection {
   private readonly parser: RequestParser;
+  /** Parsed requests not yet dispatched (waiting on backpressure); `backlogHead` is the next. */
+  private backlog: Request[] = noRequests;
+  private backlogHead = 0;
   private readonly slots: Slot[] = [];
   private slotsHead = 0;
   private readonly out: Buffer[] = [];
@@ -121,7 +126,7 @@ export class ClientConnection {
     this.ctx.counters.bytesRead += chunk.length;
     if (this.closing) return;
     try {
-      this.parser.push(chunk);
+      this.takeRequests(this.parser.feed(chunk));
       this.pump();
       this.flush();
       this.updateReading();
@@ -160,14 +165,33 @@ export class ClientConnection {
     this.ctx.onClose(this);
   };
 
-  /** Pulls and dispatches requests while nothing asks to wait. */
+  /** Queues freshly parsed requests behind any still waiting. */
+  private takeRequests(requests: Request[]): void {
+    if (requests.length === 0) return;
+    if (this.backlogHead >= this.backlog.length) {
+      this.backlog = requests;
+      this.backlogHead = 0;
+    } else {
+      for (let i = 0; i < requests.length; i++) this.backlog.push(requests[i]!);
+    }
+  }
+
+  /** Dispatches waiting requests while nothing asks to wait. */
   private pump(): void {
     const limits = this.ctx.limits;
-    while (!this.closing && this.inflight < limits.inflightRequestsMax && !this.socket.writableNeedDrain) {
-      const request = this.parser.next();
-      if (request === null) break;
-      this.dispatch(request);
+    const backlog = this.backlog;
+    while (
+      this.backlogHead < backlog.length &&
+      !this.closing &&
+      this.inflight < limits.inflightRequestsMax &&
+      !this.socket.writableNeedDrain
+    ) {
+      this.dispatch(backlog[this.backlogHead++]!);
       if (this.outBytes >= limits.outBytesFlushMax) this.flush();
+    }
+    if (this.backlogHead >= backlog.length) {
+      this.backlog = noRequests;
+      this.backlogHead = 0;
     }
     if (!this.closing && this.parser.bufferedBytes > limits.bufferedBytesMax) this.overflow();
   }
@@ -247,14 +271,10 @@ export class ClientConnection {
 
   /** Encodes one reply into the output list. */
   private emit(request: Request, answer: Answer): void {
-    const out = this.out;
-    const before = out.length;
-    if (request.kind === 'error') {
-      if (request.reply.length > 0) out.push(request.reply);
-    } else {
-      this.ctx.codec.encode(request, answer, out);
-    }
-    for (let i = before; i < out.length; i++) this.outBytes += out[i]!.length;
+    const reply = this.ctx.codec.encode(request, answer);
+    if (reply === null || reply.length === 0) return;
+    this.out.push(reply);
+    this.outBytes += reply.length;
   }
 
   private scheduleFlush(): void {

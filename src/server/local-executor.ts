@@ -23,7 +23,7 @@ export interface StateMachine {
 
 /** Item and memory figures for `stats`, supplied by the machine's owner. */
 export interface ItemStatsSource {
-  /** General stats after the command counters: get_expired ... evictions, in memcached order. */
+  /** General stats after the command counters: limit_maxbytes ... evictions, in memcached order. */
   general(): Array<[string, string]>;
   /** `stats items`, `stats slabs`, `stats settings` additions; null = unknown group. */
   group(group: string): Array<[string, string]> | null;
@@ -80,12 +80,7 @@ export class LocalExecutor implements Executor {
 
   stats(group: string): Array<[string, string]> | null {
     if (group !== '') return this.itemStats.group(group);
-    return [
-      ...this.counters.entries(),
-      ...this.itemStats.general().filter(([name]) => name === 'get_expired' || name === 'get_flushed'),
-      ...this.counters.outcomeEntries(),
-      ...this.itemStats.general().filter(([name]) => name !== 'get_expired' && name !== 'get_flushed'),
-    ];
+    return [...this.counters.entries(), ...this.counters.outcomeEntries(), ...this.itemStats.general()];
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * The `memraft` command: `memraft serve [flags]` runs a node (the single-node cache unless
+ * cluster flags are given). Bad flags print a usage error and exit 2.
+ */
+import { UsageError, parseServeArgs, serveUsage } from '../server/config.js';
+import { runServe } from '../server/serve.js';
+import { memraftVersion } from '../server/version.js';
+
+const topUsage = `Usage: memraft <command> [options]
+
+Commands:
+  serve     run a memraft node (memraft serve --help for its flags)
+  version   print the version`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serveCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`memraft ${memraftVersion}\n`);
+      return 0;
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(topUsage + '\n');
+      return 0;
+    default:
+      return usageError(command === undefined ? 'missing command' : `unknown command ${JSON.stringify(command)}`, topUsage);
+  }
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseServeArgs(args, process.env);
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(err.message, serveUsage);
+    throw err;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(serveUsage + '\n');
+    return 0;
+  }
+  try {
+    await runServe(parsed.config);
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(err.message, serveUsage);
+    throw err;
+  }
+  return 0;
+}
+
+function usageError(message: string, usage: string): number {
+  process.stderr.write(`memraft: ${message}\n\n${usage}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`memraft: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

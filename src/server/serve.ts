@@ -1,0 +1,61 @@
+/**
+ * `memraft serve`: wires config -> logger, executor, codec, server; runs until SIGTERM or
+ * SIGINT, then shuts down gracefully. The executor is chosen here, so the cluster executor
+ * slots in beside the local one without touching connections or the listener.
+ */
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import type { ProtocolLimits } from '../protocol/request.js';
+import { defaultProtocolLimits } from '../protocol/request.js';
+import { UsageError, isClusterConfig } from './config.js';
+import type { ServeConfig } from './config.js';
+import type { Executor } from './executor.js';
+import { createLocalExecutor } from './local-node.js';
+import { protocolCodec } from './protocol-codec.js';
+import { MemraftServer } from './server.js';
+import { memraftVersion } from './version.js';
+
+/** Runs a node until a shutdown signal; resolves once it has shut down. */
+export async function runServe(config: ServeConfig): Promise<void> {
+  const log = pino({ level: config.logLevel, base: { pid: process.pid } });
+  const server = await startServer(config, log);
+  await waitForSignal(log);
+  await server.shutdown();
+}
+
+/** Builds and starts a server for `config` (no signal handling). */
+export async function startServer(config: ServeConfig, log: Logger): Promise<MemraftServer> {
+  const protocolLimits: ProtocolLimits = { ...defaultProtocolLimits, itemBytesMax: config.itemBytesMax };
+  const executor = createExecutor(config, protocolLimits);
+  const server = new MemraftServer({
+    listen: config.listen,
+    connectionsMax: config.connectionsMax,
+    protocolLimits,
+    executor,
+    codec: protocolCodec,
+    log,
+    version: memraftVersion,
+    memoryBytesMax: config.memoryMb * 1024 * 1024,
+  });
+  const address = await server.start();
+  log.info({ host: address.address, port: address.port, memoryMb: config.memoryMb, mode: 'single-node' }, 'listening');
+  return server;
+}
+
+function createExecutor(config: ServeConfig, protocolLimits: ProtocolLimits): Executor {
+  if (isClusterConfig(config)) throw new UsageError('cluster flags given, but this build only runs a single node');
+  return createLocalExecutor(config.memoryMb * 1024 * 1024, protocolLimits.itemBytesMax);
+}
+
+function waitForSignal(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'signal received');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

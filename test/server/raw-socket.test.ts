@@ -1,0 +1,137 @@
+// Raw-socket protocol behaviour of a real `memraft serve` process: pipelining, split
+// commands, limits, quit, max connections, stats names.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient, startServer } from './helpers.js';
+import type { ServerProcess } from './helpers.js';
+
+let server: ServerProcess;
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterAll(async () => {
+  expect(await server.stop()).toBe(0);
+});
+
+describe('one connection', () => {
+  it('answers pipelined mixed commands in one write, in order', async () => {
+    const c = await RawClient.connect(server.port);
+    c.write(
+      'set p1 5 0 1\r\n1\r\nget p1\r\nincr p1 41\r\nget nope p1\r\ndelete p1\r\nget p1\r\n' +
+        'ms p2 2 F7\r\nhi\r\nmg p2 v f\r\nmn\r\nadd p2 0 0 1\r\nx\r\nbogus\r\nversion\r\n',
+    );
+    const reply = await c.readUntilMatch(/VERSION \S+\r\n$/);
+    expect(reply.replace(/VERSION \S+\r\n$/, 'VERSION\r\n')).toBe(
+      'STORED\r\nVALUE p1 5 1\r\n1\r\nEND\r\n42\r\nVALUE p1 5 2\r\n42\r\nEND\r\nDELETED\r\nEND\r\n' +
+        'HD\r\nVA 2 f7\r\nhi\r\nMN\r\nNOT_STORED\r\nERROR\r\nVERSION\r\n',
+    );
+    c.close();
+  });
+
+  it('assembles a command split over many writes', async () => {
+    const c = await RawClient.connect(server.port);
+    c.socket.setNoDelay(true);
+    const command = 'set split 0 0 10\r\n0123456789\r\nget split\r\n';
+    for (const ch of command) {
+      await new Promise<void>((resolve) => c.socket.write(ch, () => resolve()));
+    }
+    expect(await c.readUntil('END\r\n')).toBe('STORED\r\nVALUE split 0 10\r\n0123456789\r\nEND\r\n');
+    c.close();
+  });
+
+  it('refuses a value over the item size limit and keeps the connection usable', async () => {
+    const c = await RawClient.connect(server.port);
+    const big = Buffer.alloc(2 * 1024 * 1024, 'b');
+    c.write(Buffer.concat([Buffer.from(`set big 0 0 ${big.length}\r\n`), big, Buffer.from('\r\n')]));
+    expect(await c.readUntil('\r\n')).toBe('SERVER_ERROR object too large for cache\r\n');
+    expect(await c.request('set small 0 0 2\r\nok\r\nget small big\r\n', 'END\r\n')).toBe(
+      'STORED\r\nVALUE small 0 2\r\nok\r\nEND\r\n',
+    );
+    c.close();
+  });
+
+  it('closes a connection that sends a line over 2048 bytes without a newline', async () => {
+    const c = await RawClient.connect(server.port);
+    // Not a get: memcached lets multi-key get lines grow past the limit.
+    c.write('set ' + 'k'.repeat(4096));
+    await c.readToClose();
+    expect(c.closed).toBe(true);
+    const fresh = await RawClient.connect(server.port);
+    expect(await fresh.request('version\r\n', '\r\n')).toMatch(/^VERSION /);
+    fresh.close();
+  });
+
+  it('closes after quit, answering what came before it', async () => {
+    const c = await RawClient.connect(server.port);
+    c.write('set q 0 0 1\r\nq\r\nget q\r\nquit\r\nget q\r\n');
+    expect(await c.readToClose()).toBe('STORED\r\nVALUE q 0 1\r\nq\r\nEND\r\n');
+  });
+
+  it('answers a large multi-get to a client that reads slowly (backpressure)', async () => {
+    const c = await RawClient.connect(server.port);
+    const value = Buffer.alloc(100 * 1024, 'v');
+    c.write(Buffer.concat([Buffer.from(`set bp 0 0 ${value.length}\r\n`), value, Buffer.from('\r\n')]));
+    expect(await c.readUntil('\r\n')).toBe('STORED\r\n');
+    const observer = await RawClient.connect(server.port);
+    const connYields = async (): Promise<number> =>
+      Number(/STAT conn_yields (\d+)/.exec(await observer.request('stats\r\n', 'END\r\n'))![1]);
+    const yieldsBefore = await connYields();
+    c.socket.pause();
+    const gets = 400; // 40 MB of replies: far beyond every socket buffer
+    c.write('get bp\r\n'.repeat(gets) + 'mn\r\n');
+    // The server must stop reading from this client until it reads its replies.
+    while ((await connYields()) === yieldsBefore) await new Promise((r) => setImmediate(r));
+    observer.close();
+    c.socket.resume();
+    const reply = await c.readUntil('MN\r\n');
+    const one = `VALUE bp 0 ${value.length}\r\n${value.toString('latin1')}\r\nEND\r\n`;
+    expect(reply.length).toBe(one.length * gets + 4);
+    expect(reply.slice(0, one.length)).toBe(one);
+    c.close();
+  });
+
+  it('reports memcached stat names', async () => {
+    const c = await RawClient.connect(server.port);
+    const general = await c.request('stats\r\n', 'END\r\n');
+    for (const name of ['pid', 'uptime', 'time', 'version', 'curr_connections', 'total_connections', 'cmd_get',
+      'cmd_set', 'get_hits', 'get_misses', 'bytes_read', 'bytes_written', 'limit_maxbytes', 'threads',
+      'curr_items', 'total_items', 'bytes', 'evictions']) {
+      expect(general).toMatch(new RegExp(`^STAT ${name} \\S+\\r$`, 'm'));
+    }
+    const settings = await c.request('stats settings\r\n', 'END\r\n');
+    expect(settings).toMatch(/^STAT maxbytes \d+\r$/m);
+    expect(settings).toMatch(/^STAT maxconns \d+\r$/m);
+    expect(settings).toMatch(/^STAT item_size_max 1048576\r$/m);
+    c.close();
+  });
+});
+
+describe('max connections', () => {
+  let small: ServerProcess;
+  beforeAll(async () => {
+    small = await startServer(['-c', '2']);
+  });
+  afterAll(async () => {
+    expect(await small.stop()).toBe(0);
+  });
+
+  it('answers ERROR Too many open connections past -c, and accepts again after a close', async () => {
+    // startServer's readiness probe used a connection; wait until the server has seen it go.
+    const a = await RawClient.connect(small.port);
+    const currConnections = async (): Promise<number> =>
+      Number(/STAT curr_connections (\d+)/.exec(await a.request('stats\r\n', 'END\r\n'))![1]);
+    while ((await currConnections()) !== 1) await new Promise((r) => setImmediate(r));
+    const b = await RawClient.connect(small.port);
+    expect(await b.request('version\r\n', '\r\n')).toMatch(/^VERSION /);
+    const c = await RawClient.connect(small.port);
+    expect(await c.readToClose()).toBe('ERROR Too many open connections\r\n');
+    b.close();
+    while ((await currConnections()) !== 1) await new Promise((r) => setImmediate(r));
+    const d = await RawClient.connect(small.port);
+    expect(await d.request('version\r\n', '\r\n')).toMatch(/^VERSION /);
+    expect(await a.request('stats\r\n', 'END\r\n')).toMatch(/^STAT rejected_connections 1\r$/m);
+    a.close();
+    d.close();
+  });
+});
