@@ -44,8 +44,9 @@ function main(): number {
     const t = r.totals;
     console.log(
       `${profile}: ${t.runs} runs in ${ms} ms, seed ${r.seed}: ${t.steps} steps, ${t.leaders} leader terms, ` +
-        `${t.committed} entries committed, ${t.readsServed} reads checked, ${t.messagesSent} messages ` +
-        `(${t.messagesLost} lost), ${t.livenessRounds} liveness rounds`,
+        `${t.writesAccepted} writes accepted, ${t.committed} entries committed, ${t.readsServed} reads checked, ` +
+        `${t.confChangesCommitted} membership changes committed, ${t.snapshotsInstalled} snapshots installed, ` +
+        `${t.crashes} crashes, ${t.messagesSent} messages (${t.messagesLost} lost), ${t.livenessRounds} liveness rounds`,
     );
     if (r.failure === undefined) continue;
     console.log(`\nFAILED (${profile})\n${r.failure.report}`);

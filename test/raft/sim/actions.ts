@@ -15,9 +15,10 @@ export type Action =
   | { t: 'tickAll'; n: number }
   | { t: 'deliver'; pick: number; rd: boolean }
   | { t: 'deliverAll' }
+  | { t: 'rounds'; n: number }
   | { t: 'drop'; pick: number }
   | { t: 'dup'; pick: number }
-  | { t: 'ready'; node: NodePick }
+  | { t: 'ready'; node: NodePick; half: boolean }
   | { t: 'readyAll' }
   | { t: 'propose'; node: NodePick; padBytes: number; rd: boolean }
   | { t: 'read'; node: NodePick }
@@ -54,9 +55,10 @@ export function actionArb(w: ActionWeights): fc.Arbitrary<Action> {
     { weight: 5, arbitrary: fc.record({ t: fc.constant('tickAll' as const), n: fc.integer({ min: 1, max: 12 }) }) },
     { weight: 28, arbitrary: fc.record({ t: fc.constant('deliver' as const), pick, rd }) },
     { weight: 6, arbitrary: fc.record({ t: fc.constant('deliverAll' as const) }) },
+    { weight: 4, arbitrary: fc.record({ t: fc.constant('rounds' as const), n: fc.integer({ min: 1, max: 6 }) }) },
     { weight: 2 * w.faults, arbitrary: fc.record({ t: fc.constant('drop' as const), pick }) },
     { weight: 2 * w.faults, arbitrary: fc.record({ t: fc.constant('dup' as const), pick }) },
-    { weight: 8, arbitrary: fc.record({ t: fc.constant('ready' as const), node }) },
+    { weight: 10, arbitrary: fc.record({ t: fc.constant('ready' as const), node, half: fc.boolean() }) },
     { weight: 4, arbitrary: fc.record({ t: fc.constant('readyAll' as const) }) },
     {
       weight: 12,
@@ -78,15 +80,15 @@ export function actionArb(w: ActionWeights): fc.Arbitrary<Action> {
       }),
     },
     { weight: 1 * w.faults, arbitrary: fc.record({ t: fc.constant('heal' as const) }) },
-    { weight: 1 * w.faults, arbitrary: fc.record({ t: fc.constant('crash' as const), node: nodeOrLeader, midReady: fc.boolean() }) },
-    { weight: 2 * w.faults, arbitrary: fc.record({ t: fc.constant('restart' as const), node }) },
+    { weight: 2 * w.faults, arbitrary: fc.record({ t: fc.constant('crash' as const), node: nodeOrLeader, midReady: fc.boolean() }) },
+    { weight: 3 * w.faults, arbitrary: fc.record({ t: fc.constant('restart' as const), node }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('transfer' as const), to: node }) },
     {
       weight: w.membership,
       arbitrary: fc.record({ t: fc.constant('conf' as const), op: fc.constantFrom<ConfOp>('addLearner', 'promote', 'remove'), pick: node }),
     },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('compact' as const), node: nodeOrLeader, keep: fc.nat({ max: 3 }) }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant('campaign' as const), node }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('campaign' as const), node }) },
   );
 }
 

@@ -5,6 +5,7 @@
  * message sent, read served — so an invariant is checked the moment a step could break it.
  */
 import {
+  EntryType,
   MessageType,
   type ConfState,
   type Entry,
@@ -73,6 +74,7 @@ export class InvariantChecker {
   /** Log index of the newest write acknowledged to its client. */
   ackedWriteIndex = 0;
   committedCount = 0;
+  committedConfChanges = 0;
   readsServed = 0;
   leadersSeen = 0;
 
@@ -219,6 +221,7 @@ export class InvariantChecker {
     this.committedBelowTerm[e.index] = this.termHighWater;
     this.appliedDigest[e.index] = digest;
     this.committedCount++;
+    if (e.type === EntryType.ConfChange) this.committedConfChanges++;
     this.checkDurableQuorum(e, where);
   }
 

@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { actionArb, settingsArb, type ActionWeights } from './actions.js';
+import type { DriverFault } from './sim-node.js';
 import { Simulation, type SimInput, type SimShape, type SimStats } from './simulation.js';
 
 /** A named cluster shape and schedule mix; a seed replays only under the same profile. */
@@ -33,6 +34,10 @@ export interface SimRunOptions {
   runs: number;
   seed?: number;
   path?: string;
+  /** A deliberate driver bug, for the simulator's self-test. */
+  driverFault?: DriverFault;
+  /** Stop at the first failure without shrinking it. */
+  noShrink?: boolean;
 }
 
 /** Sums of per-run figures over a batch. */
@@ -50,9 +55,14 @@ export function simInputArb(p: SimProfile): fc.Arbitrary<SimInput> {
 }
 
 /** Runs one input (no fast-check), optionally printing every step. */
-export function runOne(profile: SimProfileName, input: SimInput, trace?: (line: string) => void): SimStats {
+export function runOne(
+  profile: SimProfileName,
+  input: SimInput,
+  trace?: (line: string) => void,
+  driverFault?: DriverFault,
+): SimStats {
   const p: SimProfile = simProfiles[profile];
-  const shape: SimShape = { nodes: p.nodes, spares: p.spares, trace };
+  const shape: SimShape = { nodes: p.nodes, spares: p.spares, trace, driverFault };
   return new Simulation(input, shape).run();
 }
 
@@ -74,11 +84,21 @@ export function runSimulations(opts: SimRunOptions): SimBatchResult {
     messagesSent: 0,
     messagesLost: 0,
     livenessRounds: 0,
+    writesAccepted: 0,
+    snapshotsInstalled: 0,
+    confChangesApplied: 0,
+    confChangesCommitted: 0,
+    crashes: 0,
   };
   const property = fc.property(simInputArb(simProfiles[opts.profile]), (input) => {
-    addStats(totals, runOne(opts.profile, input));
+    addStats(totals, runOne(opts.profile, input, undefined, opts.driverFault));
   });
-  const details = fc.check(property, { numRuns: opts.runs, seed: opts.seed, path: opts.path });
+  const details = fc.check(property, {
+    numRuns: opts.runs,
+    seed: opts.seed,
+    path: opts.path,
+    endOnFailure: opts.noShrink === true,
+  });
   if (!details.failed) return { totals, seed: details.seed };
   const replay = `npm run sim -- --profile ${opts.profile} --seed=${details.seed} --path=${details.counterexamplePath} --trace`;
   const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
@@ -88,11 +108,5 @@ export function runSimulations(opts: SimRunOptions): SimBatchResult {
 
 function addStats(t: SimTotals, s: SimStats): void {
   t.runs++;
-  t.steps += s.steps;
-  t.leaders += s.leaders;
-  t.committed += s.committed;
-  t.readsServed += s.readsServed;
-  t.messagesSent += s.messagesSent;
-  t.messagesLost += s.messagesLost;
-  t.livenessRounds += s.livenessRounds;
+  for (const k of Object.keys(s) as (keyof SimStats)[]) t[k] += s[k];
 }

@@ -44,8 +44,24 @@ export interface Proposal {
   index?: number;
 }
 
+/** Event counts of one run (coverage figures). */
+export interface SimCounters {
+  writesAccepted: number;
+  snapshotsInstalled: number;
+  confChangesApplied: number;
+  crashes: number;
+}
+
+/**
+ * A deliberate bug in the host's driving of the RawNode, used only to prove the simulator
+ * catches the consequences (it must find a violation within a few hundred runs).
+ */
+export type DriverFault = 'none' | 'send-before-persist';
+
 /** What a node shares with the rest of the simulation. */
 export interface SimWorld {
+  readonly driverFault: DriverFault;
+  readonly counters: SimCounters;
   readonly settings: SimRaftSettings;
   readonly seed: number;
   readonly network: SimNetwork;
@@ -88,6 +104,8 @@ export class SimNode implements CheckedNode {
   retired = false;
   private durableHs: HardState;
   private readonly reads = new Map<number, PendingRead>();
+  /** The Ready taken but not yet durable (lost by a crash). */
+  private persisting: Ready | undefined;
   /** Peers a send failed to (cut link), reported to the RawNode after advance(). */
   private readonly unreachable: Message[] = [];
 
@@ -136,9 +154,11 @@ export class SimNode implements CheckedNode {
   /** Loses every volatile thing: the RawNode, the state machine, reads in progress. */
   crash(): void {
     this.raw = undefined;
+    this.persisting = undefined;
     this.unreachable.length = 0;
     this.reads.clear();
     this.role = 'follower';
+    this.world.counters.crashes++;
     this.world.trace(`  node ${this.id} crashed`);
   }
 
@@ -159,18 +179,36 @@ export class SimNode implements CheckedNode {
     raw.readIndex(readContext(readId));
   }
 
-  /** Handles every pending Ready (bounded: the core must quiesce). */
+  /** Finishes the Ready being persisted, then handles every pending Ready (bounded). */
   processAll(): void {
-    for (let i = 0; i < 16 && this.processReady(false); i++);
+    this.finishReady();
+    for (let i = 0; i < 16 && this.beginReady(); i++) this.finishReady();
   }
 
   /**
-   * Handles one Ready by the recipe. With `crashMidway` the node crashes after sending the
-   * messages that may go before persistence and before persisting anything.
+   * Half a step of Ready handling: finishes the Ready being persisted if there is one, else
+   * begins the next. Between the halves the node keeps stepping messages and ticking, like
+   * a host whose disk write is in progress; a crash in between loses that Ready.
    */
-  processReady(crashMidway: boolean): boolean {
+  halfReady(): void {
+    if (!this.finishReady()) this.beginReady();
+  }
+
+  /** Whether a Ready is being persisted or waiting. */
+  hasWork(): boolean {
+    return this.persisting !== undefined || (this.raw?.hasReady() ?? false);
+  }
+
+  /** Begins persisting a Ready (if any) and crashes before it is durable. */
+  crashMidReady(): void {
+    this.beginReady();
+    this.crash();
+  }
+
+  /** Ready handling, first half: take the Ready, send what may go before persistence. */
+  private beginReady(): boolean {
     const raw = this.raw;
-    if (raw === undefined || !raw.hasReady()) return false;
+    if (raw === undefined || this.persisting !== undefined || !raw.hasReady()) return false;
     const rd = raw.ready();
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
     if (rd.softState !== undefined && rd.softState.role !== this.role) {
@@ -178,13 +216,21 @@ export class SimNode implements CheckedNode {
       this.world.trace(`  node ${this.id} is ${this.role} in term ${this.term}`);
     }
     if (this.role === 'leader') this.world.checker.observeLeader(this.id, this.term, 'softState');
+    this.persisting = rd;
     this.sendAll(rd.messagesBeforePersist, true);
-    if (crashMidway) {
-      this.crash();
-      return true;
-    }
+    // The canary fault: acks and votes leave before they are durable.
+    if (this.world.driverFault === 'send-before-persist') this.sendAll(rd.messages, false);
+    return true;
+  }
+
+  /** Ready handling, second half: persist, send, apply, serve reads, advance. */
+  private finishReady(): boolean {
+    const raw = this.raw;
+    const rd = this.persisting;
+    if (raw === undefined || rd === undefined) return false;
+    this.persisting = undefined;
     this.persist(rd);
-    this.sendAll(rd.messages, false);
+    if (this.world.driverFault !== 'send-before-persist') this.sendAll(rd.messages, false);
     this.applyCommitted(raw, rd.committedEntries);
     this.collectReadStates(rd);
     raw.advance(rd);
@@ -215,6 +261,7 @@ export class SimNode implements CheckedNode {
       this.durable.applySnapshot(rd.snapshot);
       this.confState = rd.snapshot.meta.confState;
       this.world.onConfState(this.confState);
+      this.world.counters.snapshotsInstalled++;
       this.world.trace(`  node ${this.id} installed snapshot ${rd.snapshot.meta.index}/${rd.snapshot.meta.term}`);
     }
     if (rd.entries.length > 0) {
@@ -245,6 +292,7 @@ export class SimNode implements CheckedNode {
   private applyConfChange(raw: RawNode, e: Entry): void {
     const cc = decodeConfChange(e.data);
     this.confState = raw.applyConfChange(cc);
+    this.world.counters.confChangesApplied++;
     this.world.onConfState(this.confState);
     for (const c of cc.changes) if (c.type === ConfChangeType.RemoveNode) this.world.onRemoved(c.nodeId);
     const what = cc.changes.map((c) => `${ConfChangeType[c.type]} ${c.nodeId}`).join(', ') || 'leave joint';

@@ -16,7 +16,7 @@ import {
   type ConfState,
   type NodeId,
 } from './raft-api.js';
-import { SimNode, type Proposal, type SimRaftSettings, type SimWorld } from './sim-node.js';
+import { SimNode, type DriverFault, type Proposal, type SimCounters, type SimRaftSettings, type SimWorld } from './sim-node.js';
 import { encodeWrite } from './state-machine.js';
 
 /** One generated run: the PRNG seed of the nodes, the Raft settings and the schedule. */
@@ -32,12 +32,14 @@ export interface SimShape {
   nodes: number;
   /** Ids that membership changes may add as learners (nodes+1 .. nodes+spares). */
   spares: number;
+  /** A deliberate driver bug (simulator self-test only). */
+  driverFault?: DriverFault;
   /** Print every step (for replaying one failing seed). */
   trace?: (line: string) => void;
 }
 
 /** Figures of one run, to show the schedules do exercise the protocol. */
-export interface SimStats {
+export interface SimStats extends SimCounters {
   steps: number;
   leaders: number;
   committed: number;
@@ -45,6 +47,8 @@ export interface SimStats {
   messagesSent: number;
   messagesLost: number;
   livenessRounds: number;
+  /** Membership changes committed (beyond bootstrap). */
+  confChangesCommitted: number;
 }
 
 /** Voters a membership change may not remove below (keeps a quorum alive sensibly). */
@@ -55,9 +59,11 @@ export class Simulation implements SimWorld {
   readonly network = new SimNetwork();
   readonly checker: InvariantChecker;
   readonly proposals = new Map<number, Proposal>();
+  readonly counters: SimCounters = { writesAccepted: 0, snapshotsInstalled: 0, confChangesApplied: 0, crashes: 0 };
   readonly hosts: SimNode[] = [];
   readonly settings: SimRaftSettings;
   readonly seed: number;
+  readonly driverFault: DriverFault;
   private readonly byId = new Map<NodeId, SimNode>();
   private readonly tracer: ((line: string) => void) | undefined;
   /** Node ids some node has applied a RemoveNode for (ids are never reused). */
@@ -66,6 +72,7 @@ export class Simulation implements SimWorld {
   private readSeq = 0;
   private nextSpare: NodeId;
   private readonly spareLast: NodeId;
+  private readonly bootstrapEntries: number;
 
   constructor(
     private readonly input: SimInput,
@@ -74,6 +81,7 @@ export class Simulation implements SimWorld {
     this.settings = input.settings;
     this.seed = input.seed;
     this.tracer = shape.trace;
+    this.driverFault = shape.driverFault ?? 'none';
     this.checker = new InvariantChecker(() => this.hosts, shape.nodes);
     const voters = Array.from({ length: shape.nodes }, (_, i) => i + 1);
     for (const id of voters) {
@@ -81,6 +89,7 @@ export class Simulation implements SimWorld {
       RawNode.bootstrap(storage, voters);
       this.addHost(id, storage);
     }
+    this.bootstrapEntries = shape.nodes;
     this.nextSpare = shape.nodes + 1;
     this.spareLast = shape.nodes + shape.spares;
   }
@@ -120,6 +129,8 @@ export class Simulation implements SimWorld {
       messagesSent: this.network.sentCount,
       messagesLost: this.network.lostCount,
       livenessRounds,
+      ...this.counters,
+      confChangesCommitted: this.checker.committedConfChanges - this.bootstrapEntries,
     };
   }
 
@@ -141,12 +152,14 @@ export class Simulation implements SimWorld {
         return this.onDeliver(a.pick, a.rd);
       case 'deliverAll':
         return this.onDeliverAll();
+      case 'rounds':
+        return this.onRounds(a.n);
       case 'drop':
         return this.onDrop(a.pick);
       case 'dup':
         return this.network.duplicate(a.pick);
       case 'ready':
-        return this.pickHost(a.node)?.processAll();
+        return a.half ? this.pickHost(a.node)?.halfReady() : this.pickHost(a.node)?.processAll();
       case 'readyAll':
         return this.processAllHosts();
       case 'propose':
@@ -216,6 +229,11 @@ export class Simulation implements SimWorld {
     this.processAllHosts();
   }
 
+  /** Orderly progress: every message delivered, every Ready handled, every node ticked. */
+  private onRounds(n: number): void {
+    for (let i = 0; i < n; i++) this.round();
+  }
+
   private onDrop(pick: number): void {
     const f = this.network.take(pick);
     if (f === undefined) return;
@@ -266,6 +284,7 @@ export class Simulation implements SimWorld {
     const ok = tolerateDrop(() => raw.propose(encodeWrite(seq, padBytes)));
     this.trace(`  write ${seq} proposed at ${host.id}: ${ok ? 'accepted' : 'dropped'}`);
     if (!ok) return 0;
+    this.counters.writesAccepted++;
     this.proposals.set(seq, { node: host.id, incarnation: host.incarnation });
     return seq;
   }
@@ -298,12 +317,20 @@ export class Simulation implements SimWorld {
     }
   }
 
+  /**
+   * Crashes a node. With `midReady` the victim is one with Ready work not yet durable (the
+   * window where a driver or core bug around persistence shows), and the crash lands after
+   * the messages that may precede persistence went out.
+   */
   private onCrash(pick: number, midReady: boolean): void {
-    const host = this.pickHost(pick);
-    if (host?.raw === undefined) return;
-    if (midReady && host.processReady(true)) return;
-    host.crash();
+    if (!midReady) {
+      this.pickHost(pick)?.crash();
+      return;
+    }
+    const busy = this.hosts.filter((h) => h.hasWork());
+    if (busy.length > 0) busy[pick < 0 ? 0 : pick % busy.length]!.crashMidReady();
   }
+
 
   private onTransfer(to: number): void {
     const leader = this.leader();
@@ -365,14 +392,19 @@ export class Simulation implements SimWorld {
   }
 
   private livenessRound(): void {
-    this.processAllHosts();
     try {
-      for (const f of this.network.takeAll()) this.deliver(f, false);
-      this.processAllHosts();
-      for (const h of this.hosts) h.raw?.tick();
+      this.round();
     } catch (err) {
       throw annotate(err, 'during the liveness phase');
     }
+  }
+
+  /** One round: handle every Ready, deliver every message in flight, handle Readies, tick all. */
+  private round(): void {
+    this.processAllHosts();
+    for (const f of this.network.takeAll()) this.deliver(f, false);
+    this.processAllHosts();
+    for (const h of this.hosts) h.raw?.tick();
   }
 
   /** Nodes removed from the leader's applied configuration are shut down for good. */
