@@ -105,11 +105,12 @@ export function dispatchTextCommand(ctx: TextContext): void {
       if (t.is(0, CMD.flushAll)) return handleFlushAll(ctx);
       break;
     case 0x76: // v
-      if (t.is(0, CMD.version)) return push(ctx, { kind: 'version', format: textFormat(TextCmd.Version, false) });
+      // memcached: `version` and `quit` take no arguments (not even noreply): ERROR otherwise.
+      if (t.is(0, CMD.version)) return t.count !== 1 ? reply(ctx, R.ERROR) : push(ctx, { kind: 'version', format: textFormat(TextCmd.Version, false) });
       if (t.is(0, CMD.verbosity)) return handleVerbosity(ctx);
       break;
     case 0x71: // q
-      if (t.is(0, CMD.quit)) return push(ctx, { kind: 'quit', format: textFormat(TextCmd.Quit, false) });
+      if (t.is(0, CMD.quit)) return t.count !== 1 ? reply(ctx, R.ERROR) : push(ctx, { kind: 'quit', format: textFormat(TextCmd.Quit, false) });
       break;
   }
   handleUnknown(ctx);
