@@ -63,7 +63,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`memraft: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // Operating errors with a code (EADDRINUSE, EACCES ...) need no stack trace.
+    const coded = err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+    const text = err instanceof Error ? (coded ? err.message : (err.stack ?? err.message)) : String(err);
+    process.stderr.write(`memraft: fatal: ${text}\n`);
     process.exit(1);
   },
 );

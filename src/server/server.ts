@@ -58,7 +58,10 @@ export class MemraftServer {
     };
     // Half-open allowed: a client that sends and shuts down its side still gets every reply.
     this.listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
-    this.listener.on('error', (err) => options.log.error({ err }, 'listener error'));
+    this.listener.on('error', (err) => {
+      // Before listening succeeds, start() reports the error to its caller instead.
+      if (this.listener.listening) options.log.error({ err }, 'listener error');
+    });
   }
 
   /** Starts listening; resolves with the bound address (useful with port 0). */
