@@ -89,7 +89,7 @@ describe('raft simulation: the harness itself', () => {
 /** Checker unit tests: each invariant fires on a synthetic history that breaks it. */
 describe('raft simulation: invariant checker', () => {
   function node(id: number, role = 'follower', term = 1): CheckedNode & { durable: MemoryStorage } {
-    return { id, durable: new MemoryStorage(), role, term };
+    return { id, durable: new MemoryStorage(), role, term, durableCommit: 0 };
   }
   function entry(index: number, term: number, byte = 0): Entry {
     return { index, term, type: EntryType.Normal, data: new Uint8Array([byte]) };

@@ -33,8 +33,13 @@ export type Action =
 
 /** isolate: a cut off both ways; split: bit mask b picks one side; one-way cuts. */
 export type PartitionKind = 'isolate' | 'split' | 'link' | 'mute' | 'deafen';
-/** Membership changes, always proposed at the current leader. */
-export type ConfOp = 'addLearner' | 'promote' | 'remove';
+/**
+ * Membership changes, always proposed at the current leader. Single changes are "simple";
+ * `joint` (promote a learner and remove a voter at once, left automatically or explicitly)
+ * and `demote` (a voter becomes a learner, explicit joint) go through joint consensus, and
+ * `leave` proposes leaving an explicit joint configuration.
+ */
+export type ConfOp = 'addLearner' | 'promote' | 'remove' | 'joint' | 'demote' | 'leave';
 
 /** Action weights: a schedule is mostly time passing and messages moving. */
 export interface ActionWeights {
@@ -85,7 +90,7 @@ export function actionArb(w: ActionWeights): fc.Arbitrary<Action> {
     { weight: 1, arbitrary: fc.record({ t: fc.constant('transfer' as const), to: node }) },
     {
       weight: w.membership,
-      arbitrary: fc.record({ t: fc.constant('conf' as const), op: fc.constantFrom<ConfOp>('addLearner', 'promote', 'remove'), pick: node }),
+      arbitrary: fc.record({ t: fc.constant('conf' as const), op: fc.constantFrom<ConfOp>('addLearner', 'promote', 'remove', 'joint', 'demote', 'leave'), pick: node }),
     },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('compact' as const), node: nodeOrLeader, keep: fc.nat({ max: 3 }) }) },
     { weight: 2, arbitrary: fc.record({ t: fc.constant('campaign' as const), node }) },

@@ -35,6 +35,8 @@ export interface CheckedNode {
   /** The node's role and term as of its latest Ready. */
   readonly role: string;
   readonly term: number;
+  /** Commit index of the node's durable hard state. */
+  readonly durableCommit: number;
 }
 
 /** The term of `index` in a storage, or undefined if compacted away or beyond the log. */
@@ -133,6 +135,18 @@ export class InvariantChecker {
     for (let i = 1; i < entries.length; i++) {
       if (entries[i]!.index !== entries[i - 1]!.index + 1) {
         throw new SimViolation('ready-entries-contiguous', `node ${node.id}: ${fmtEntries(entries)}`);
+      }
+    }
+    // A lagging node may hold (and overwrite) a stale entry at an index committed elsewhere,
+    // but never overwrite an entry at or below its own durable commit index.
+    for (const e of entries) {
+      if (e.index > node.durableCommit) break;
+      const t = termAt(node.durable, e.index);
+      if (t !== undefined && t !== e.term) {
+        throw new SimViolation(
+          'committed-entry-overwritten',
+          `node ${node.id} with commit ${node.durableCommit} overwrites ${e.index}/${t} with ${e.index}/${e.term}`,
+        );
       }
     }
     if (node.role !== 'leader' || this.leaderOfTerm.get(node.term) !== node.id) return;

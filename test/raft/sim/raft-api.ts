@@ -17,6 +17,7 @@ export {
 } from '../../../src/raft/types.js';
 export type {
   ConfChange,
+  ConfChangeSingle,
   ConfState,
   Entry,
   HardState,

@@ -22,7 +22,7 @@ export const simProfiles = {
   n3: { nodes: 3, spares: 2, actionsMax: 400, weights: { membership: 2, faults: 1 } },
   n5: { nodes: 5, spares: 2, actionsMax: 400, weights: { membership: 2, faults: 1 } },
   /** Membership-heavy: learners, promotions, removals and compaction on a 3-node start. */
-  churn3: { nodes: 3, spares: 3, actionsMax: 400, weights: { membership: 8, faults: 1 } },
+  churn3: { nodes: 3, spares: 5, actionsMax: 400, weights: { membership: 8, faults: 1 } },
 } satisfies Record<string, SimProfile>;
 
 /** A profile name. */

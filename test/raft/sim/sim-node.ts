@@ -120,6 +120,10 @@ export class SimNode implements CheckedNode {
     this.start();
   }
 
+  get durableCommit(): number {
+    return this.durableHs.commit;
+  }
+
   get alive(): boolean {
     return this.raw !== undefined;
   }

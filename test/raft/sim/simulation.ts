@@ -13,6 +13,8 @@ import {
   MessageType,
   ProposalDroppedError,
   RawNode,
+  type ConfChange,
+  type ConfChangeSingle,
   type ConfState,
   type NodeId,
 } from './raft-api.js';
@@ -345,21 +347,51 @@ export class Simulation implements SimWorld {
     const raw = leader?.raw;
     if (raw === undefined) return;
     const cs = leader!.confState;
-    let change: { type: ConfChangeType; nodeId: NodeId } | undefined;
-    if (op === 'addLearner' && this.nextSpare <= this.spareLast) {
-      const id = this.nextSpare++;
-      this.addHost(id, new MemoryStorage());
-      change = { type: ConfChangeType.AddLearnerNode, nodeId: id };
-    } else if (op === 'promote' && cs.learners.length > 0) {
-      change = { type: ConfChangeType.AddNode, nodeId: cs.learners[pick % cs.learners.length]! };
-    } else if (op === 'remove') {
-      const pool = [...(cs.voters.length > removeVotersMin ? cs.voters : []), ...cs.learners];
-      if (pool.length > 0) change = { type: ConfChangeType.RemoveNode, nodeId: pool[pick % pool.length]! };
-    }
-    if (change === undefined) return;
-    this.trace(`  propose conf change ${ConfChangeType[change.type]} ${change.nodeId} at ${leader!.id}`);
-    tolerateDrop(() => raw.proposeConfChange({ changes: [change], transition: 'auto' }));
+    // When the op does not apply to this configuration, fall back to one that does.
+    const ops: ConfOp[] = [op, 'leave', 'promote', 'addLearner', 'remove'];
+    let cc: ConfChange | undefined;
+    for (let i = 0; cc === undefined && i < ops.length; i++) cc = this.confChangeFor(ops[i]!, pick, cs);
+    if (cc === undefined) return;
+    const what = cc.changes.map((c) => `${ConfChangeType[c.type]} ${c.nodeId}`).join(', ') || 'leave joint';
+    const ok = tolerateDrop(() => raw.proposeConfChange(cc));
+    this.trace(`  conf change (${what}, ${cc.transition}) proposed at ${leader!.id}: ${ok ? 'accepted' : 'dropped'}`);
   }
+
+  /** The ConfChange an op means under configuration `cs`, or undefined if it does not apply. */
+  private confChangeFor(op: ConfOp, pick: number, cs: ConfState): ConfChange | undefined {
+    const change = (type: ConfChangeType, nodeId: NodeId): ConfChangeSingle => ({ type, nodeId });
+    const transition = pick % 2 === 0 ? 'auto' : 'explicit';
+    const removable = cs.voters.length > removeVotersMin ? cs.voters : [];
+    const learner = cs.learners.length > 0 ? cs.learners[pick % cs.learners.length]! : undefined;
+    const voter = cs.voters[pick % cs.voters.length];
+    switch (op) {
+      case 'addLearner': {
+        if (this.nextSpare > this.spareLast) return undefined;
+        const id = this.nextSpare++;
+        this.addHost(id, new MemoryStorage());
+        return { changes: [change(ConfChangeType.AddLearnerNode, id)], transition: 'auto' };
+      }
+      case 'promote':
+        return learner === undefined ? undefined : { changes: [change(ConfChangeType.AddNode, learner)], transition: 'auto' };
+      case 'remove': {
+        const pool = [...removable, ...cs.learners];
+        if (pool.length === 0) return undefined;
+        return { changes: [change(ConfChangeType.RemoveNode, pool[pick % pool.length]!)], transition: 'auto' };
+      }
+      case 'joint':
+        if (learner === undefined || voter === undefined || cs.voters.length < removeVotersMin) return undefined;
+        return {
+          changes: [change(ConfChangeType.AddNode, learner), change(ConfChangeType.RemoveNode, voter)],
+          transition,
+        };
+      case 'demote':
+        if (voter === undefined || removable.length === 0) return undefined;
+        return { changes: [change(ConfChangeType.AddLearnerNode, voter)], transition: 'explicit' };
+      case 'leave':
+        return cs.votersOutgoing.length === 0 ? undefined : { changes: [], transition: 'auto' };
+    }
+  }
+
 
   /**
    * Heals the network, restarts every node and runs rounds (every Ready handled, every
