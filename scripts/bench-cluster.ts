@@ -15,7 +15,12 @@
  * every group the victim led acknowledged a write again. The victim is restarted (and
  * leadership rebalanced) before the next kill.
  *
- * Note: all processes share this machine's cores (2 here), memcaslap included.
+ * Every run is checked against the servers' own counters: memcaslap counts refused
+ * requests as ops (its 16-byte keys start with 8 bytes of 0x10, a control character the
+ * protocol may refuse), so rows where the servers executed under 99% are flagged. A
+ * built-in load generator (valid keys, exact per-request latency) runs the same mixes.
+ *
+ * Note: all processes share this machine's cores (2 here), load generators included.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -44,9 +49,13 @@ const seconds = Number(args.seconds);
 const groups = Number(args.groups);
 
 interface Caslap {
+  /** Requests completed. */
+  ops: number;
   tps: number;
   p50Us: number;
   p99Us: number;
+  /** Share of the requests the servers executed (their cmd_get + cmd_set). */
+  executedShare?: number;
 }
 
 async function main(): Promise<void> {
@@ -79,22 +88,115 @@ async function main(): Promise<void> {
 }
 
 async function workloads(servers: string[], cfg90: string, cfgSet: string): Promise<Record<string, Caslap>> {
-  const get90 = await caslap(servers, cfg90, []);
-  const setOnly = await caslap(servers, cfgSet, []);
-  const half = await caslap(servers, cfg90, [`--tps=${Math.max(1, Math.round(get90.tps / 2000))}k`]);
-  return { get90, setOnly, half };
+  const get90 = await counted(servers, () => caslap(servers, cfg90, []));
+  const setOnly = await counted(servers, () => caslap(servers, cfgSet, []));
+  const half = await counted(servers, () => caslap(servers, cfg90, [`--tps=${Math.max(1, Math.round(get90.tps / 2000))}k`]));
+  const ownSet = await counted(servers, () => loadgen(servers, 1, 0));
+  const own90 = await counted(servers, () => loadgen(servers, 0.1, 0));
+  const ownHalf = await counted(servers, () => loadgen(servers, 0.1, own90.tps / 2));
+  return { get90, setOnly, half, own90, ownSet, ownHalf };
+}
+
+/**
+ * Runs a workload and checks it against the servers' own counters (cmd_get + cmd_set):
+ * a request the server refuses (e.g. a key it rejects) is still an "op" to memcaslap.
+ */
+async function counted(servers: string[], run: () => Promise<Caslap>): Promise<Caslap> {
+  const before = await serverOps(servers);
+  const r = await run();
+  const executed = (await serverOps(servers)) - before;
+  r.executedShare = Math.min(1, executed / Math.max(1, r.ops));
+  return r;
+}
+
+async function serverOps(servers: string[]): Promise<number> {
+  let total = 0;
+  for (const s of servers) {
+    const [host, port] = s.split(':');
+    const socket = await connect(Number(port), host);
+    const reader = lineReader(socket);
+    socket.write('stats\r\n');
+    for (;;) {
+      const line = await reader();
+      if (line === 'END') break;
+      const m = /^STAT (cmd_get|cmd_set) (\d+)$/.exec(line);
+      if (m !== null) total += Number(m[2]);
+    }
+    socket.destroy();
+  }
+  return total;
+}
+
+/**
+ * The built-in load generator: `concurrency` connections spread over the servers, each
+ * with one request in flight, valid 16-byte keys over a 100k key space (pre-set by the
+ * set-only run), 100-byte values; `setShare` of requests are sets; `rate` > 0 paces the
+ * whole generator at that many requests/s. Latency is measured per request.
+ */
+async function loadgen(servers: string[], setShare: number, rate: number): Promise<Caslap> {
+  const concurrency = Number(args.concurrency);
+  const value = 'v'.repeat(100);
+  const latencies: number[] = [];
+  const startAt = performance.now();
+  const endAt = startAt + seconds * 1000;
+  let issued = 0;
+  let seed = 12345;
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  const worker = async (w: number): Promise<void> => {
+    const [host, port] = servers[w % servers.length]!.split(':');
+    const socket = await connect(Number(port), host);
+    const reader = lineReader(socket);
+    while (performance.now() < endAt) {
+      if (rate > 0) {
+        const due = startAt + (issued++ / rate) * 1000;
+        if (due > performance.now()) await sleep(due - performance.now());
+      }
+      const key = `key-${String(Math.floor(random() * 100_000)).padStart(12, '0')}`;
+      const t0 = performance.now();
+      if (random() < setShare) {
+        socket.write(`set ${key} 0 0 100\r\n${value}\r\n`);
+        await reader();
+      } else {
+        socket.write(`get ${key}\r\n`);
+        for (;;) {
+          const line = await reader();
+          if (line === 'END' || /^(SERVER_ERROR|CLIENT_ERROR|ERROR)/.test(line)) break;
+        }
+      }
+      latencies.push(performance.now() - t0);
+    }
+    socket.destroy();
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  latencies.sort((x, y) => x - y);
+  const q = (x: number): number => (latencies[Math.min(latencies.length - 1, Math.floor(x * latencies.length))] ?? 0) * 1000;
+  return { ops: latencies.length, tps: latencies.length / ((performance.now() - startAt) / 1000), p50Us: q(0.5), p99Us: q(0.99) };
 }
 
 function printTable(mc: Record<string, Caslap>, mr: Record<string, Caslap>): void {
-  const row = (name: string, a: string, b: string, ratio: string): string => `${name.padEnd(30)}${a.padStart(14)}${b.padStart(16)}${ratio.padStart(10)}`;
+  const row = (name: string, x: string, y: string, ratio: string): string => `${name.padEnd(38)}${x.padStart(22)}${y.padStart(22)}${ratio.padStart(8)}`;
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-  console.log(row('', 'memcached', 'memraft (3n)', 'ratio'));
-  console.log(row('90/10 get/set ops/s', fmt(mc.get90!.tps), fmt(mr.get90!.tps), (mr.get90!.tps / mc.get90!.tps).toFixed(2)));
-  console.log(row('set-only ops/s', fmt(mc.setOnly!.tps), fmt(mr.setOnly!.tps), (mr.setOnly!.tps / mc.setOnly!.tps).toFixed(2)));
-  console.log(row('half load ops/s', fmt(mc.half!.tps), fmt(mr.half!.tps), ''));
-  console.log(row('half load p50 latency (us)', fmt(mc.half!.p50Us), fmt(mr.half!.p50Us), ''));
-  console.log(row('half load p99 latency (us)', fmt(mc.half!.p99Us), fmt(mr.half!.p99Us), ''));
-  console.log();
+  const share = (r: Caslap): string => (r.executedShare !== undefined && r.executedShare < 0.99 ? ` (${(r.executedShare * 100).toFixed(0)}% ran)` : '');
+  const line = (name: string, key: string, field: 'tps' | 'p50Us' | 'p99Us', ratio: boolean): void => {
+    const x = mc[key]!;
+    const y = mr[key]!;
+    console.log(row(name, fmt(x[field]) + share(x), fmt(y[field]) + share(y), ratio ? (y[field] / x[field]).toFixed(2) : ''));
+  };
+  console.log(row('', 'memcached', 'memraft (3 nodes)', 'ratio'));
+  line('memcaslap 90/10 get/set ops/s', 'get90', 'tps', true);
+  line('memcaslap set-only ops/s', 'setOnly', 'tps', true);
+  line('memcaslap half load ops/s', 'half', 'tps', false);
+  line('memcaslap half load p50 (us)', 'half', 'p50Us', false);
+  line('memcaslap half load p99 (us)', 'half', 'p99Us', false);
+  line('loadgen 90/10 get/set ops/s', 'own90', 'tps', true);
+  line('loadgen set-only ops/s', 'ownSet', 'tps', true);
+  line('loadgen half load ops/s', 'ownHalf', 'tps', false);
+  line('loadgen half load p50 (us)', 'ownHalf', 'p50Us', false);
+  line('loadgen half load p99 (us)', 'ownHalf', 'p99Us', false);
+  console.log('(ran = share of the requests the servers executed, from their own cmd_get/cmd_set)\n');
 }
 
 async function caslap(servers: string[], cfg: string, extra: string[]): Promise<Caslap> {
@@ -103,10 +205,10 @@ async function caslap(servers: string[], cfg: string, extra: string[]): Promise<
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   await once(child, 'exit');
-  const tps = /Run time: [\d.]+s Ops: \d+ TPS: (\d+)/.exec(out);
-  if (tps === null) throw new Error(`memcaslap output not understood:\n${out}`);
+  const m = /Run time: [\d.]+s Ops: (\d+) TPS: (\d+)/.exec(out);
+  if (m === null) throw new Error(`memcaslap output not understood:\n${out}`);
   const hist = totalHistogram(out);
-  return { tps: Number(tps[1]), p50Us: percentile(hist, 0.5), p99Us: percentile(hist, 0.99) };
+  return { ops: Number(m[1]), tps: Number(m[2]), p50Us: percentile(hist, 0.5), p99Us: percentile(hist, 0.99) };
 }
 
 /** memcaslap's "Total Statistics" log2 histogram: counts[k] = latencies in [2^k, 2^(k+1)) us. */
@@ -279,8 +381,8 @@ function lineReader(socket: net.Socket): () => Promise<string> {
   };
 }
 
-async function connect(port: number): Promise<net.Socket> {
-  const s = net.connect(port, '127.0.0.1');
+async function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
+  const s = net.connect(port, host);
   await once(s, 'connect');
   return s;
 }

@@ -19,6 +19,7 @@ import { Transport } from '../transport/index.js';
 import type { CacheMachine, GroupFactory, RaftMemoryStorage, RaftNode } from './contracts.js';
 import { ClusterExecutor } from './executor.js';
 import { ClusterHost, defaultHostTiming, type HostConfig } from './host.js';
+import { defaultReplicaOptions, type ReplicaOptions } from './replica.js';
 import { metricsText, statusJson } from './status.js';
 
 /** Raft timing and flow-control settings of every group (DESIGN.md §4). */
@@ -106,7 +107,18 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
     memoryBytes: config.memoryMb * 1024 * 1024,
     readMode: c.readMode,
     ...defaultHostTiming,
+    replica: replicaOptionsFromEnv(process.env),
   };
+}
+
+/**
+ * Replica tunables, with a test hook: MEMRAFT_SNAPSHOT_ENTRIES lowers the snapshot
+ * interval so tests exercise compaction, InstallSnapshot and restart-from-snapshot.
+ */
+export function replicaOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): ReplicaOptions {
+  const entries = Number(env.MEMRAFT_SNAPSHOT_ENTRIES);
+  if (!Number.isInteger(entries) || entries <= 0) return defaultReplicaOptions;
+  return { ...defaultReplicaOptions, snapshotEntriesMin: entries, snapshotKeepEntries: Math.min(defaultReplicaOptions.snapshotKeepEntries, entries >> 2) };
 }
 
 /** A running cluster node, seen by the server as its Executor. */

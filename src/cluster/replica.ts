@@ -102,8 +102,11 @@ export class Replica {
    */
   private writing = new Map<string, number>();
   private bumpKeys = new Map<string, Buffer>();
-  /** Proposals and applies of this replica, for metrics. */
+  /** Entries this replica proposed (as leader), for metrics. */
   proposedEntries = 0;
+  /** Snapshots taken locally / installed from the leader. */
+  snapshotsTaken = 0;
+  snapshotsInstalled = 0;
   /** Histogram hook: ms from proposal to answer. */
   onProposalLatency: ((ms: number) => void) | null = null;
   /** Called after a committed entry of the meta group was applied (the host reacts). */
@@ -266,6 +269,7 @@ export class Replica {
     const compactTo = applied - this.options.snapshotKeepEntries;
     if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     this.snapshotIndex = applied;
+    this.snapshotsTaken++;
     // The stored commit index must not fall behind the snapshot (restart needs commit >= it).
     const write: GroupWrite = { group: this.group, snapshot: snap };
     if (this.unsavedHardState !== null) write.hardState = this.unsavedHardState;
@@ -426,6 +430,7 @@ export class Replica {
   }
 
   private installSnapshot(snap: Snapshot): void {
+    this.snapshotsInstalled++;
     this.storage.applySnapshot(snap);
     this.machine.restore(snap.data, snap.meta.index);
     this.confState = snap.meta.confState;

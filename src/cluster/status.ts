@@ -19,6 +19,8 @@ export interface GroupStatus {
   lastIndex: number;
   items: number;
   bytes: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
   /** State digest at `applied` (only when asked for: it walks the whole state). */
   digest?: string;
 }
@@ -37,6 +39,8 @@ function groupStatus(host: ClusterHost, r: Replica, withDigest: boolean): GroupS
     lastIndex: r.storage.lastIndex(),
     items: figures?.currItems ?? 0,
     bytes: figures?.bytes ?? 0,
+    snapshotsTaken: r.snapshotsTaken,
+    snapshotsInstalled: r.snapshotsInstalled,
   };
   if (withDigest) g.digest = r.machine.digest();
   return g;

@@ -28,6 +28,9 @@ export interface GroupStatus {
   commit: number;
   applied: number;
   leader: number;
+  firstIndex: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
   digest?: string;
 }
 
@@ -48,12 +51,13 @@ export class ProcessCluster {
     readonly ports: ClusterPorts,
     readonly dir: string,
     private readonly extra: string[],
+    private readonly env: Record<string, string>,
   ) {}
 
   /** Starts `size` nodes and waits until each sees a leader for every group. */
-  static async start(size: number, extra: string[] = []): Promise<ProcessCluster> {
+  static async start(size: number, extra: string[] = [], env: Record<string, string> = {}): Promise<ProcessCluster> {
     ensureBuilt();
-    const cluster = new ProcessCluster(size, await clusterPorts(size), await tempDir('cluster'), extra);
+    const cluster = new ProcessCluster(size, await clusterPorts(size), await tempDir('cluster'), extra, env);
     for (let id = 1; id <= size; id++) cluster.spawnNode(id);
     await cluster.waitReady();
     return cluster;
@@ -75,7 +79,7 @@ export class ProcessCluster {
     const child = spawn(process.execPath, args, {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MEMRAFT_DEBUG_ADMIN: '1' },
+      env: { ...process.env, MEMRAFT_DEBUG_ADMIN: '1', ...this.env },
     });
     this.output.set(id, '');
     const append = (d: Buffer): void => {
