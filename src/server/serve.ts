@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { ProtocolLimits } from '../protocol/request.js';
 import { defaultProtocolLimits } from '../protocol/request.js';
-import { UsageError, isClusterConfig } from './config.js';
+import { startClusterNode } from '../cluster/node.js';
+import { isClusterConfig } from './config.js';
 import type { ServeConfig } from './config.js';
 import type { Executor } from './executor.js';
 import { createLocalExecutor } from './local-node.js';
@@ -26,7 +27,7 @@ export async function runServe(config: ServeConfig): Promise<void> {
 /** Builds and starts a server for `config` (no signal handling). */
 export async function startServer(config: ServeConfig, log: Logger): Promise<MemraftServer> {
   const protocolLimits: ProtocolLimits = { ...defaultProtocolLimits, itemBytesMax: config.itemBytesMax };
-  const executor = createExecutor(config, protocolLimits);
+  const executor = await createExecutor(config, protocolLimits, log);
   const server = new MemraftServer({
     listen: config.listen,
     connectionsMax: config.connectionsMax,
@@ -37,13 +38,18 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
     version: memraftVersion,
     memoryBytesMax: config.memoryMb * 1024 * 1024,
   });
-  const address = await server.start();
-  log.info({ host: address.address, port: address.port, memoryMb: config.memoryMb, mode: 'single-node' }, 'listening');
+  const address = await server.start().catch(async (err: unknown) => {
+    await executor.close(); // a cluster node's timers and sockets would keep the process alive
+    throw err;
+  });
+  const mode = isClusterConfig(config) ? 'cluster' : 'single-node';
+  log.info({ host: address.address, port: address.port, memoryMb: config.memoryMb, mode }, 'listening');
   return server;
 }
 
-function createExecutor(config: ServeConfig, protocolLimits: ProtocolLimits): Executor {
-  if (isClusterConfig(config)) throw new UsageError('cluster flags given, but this build only runs a single node');
+async function createExecutor(config: ServeConfig, protocolLimits: ProtocolLimits, log: Logger): Promise<Executor> {
+  // Cluster flags: this process is a node of a Raft cluster (src/cluster/node.ts).
+  if (isClusterConfig(config)) return startClusterNode(config, log);
   return createLocalExecutor(config.memoryMb * 1024 * 1024, protocolLimits.itemBytesMax);
 }
 
