@@ -378,7 +378,9 @@ export class ClusterHost {
 
   private proposeExpires(): void {
     for (const r of this.replicas.values()) {
-      if (r.isLeader && r.cacheMachine !== null) r.queueHousekeeping({ type: 'expire', scanMax: this.config.expireScanMax });
+      // An empty cache has nothing to expire: idle groups add nothing to their logs.
+      if (!r.isLeader || r.cacheMachine === null || (this.figuresOf(r)?.currItems ?? 0) === 0) continue;
+      r.queueHousekeeping({ type: 'expire', scanMax: this.config.expireScanMax });
     }
   }
 

@@ -67,3 +67,29 @@ describe('three in-process nodes, state', () => {
     await until(() => nodes.every((n) => [...n.host.replicas.values()].filter((r) => r.group !== 0 && r.isLeader).length === 2), 'two leaders per node');
   });
 });
+
+describe('three in-process nodes, lease reads', () => {
+  let nodes: ClusterNode[] = [];
+
+  beforeAll(async () => {
+    const ports = await clusterPorts(3);
+    const dir = await tempDir('inproc-lease');
+    nodes = await Promise.all([1, 2, 3].map((id) => startInProcess(id, ports, dir, ['--groups', '3', '--read-mode', 'lease'])));
+    await until(() => nodes.every((n) => n.host.allGroupsHaveLeaders()), 'leaders of every group');
+  });
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+
+  it('reads what was just written, through every node', async () => {
+    for (let i = 0; i < 30; i++) {
+      const [stored] = await run(nodes[i % 3]!, [setOp(`lease-${i}`, `v${i}`)]);
+      expect(stored!.kind).toBe('stored');
+      for (const n of nodes) {
+        const [got] = await run(n, [getOp(`lease-${i}`)]);
+        expect(got!.kind === 'hit' ? got!.item.value.toString() : got!.kind).toBe(`v${i}`);
+      }
+    }
+  });
+});
