@@ -75,6 +75,11 @@ describe('raft simulation: the harness itself', () => {
     expect(r.failure?.report).toMatch(/invariant|out of range/);
   });
 
+  it('finds a planted driver bug (reads served before the read index is applied)', () => {
+    const r = runSimulations({ profile: 'n5', runs: 3000, seed: 5, driverFault: 'serve-read-early', noShrink: true });
+    expect(r.failure?.report).toMatch(/invariant "linearizable-read" violated/);
+  });
+
   it('replays a run identically from its input', () => {
     const a: string[] = [];
     const b: string[] = [];

@@ -15,7 +15,7 @@ import {
   type Snapshot,
 } from './raft-api.js';
 import { type MemoryStorage } from './raft-api.js';
-import { AppliedState, digestEntry } from './state-machine.js';
+import { AppliedState, decodeWrite, digestEntry } from './state-machine.js';
 
 /** A broken invariant: a Raft bug (or a simulator bug). `invariant` is a stable name. */
 export class SimViolation extends Error {
@@ -75,6 +75,12 @@ export class InvariantChecker {
   private votersMin: number;
   /** Log index of the newest write acknowledged to its client. */
   ackedWriteIndex = 0;
+  /**
+   * Log index of the newest write known committed (applied by any node). A safe ReadIndex
+   * read must see it too: the leader that serves the read holds every committed entry and,
+   * having confirmed its leadership after the read arrived, a commit index at least as high.
+   */
+  committedWriteIndex = 0;
   committedCount = 0;
   committedConfChanges = 0;
   readsServed = 0;
@@ -236,6 +242,7 @@ export class InvariantChecker {
     this.appliedDigest[e.index] = digest;
     this.committedCount++;
     if (e.type === EntryType.ConfChange) this.committedConfChanges++;
+    else if (decodeWrite(e.data) !== 0 && e.index > this.committedWriteIndex) this.committedWriteIndex = e.index;
     this.checkDurableQuorum(e, where);
   }
 
@@ -288,9 +295,9 @@ export class InvariantChecker {
     if (index > this.ackedWriteIndex) this.ackedWriteIndex = index;
   }
 
-  /** A ReadIndex read was issued: it must see every write acknowledged so far. */
+  /** A ReadIndex read was issued: it must see every write committed (or acknowledged) so far. */
   onReadIssued(readId: number): void {
-    this.readMustSee.set(readId, this.ackedWriteIndex);
+    this.readMustSee.set(readId, Math.max(this.ackedWriteIndex, this.committedWriteIndex));
   }
 
   /** A read was served from a state whose newest write is at `lastWriteIndex`. */
@@ -302,7 +309,7 @@ export class InvariantChecker {
     if (lastWriteIndex < mustSee) {
       throw new SimViolation(
         'linearizable-read',
-        `read ${readId} at node ${node.id} saw the write at ${lastWriteIndex}, but the write at ${mustSee} was acknowledged before it was issued`,
+        `read ${readId} at node ${node.id} saw the write at ${lastWriteIndex}, but the write at ${mustSee} was committed before it was issued`,
       );
     }
   }

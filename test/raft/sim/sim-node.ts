@@ -56,7 +56,7 @@ export interface SimCounters {
  * A deliberate bug in the host's driving of the RawNode, used only to prove the simulator
  * catches the consequences (it must find a violation within a few hundred runs).
  */
-export type DriverFault = 'none' | 'send-before-persist';
+export type DriverFault = 'none' | 'send-before-persist' | 'serve-read-early';
 
 /** What a node shares with the rest of the simulation. */
 export interface SimWorld {
@@ -323,7 +323,9 @@ export class SimNode implements CheckedNode {
   private serveReads(): void {
     if (this.reads.size === 0) return;
     for (const [id, read] of this.reads) {
-      if (read.index < 0 || read.index > this.sm.index) continue;
+      if (read.index < 0) continue;
+      // The canary fault: serve the read without waiting for the read index to be applied.
+      if (read.index > this.sm.index && this.world.driverFault !== 'serve-read-early') continue;
       this.reads.delete(id);
       this.world.trace(`  read ${id} at node ${this.id}: index ${read.index}, saw the write at ${this.sm.lastWriteIndex}`);
       this.world.checker.onReadServed(this, id, this.sm.lastWriteIndex);
