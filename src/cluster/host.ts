@@ -128,6 +128,9 @@ export class ClusterHost {
   private readonly leaderWaiters = new Map<GroupId, Set<Attempt>>();
   private extraWrites: GroupWrite[] = [];
   private flushScheduled = false;
+  /** Read confirmation requests of this turn per peer: flat [group, term, seq, ...]. */
+  private readRoundsOut = new Map<NodeId, number[]>();
+  private readRoundsFlushScheduled = false;
   /** New replicas whose bootstrap state must be durable before they run. */
   private blockedUntilDurable: Replica[] = [];
   private metaChanged = false;
@@ -508,6 +511,7 @@ export class ClusterHost {
     const r = new Replica(group, this.config.nodeId, raft, storage, machine, this.factory, this.config.replica);
     r.onProposalLatency = (ms) => this.metrics.proposalSeconds.observe(ms / 1000);
     r.onLeaderKnown = (lead) => this.wakeLeaderWaiters(group, lead);
+    r.onReadRound = (term, seq, voters) => this.queueReadRound(group, term, seq, voters);
     if (bootstrapped) {
       r.persisting = true;
       this.blockedUntilDurable.push(r);
@@ -530,6 +534,10 @@ export class ClusterHost {
     this.lastHeardMs.set(from, Date.now());
     const me = this.config.nodeId;
     for (const t of msgs) {
+      if (isReadRoundMessage(t)) {
+        this.onReadRoundMessage(from, t);
+        continue;
+      }
       const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
       if (decoded === null) continue;
       const r = this.replicas.get(decoded.group);
@@ -573,6 +581,50 @@ export class ClusterHost {
       });
       this.scheduleFlush();
     });
+  }
+
+  // ---- read confirmation rounds (see ReadRound in replica.ts) ------------------------
+
+  private queueReadRound(group: GroupId, term: number, seq: number, voters: NodeId[]): void {
+    for (const id of voters) {
+      let out = this.readRoundsOut.get(id);
+      if (out === undefined) {
+        out = [];
+        this.readRoundsOut.set(id, out);
+      }
+      out.push(group, term, seq);
+    }
+    if (this.readRoundsFlushScheduled) return;
+    this.readRoundsFlushScheduled = true;
+    // After this turn's flush: one message per peer carries every group's round.
+    setImmediate(() => {
+      this.readRoundsFlushScheduled = false;
+      const out = this.readRoundsOut;
+      this.readRoundsOut = new Map();
+      for (const [id, flat] of out) this.transport.send(id, ['rc', flat]);
+    });
+  }
+
+  private onReadRoundMessage(from: NodeId, t: ['rc' | 'ra', number[]]): void {
+    const [kind, flat] = t;
+    if (kind === 'rc') {
+      // "Am I still your leader in this term?" from our in-memory Raft state, at once.
+      const answer: number[] = new Array(flat.length + flat.length / 3);
+      let k = 0;
+      for (let i = 0; i + 2 < flat.length; i += 3) {
+        const r = this.replicas.get(flat[i]!);
+        const ok = r !== undefined && r.lead === from && r.raft.status().term === flat[i + 1];
+        answer[k++] = flat[i]!;
+        answer[k++] = flat[i + 1]!;
+        answer[k++] = flat[i + 2]!;
+        answer[k++] = ok ? 1 : 0;
+      }
+      this.transport.send(from, ['ra', answer]);
+      return;
+    }
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      this.replicas.get(flat[i]!)?.onReadAck(from, flat[i + 1]!, flat[i + 2]!, flat[i + 3] === 1);
+    }
   }
 
   // ---- finding the leader ----------------------------------------------------------
@@ -684,6 +736,10 @@ export class ClusterHost {
       for (const a of woken) this.attempt(a);
     });
   }
+}
+
+function isReadRoundMessage(t: unknown): t is ['rc' | 'ra', number[]] {
+  return Array.isArray(t) && t.length === 2 && (t[0] === 'rc' || t[0] === 'ra') && Array.isArray(t[1]);
 }
 
 /** Everything a freshly bootstrapped in-memory log holds, as one durable write. */

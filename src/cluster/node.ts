@@ -107,7 +107,7 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
     memoryBytes: config.memoryMb * 1024 * 1024,
     readMode: c.readMode,
     ...defaultHostTiming,
-    replica: replicaOptionsFromEnv(process.env),
+    replica: { ...replicaOptionsFromEnv(process.env), hostReadIndex: c.readMode !== 'lease' },
   };
 }
 

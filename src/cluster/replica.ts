@@ -36,6 +36,13 @@ export interface ReplicaOptions {
   bumpKeysMax: number;
   /** Ops batched into one entry at most (bounds entry size and apply pauses). */
   entryOpsMax: number;
+  /**
+   * true: reads are confirmed by the host's own quorum round (see ReadRound), which never
+   * waits for a Ready; false: by Raft's ReadIndex / lease read (readStates of a Ready).
+   */
+  hostReadIndex: boolean;
+  /** A read round not confirmed by a quorum within this long fails (the caller retries). */
+  readRoundTimeoutMs: number;
 }
 
 /** Defaults. */
@@ -45,6 +52,8 @@ export const defaultReplicaOptions: ReplicaOptions = {
   proposalTimeoutMs: 10_000,
   bumpKeysMax: 65_536,
   entryOpsMax: 1024,
+  hostReadIndex: true,
+  readRoundTimeoutMs: 1000,
 };
 
 interface Waiter {
@@ -63,6 +72,27 @@ interface Proposal {
 interface Read {
   ops: GetOp[];
   done: ReplicaDone;
+}
+
+/**
+ * A read confirmation round (read-index mode): the leader numbers the reads queued in a
+ * turn, asks every voter "am I still your leader in `term`?" (host message, answered
+ * from the follower's in-memory Raft state without waiting for any Ready), and serves the
+ * reads once a quorum said yes. Why that is linearizable: an ack was given after the
+ * reads arrived, so no leader of a higher term had been elected when they arrived (its
+ * voters' terms would exceed `term`, and a quorum of ours acked `term`), so every write
+ * acknowledged before the reads arrived was committed by a leader of at most `term`; and
+ * such writes are applied here once the leader has applied an entry of its own term
+ * (checked when serving), because we acknowledge writes only after applying them. Same
+ * argument as Raft's ReadIndex (thesis 6.4), with the commit index replaced by "applied
+ * an entry of this term" and one round for all groups' reads of a turn (host.ts).
+ */
+interface ReadRound {
+  seq: number;
+  term: number;
+  reads: Read[];
+  acks: Set<NodeId>;
+  createdMs: number;
 }
 
 interface ReadBatch {
@@ -92,6 +122,14 @@ export class Replica {
 
   private readQueue: Read[] = [];
   private readBatches = new Map<number, ReadBatch>();
+  private readRounds: ReadRound[] = [];
+  private readRoundSeq = 0;
+  /** The group's current term as of the last Ready (a leader's term is durable). */
+  term = 0;
+  /** Term of the last applied entry: == term once a leader has applied its own first entry. */
+  private appliedTerm = 0;
+  /** Asks the host to send a confirmation round for (term, seq) to the other voters. */
+  onReadRound: ((term: number, seq: number, voters: NodeId[]) => void) | null = null;
   private readCtxNext = 1;
 
   /**
@@ -126,6 +164,7 @@ export class Replica {
     private readonly options: ReplicaOptions,
   ) {
     this.snapshotIndex = storage.firstIndex() - 1;
+    this.term = storage.initialState().hardState.term;
     const st = raft.status();
     this.role = st.role;
     this.lead = st.lead;
@@ -205,7 +244,12 @@ export class Replica {
 
   /** True when prepare() has something to propose or confirm. */
   get hasQueued(): boolean {
-    return this.batchOps.length > 0 || this.readQueue.length > 0 || this.metaQueue.length > 0;
+    return this.batchOps.length > 0 || this.metaQueue.length > 0 || (this.readQueue.length > 0 && this.canStartReads);
+  }
+
+  /** Reads wait (without spinning flushes) until a new leader applied an entry of its term. */
+  private get canStartReads(): boolean {
+    return !this.options.hostReadIndex || !this.isLeader || this.appliedTerm === this.term;
   }
 
   /** Proposes this turn's batched entry and asks one ReadIndex for this turn's reads. */
@@ -215,12 +259,15 @@ export class Replica {
     if (this.batchOps.length > 0) this.proposeBatch(nowMs);
     for (const m of this.metaQueue) this.proposeOne(m.data, [{ start: 0, count: 1, done: m.done }]);
     this.metaQueue = [];
-    if (this.readQueue.length > 0) this.requestReadIndex();
+    if (this.readQueue.length === 0) return;
+    if (!this.options.hostReadIndex) this.requestReadIndex();
+    else if (this.canStartReads) this.startReadRound(nowMs);
   }
 
   /** Takes the Ready; returns its durable part, or null when nothing needs persisting. */
   collect(): { rd: RaftReady; write: GroupWrite | null } {
     const rd = this.raft.ready();
+    if (rd.hardState !== undefined) this.term = rd.hardState.term;
     if (this.proposed.size > 0) this.noteProposalIndexes(rd);
     if (!rd.mustSync) {
       // Only the commit index changed: Raft does not need it durable (a restarted node
@@ -285,6 +332,10 @@ export class Replica {
       this.pending.delete(index);
       for (const w of p.waiters) w.done(null, this.lead, `proposal not committed within ${timeoutMs} ms`);
     }
+    const roundTimeoutMs = this.options.readRoundTimeoutMs;
+    while (this.readRounds.length > 0 && nowMs - this.readRounds[0]!.createdMs >= roundTimeoutMs) {
+      for (const r of this.readRounds.shift()!.reads) r.done(null, this.lead);
+    }
     for (const [ctx, b] of this.readBatches) {
       if (nowMs - b.createdMs < timeoutMs) continue;
       this.readBatches.delete(ctx);
@@ -346,6 +397,55 @@ export class Replica {
     this.proposed.clear();
   }
 
+  private startReadRound(nowMs: number): void {
+    const round: ReadRound = { seq: ++this.readRoundSeq, term: this.term, reads: this.readQueue, acks: new Set([this.nodeId]), createdMs: nowMs };
+    this.readQueue = [];
+    this.readRounds.push(round);
+    if (this.hasReadQuorum(round.acks)) return this.serveReadRounds(nowMs);
+    const voters = this.votersOf();
+    if (this.onReadRound !== null) this.onReadRound(round.term, round.seq, voters.filter((id) => id !== this.nodeId));
+  }
+
+  /** A voter's answer to read round `seq` (and so to every earlier round of `term`). */
+  onReadAck(from: NodeId, term: number, seq: number, ok: boolean): void {
+    if (!ok || this.readRounds.length === 0) return;
+    for (const round of this.readRounds) {
+      if (round.seq > seq) break;
+      if (round.term === term) round.acks.add(from);
+    }
+    this.serveReadRounds(Date.now());
+  }
+
+  private serveReadRounds(nowMs: number): void {
+    while (this.readRounds.length > 0) {
+      const round = this.readRounds[0]!;
+      if (!this.hasReadQuorum(round.acks)) return;
+      this.readRounds.shift();
+      const valid = this.isLeader && this.term === round.term && this.appliedTerm === round.term;
+      for (const r of round.reads) {
+        if (valid) this.serveRead(r, nowMs);
+        else r.done(null, this.lead);
+      }
+    }
+  }
+
+  private votersOf(): NodeId[] {
+    const cs = this.confState;
+    if (cs === undefined) return [this.nodeId];
+    return cs.votersOutgoing.length === 0 ? cs.voters : [...new Set([...cs.voters, ...cs.votersOutgoing])];
+  }
+
+  private hasReadQuorum(acks: Set<NodeId>): boolean {
+    const cs = this.confState;
+    if (cs === undefined) return false;
+    const majority = (ids: NodeId[]): boolean => {
+      let n = 0;
+      for (const id of ids) if (acks.has(id)) n++;
+      return n > ids.length / 2;
+    };
+    return majority(cs.voters) && (cs.votersOutgoing.length === 0 || majority(cs.votersOutgoing));
+  }
+
   private requestReadIndex(): void {
     const ctx = this.readCtxNext++;
     const context = Buffer.allocUnsafe(8);
@@ -400,6 +500,7 @@ export class Replica {
 
   private applyCommitted(index: number, term: number, type: EntryType, data: Uint8Array): void {
     if (index <= this.machine.appliedIndex) return; // already in the restored snapshot
+    this.appliedTerm = term;
     let results: unknown[] | null = null;
     if (type === EntryType.ConfChange) {
       this.confState = this.raft.applyConfChange(this.factory.decodeConfChange(data));
@@ -435,6 +536,7 @@ export class Replica {
     this.machine.restore(snap.data, snap.meta.index);
     this.confState = snap.meta.confState;
     this.snapshotIndex = snap.meta.index;
+    this.appliedTerm = snap.meta.term;
     for (const [index, p] of this.pending) {
       if (index > snap.meta.index) continue;
       this.pending.delete(index);
@@ -473,6 +575,9 @@ export class Replica {
   private failReads(): void {
     const batches = [...this.readBatches.values()];
     this.readBatches.clear();
+    const rounds = this.readRounds;
+    this.readRounds = [];
     for (const b of batches) for (const r of b.reads) r.done(null, this.lead);
+    for (const round of rounds) for (const r of round.reads) r.done(null, this.lead);
   }
 }
