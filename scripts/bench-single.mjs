@@ -8,7 +8,10 @@
  *    values) into each, then reads VmRSS from /proc/PID/status.
  *
  * Env: BENCH_SECONDS (default 20), BENCH_ITEMS (default 1000000), BENCH_CONCURRENCY (32),
- * BENCH_THREADS (memcaslap threads, default 2), BENCH_SKIP_MEMCACHED=1 to run memraft only.
+ * BENCH_THREADS (memcaslap threads, default 2), BENCH_SKIP_MEMCACHED=1 to run memraft only,
+ * BENCH_REFERENCE=1 to also measure two references for context: memcached with one worker
+ * thread (-t 1, as single-threaded as memraft) and a bare Node TCP responder that answers
+ * every read with STORED/END without parsing (the ceiling of any net.Socket server here).
  * Run through `npm run bench:single` (which builds first).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -50,14 +53,39 @@ async function waitForPort(port) {
   }
 }
 
-async function startMemcached() {
+async function startMemcached(extra = [], name = 'memcached') {
   const port = await freePort();
   // memcached refuses to run as root without -u.
   const user = process.getuid?.() === 0 ? ['-u', 'root'] : [];
-  const child = spawn('memcached', [...user, '-m', '1024', '-p', String(port), '-U', '0', '-l', '127.0.0.1'], { stdio: 'inherit' });
+  const child = spawn('memcached', [...user, '-m', '1024', '-p', String(port), '-U', '0', '-l', '127.0.0.1', ...extra], { stdio: 'inherit' });
   children.push(child);
   await waitForPort(port);
-  return { name: 'memcached', port, child };
+  return { name, port, child };
+}
+
+// Answers each read with one reply, no parsing, no cache: what net.Socket alone costs.
+const nodeFloorSource = `
+const net = require('node:net');
+const STORED = Buffer.from('STORED\\r\\n'), END = Buffer.from('END\\r\\n');
+net.createServer({ noDelay: true }, (s) => {
+  s.on('data', (d) => s.write(d[0] === 0x73 ? STORED : END));
+  s.on('error', () => {});
+}).listen(Number(process.argv[1]), '127.0.0.1');`;
+
+async function startNodeFloor() {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['-e', nodeFloorSource, String(port)], { stdio: 'inherit' });
+  children.push(child);
+  await waitForPort(port);
+  return { name: 'bare node responder', port, child };
+}
+
+async function throughputOnly(start) {
+  const server = await start();
+  const { tps } = memcaslap(server.port);
+  console.log(`${server.name}: ${tps} ops/s (reference)`);
+  await stop(server);
+  return tps;
 }
 
 async function startMemraft() {
@@ -143,6 +171,11 @@ async function main() {
   console.log('');
   console.log(`throughput ratio memraft/memcached: ${(memraft.tps / memcached.tps).toFixed(2)} (target >= 0.60)`);
   console.log(`RSS ratio memraft/memcached: ${(memraft.rss / memcached.rss).toFixed(2)} (target <= 2.00)`);
+  if (process.env.BENCH_REFERENCE !== '1') return;
+  console.log('');
+  const single = await throughputOnly(() => startMemcached(['-t', '1'], 'memcached -t 1'));
+  const floor = await throughputOnly(startNodeFloor);
+  console.log(`memraft / memcached -t 1: ${(memraft.tps / single).toFixed(2)}; memraft / bare node responder: ${(memraft.tps / floor).toFixed(2)}`);
 }
 
 try {

@@ -73,6 +73,7 @@ export class LocalExecutor implements Executor {
 
   execute(ops: CacheOp[], done: ExecuteCallback): void {
     const nowMs = Date.now();
+    if (ops.length === 1) return done([this.executeOne(ops[0]!, nowMs)]);
     const results: CacheResult[] = new Array(ops.length);
     for (let i = 0; i < ops.length; i++) results[i] = this.executeOne(ops[i]!, nowMs);
     done(results);

@@ -143,7 +143,8 @@ export class MemraftServer {
     if (this.connections.size >= this.options.connectionsMax) {
       counters.rejectedConnections++;
       socket.on('error', () => {});
-      socket.end(tooManyConnectionsReply);
+      // Close fully once written, whether or not the client closes its side.
+      socket.end(tooManyConnectionsReply, () => socket.destroy());
       return;
     }
     try {
