@@ -87,6 +87,10 @@ export class ClientConnection {
   private readingPaused = false;
   /** No more requests are pulled: quit, a closing error, shutdown or overflow. */
   private closing = false;
+  /** The client shut down its side: no more input, but what it sent is still answered. */
+  private peerEnded = false;
+  /** socket.end() was called. */
+  private ended = false;
   /** The socket is gone; late completions are dropped. */
   private closed = false;
 
@@ -154,7 +158,7 @@ export class ClientConnection {
 
   private readonly onEnd = (): void => {
     // The client half-closed: answer what it sent, then close our side.
-    this.closing = true;
+    this.peerEnded = true;
     this.endIfDone();
   };
 
@@ -332,9 +336,12 @@ export class ClientConnection {
     }
   }
 
-  /** Once closing and every pulled request is written, ends the socket. */
+  /** Once closing (or the client ended and every request was pulled) and all is written, ends the socket. */
   private endIfDone(): void {
-    if (!this.closing || this.closed || this.pendingRequests > 0) return;
+    if (this.closed || this.ended || this.pendingRequests > 0) return;
+    if (!this.closing && !(this.peerEnded && this.backlogHead >= this.backlog.length)) return;
+    this.closing = true;
+    this.ended = true;
     this.flush();
     // Close fully once written, as memcached does, rather than wait for the client's FIN.
     this.socket.end(() => this.socket.destroy());

@@ -91,6 +91,17 @@ describe('one connection', () => {
     c.close();
   });
 
+  it('answers everything a client sent before half-closing, then closes', async () => {
+    const c = await RawClient.connect(server.port);
+    const value = Buffer.alloc(10 * 1024, 'h');
+    c.write(Buffer.concat([Buffer.from(`set hc 0 0 ${value.length}\r\n`), value, Buffer.from('\r\n')]));
+    const gets = 1000; // 10 MB of replies, so the server is still writing when the FIN arrives
+    c.socket.end('get hc\r\n'.repeat(gets));
+    const reply = await c.readToClose();
+    const one = `VALUE hc 0 ${value.length}\r\n${value.toString('latin1')}\r\nEND\r\n`;
+    expect(reply.length).toBe('STORED\r\n'.length + one.length * gets);
+  });
+
   it('reports memcached stat names', async () => {
     const c = await RawClient.connect(server.port);
     const general = await c.request('stats\r\n', 'END\r\n');
