@@ -45,6 +45,8 @@ export type ConfOp = 'addLearner' | 'promote' | 'remove' | 'joint' | 'demote' | 
 export interface ActionWeights {
   membership: number;
   faults: number;
+  /** Ticks of single nodes (clock drift); 0 keeps every clock in lockstep. */
+  nodeTicks: number;
 }
 
 const node = fc.nat({ max: 7 });
@@ -56,7 +58,7 @@ const rd = fc.constantFrom(true, true, true, false);
 /** The arbitrary of one action. */
 export function actionArb(w: ActionWeights): fc.Arbitrary<Action> {
   return fc.oneof(
-    { weight: 10, arbitrary: fc.record({ t: fc.constant('tick' as const), node, n: fc.integer({ min: 1, max: 4 }), rd }) },
+    { weight: w.nodeTicks, arbitrary: fc.record({ t: fc.constant('tick' as const), node, n: fc.integer({ min: 1, max: 4 }), rd }) },
     { weight: 5, arbitrary: fc.record({ t: fc.constant('tickAll' as const), n: fc.integer({ min: 1, max: 12 }) }) },
     { weight: 28, arbitrary: fc.record({ t: fc.constant('deliver' as const), pick, rd }) },
     { weight: 6, arbitrary: fc.record({ t: fc.constant('deliverAll' as const) }) },
@@ -97,18 +99,22 @@ export function actionArb(w: ActionWeights): fc.Arbitrary<Action> {
   );
 }
 
-/** The arbitrary of one run's Raft settings: small limits so flow control and batching bite. */
-export function settingsArb(): fc.Arbitrary<SimRaftSettings> {
+/**
+ * The arbitrary of one run's Raft settings: small limits so flow control and batching bite.
+ * Lease reads need check-quorum.
+ */
+export function settingsArb(readOnlyOption: 'safe' | 'lease'): fc.Arbitrary<SimRaftSettings> {
   return fc
     .record({
       electionTicks: fc.integer({ min: 3, max: 10 }),
       heartbeatTicks: fc.integer({ min: 1, max: 2 }),
-      checkQuorum: fc.boolean(),
+      checkQuorum: readOnlyOption === 'lease' ? fc.constant(true) : fc.boolean(),
       preVote: fc.boolean(),
       maxSizePerMsgBytes: fc.constantFrom(1, 32, 128, 1 << 20),
       maxInflightMsgs: fc.integer({ min: 1, max: 8 }),
       maxInflightBytes: fc.constantFrom(0, 0, 64, 512),
       maxUncommittedBytes: fc.constantFrom<number | undefined>(undefined, undefined, 256),
+      readOnlyOption: fc.constant(readOnlyOption),
     })
     .map((s) => ({ ...s, heartbeatTicks: Math.min(s.heartbeatTicks, s.electionTicks - 1) }));
 }

@@ -34,6 +34,8 @@ export interface SimRaftSettings {
   maxInflightMsgs: number;
   maxInflightBytes: number;
   maxUncommittedBytes: number | undefined;
+  /** 'lease' only with checkQuorum; only meaningful when clocks tick in lockstep. */
+  readOnlyOption: 'safe' | 'lease';
 }
 
 /** Who proposed a write (the "client" acknowledgement comes from that node applying it). */
@@ -149,7 +151,7 @@ export class SimNode implements CheckedNode {
       maxUncommittedBytes: s.maxUncommittedBytes,
       checkQuorum: s.checkQuorum,
       preVote: s.preVote,
-      readOnlyOption: 'safe',
+      readOnlyOption: s.readOnlyOption,
       random: mulberry32(mixSeed(this.world.seed, this.id, this.incarnation)),
       logger: silentLogger,
     });
