@@ -93,3 +93,20 @@ describe('three in-process nodes, lease reads', () => {
     }
   });
 });
+
+describe('a one-node cluster', () => {
+  it('serves reads and writes with a quorum of one, and keeps them across a restart', async () => {
+    const ports = await clusterPorts(1);
+    const dir = await tempDir('inproc-one');
+    let node = await startInProcess(1, ports, dir, ['--groups', '2']);
+    await until(() => node.host.allGroupsHaveLeaders(), 'leaders');
+    expect((await run(node, [setOp('solo', 'yes')]))[0]!.kind).toBe('stored');
+    expect((await run(node, [getOp('solo')]))[0]!.kind).toBe('hit');
+    await node.close();
+    node = await startInProcess(1, ports, dir, ['--groups', '2']);
+    await until(() => node.host.allGroupsHaveLeaders(), 'leaders after restart');
+    const [got] = await run(node, [getOp('solo')]);
+    expect(got!.kind === 'hit' ? got!.item.value.toString() : got!.kind).toBe('yes');
+    await node.close();
+  });
+});
