@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- [--runs N] [--seed S] [--path P] [--profile n3|n5|churn3|lease3|all] [--trace]`
+ * `npm run sim -- [--runs N] [--seed S] [--path P] [--profile n3|n5|churn3|long5|lease3|all] [--trace]`
  *
  * Runs the deterministic Raft simulator (test/raft/sim/) outside vitest, for long soaks and
  * for replaying a failure: a failing batch prints its fast-check seed and shrink path; run
@@ -24,7 +24,7 @@ const { values } = parseArgs({
   strict: true,
 });
 
-/** `all`: the profiles npm test runs; lease3 (known to fail, see the regressions) only by name. */
+/** `all`: the profiles npm test runs; long5 and lease3 (known to fail, see the regressions) by name. */
 function profilesOf(name: string): SimProfileName[] {
   if (name === 'all') return ['n3', 'n5', 'churn3'];
   if (!(name in simProfiles)) throw new Error(`unknown profile ${name}; one of: all, ${Object.keys(simProfiles).join(', ')}`);

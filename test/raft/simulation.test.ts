@@ -3,8 +3,9 @@
  * message delivery/loss/duplication/reordering, partitions, crashes with durable state,
  * proposals, ReadIndex reads, leader transfers, membership changes and compaction, with
  * the safety invariants checked at every step and liveness checked at the end of each run.
- * SIM_SEED fixes the fast-check seed; a failure prints the seed, the shrunk schedule and
- * the `npm run sim` command that replays it with a full trace.
+ * SIM_SEED fixes the fast-check seed and SIM_RUNS multiplies the run counts; a failure
+ * prints the seed, the shrunk schedule and the `npm run sim` command that replays it with a
+ * full trace.
  */
 import { describe, expect, it } from 'vitest';
 import { InvariantChecker, SimViolation, type CheckedNode } from './sim/invariants.js';
@@ -13,8 +14,11 @@ import { runOne, runSimulations, type SimProfileName } from './sim/run.js';
 import type { SimInput } from './sim/simulation.js';
 
 const seed = process.env.SIM_SEED === undefined ? undefined : Number(process.env.SIM_SEED);
+/** SIM_RUNS scales every batch (e.g. SIM_RUNS=10 runs ten times as many schedules). */
+const runsFactor = process.env.SIM_RUNS === undefined ? 1 : Number(process.env.SIM_RUNS);
 
-function expectNoFailure(profile: SimProfileName, runs: number): void {
+function expectNoFailure(profile: SimProfileName, runsDefault: number): void {
+  const runs = Math.max(1, Math.round(runsDefault * runsFactor));
   const r = runSimulations({ profile, runs, seed });
   if (r.failure !== undefined) throw new Error(r.failure.report);
   // The schedules must exercise the protocol, not just pass vacuously.

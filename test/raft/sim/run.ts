@@ -30,6 +30,8 @@ export const simProfiles = {
     weights: { membership: 8, faults: 1, nodeTicks: 10 },
     readOnlyOption: 'safe',
   },
+  /** Long schedules on 5 nodes, for soaks (`npm run sim -- --profile long5`). */
+  long5: { nodes: 5, spares: 3, actionsMax: 1500, weights: { membership: 3, faults: 1, nodeTicks: 10 }, readOnlyOption: 'safe' },
   /**
    * Lease reads with every clock ticking in lockstep (no drift at all), the most favourable
    * setting for leases; message delays stay unbounded. Not part of `npm test`: see README.
