@@ -149,13 +149,13 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
     secret: c.clusterSecret ?? 'memraft-loopback-only',
     listen: peerListen,
     advertise: parseAddress(peerAddress),
-    logger: nodeLog,
+    logger: log, // the transport adds its own node field
   });
   await transport.start();
   const seed = (nodeId * 1_000_003 + Date.now()) >>> 0;
   nodeLog.info({ seed, fsync: c.fsync, readMode: c.readMode }, 'starting cluster node');
   const factory = realGroupFactory(nodeId, c.readMode, config.itemBytesMax, seed, nodeLog);
-  const host = new ClusterHost(hostConfig, factory, store, transport, nodeLog);
+  const host = new ClusterHost(hostConfig, factory, store, transport, log); // the host adds the node field
   await host.start();
   const executor = new ClusterExecutor(host, config.memoryMb * 1024 * 1024);
   const admin =

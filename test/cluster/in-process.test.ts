@@ -110,3 +110,35 @@ describe('a one-node cluster', () => {
     await node.close();
   });
 });
+
+describe('InstallSnapshot of a multi-MiB snapshot', () => {
+  it('brings a restarted follower up to date in 1 MiB chunks', async () => {
+    process.env.MEMRAFT_SNAPSHOT_ENTRIES = '100';
+    try {
+      const ports = await clusterPorts(3);
+      const dir = await tempDir('inproc-snap');
+      const nodes = await Promise.all([1, 2, 3].map((id) => startInProcess(id, ports, dir, ['--groups', '1', '--fsync', 'never'])));
+      await until(() => nodes.every((n) => n.host.allGroupsHaveLeaders()), 'leaders');
+      await nodes[2]!.close();
+      // ~3 MiB of values while node 3 is down: the group snapshots and compacts past it.
+      const value = 'x'.repeat(10_000);
+      for (let i = 0; i < 300; i++) expect((await run(nodes[i % 2]!, [setOp(`big-${i}`, value)]))[0]!.kind).toBe('stored');
+      const restarted = await startInProcess(3, ports, dir, ['--groups', '1', '--fsync', 'never']);
+      nodes[2] = restarted;
+      const group = (n: ClusterNode) => n.host.replicas.get(1)!;
+      await until(() => {
+        const leader = nodes.find((n) => n.host.replicas.get(1)?.isLeader === true);
+        const mine = restarted.host.replicas.get(1);
+        return leader !== undefined && mine !== undefined && mine.machine.appliedIndex === group(leader).machine.appliedIndex;
+      }, 'node 3 caught up', 60_000);
+      expect(group(restarted).snapshotsInstalled).toBeGreaterThan(0);
+      const leader = nodes.find((n) => group(n).isLeader)!;
+      expect(group(restarted).machine.digest()).toBe(group(leader).machine.digest());
+      const [got] = await run(restarted, [getOp('big-7')]);
+      expect(got!.kind).toBe('hit');
+      await Promise.all(nodes.map((n) => n.close()));
+    } finally {
+      delete process.env.MEMRAFT_SNAPSHOT_ENTRIES;
+    }
+  });
+});
