@@ -98,7 +98,8 @@ export type GroupCallback = (results: unknown[] | null, error?: string) => void;
 interface Attempt {
   group: GroupId;
   /** Encoded data ops, or an encoded meta command. */
-  payload: { t: 'ops'; g: GroupId; d: Uint8Array } | { t: 'meta'; d: Uint8Array };
+  /** What is sent to a remote leader; data ops are encoded only if one is needed. */
+  payload: { t: 'ops'; g: GroupId; d: Uint8Array | null } | { t: 'meta'; d: Uint8Array };
   ops: CacheOp[] | null;
   mutates: boolean;
   hint: NodeId;
@@ -182,7 +183,7 @@ export class ClusterHost {
 
   /** Runs `ops` (all of one data group) at the group's leader, forwarding as needed. */
   runOps(group: GroupId, ops: CacheOp[], mutates: boolean, cb: GroupCallback): void {
-    const payload = { t: 'ops' as const, g: group, d: this.factory.encodeEntry(0, ops) };
+    const payload = { t: 'ops' as const, g: group, d: null };
     this.attempt({ group, payload, ops, mutates, hint: 0, tries: 0, deadlineMs: Date.now() + this.config.forwardTimeoutMs, cb });
   }
 
@@ -671,6 +672,7 @@ export class ClusterHost {
     // A read may be retried elsewhere, so it does not give one silent node all its time;
     // a write's timeout is final (its outcome is unknown), so it waits as long as allowed.
     const timeoutMs = a.mutates ? remainingMs : Math.min(remainingMs, readAttemptMs);
+    if (a.payload.t === 'ops' && a.payload.d === null) a.payload.d = this.factory.encodeEntry(0, a.ops!);
     this.transport.request(target, a.payload, timeoutMs).then(
       (resp) => this.onRemoteAnswer(a, target, resp as { r?: unknown; nl?: NodeId; e?: string }),
       (err: unknown) => this.onRemoteError(a, target, err),
