@@ -54,7 +54,7 @@ function main(): number {
     if (values.trace) {
       console.log('\nTrace of the shrunk schedule:');
       try {
-        runOne(profile, r.failure.counterexample, (line) => console.log(line));
+        runOne(profile, r.failure.counterexample, { trace: (line) => console.log(line) });
       } catch (err) {
         console.log(String(err));
       }

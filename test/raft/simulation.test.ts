@@ -88,8 +88,8 @@ describe('raft simulation: the harness itself', () => {
   it('replays a run identically from its input', () => {
     const a: string[] = [];
     const b: string[] = [];
-    const statsA = runOne('n3', input, (l) => a.push(l));
-    const statsB = runOne('n3', input, (l) => b.push(l));
+    const statsA = runOne('n3', input, { trace: (l) => a.push(l) });
+    const statsB = runOne('n3', input, { trace: (l) => b.push(l) });
     expect(statsA).toEqual(statsB);
     expect(a).toEqual(b);
     expect(statsA.committed).toBeGreaterThan(0);
@@ -155,6 +155,65 @@ describe('raft simulation: regressions', () => {
   // to `it` once the lease is anchored at heartbeat send time.
   it.fails('lease-stale-read: a partitioned leader serves no stale lease read after a new leader commits', () => {
     runOne('lease3', leaseSchedule('lease'));
+  });
+});
+
+/**
+ * Regression: with check-quorum and pre-vote both off, a voter that misses membership
+ * changes behind a partition never rejoins. Found by `npm run sim -- --profile churn3`
+ * (seed -2064720991, run 7862); hand-reduced below. Node 1 is isolated from the start and
+ * keeps campaigning (its term climbs past 50) with the bootstrap config [1,2,3]; meanwhile
+ * the others move to [1,4,5] and shut 2 and 3 down. After healing, node 1's votes go only to
+ * the departed 2 and 3, and it ignores the leader's lower-term App/Heartbeat without a reply
+ * (stepLowerTerm answers only under check-quorum or pre-vote, as etcd), so the leader never
+ * learns the higher term and node 1 is never caught up. The Raft paper's rule (answer a
+ * stale-term request with the current term) would make the leader step down and a new
+ * election at the higher term bring node 1 back. The random runs assert only quorum
+ * liveness in this configuration.
+ */
+describe('raft simulation: regressions (stale-config voter)', () => {
+  const settle = { t: 'rounds', n: 4 } as const;
+  const staleVoterSchedule: SimInput = {
+    seed: 1,
+    settings: {
+      electionTicks: 3,
+      heartbeatTicks: 1,
+      checkQuorum: false,
+      preVote: false,
+      maxSizePerMsgBytes: 1 << 20,
+      maxInflightMsgs: 8,
+      maxInflightBytes: 0,
+      maxUncommittedBytes: undefined,
+      readOnlyOption: 'safe',
+    },
+    actions: [
+      { t: 'readyAll' },
+      { t: 'partition', kind: 'isolate', a: 0, b: 0 }, // node 1 cut off, campaigning alone
+      { t: 'campaign', node: 1 },
+      settle, // node 2 leads
+      { t: 'conf', op: 'addLearner', pick: 0 }, // 4
+      settle,
+      { t: 'conf', op: 'promote', pick: 0 },
+      settle,
+      { t: 'conf', op: 'addLearner', pick: 0 }, // 5
+      settle,
+      { t: 'conf', op: 'promote', pick: 0 },
+      settle,
+      { t: 'conf', op: 'remove', pick: 2 }, // 3
+      settle,
+      { t: 'conf', op: 'remove', pick: 1 }, // 2, the leader: 4 or 5 takes over
+      settle,
+      settle,
+      settle,
+    ],
+  };
+
+  it('control: the random runs\' quorum liveness holds there', () => {
+    expect(runOne('churn3', staleVoterSchedule).committed).toBeGreaterThan(0);
+  });
+
+  it.fails('stale-config-voter-never-rejoins: every member applies the final write after healing', () => {
+    runOne('churn3', staleVoterSchedule, { strictLiveness: true });
   });
 });
 

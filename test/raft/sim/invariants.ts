@@ -109,6 +109,9 @@ export class InvariantChecker {
   /** A message leaving `node`; `durableTerm` is the sender's durable term at that moment. */
   onSend(node: CheckedNode, msg: Message, beforePersist: boolean, durableTerm: number): void {
     if (msg.term > this.termHighWater) this.termHighWater = msg.term;
+    if (msg.to === msg.from || msg.to <= 0) {
+      throw new SimViolation('message-to', `node ${node.id} sent ${describe(msg)}`);
+    }
     if (msg.from !== node.id && !forwardedTypes.has(msg.type)) {
       throw new SimViolation('message-from', `node ${node.id} sent ${describe(msg)}`);
     }
