@@ -24,6 +24,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   const cluster = await Cluster.start(dir);
   try {
     const servers = [1, 2, 3].map((id) => `127.0.0.1:${cluster.clientPort(id)}`);
-    const mrResults = await workloads(servers, cfg90, cfgSet);
+    const mrResults = await workloads(servers, cfg90, cfgSet, cluster);
     printTable(mcResults, mrResults);
     await failover(cluster, Number(args.kills));
   } finally {
@@ -87,12 +88,17 @@ async function main(): Promise<void> {
   }
 }
 
-async function workloads(servers: string[], cfg90: string, cfgSet: string): Promise<Record<string, Caslap>> {
+async function workloads(servers: string[], cfg90: string, cfgSet: string, cluster?: Cluster): Promise<Record<string, Caslap>> {
   const get90 = await counted(servers, () => caslap(servers, cfg90, []));
   const setOnly = await counted(servers, () => caslap(servers, cfgSet, []));
   const half = await counted(servers, () => caslap(servers, cfg90, [`--tps=${Math.max(1, Math.round(get90.tps / 2000))}k`]));
   const ownSet = await counted(servers, () => loadgen(servers, 1, 0));
+  const cpu0 = cluster?.cpuSeconds() ?? 0;
   const own90 = await counted(servers, () => loadgen(servers, 0.1, 0));
+  if (cluster !== undefined) {
+    const us = ((cluster.cpuSeconds() - cpu0) * 1e6) / own90.ops;
+    console.log(`memraft nodes' CPU per request in the loadgen 90/10 run: ${us.toFixed(0)} us (all three processes, user + system)`);
+  }
   const ownHalf = await counted(servers, () => loadgen(servers, 0.1, own90.tps / 2));
   return { get90, setOnly, half, own90, ownSet, ownHalf };
 }
@@ -283,6 +289,20 @@ class Cluster {
         await sleep(100);
       }
     }
+  }
+
+  /** CPU seconds (user + system) used so far by the running node processes. */
+  cpuSeconds(): number {
+    let ticks = 0;
+    for (const c of this.children.values()) {
+      try {
+        const fields = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // exited
+      }
+    }
+    return ticks / 100;
   }
 
   async kill(id: number): Promise<void> {
