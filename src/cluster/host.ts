@@ -657,7 +657,18 @@ export class ClusterHost {
 
   private attemptLocal(a: Attempt): void {
     const r = this.replicas.get(a.group)!;
+    let answered = false;
+    // The same bound as a forwarded request: a leader cut off from its quorum must not
+    // hold its own clients longer than the deadline (its proposal stays in the log and
+    // may still commit, so the outcome is unknown).
+    const timer = setTimeout(() => {
+      answered = true;
+      a.cb(null, `${a.mutates ? 'outcome unknown: ' : ''}no answer from group ${a.group} within ${this.config.forwardTimeoutMs} ms`);
+    }, Math.max(1, a.deadlineMs - Date.now()));
     const done: ReplicaDone = (results, hint, error) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
       if (results !== null) return a.cb(results);
       if (error !== undefined) return a.cb(null, error);
       this.retry(a, hint === this.config.nodeId ? 0 : hint);

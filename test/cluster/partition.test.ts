@@ -5,6 +5,7 @@
  * once healed it serves the new values.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey, rangeIndexOf } from '../../src/membership/index.js';
 import { ProcessCluster, TextClient } from './process-cluster.js';
 
 let cluster: ProcessCluster;
@@ -28,9 +29,22 @@ describe('a partitioned minority node', () => {
     const c1 = await TextClient.connect(cluster.clientPort(1));
     for (const k of keys) expect(await c1.set(k, 'old')).toBe('STORED\r\n');
 
+    // A key of a group node 3 leads right now: once cut off, node 3 must answer its own
+    // clients' write with SERVER_ERROR within the bounded time, not hang.
+    const led = (await cluster.status(3))!.groups.filter((g) => g.id !== 0 && g.leader === 3).map((g) => g.id);
+    let ledKey = '';
+    for (let i = 0; led.length > 0 && ledKey === ''; i++) {
+      if (led.includes(rangeIndexOf(hashKey(Buffer.from(`led-${i}`)), 4) + 1)) ledKey = `led-${i}`;
+    }
+
     await cluster.block(3, [1, 2]);
     await cluster.block(1, [3]);
     await cluster.block(2, [3]);
+    if (ledKey !== '') {
+      const c3 = await TextClient.connect(cluster.clientPort(3));
+      expect(await c3.set(ledKey, 'from-the-minority')).toMatch(/^SERVER_ERROR /);
+      c3.close();
+    }
     const deadline = Date.now() + 30_000;
     while (!(await majorityLeadsEverything())) {
       if (Date.now() > deadline) throw new Error('majority did not take over every group');
