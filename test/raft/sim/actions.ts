@@ -20,7 +20,7 @@ export type Action =
   | { t: 'dup'; pick: number }
   | { t: 'ready'; node: NodePick; half: boolean }
   | { t: 'readyAll' }
-  | { t: 'propose'; node: NodePick; padBytes: number; rd: boolean }
+  | { t: 'propose'; node: NodePick; padBytes: number; count: number; rd: boolean }
   | { t: 'read'; node: NodePick }
   | { t: 'partition'; kind: PartitionKind; a: number; b: number }
   | { t: 'heal' }
@@ -73,6 +73,7 @@ export function actionArb(w: ActionWeights): fc.Arbitrary<Action> {
         t: fc.constant('propose' as const),
         node: nodeOrLeader,
         padBytes: fc.oneof(fc.constant(0), fc.nat({ max: 64 })),
+        count: fc.oneof({ arbitrary: fc.constant(1), weight: 3 }, { arbitrary: fc.integer({ min: 2, max: 4 }), weight: 1 }),
         rd,
       }),
     },
@@ -89,7 +90,7 @@ export function actionArb(w: ActionWeights): fc.Arbitrary<Action> {
     { weight: 1 * w.faults, arbitrary: fc.record({ t: fc.constant('heal' as const) }) },
     { weight: 2 * w.faults, arbitrary: fc.record({ t: fc.constant('crash' as const), node: nodeOrLeader, midReady: fc.boolean() }) },
     { weight: 3 * w.faults, arbitrary: fc.record({ t: fc.constant('restart' as const), node }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant('transfer' as const), to: node }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('transfer' as const), to: node }) },
     {
       weight: w.membership,
       arbitrary: fc.record({ t: fc.constant('conf' as const), op: fc.constantFrom<ConfOp>('addLearner', 'promote', 'remove', 'joint', 'demote', 'leave'), pick: node }),

@@ -169,7 +169,7 @@ export class Simulation implements SimWorld {
       case 'readyAll':
         return this.processAllHosts();
       case 'propose':
-        return this.onPropose(a.node, a.padBytes, a.rd);
+        return this.onPropose(a.node, a.padBytes, a.count, a.rd);
       case 'read':
         return this.onRead(a.node);
       case 'partition':
@@ -276,11 +276,23 @@ export class Simulation implements SimWorld {
     this.senderOf(f)?.reportSnapshot(f.msg.to, ok);
   }
 
-  private onPropose(pick: number, padBytes: number, rd: boolean): void {
+  private onPropose(pick: number, padBytes: number, count: number, rd: boolean): void {
     const host = this.pickHost(pick);
     if (host?.raw === undefined) return;
-    this.propose(host, padBytes);
+    if (count === 1) this.propose(host, padBytes);
+    else this.proposeBatch(host, padBytes, count);
     if (rd) host.processAll();
+  }
+
+  /** Proposes `count` writes in one proposeBatch call (all accepted or all dropped). */
+  private proposeBatch(host: SimNode, padBytes: number, count: number): void {
+    const seqs = Array.from({ length: count }, () => ++this.writeSeq);
+    const raw = host.raw!;
+    const ok = tolerateDrop(() => raw.proposeBatch(seqs.map((seq) => encodeWrite(seq, padBytes))));
+    this.trace(`  writes ${seqs.join(',')} proposed at ${host.id}: ${ok ? 'accepted' : 'dropped'}`);
+    if (!ok) return;
+    this.counters.writesAccepted += count;
+    for (const seq of seqs) this.proposals.set(seq, { node: host.id, incarnation: host.incarnation });
   }
 
   /** Proposes a new write at `host`; returns its sequence number, or 0 if it was dropped. */
