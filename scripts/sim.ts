@@ -4,13 +4,17 @@
  * Runs the deterministic Raft simulator (test/raft/sim/) outside vitest, for long soaks and
  * for replaying a failure: a failing batch prints its fast-check seed and shrink path; run
  * again with those (`--seed S --path P --trace`) to replay exactly the shrunk schedule with
- * every step, message and state change printed. Exit code 1 when an invariant breaks.
+ * every step, message and state change printed. `--input FILE` replays a counterexample
+ * as printed (the `Counterexample: [...]` text), independent of seeds and generators.
+ * Exit code 1 when an invariant breaks.
  * (Node 20 has no TypeScript loader; the npm script loads this file through Vite's module
  * runner, the same machinery vitest uses.)
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { runOne, runSimulations, simProfiles, type SimProfileName } from '../test/raft/sim/run.js';
+import type { SimInput } from '../test/raft/sim/simulation.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(1).filter((a) => a !== '--'),
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     path: { type: 'string' },
     profile: { type: 'string', default: 'all' },
     trace: { type: 'boolean', default: false },
+    input: { type: 'string' },
   },
   strict: true,
 });
@@ -31,7 +36,33 @@ function profilesOf(name: string): SimProfileName[] {
   return [name as SimProfileName];
 }
 
+/** Parses a counterexample as fast-check prints it (`undefined` is not JSON). */
+function readInput(file: string): SimInput {
+  const text = readFileSync(file, 'utf8').replace(/^\s*Counterexample:\s*/, '').replace(/\bundefined\b/g, 'null');
+  const parsed: unknown = JSON.parse(text);
+  const input = (Array.isArray(parsed) ? parsed[0] : parsed) as SimInput;
+  input.settings.maxUncommittedBytes ??= undefined;
+  return input;
+}
+
+/** Replays one input with a full trace. */
+function replayInput(file: string, profile: SimProfileName): number {
+  try {
+    const stats = runOne(profile, readInput(file), { trace: (line) => console.log(line) });
+    console.log(`passed: ${JSON.stringify(stats)}`);
+    return 0;
+  } catch (err) {
+    console.log(String(err));
+    return 1;
+  }
+}
+
 function main(): number {
+  if (values.input !== undefined) {
+    const profiles = profilesOf(values.profile!);
+    if (profiles.length !== 1) throw new Error('--input replays under one --profile (the shape: nodes and spares)');
+    return replayInput(values.input, profiles[0]!);
+  }
   const runs = Number(values.runs);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   const profiles = profilesOf(values.profile!);
