@@ -17,6 +17,7 @@
  * The meta group (0) lives here too: every node applies it, creates the data groups the
  * meta state places on it, and registers its client/admin addresses through it.
  */
+import { AssertionError } from 'node:assert';
 import { pino, type Logger } from 'pino';
 import type { CacheOp, CacheResult } from '../cache/ops.js';
 import {
@@ -535,22 +536,23 @@ export class ClusterHost {
     this.lastHeardMs.set(from, Date.now());
     const me = this.config.nodeId;
     for (const t of msgs) {
-      if (isReadRoundMessage(t)) {
-        this.onReadRoundMessage(from, t);
-        continue;
-      }
-      const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
-      if (decoded === null) continue;
-      const r = this.replicas.get(decoded.group);
-      // A group we do not hold (yet: our meta view may be behind): Raft resends.
-      if (r === undefined) continue;
       try {
-        r.raft.step(decoded.msg);
+        this.onPeerMessage(from, me, t);
       } catch (err) {
-        this.logger.warn({ group: decoded.group, from, err: String(err) }, 'message refused by raft');
+        // A broken invariant is a bug: crash loudly. Anything else is a bad message.
+        if (err instanceof AssertionError) throw err;
+        this.logger.warn({ from, err: String(err) }, 'peer message refused');
       }
     }
     this.scheduleFlush();
+  }
+
+  private onPeerMessage(from: NodeId, me: NodeId, t: unknown): void {
+    if (isReadRoundMessage(t)) return this.onReadRoundMessage(from, t);
+    const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
+    if (decoded === null) return;
+    // A group we do not hold (yet: our meta view may be behind) is skipped: Raft resends.
+    this.replicas.get(decoded.group)?.raft.step(decoded.msg);
   }
 
   private onPeerStatus(id: NodeId, up: boolean): void {

@@ -122,7 +122,13 @@ describe('InstallSnapshot of a multi-MiB snapshot', () => {
       await nodes[2]!.close();
       // ~3 MiB of values while node 3 is down: the group snapshots and compacts past it.
       const value = 'x'.repeat(10_000);
-      for (let i = 0; i < 300; i++) expect((await run(nodes[i % 2]!, [setOp(`big-${i}`, value)]))[0]!.kind).toBe('stored');
+      for (let i = 0; i < 300; i++) {
+        // Right after node 3 went away a write in flight to it has an unknown outcome
+        // (SERVER_ERROR); a client retries, which is idempotent for a set.
+        let result = (await run(nodes[i % 2]!, [setOp(`big-${i}`, value)]))[0]!;
+        for (let tries = 0; result.kind === 'server_error' && tries < 5; tries++) result = (await run(nodes[i % 2]!, [setOp(`big-${i}`, value)]))[0]!;
+        expect(result).toMatchObject({ kind: 'stored' });
+      }
       const restarted = await startInProcess(3, ports, dir, ['--groups', '1', '--fsync', 'never']);
       nodes[2] = restarted;
       const group = (n: ClusterNode) => n.host.replicas.get(1)!;
