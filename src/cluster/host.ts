@@ -174,7 +174,7 @@ export class ClusterHost {
     this.scheduleFlush();
   }
 
-  /** Stops ticking, fails waiting work and waits for the last flush. */
+  /** Stops ticking and flushing and fails waiting work (writes in flight are the store's to finish). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -320,6 +320,8 @@ export class ClusterHost {
   }
 
   private fatal(err: unknown): void {
+    // Writes refused because we are shutting down are expected, not fatal.
+    if (this.closed) return;
     // A failed durable write leaves Raft state we cannot trust: stop the node.
     this.logger.fatal({ err: String(err) }, 'log write failed');
     process.exit(70);
