@@ -130,6 +130,7 @@ export interface CacheMachine {
 /** Item figures of one cache machine, for stats and metrics. */
 export interface CacheFigures {
   currItems: number;
+  totalItems: number;
   bytes: number;
   evictions: number;
 }

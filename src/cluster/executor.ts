@@ -10,7 +10,7 @@ import type { ExecuteCallback, Executor } from '../server/executor.js';
 import { OpCounters } from '../server/op-counters.js';
 import type { ClusterHost } from './host.js';
 import { metaGroupId } from './host.js';
-import { nodeStats, raftStats } from './status.js';
+import { itemStats, nodeStats, raftStats } from './status.js';
 
 /** The server_error every op of a failed group share gets. */
 function serverError(message: string): CacheResult {
@@ -57,6 +57,9 @@ export class ClusterExecutor implements Executor {
         return nodeStats(this.host, this.counters, this.limitMaxBytes);
       case 'raft':
         return raftStats(this.host);
+      case 'items':
+      case 'slabs':
+        return itemStats(this.host, group);
       case 'settings':
         return [
           ['maxbytes', String(this.limitMaxBytes)],

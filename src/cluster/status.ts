@@ -61,13 +61,14 @@ export function statusJson(host: ClusterHost, withDigest: boolean): unknown {
 }
 
 /** Item figures summed over the groups this node leads (its share of the cluster's data). */
-function ledFigures(host: ClusterHost): { items: number; bytes: number; evictions: number } {
-  const sum = { items: 0, bytes: 0, evictions: 0 };
+export function ledFigures(host: ClusterHost): { items: number; totalItems: number; bytes: number; evictions: number } {
+  const sum = { items: 0, totalItems: 0, bytes: 0, evictions: 0 };
   for (const r of host.replicas.values()) {
     if (!r.isLeader) continue;
     const f = host.figuresOf(r);
     if (f === null) continue;
     sum.items += f.currItems;
+    sum.totalItems += f.totalItems;
     sum.bytes += f.bytes;
     sum.evictions += f.evictions;
   }
@@ -85,8 +86,26 @@ export function nodeStats(host: ClusterHost, counters: OpCounters, limitMaxBytes
     ['limit_maxbytes', String(limitMaxBytes)],
     ['threads', '1'],
     ['curr_items', String(led.items)],
+    ['total_items', String(led.totalItems)],
     ['bytes', String(led.bytes)],
     ['evictions', String(led.evictions)],
+  ];
+}
+
+/** `stats items` / `stats slabs` as one summary class over the groups this node leads. */
+export function itemStats(host: ClusterHost, group: 'items' | 'slabs'): Array<[string, string]> {
+  const led = ledFigures(host);
+  if (group === 'items') {
+    return [
+      ['items:1:number', String(led.items)],
+      ['items:1:evicted', String(led.evictions)],
+    ];
+  }
+  return [
+    ['1:used_chunks', String(led.items)],
+    ['1:mem_requested', String(led.bytes)],
+    ['active_slabs', led.items > 0 ? '1' : '0'],
+    ['total_malloced', String(led.bytes)],
   ];
 }
 

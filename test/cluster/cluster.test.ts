@@ -47,6 +47,8 @@ describe('a 3-node cluster', () => {
       const raft = await c.call('stats raft');
       expect(raft).toContain('STAT group_1_role ');
       expect(raft).toContain('STAT group_16_commit ');
+      expect(await c.call('stats items')).toContain('STAT items:1:number ');
+      expect(await c.call('stats settings')).toContain('STAT maxbytes ');
     } finally {
       c.close();
     }
