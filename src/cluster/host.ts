@@ -262,7 +262,10 @@ export class ClusterHost {
     for (const x of this.extraWrites) writes.push(x);
     this.extraWrites = [];
     for (const r of this.replicas.values()) {
-      if (r.persisting) continue;
+      if (r.persisting) {
+        r.prepareReads(nowMs);
+        continue;
+      }
       r.prepare(nowMs);
       if (!r.raft.hasReady()) continue;
       const { rd, write } = r.collect();

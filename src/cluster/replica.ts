@@ -264,6 +264,21 @@ export class Replica {
     else if (this.canStartReads) this.startReadRound(nowMs);
   }
 
+  /**
+   * While this replica's Ready is being persisted (no ready() allowed): writes keep
+   * batching for the next entry, but the turn's read round starts anyway (it needs no Ready).
+   */
+  prepareReads(nowMs: number): void {
+    if (this.readQueue.length === 0 || !this.options.hostReadIndex) return;
+    if (!this.isLeader) {
+      const reads = this.readQueue;
+      this.readQueue = [];
+      for (const r of reads) r.done(null, this.lead);
+      return;
+    }
+    if (this.canStartReads) this.startReadRound(nowMs);
+  }
+
   /** Takes the Ready; returns its durable part, or null when nothing needs persisting. */
   collect(): { rd: RaftReady; write: GroupWrite | null } {
     const rd = this.raft.ready();
