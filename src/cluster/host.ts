@@ -254,7 +254,7 @@ export class ClusterHost {
    */
   private flush(): void {
     const nowMs = Date.now();
-    const durable: Array<[Replica, RaftReady]> = [];
+    const durable: Array<[Replica, RaftReady, boolean]> = [];
     const immediate: Array<[Replica, RaftReady]> = [];
     const writes: GroupWrite[] = [];
     const unblock = this.blockedUntilDurable;
@@ -272,8 +272,10 @@ export class ClusterHost {
       this.sendMessages(r.group, rd.messagesBeforePersist);
       if (write !== null) {
         writes.push(write);
-        durable.push([r, rd]);
         r.persisting = true;
+        const early = r.canApplyEarly(rd);
+        if (early) r.applyEarly(rd, nowMs);
+        durable.push([r, rd, early]);
       } else {
         immediate.push([r, rd]);
       }
@@ -290,16 +292,25 @@ export class ClusterHost {
     if (snap !== null) this.extraWrites.push(snap);
   }
 
-  private persist(writes: GroupWrite[], durable: Array<[Replica, RaftReady]>, unblock: Replica[]): void {
+  /** complete() for a Ready whose committed entries were applied while it was persisted. */
+  private completeEarly(r: Replica, rd: RaftReady): void {
+    this.sendMessages(r.group, rd.messages);
+    r.finishPersisted(rd);
+    const snap = r.maybeSnapshot();
+    if (snap !== null) this.extraWrites.push(snap);
+  }
+
+  private persist(writes: GroupWrite[], durable: Array<[Replica, RaftReady, boolean]>, unblock: Replica[]): void {
     const startMs = performance.now();
     this.store.write(writes).then(
       () => {
         this.metrics.fsyncSeconds.observe((performance.now() - startMs) / 1000);
         if (this.closed) return;
         for (const r of unblock) r.persisting = false;
-        for (const [r, rd] of durable) {
+        for (const [r, rd, early] of durable) {
           r.persisting = false;
-          this.complete(r, rd);
+          if (early) this.completeEarly(r, rd);
+          else this.complete(r, rd);
         }
         this.afterFlush();
       },

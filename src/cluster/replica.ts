@@ -322,6 +322,34 @@ export class Replica {
     this.raft.advance(rd);
   }
 
+  /**
+   * Whether rd's committed entries may be applied before rd's own write is durable. They
+   * may: a committed entry is durable on a quorum already (etcd's server applies in
+   * parallel with its WAL write too), and answering its proposer then does not wait for the
+   * fsync of the next batch, which the leader's Ready carries alongside. Not with a
+   * snapshot to install first, nor with membership changes (kept in the plain order).
+   */
+  canApplyEarly(rd: RaftReady): boolean {
+    if (rd.snapshot !== undefined) return false;
+    for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) return false;
+    return true;
+  }
+
+  /** The apply half of afterPersist, run while rd's write is in flight. */
+  applyEarly(rd: RaftReady, nowMs: number): void {
+    if (rd.softState !== undefined) this.changeSoftState(rd.softState.role, rd.softState.lead);
+    for (const e of rd.committedEntries) this.applyCommitted(e.index, e.term, e.type, e.data);
+    for (const rs of rd.readStates) this.confirmRead(rs.index, rs.context);
+    this.serveConfirmedReads(nowMs);
+  }
+
+  /** The other half, once rd's write is durable: the in-memory log, then advance. */
+  finishPersisted(rd: RaftReady): void {
+    if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    this.raft.advance(rd);
+  }
+
   /** A local snapshot when enough entries were applied since the last one; its durable write. */
   maybeSnapshot(): GroupWrite | null {
     const applied = this.machine.appliedIndex;
