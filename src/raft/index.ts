@@ -7,9 +7,9 @@
  * steps down without a quorum; followers ignore votes while a leader is recent), log
  * replication with fast conflict back-off, commit of current-term entries by counting,
  * ReadIndex (safe, batched: one heartbeat quorum releases every waiting read) and lease
- * reads, leader transfer, learners, membership change by joint consensus (like etcd;
- * one voter change is applied directly, more enter a joint config that the leader leaves
- * automatically), snapshots and log compaction, flow control (probe / replicate /
+ * reads (anchored at heartbeat send time; see "Lease reads" below), leader transfer,
+ * learners, membership change by joint consensus (like etcd; one voter change is applied
+ * directly, more enter a joint config that the leader leaves automatically), snapshots and log compaction, flow control (probe / replicate /
  * snapshot, inflights by count and bytes), and the leader persisting its own entries in
  * parallel with replication (Raft thesis 10.2.1).
  *
@@ -56,8 +56,26 @@
  * - Reads: a ReadState at index i answers readIndex(ctx): serve the read once applied >= i.
  *   No answer comes if there is no leader, the request is lost, or leadership changes
  *   (pending requests are dropped on any role change): time reads out and retry. A new
- *   leader answers only after committing the empty entry of its term. 'lease' answers at
- *   once from the check-quorum lease (requires checkQuorum; trusts bounded clock drift).
+ *   leader answers only after committing the empty entry of its term.
+ * - Lease reads ('lease', requires checkQuorum) answer at once, without a heartbeat round,
+ *   while the leader's lease is valid, and otherwise fall back to a ReadIndex round (never
+ *   refused). Every heartbeat carries the leader's tick count (Message.index), echoed in
+ *   HeartbeatResp; if s is the newest send tick acknowledged by a quorum (of both halves of
+ *   a joint config; the leader counts as now), the lease holds while
+ *   now < s + electionTicks - leaseDriftTicks (default 1). It rests on the followers'
+ *   promise: a follower that heard from the leader helps elect no one (no vote, no
+ *   pre-vote, no campaign() of its own) for electionTicks of its own ticks, a promise that
+ *   survives term changes and, from term 2 on, restarts (a restarted node waits
+ *   electionTicks before voting). There is no lease before the leader has committed an
+ *   entry of its term and an acknowledged heartbeat round, while a transfer is in progress,
+ *   or for the rest of the term once TimeoutNow was sent (a transfer's election bypasses
+ *   the promise, and a delayed TimeoutNow can start one at any time).
+ *   Clock assumption: every node's ticks advance at the same rate, the leader's falling
+ *   behind a follower's by at most leaseDriftTicks within an election timeout. A host that
+ *   misses ticks (event-loop stalls, a suspended process) must make them up (call tick()
+ *   once per elapsed interval) or not use lease mode; it must not stop ticking a leader
+ *   while its followers tick (quiescence is safe only if all of them stop). Message delays
+ *   need no bound.
  * - Snapshots: create with storage.createSnapshot(appliedIndex, confState, data), then
  *   storage.compact(index) (never past the applied index). A follower behind the
  *   compaction point is sent storage.snapshot() (a Snap message with `snapshot`); report
@@ -82,7 +100,12 @@
  *   during a transfer; it is abandoned after one election timeout.
  * - Idle groups: canQuiesce() on the leader says everything is committed, applied and
  *   replicated with nothing pending; the host may then stop ticking the group (and ask the
- *   followers to stop) until new work, a message, or a peer failure wakes it.
+ *   followers to stop) until new work, a message, or a peer failure wakes it. In lease
+ *   mode a quiesced leader's clock stands still: it must not stop ticking unless its
+ *   followers do too.
+ * - A lower-term App or Heartbeat is always answered (AppResp at our term), as in the Raft
+ *   paper, so a stale leader steps down; etcd answers only under check-quorum or pre-vote,
+ *   which leaves a node whose term grew while it held a stale config stranded.
  * - Errors: ProposalDroppedError (code ERR_RAFT_PROPOSAL_DROPPED) for refused proposals;
  *   storage errors CompactedError / UnavailableError / SnapshotTemporarilyUnavailableError;
  *   broken invariants are node:assert failures (programmer errors: crash).

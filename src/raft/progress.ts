@@ -17,6 +17,11 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from in the current election timeout (check-quorum). */
   recentActive = false;
+  /**
+   * Lease mode: the leader's tick when it sent the newest heartbeat this follower
+   * acknowledged in the current term (-Infinity: none).
+   */
+  leaseAckTick = Number.NEGATIVE_INFINITY;
   /** Probe state: an App is outstanding, send no more until a response or heartbeat response. */
   msgAppFlowPaused = false;
   inflights: Inflights;
@@ -35,6 +40,7 @@ export class Progress {
     p.state = this.state;
     p.pendingSnapshot = this.pendingSnapshot;
     p.recentActive = this.recentActive;
+    p.leaseAckTick = this.leaseAckTick;
     p.msgAppFlowPaused = this.msgAppFlowPaused;
     return p;
   }

@@ -82,6 +82,20 @@ export class Raft {
 
   electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Ticks since this instance started: the clock of lease reads (never reset). */
+  private ticks = 0;
+  /** Leader: `ticks` when this leadership began (lease acks before it are void). */
+  private leaderSinceTick = 0;
+  /**
+   * Lease mode: this node helps elect no one (ignores non-transfer votes) before this tick,
+   * an election timeout after it last heard from a leader (or after a restart, when it may
+   * have acknowledged a leader just before crashing). Unlike etcd's check `lead !== NONE &&
+   * electionElapsed < electionTimeout`, this promise survives term changes and restarts.
+   */
+  private votesRefusedUntilTick = 0;
+  /** Leader: sent a TimeoutNow this term; a delayed one may start a lease-bypassing election. */
+  private timeoutNowSent = false;
+  private readonly leaseDriftTicks: number;
   private randomizedElectionTimeout = 0;
   readonly electionTimeout: number;
   readonly heartbeatTimeout: number;
@@ -102,6 +116,7 @@ export class Raft {
     this.checkQuorum = c.checkQuorum;
     this.preVote = c.preVote;
     this.readOnlyOption = c.readOnlyOption;
+    this.leaseDriftTicks = c.leaseDriftTicks ?? 1;
     this.maxMsgBytes = c.maxSizePerMsgBytes;
     this.maxUncommittedBytes = c.maxUncommittedBytes ?? 0;
     this.stepDownOnRemoval = c.stepDownOnRemoval ?? true;
@@ -117,6 +132,9 @@ export class Raft {
     if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0) this.loadState(hardState);
     if (c.applied !== undefined && c.applied > 0) this.restoreApplied(c.applied);
     this.becomeFollower(this.term, NONE);
+    // Bootstrap writes term 1 and the first election is at term 2: from term 2 on we may
+    // have acknowledged a leader's heartbeat just before a crash, so its lease still binds us.
+    if (this.readOnlyOption === 'lease' && this.term >= 2) this.votesRefusedUntilTick = this.electionTimeout;
   }
 
   /**
@@ -271,7 +289,8 @@ export class Raft {
   private sendHeartbeat(to: NodeId, context: Uint8Array | undefined): void {
     // Never tell a follower to commit beyond what it is known to have.
     const commit = Math.min(this.trk.progress.get(to)!.match, this.raftLog.committed);
-    this.send(newMessage({ type: MessageType.Heartbeat, to, commit, context }));
+    // `index` carries our clock, echoed back: the lease starts when the heartbeat was sent.
+    this.send(newMessage({ type: MessageType.Heartbeat, to, commit, context, index: this.ticks }));
   }
 
   private bcastHeartbeat(): void {
@@ -285,6 +304,7 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    this.timeoutNowSent = true;
     this.send(newMessage({ type: MessageType.TimeoutNow, to }));
   }
 
@@ -310,6 +330,7 @@ export class Raft {
       pr.recentActive = false;
       pr.msgAppFlowPaused = false;
       pr.inflights.reset();
+      pr.leaseAckTick = Number.NEGATIVE_INFINITY;
       // Our own entries count toward commit only once durable (thesis 10.2.1).
       if (id === this.id) pr.match = this.raftLog.stableLastIndex();
     }
@@ -320,6 +341,8 @@ export class Raft {
     this.pendingReadIndexMessages = [];
     this.bcastPending = false;
     this.bcastEmptyPending = false;
+    this.timeoutNowSent = false;
+    this.leaderSinceTick = this.ticks;
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -389,6 +412,12 @@ export class Raft {
       this.logger.warn(`${this.id}: cannot campaign at term ${this.term}: unapplied conf changes`);
       return;
     }
+    if (t !== 'transfer' && this.readOnlyOption === 'lease' && this.ticks < this.votesRefusedUntilTick) {
+      // Our own vote counts too: campaigning (e.g. the host's campaign()) while we promised
+      // the leader its lease could elect a second leader that it does not know about.
+      this.logger.info(`${this.id}: not campaigning at term ${this.term}: the leader's lease holds`);
+      return;
+    }
     this.campaign(t);
   }
 
@@ -443,8 +472,7 @@ export class Raft {
     } else if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
         const force = bytesEqual(m.context, campaignTransferCtx);
-        const inLease = this.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTimeout;
-        if (!force && inLease) {
+        if (!force && this.inLease()) {
           // We heard from a leader within the minimum election timeout: it is alive, so a
           // disruptive candidate (e.g. a rejoining partitioned node) is ignored.
           this.logger.debug(`${this.id}: ignored ${MessageType[m.type]} from ${m.from} at term ${m.term}: lease`);
@@ -467,10 +495,19 @@ export class Raft {
     this.stepCurrentTerm(m);
   }
 
+  /** Whether we refuse to help elect a new leader (check-quorum's leader lease). */
+  private inLease(): boolean {
+    if (!this.checkQuorum) return false;
+    if (this.lead !== NONE && this.electionElapsed < this.electionTimeout) return true;
+    return this.readOnlyOption === 'lease' && this.ticks < this.votesRefusedUntilTick;
+  }
+
   private stepLowerTerm(m: Message): void {
-    if ((this.checkQuorum || this.preVote) && (m.type === MessageType.Heartbeat || m.type === MessageType.App)) {
-      // A stale leader (e.g. across a partition); our higher term in the reply makes it step
-      // down. Without this a node whose term grew could never rejoin under check-quorum.
+    if (m.type === MessageType.Heartbeat || m.type === MessageType.App) {
+      // A stale leader (e.g. across a partition): our higher term in the reply makes it step
+      // down, as in the Raft paper. etcd replies only under check-quorum or pre-vote; then a
+      // node whose term grew past the leader's while it held a stale config (its votes going
+      // only to departed members) is never caught up: the leader must learn the higher term.
       this.send(newMessage({ type: MessageType.AppResp, to: m.from }));
     } else if (m.type === MessageType.PreVote) {
       // Reject with our term so the pre-candidate learns it is behind.
@@ -509,8 +546,11 @@ export class Raft {
       this.vote === m.from ||
       (this.vote === NONE && this.lead === NONE) ||
       (m.type === MessageType.PreVote && m.term > this.term);
+    // A stray higher-term response can move us to a new term with no leader and no vote;
+    // in lease mode our promise to the last leader still holds there.
+    const promised = this.vote !== m.from && !bytesEqual(m.context, campaignTransferCtx) && this.inLease();
     const respType = voteRespMsgType(m.type);
-    if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && !promised && this.raftLog.isUpToDate(m.index, m.logTerm)) {
       // Reply at the request's term: for a pre-vote it is the future term of the campaign.
       this.send(newMessage({ type: respType, to: m.from, term: m.term }));
       if (m.type === MessageType.Vote) {
@@ -654,7 +694,7 @@ export class Raft {
       this.respondToReadIndex(m, this.raftLog.committed);
       return;
     }
-    if (this.readOnlyOption === 'lease') {
+    if (this.readOnlyOption === 'lease' && this.leaseValid()) {
       this.respondToReadIndex(m, this.raftLog.committed);
       return;
     }
@@ -685,6 +725,22 @@ export class Raft {
     const msgs = this.pendingReadIndexMessages;
     this.pendingReadIndexMessages = [];
     for (const m of msgs) this.sendReadIndexResponse(m);
+  }
+
+  /**
+   * Lease mode: whether no other leader can have been elected yet. Each follower that
+   * acknowledged our heartbeat sent at tick s refuses votes until an election timeout after
+   * it received it (so after s + electionTimeout); with a quorum of such acks (in both
+   * halves of a joint config) no candidate can win before s + electionTimeout, s being the
+   * quorum's newest acked send tick. Clocks must tick at the same rate: leaseDriftTicks of
+   * margin absorb our clock falling behind. A TimeoutNow (even a delayed one) starts an
+   * election that bypasses the followers' promise, so once one is sent the lease is void.
+   */
+  private leaseValid(): boolean {
+    if (this.leadTransferee !== NONE || this.timeoutNowSent) return false;
+    const now = this.ticks;
+    const anchor = this.trk.quorumLeaseAckTick(this.id, now);
+    return anchor <= now && now < anchor + this.electionTimeout - this.leaseDriftTicks;
   }
 
   committedEntryInCurrentTerm(): boolean {
@@ -748,7 +804,10 @@ export class Raft {
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     // Also probe a caught-up follower left in probe state, so it returns to replicate.
     if (pr.match < this.raftLog.lastIndex() || pr.state === 'probe') this.maybeSendAppend(m.from, true);
-    if (this.readOnlyOption !== 'safe' || m.context === undefined || m.context.byteLength === 0) return;
+    // The echoed send tick; one outside this leadership's clock range is not ours (ignored).
+    if (m.index > pr.leaseAckTick && m.index >= this.leaderSinceTick && m.index <= this.ticks) pr.leaseAckTick = m.index;
+    // ReadIndex rounds run in lease mode too, whenever the lease is not valid.
+    if (m.context === undefined || m.context.byteLength === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);
     if (acks === undefined || this.trk.voteResultOf(acks) !== 'won') return;
     this.releaseReads(m.context);
@@ -893,7 +952,13 @@ export class Raft {
     this.send(fwd);
   }
 
+  /** A message of the current leader arrived: the lease we promised it starts over. */
+  private heardFromLeader(): void {
+    this.votesRefusedUntilTick = this.ticks + this.electionTimeout;
+  }
+
   private handleAppendEntries(m: Message): void {
+    this.heardFromLeader();
     const log = this.raftLog;
     if (m.index < log.committed) {
       this.send(newMessage({ type: MessageType.AppResp, to: m.from, index: log.committed }));
@@ -920,13 +985,16 @@ export class Raft {
   }
 
   private handleHeartbeat(m: Message): void {
+    this.heardFromLeader();
     this.raftLog.commitTo(m.commit);
-    this.send(newMessage({ type: MessageType.HeartbeatResp, to: m.from, context: m.context }));
+    // Echo the leader's send tick (`index`): its lease is anchored there.
+    this.send(newMessage({ type: MessageType.HeartbeatResp, to: m.from, context: m.context, index: m.index }));
   }
 
   private handleSnapshot(m: Message): void {
     const s = m.snapshot;
     assert(s !== undefined, 'MsgSnap without a snapshot');
+    this.heardFromLeader();
     if (this.restore(s)) {
       this.logger.info(`${this.id}: restored snapshot at index ${s.meta.index} term ${s.meta.term}`);
       this.send(newMessage({ type: MessageType.AppResp, to: m.from, index: this.raftLog.lastIndex() }));
@@ -1027,6 +1095,7 @@ export class Raft {
 
   /** One unit of logical time. */
   tick(): void {
+    this.ticks++;
     if (this.role === 'leader') this.tickHeartbeat();
     else this.tickElection();
   }
@@ -1071,5 +1140,7 @@ function validateConfig(c: RaftConfig): void {
   assert(c.maxInflightBytes >= 0, 'max inflight bytes must be >= 0');
   assert(c.maxSizePerMsgBytes > 0, 'max size per message must be greater than 0');
   assert(c.readOnlyOption !== 'lease' || c.checkQuorum, 'checkQuorum must be enabled when readOnlyOption is lease');
+  const drift = c.leaseDriftTicks ?? 1;
+  assert(Number.isInteger(drift) && drift >= 0 && drift < c.electionTicks, 'leaseDriftTicks must be in [0, electionTicks)');
   assert(typeof c.random === 'function', 'config.random is required');
 }

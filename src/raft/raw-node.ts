@@ -67,7 +67,10 @@ export class RawNode {
     this.raft.tick();
   }
 
-  /** Starts an election now (pre-vote first if enabled). */
+  /**
+   * Starts an election now (pre-vote first if enabled). In lease mode it is ignored while
+   * this node still owes the last leader its lease (see "Lease reads" in src/raft/index.ts).
+   */
   campaign(): void {
     this.raft.step(newMessage({ type: MessageType.Hup, from: this.id }));
   }

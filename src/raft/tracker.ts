@@ -113,6 +113,17 @@ export class ProgressTracker {
     return r === 'won';
   }
 
+  /**
+   * Lease mode: the newest heartbeat send tick acknowledged by a quorum (by a quorum of
+   * both halves of a joint config), the leader counting itself as `now`; -Infinity if none.
+   */
+  quorumLeaseAckTick(selfId: NodeId, now: number): number {
+    const prs = this.progress;
+    return jointCommitted(this.config.voters, (id) =>
+      id === selfId ? now : (prs.get(id)?.leaseAckTick ?? Number.NEGATIVE_INFINITY),
+    );
+  }
+
   /** Vote result of a set of acknowledgements (ReadIndex confirmation). */
   voteResultOf(acks: ReadonlySet<NodeId>): VoteResult {
     return jointVoteResult(this.config.voters, (id) => (acks.has(id) ? true : undefined));

@@ -85,7 +85,10 @@ export interface Message {
   term: number;
   /** App: term of the entry before `entries`; Vote: candidate's last log term. */
   logTerm: number;
-  /** App: index of the entry before `entries`; Vote: candidate's last log index. */
+  /**
+   * App: index of the entry before `entries`; Vote: candidate's last log index.
+   * Heartbeat: the leader's tick count when it was sent, echoed in HeartbeatResp (lease reads).
+   */
   index: number;
   entries: Entry[];
   commit: number;
@@ -155,7 +158,11 @@ export interface RaftLogger {
   warn(...a: unknown[]): void;
 }
 
-/** How a leader answers ReadIndex: 'safe' confirms leadership with a heartbeat quorum; 'lease' trusts check-quorum. */
+/**
+ * How a leader answers ReadIndex: 'safe' confirms leadership with a heartbeat quorum;
+ * 'lease' answers at once while its heartbeat lease is valid (needs checkQuorum and clocks
+ * that tick at the same rate; see src/raft/index.ts), else falls back to 'safe'.
+ */
 export type ReadOnlyOption = 'safe' | 'lease';
 
 /** Configuration of one Raft node (one replica of one group). */
@@ -179,6 +186,12 @@ export interface RaftConfig {
   checkQuorum: boolean;
   preVote: boolean;
   readOnlyOption: ReadOnlyOption;
+  /**
+   * Lease mode: ticks the leader's lease is shortened by, to absorb clock drift (how many
+   * ticks the leader's clock may fall behind a follower's within one election timeout).
+   * Default 1; must be below electionTicks.
+   */
+  leaseDriftTicks?: number;
   /** Seeded PRNG in [0,1) for the election timeout. */
   random: () => number;
   /** Leader steps down when a config change removes it (default true). */

@@ -259,6 +259,7 @@ describe('raft scenarios: ReadIndex', () => {
   it('lease reads answer without a heartbeat round', () => {
     const net = new Network([1, 2, 3], { config: { readOnlyOption: 'lease' } });
     net.elect(1);
+    net.tick(1, 1); // one acknowledged heartbeat round starts the lease
     net.cutLink(1, 2);
     net.cutLink(1, 3);
     net.node(1).readIndex(b('l'));

@@ -79,8 +79,6 @@ export interface RunOneOptions {
   /** Print every step. */
   trace?: (line: string) => void;
   driverFault?: DriverFault;
-  /** Require every member to apply the final write even where a known core issue prevents it. */
-  strictLiveness?: boolean;
 }
 
 /** Runs one input (no fast-check). */

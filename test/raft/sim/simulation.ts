@@ -36,8 +36,6 @@ export interface SimShape {
   spares: number;
   /** A deliberate driver bug (simulator self-test only). */
   driverFault?: DriverFault;
-  /** Liveness needs every member even where a known core issue prevents it. */
-  strictLiveness?: boolean;
   /** Print every step (for replaying one failing seed). */
   trace?: (line: string) => void;
 }
@@ -68,7 +66,6 @@ export class Simulation implements SimWorld {
   readonly settings: SimRaftSettings;
   readonly seed: number;
   readonly driverFault: DriverFault;
-  private readonly strictLiveness: boolean;
   private readonly byId = new Map<NodeId, SimNode>();
   private readonly tracer: ((line: string) => void) | undefined;
   /** Node ids some node has applied a RemoveNode for (ids are never reused). */
@@ -87,7 +84,6 @@ export class Simulation implements SimWorld {
     this.seed = input.seed;
     this.tracer = shape.trace;
     this.driverFault = shape.driverFault ?? 'none';
-    this.strictLiveness = shape.strictLiveness ?? false;
     this.checker = new InvariantChecker(() => this.hosts, shape.nodes);
     const voters = Array.from({ length: shape.nodes }, (_, i) => i + 1);
     for (const id of voters) {
@@ -466,21 +462,12 @@ export class Simulation implements SimWorld {
     }
   }
 
-  /**
-   * Whether the final write reached every member. Known core issue (regression
-   * `stale-config-voter-never-rejoins`): without both check-quorum and pre-vote, a voter that
-   * missed membership changes behind a partition can end with a higher term and a config
-   * whose members are gone, and then never rejoins; there only a quorum of voters must apply.
-   */
+  /** Whether the final write reached every member of the leader's configuration. */
   private finalApplied(leader: SimNode, seq: number): boolean {
     const index = this.proposals.get(seq)?.index;
     if (index === undefined) return false;
     const applied = (id: NodeId): boolean => (this.byId.get(id)?.sm.index ?? 0) >= index;
-    if (this.strictLiveness || this.settings.checkQuorum || this.settings.preVote) {
-      return [...membersOf(leader)].every(applied);
-    }
-    const voters = leader.confState.voters;
-    return voters.filter(applied).length > voters.length / 2;
+    return [...membersOf(leader)].every(applied);
   }
 
 
