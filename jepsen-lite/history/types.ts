@@ -1,0 +1,63 @@
+// Shared jepsen-lite file formats: the contract between the harness, the checker and the report.
+// Field meanings follow DESIGN.md section 8 (history) and docs/jepsen-lite.md (nemesis, results).
+
+/** The kind of a history event: invoke, then exactly one of ok (happened), fail (did not), info (unknown). */
+export type OpType = 'invoke' | 'ok' | 'fail' | 'info';
+
+/** The operation a history event describes. */
+export type OpF = 'read' | 'write' | 'cas' | 'add' | 'delete' | 'incr' | 'append';
+
+/** One line of history.jsonl. */
+export interface HistoryEvent {
+  process: number;
+  type: OpType;
+  f: OpF;
+  key: string;
+  /**
+   * read: invoke null, ok string|null (null = absent). write: string. cas: [expected, new].
+   * add: string. delete: null. incr: invoke delta (decimal string), ok the result (decimal string).
+   * append: the unique token appended.
+   */
+  value: string | null | [string | null, string] | number | string[];
+  /** ns since the run started (monotonic, process.hrtime.bigint based). */
+  time: number;
+  /** Which node the client talked to (optional extra field). */
+  node?: number;
+  /** Reply or exception text for fail/info (optional extra field). */
+  error?: string;
+}
+
+/** One line of nemesis.jsonl: the start or stop of a fault. */
+export interface NemesisEvent {
+  /** ns since the run started, on the same clock as the history. */
+  time: number;
+  /** 'partition' | 'isolate' | 'isolate-leaders' | 'majority-ring' | 'bridge' | 'delay' | 'loss' | 'kill' | 'pause' | 'clock' | 'heal' | ... */
+  fault: string;
+  phase: 'start' | 'stop';
+  nodes?: number[];
+  detail?: string;
+}
+
+/** The verdict of a run or a single check. */
+export type Outcome = 'valid' | 'invalid' | 'unknown';
+
+/** results.json: the summary of one run. */
+export interface Results {
+  outcome: Outcome;
+  seed: number;
+  commit: string;
+  nodes: number;
+  timeSec: number;
+  nemeses: string[];
+  workload: string;
+  serverArgs: string;
+  ops: number;
+  okOps: number;
+  failOps: number;
+  infoOps: number;
+  opsPerSec: number;
+  checkerMs: number;
+  checks: { [name: string]: { outcome: Outcome; [detail: string]: unknown } };
+  crashes: { node: number; line: string }[];
+  digests: { agree: boolean; groups: { [group: string]: unknown } };
+}
