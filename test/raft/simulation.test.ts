@@ -40,6 +40,10 @@ describe('raft simulation: random schedules', () => {
   it('3 nodes with membership churn and compaction: 1000 schedules', () => {
     expectNoFailure('churn3', 1000);
   });
+
+  it('3 nodes, lease reads, clocks in lockstep: 1000 schedules', () => {
+    expectNoFailure('lease3', 1000);
+  });
 });
 
 describe('raft simulation: the harness itself', () => {

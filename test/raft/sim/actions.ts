@@ -6,7 +6,10 @@
 import fc from 'fast-check';
 import type { SimRaftSettings } from './sim-node.js';
 
-/** A node pick: -1 means "the current leader" where that makes sense. */
+/**
+ * A node pick: -1 means "the current leader" where that makes sense; -2 (reads only) "the
+ * oldest leader", a node that still believes it leads an older term if there is one.
+ */
 type NodePick = number;
 
 /** One simulation step. `rd`: process the touched node's Ready right after. */
@@ -47,6 +50,8 @@ export interface ActionWeights {
   faults: number;
   /** Ticks of single nodes (clock drift); 0 keeps every clock in lockstep. */
   nodeTicks: number;
+  /** Reads at the oldest leader (stale leaders are where lease bugs show). Default 0. */
+  staleReads?: number;
 }
 
 const node = fc.nat({ max: 7 });
@@ -78,6 +83,7 @@ export function actionArb(w: ActionWeights): fc.Arbitrary<Action> {
       }),
     },
     { weight: 6, arbitrary: fc.record({ t: fc.constant('read' as const), node: nodeOrLeader }) },
+    { weight: w.staleReads ?? 0, arbitrary: fc.constant({ t: 'read' as const, node: -2 }) },
     {
       weight: 1 * w.faults,
       arbitrary: fc.record({

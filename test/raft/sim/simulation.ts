@@ -187,10 +187,20 @@ export class Simulation implements SimWorld {
     }
   }
 
-  /** Host by pick: -1 is the current leader (if any), otherwise pick modulo the host count. */
+  /** Host by pick: -1 the current leader, -2 the oldest leader (if any), else pick modulo the host count. */
   private pickHost(pick: number): SimNode | undefined {
+    if (pick === -2) return this.oldestLeader();
     if (pick < 0) return this.leader();
     return this.hosts[pick % this.hosts.length];
+  }
+
+  /** The live node that believes it leads the lowest term (a stale leader, if there are two). */
+  private oldestLeader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const h of this.hosts) {
+      if (h.alive && h.role === 'leader' && (best === undefined || h.term < best.term)) best = h;
+    }
+    return best;
   }
 
   /** The live node that believes it leads the highest term. */
