@@ -100,7 +100,7 @@ interface Attempt {
   group: GroupId;
   /** Encoded data ops, or an encoded meta command. */
   /** What is sent to a remote leader; data ops are encoded only if one is needed. */
-  payload: { t: 'ops'; g: GroupId; d: Uint8Array | null } | { t: 'meta'; d: Uint8Array };
+  payload: { t: 'ops'; g: GroupId; d: Uint8Array | null; k?: number } | { t: 'meta'; d: Uint8Array };
   ops: CacheOp[] | null;
   mutates: boolean;
   hint: NodeId;
@@ -580,7 +580,9 @@ export class ClusterHost {
     if (this.blockedInbound.has(from)) return new Promise(() => {});
     const p = payload as { t?: string; g?: number; d?: Uint8Array };
     if (p.t === 'ops' && typeof p.g === 'number' && p.d instanceof Uint8Array) {
-      return this.serveForwarded(p.g, (done) => this.replicas.get(p.g!)!.submit(this.factory.decodeEntry(p.d!).ops, done));
+      const term = (payload as { k?: unknown }).k;
+      const ack = typeof term === 'number' ? { from, term } : undefined;
+      return this.serveForwarded(p.g, (done) => this.replicas.get(p.g!)!.submit(this.factory.decodeEntry(p.d!).ops, done, ack));
     }
     if (p.t === 'meta' && p.d instanceof Uint8Array) {
       return this.serveForwarded(metaGroupId, (done) => this.replicas.get(metaGroupId)!.submitMeta(p.d!, done));
@@ -702,10 +704,24 @@ export class ClusterHost {
     // a write's timeout is final (its outcome is unknown), so it waits as long as allowed.
     const timeoutMs = a.mutates ? remainingMs : Math.min(remainingMs, readAttemptMs);
     if (a.payload.t === 'ops' && a.payload.d === null) a.payload.d = this.factory.encodeEntry(0, a.ops!);
-    this.transport.request(target, a.payload, timeoutMs).then(
+    const payload = a.mutates ? a.payload : this.withReadAck(a.payload, a.group, target);
+    this.transport.request(target, payload, timeoutMs).then(
       (resp) => this.onRemoteAnswer(a, target, resp as { r?: unknown; nl?: NodeId; e?: string }),
       (err: unknown) => this.onRemoteError(a, target, err),
     );
+  }
+
+  /**
+   * A forwarded read carries our ack for its leader (see Replica.servesWithAck) when our
+   * own replica of the group follows `target` in its current term: read now, after the
+   * client invoked the read here.
+   */
+  private withReadAck(payload: Attempt['payload'], group: GroupId, target: NodeId): Attempt['payload'] {
+    const r = this.replicas.get(group);
+    if (payload.t !== 'ops' || r === undefined || r.lead !== target || r.isLeader) return payload;
+    const st = r.raft.status();
+    if (st.lead !== target || !st.confState.voters.includes(this.config.nodeId)) return payload;
+    return { ...payload, k: st.term };
   }
 
   private onRemoteAnswer(a: Attempt, target: NodeId, resp: { r?: unknown; nl?: NodeId; e?: string }): void {

@@ -182,7 +182,7 @@ export class Replica {
   }
 
   /** Queues a client request (ops of this group) for the next flush. */
-  submit(ops: CacheOp[], done: ReplicaDone): void {
+  submit(ops: CacheOp[], done: ReplicaDone, ack?: { from: NodeId; term: number }): void {
     if (!this.isLeader) return done(null, this.lead);
     let reads = true;
     for (let i = 0; i < ops.length; i++) {
@@ -191,8 +191,21 @@ export class Replica {
         break;
       }
     }
-    if (reads && !this.readsPendingWrite(ops)) this.readQueue.push({ ops: ops as GetOp[], done });
-    else this.queueWrite(ops, done);
+    if (!reads || this.readsPendingWrite(ops)) return this.queueWrite(ops, done);
+    const read: Read = { ops: ops as GetOp[], done };
+    if (ack !== undefined && this.servesWithAck(ack.from, ack.term)) return this.serveRead(read, Date.now());
+    this.readQueue.push(read);
+  }
+
+  /**
+   * A read forwarded by voter `from` carries its ack: "you lead me in `term`", given after
+   * the read was invoked there (the client sent it to `from`). The ReadRound argument
+   * holds for it as for an ack to a round, so with our own it may already be a quorum
+   * (3 voters: always) and the read is served at once, with no round trip.
+   */
+  private servesWithAck(from: NodeId, term: number): boolean {
+    if (!this.options.hostReadIndex || term !== this.term || this.appliedTerm !== this.term) return false;
+    return this.hasReadQuorum(new Set([this.nodeId, from]));
   }
 
   private readsPendingWrite(ops: CacheOp[]): boolean {
