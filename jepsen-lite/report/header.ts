@@ -1,0 +1,182 @@
+// The report's text parts: the run summary, the per-check verdicts with their anomalies, and
+// latency percentiles per operation. results.json may be partial (an aborted run), so every
+// field is read defensively.
+import type { HistoryEvent, Results } from '../history/types.js';
+import type { Model, Op } from './model.js';
+import { showValue } from './timeline.js';
+import { esc, num, sec } from './svg.js';
+
+/** Anomalies shown per check; the rest are counted. */
+export const anomaliesShownMax = 20;
+/** List entries (lost elements, crash lines) shown before "and N more". */
+export const listShownMax = 20;
+
+/** A checker's anomaly as in the checker API. */
+export interface Anomaly {
+  kind: string;
+  message: string;
+  ops: HistoryEvent[];
+}
+
+type Partial<T> = { [K in keyof T]?: T[K] | undefined };
+
+/** The run summary at the top: big outcome badge and a grid of run facts. */
+export function renderSummary(results: Partial<Results>, model: Model): string {
+  const outcome = String(results.outcome ?? 'unknown');
+  const facts: [string, string][] = [
+    ['seed', String(results.seed ?? '?')],
+    ['commit', String(results.commit ?? '?')],
+    ['nodes', String(results.nodes ?? '?')],
+    ['time', results.timeSec === undefined ? '?' : `${num(results.timeSec, 1)} s`],
+    ['workload', String(results.workload ?? '?')],
+    ['nemeses', Array.isArray(results.nemeses) && results.nemeses.length > 0 ? results.nemeses.join(', ') : 'none'],
+    ['ops', opsFact(results, model)],
+    ['ops/s', results.opsPerSec === undefined ? '?' : num(results.opsPerSec, 1)],
+    ['checker time', results.checkerMs === undefined ? '?' : `${num(results.checkerMs, 1)} ms`],
+    ['crashes', crashesFact(results)],
+    ['digests', digestsFact(results)],
+    ['server args', String(results.serverArgs ?? '') || '(defaults)'],
+  ];
+  const grid = facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
+  return `<header><div class="outcome ${cls(outcome)}">${esc(outcome.toUpperCase())}</div><dl class="facts">${grid}</dl></header>${crashList(results)}`;
+}
+
+function cls(outcome: string): string {
+  return outcome === 'valid' || outcome === 'invalid' ? outcome : 'unknown';
+}
+
+function opsFact(results: Partial<Results>, model: Model): string {
+  const count = (r: string): number => model.ops.filter((o) => o.result === r).length;
+  const ops = results.ops ?? model.ops.length;
+  const ok = results.okOps ?? count('ok');
+  const fail = results.failOps ?? count('fail');
+  const info = results.infoOps ?? count('info');
+  return `${ops.toLocaleString('en-US')} (ok ${ok.toLocaleString('en-US')} / fail ${fail.toLocaleString('en-US')} / info ${info.toLocaleString('en-US')})`;
+}
+
+function crashesFact(results: Partial<Results>): string {
+  const crashes = Array.isArray(results.crashes) ? results.crashes : [];
+  if (crashes.length === 0) return 'none';
+  const nodes = [...new Set(crashes.map((c) => c.node))].join(', ');
+  return `${crashes.length} (nodes ${nodes})`;
+}
+
+function crashList(results: Partial<Results>): string {
+  const crashes = Array.isArray(results.crashes) ? results.crashes : [];
+  if (crashes.length === 0) return '';
+  const rows = crashes.slice(0, listShownMax).map((c) => `<li>node ${esc(String(c.node))}: <code>${esc(cut(String(c.line), 400))}</code></li>`);
+  const more = crashes.length > listShownMax ? `<li>and ${crashes.length - listShownMax} more</li>` : '';
+  return `<section class="crashes"><h3>Crashes</h3><ul>${rows.join('')}${more}</ul></section>`;
+}
+
+function digestsFact(results: Partial<Results>): string {
+  const d = results.digests;
+  if (d === undefined || d === null) return 'not compared';
+  const groups = d.groups !== undefined && d.groups !== null ? Object.keys(d.groups).length : 0;
+  const verdict = d.agree ? 'agree' : 'DISAGREE';
+  return groups > 0 ? `${verdict} (${groups} groups)` : verdict;
+}
+
+function cut(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
+/** The checks section: one block per check, with anomalies and their ops for invalid ones. */
+export function renderChecks(results: Partial<Results>): string {
+  const checks = results.checks !== undefined && results.checks !== null ? Object.entries(results.checks) : [];
+  if (checks.length === 0) return '<p class="note">results.json lists no checks.</p>';
+  return checks.map(([name, check]) => renderCheck(name, (check ?? {}) as Record<string, unknown>)).join('');
+}
+
+function renderCheck(name: string, check: Record<string, unknown>): string {
+  const outcome = String(check.outcome ?? 'unknown');
+  const head = `<h3><span class="badge ${cls(outcome)}">${esc(outcome)}</span> ${esc(name)}</h3>`;
+  const facts = checkFacts(check);
+  const anomalies = collectAnomalies(check);
+  const shown = anomalies.slice(0, anomaliesShownMax).map((a) => renderAnomaly(a.where, a.anomaly));
+  const more = anomalies.length > anomaliesShownMax ? `<p class="note">and ${anomalies.length - anomaliesShownMax} more anomalies</p>` : '';
+  const keyNote = keySummary(check);
+  return `<section class="check ${cls(outcome)}" data-check="${esc(name)}">${head}${facts}${keyNote}${shown.join('')}${more}</section>`;
+}
+
+/** Scalar details of a check (and short lists) as a line of name = value pairs. */
+function checkFacts(check: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(check)) {
+    if (k === 'outcome' || k === 'anomaly' || k === 'keys') continue;
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null) {
+      parts.push(`<span class="fact"><b>${esc(k)}</b> ${esc(typeof v === 'number' ? num(v, 3) : String(v))}</span>`);
+    } else if (Array.isArray(v)) {
+      const list = v.slice(0, listShownMax).map((x) => showValue(x)).join(' ');
+      const more = v.length > listShownMax ? ` and ${v.length - listShownMax} more` : '';
+      parts.push(`<span class="fact"><b>${esc(k)}</b> ${v.length}${v.length > 0 ? `: ${esc(list + more)}` : ''}</span>`);
+    }
+  }
+  return parts.length > 0 ? `<p class="facts-line">${parts.join('')}</p>` : '';
+}
+
+/** For per-key checks (register): how many keys had each outcome. */
+function keySummary(check: Record<string, unknown>): string {
+  const keys = check.keys;
+  if (keys === null || typeof keys !== 'object') return '';
+  const tally = new Map<string, number>();
+  for (const k of Object.values(keys as Record<string, { outcome?: string }>)) {
+    const o = String(k?.outcome ?? 'unknown');
+    tally.set(o, (tally.get(o) ?? 0) + 1);
+  }
+  const text = [...tally].map(([o, n]) => `${n} ${o}`).join(', ');
+  return `<p class="facts-line"><span class="fact"><b>keys</b> ${esc(text)}</span></p>`;
+}
+
+/** Anomalies of a check: its own, then each key's (register checks report per key). */
+export function collectAnomalies(check: Record<string, unknown>): { where: string; anomaly: Anomaly }[] {
+  const out: { where: string; anomaly: Anomaly }[] = [];
+  if (isAnomaly(check.anomaly)) out.push({ where: '', anomaly: check.anomaly });
+  const keys = check.keys;
+  if (keys !== null && typeof keys === 'object') {
+    for (const [key, k] of Object.entries(keys as Record<string, { anomaly?: unknown }>)) {
+      if (isAnomaly(k?.anomaly)) out.push({ where: key, anomaly: k.anomaly });
+    }
+  }
+  return out;
+}
+
+function isAnomaly(a: unknown): a is Anomaly {
+  return a !== null && typeof a === 'object' && typeof (a as Anomaly).message === 'string';
+}
+
+function renderAnomaly(where: string, a: Anomaly): string {
+  const title = `${a.kind ?? 'anomaly'}${where === '' ? '' : ` on key ${where}`}`;
+  const ops = Array.isArray(a.ops) ? a.ops : [];
+  const rows = ops.map(eventRow).join('');
+  const table = ops.length === 0 ? '' : `<table class="ops"><thead><tr><th>time</th><th>process</th><th>type</th><th>f</th><th>key</th><th>value</th><th>node</th><th>error</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<div class="anomaly"><p><b>${esc(title)}</b>: ${esc(a.message)}</p>${table}</div>`;
+}
+
+function eventRow(e: HistoryEvent): string {
+  const time = typeof e.time === 'number' ? sec(e.time) : '?';
+  const cells = [time, `p${e.process}`, e.type, e.f, e.key, showValue(e.value), e.node === undefined ? '' : String(e.node), e.error ?? ''];
+  return `<tr class="${esc(String(e.type))}">${cells.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`;
+}
+
+/** Ops and latency percentiles (ok ops) per operation kind. */
+export function renderOpStats(model: Model): string {
+  const byF = new Map<string, Op[]>();
+  for (const o of model.ops) {
+    let list = byF.get(o.f);
+    if (list === undefined) byF.set(o.f, (list = []));
+    list.push(o);
+  }
+  const rows = [...byF].sort(([a], [b]) => a.localeCompare(b)).map(([f, ops]) => statsRow(f, ops));
+  rows.push(statsRow('all', model.ops));
+  const head = '<tr><th>f</th><th>ops</th><th>ok</th><th>fail</th><th>info</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>';
+  return `<table class="stats"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table><p class="note">Latency percentiles over ok ops.</p>`;
+}
+
+function statsRow(f: string, ops: Op[]): string {
+  const lat = ops.filter((o) => o.result === 'ok').map((o) => o.latencyMs!).sort((a, b) => a - b);
+  const q = (p: number): string => (lat.length === 0 ? '' : num(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!, 3));
+  const count = (r: string): string => ops.filter((o) => o.result === r).length.toLocaleString('en-US');
+  const cells = [f, ops.length.toLocaleString('en-US'), count('ok'), count('fail'), count('info'), q(0.5), q(0.95), q(0.99), lat.length === 0 ? '' : num(lat[lat.length - 1]!, 3)];
+  return `<tr>${cells.map((c, i) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`;
+}
