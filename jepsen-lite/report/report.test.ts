@@ -92,7 +92,7 @@ describe('renderReport', () => {
   });
 
   it('highlights anomaly ops in the timeline and lists them in the checks', () => {
-    const register = run.results.checks.register as { keys: Record<string, { anomaly?: { ops: HistoryEvent[] } }> };
+    const register = run.results.checks.register as unknown as { keys: Record<string, { anomaly?: { ops: HistoryEvent[] } }> };
     const anomalyOps = Object.values(register.keys).flatMap((k) => k.anomaly?.ops ?? []);
     expect(anomalyOps.length).toBeGreaterThan(0);
     const svg = chart(html, 'timeline');
