@@ -1,0 +1,151 @@
+/**
+ * Helpers for the planner tests: cluster builders, a convergence loop (plan, complete
+ * every planned move, plan again) that checks each round's rules, and the rules a
+ * converged placement must meet.
+ */
+import assert from 'node:assert';
+import type { NodeId } from '../../src/raft/types.js';
+import type { NodeState } from '../../src/membership/meta-state.js';
+import { initialPlacement } from '../../src/membership/placement.js';
+import {
+  applyPlannedMove,
+  effectiveLeader,
+  hasQuorum,
+  isEvacuated,
+  nodeRoles,
+  placementStats,
+  planPlacement,
+  roleOf,
+  settleMovesInFlight,
+  type PlannedMove,
+  type PlannerInput,
+} from '../../src/membership/planner.js';
+
+/** A cluster of nodes 1..n (all `up`) with the initial placement of `groups` groups. */
+export function initialCluster(n: number, groups: number, rf: number, maxMoves = 2): PlannerInput {
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  return {
+    nodes: ids.map((id) => ({ id, state: 'up' as NodeState })),
+    groups: initialPlacement(ids, groups, rf).map((g) => ({ id: g.id, replicas: g.replicas })),
+    movesInFlight: [],
+    replicas: rf,
+    maxMoves,
+  };
+}
+
+/** `initialCluster` after the planner settled it (initialPlacement can be off by 2). */
+export function balancedCluster(n: number, groups: number, rf: number, maxMoves = 2): PlannerInput {
+  return converge(initialCluster(n, groups, rf, maxMoves), 1000).state;
+}
+
+/** `state` with node `id` added (or its state changed) to `nodeState`. */
+export function withNode(state: PlannerInput, id: NodeId, nodeState: NodeState): PlannerInput {
+  const nodes = state.nodes.filter((n) => n.id !== id).concat({ id, state: nodeState });
+  return { ...state, nodes };
+}
+
+/** What one planning round produced. */
+export interface Round {
+  moves: PlannedMove[];
+  notes: string[];
+}
+
+/** The result of planning until nothing is left to plan. */
+export interface Converged {
+  state: PlannerInput;
+  rounds: Round[];
+  /** Every move of every round, in order. */
+  moves: PlannedMove[];
+  /** The notes of the last (empty) plan. */
+  notes: string[];
+}
+
+/** Plans, completes every planned move (and those in flight), and repeats until a plan is empty. */
+export function converge(start: PlannerInput, roundsMax: number): Converged {
+  let state = start;
+  const rounds: Round[] = [];
+  for (;;) {
+    const plan = planPlacement(state);
+    checkRound(state, plan.moves);
+    if (plan.moves.length === 0 && state.movesInFlight.length === 0) {
+      return { state, rounds, moves: rounds.flatMap((r) => r.moves), notes: plan.notes };
+    }
+    rounds.push(plan);
+    assert(rounds.length <= roundsMax, `no convergence within ${roundsMax} rounds`);
+    state = settleMovesInFlight(state);
+    for (const move of plan.moves) state = applyPlannedMove(state, move);
+  }
+}
+
+/** The rules of one round: budget, one move per group, quorum kept, targets up. */
+export function checkRound(state: PlannerInput, moves: PlannedMove[]): void {
+  const replicaMoves = moves.filter((m) => m.kind !== 'transfer-leader');
+  const budget = Math.max(0, state.maxMoves - state.movesInFlight.length);
+  assert(replicaMoves.length <= budget, `${replicaMoves.length} replica moves with budget ${budget}`);
+  const groups = moves.map((m) => m.group);
+  assert.equal(new Set(groups).size, groups.length, 'two moves for one group');
+  for (const m of state.movesInFlight) assert(!groups.includes(m.group), `move planned for group ${m.group} in flight`);
+  if (moves.some((m) => m.kind === 'transfer-leader')) {
+    assert.equal(replicaMoves.length, 0, 'leader transfers with replica moves pending');
+    assert.equal(state.movesInFlight.length, 0, 'leader transfers with moves in flight');
+  }
+  const roles = nodeRoles(state);
+  let settled = settleMovesInFlight(state);
+  for (const move of moves) {
+    const before = settled.groups.find((g) => g.id === move.group)!;
+    assert(hasQuorum(roles, before.replicas), `move for group ${move.group} without quorum`);
+    if (move.kind !== 'remove-replica') assert.equal(roleOf(roles, move.to), 'up', `target ${move.to} not up`);
+    settled = applyPlannedMove(settled, move);
+    const after = settled.groups.find((g) => g.id === move.group)!;
+    assert(hasQuorum(roles, after.replicas), `move ${JSON.stringify(move)} loses quorum`);
+    if (move.kind === 'move') assert(hasQuorum(roles, [...before.replicas, move.to]), 'joint step loses quorum');
+  }
+}
+
+/** Groups the planner may leave as they are: no quorum, or the only repair would lose it. */
+export function blockedGroups(state: PlannerInput): Set<number> {
+  const roles = nodeRoles(state);
+  const up = state.nodes.filter((n) => roleOf(roles, n.id) === 'up').map((n) => n.id);
+  const blocked = new Set<number>();
+  for (const g of state.groups) {
+    if (!hasQuorum(roles, g.replicas)) blocked.add(g.id);
+    const evacuated = g.replicas.filter((id) => isEvacuated(roleOf(roles, id)));
+    const spare = up.some((id) => !g.replicas.includes(id));
+    if (evacuated.length > 0 && !spare && evacuated.every((id) => !hasQuorum(roles, g.replicas.filter((r) => r !== id)))) {
+      blocked.add(g.id);
+    }
+  }
+  return blocked;
+}
+
+/** The rules of a converged placement; answers which groups were exempt (blocked). */
+export function checkFinal(state: PlannerInput, notes: string[]): Set<number> {
+  const roles = nodeRoles(state);
+  const up = state.nodes.filter((n) => roleOf(roles, n.id) === 'up').map((n) => n.id);
+  const blocked = blockedGroups(state);
+  for (const id of blocked) assert(notes.some((n) => n.startsWith(`group ${id}`)), `blocked group ${id} not noted`);
+  for (const g of state.groups) {
+    assert.equal(new Set(g.replicas).size, g.replicas.length, `group ${g.id} has duplicates`);
+    if (blocked.has(g.id)) continue;
+    assert(g.replicas.every((id) => !isEvacuated(roleOf(roles, id))), `group ${g.id} keeps a replica to evacuate`);
+    const kept = g.replicas.length;
+    const onAllUp = up.every((id) => g.replicas.includes(id));
+    assert(kept === state.replicas || (kept < state.replicas && onAllUp), `group ${g.id}: ${kept} replicas, RF ${state.replicas}`);
+  }
+  if (blocked.size > 0 || up.length === 0) return blocked;
+  const stats = placementStats(state);
+  assert(stats.replicasMax - stats.replicasMin <= 1, `replicas spread ${stats.replicasMin}..${stats.replicasMax}`);
+  assert(stats.replicasMax <= stats.replicasCeil, `a node holds ${stats.replicasMax} > ${stats.replicasCeil}`);
+  const starting = state.groups.some((g) => g.replicas.some((id) => roleOf(roles, id) === 'joining'));
+  if (!starting) {
+    for (const g of state.groups) assert.equal(roleOf(roles, effectiveLeader(roles, g)!), 'up', `group ${g.id} led off an up node`);
+    const fair = state.groups.length / up.length;
+    assert(stats.leadersMin >= Math.floor(fair) && stats.leadersMax <= Math.ceil(fair), `leaders spread ${stats.leadersMin}..${stats.leadersMax}`);
+  }
+  return blocked;
+}
+
+/** Replica changes (not leader transfers) of a list of moves. */
+export function replicaMoves(moves: PlannedMove[]): PlannedMove[] {
+  return moves.filter((m) => m.kind !== 'transfer-leader');
+}
