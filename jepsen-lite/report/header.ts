@@ -147,16 +147,50 @@ function isAnomaly(a: unknown): a is Anomaly {
 
 function renderAnomaly(where: string, a: Anomaly): string {
   const title = `${a.kind ?? 'anomaly'}${where === '' ? '' : ` on key ${where}`}`;
-  const ops = Array.isArray(a.ops) ? a.ops : [];
-  const rows = ops.map(eventRow).join('');
-  const table = ops.length === 0 ? '' : `<table class="ops"><thead><tr><th>time</th><th>process</th><th>type</th><th>f</th><th>key</th><th>value</th><th>node</th><th>error</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const ops = pairEvents(Array.isArray(a.ops) ? a.ops : []);
+  const rows = ops.map((op, i) => anomalyRow(op, i === 0)).join('');
+  const head = '<tr><th></th><th>process</th><th>f</th><th>key</th><th>value</th><th>result</th><th>returned</th><th>invoked</th><th>completed</th><th>latency</th><th>node</th><th>error</th></tr>';
+  const table = ops.length === 0 ? '' : `<table class="ops"><thead>${head}</thead><tbody>${rows}</tbody></table>`;
   return `<div class="anomaly"><p><b>${esc(title)}</b>: ${esc(a.message)}</p>${table}</div>`;
 }
 
-function eventRow(e: HistoryEvent): string {
-  const time = typeof e.time === 'number' ? sec(e.time) : '?';
-  const cells = [time, `p${e.process}`, e.type, e.f, e.key, showValue(e.value), e.node === undefined ? '' : String(e.node), e.error ?? ''];
-  return `<tr class="${esc(String(e.type))}">${cells.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`;
+/** An op of an anomaly: its invoke and (if it has one) its completion. */
+interface EventPair {
+  invoke: HistoryEvent;
+  completion: HistoryEvent | null;
+}
+
+/** Pairs an anomaly's events (each invoke followed by its completion) into ops, in the given order. */
+export function pairEvents(events: HistoryEvent[]): EventPair[] {
+  const out: EventPair[] = [];
+  for (const e of events) {
+    const last = out[out.length - 1];
+    if (e.type !== 'invoke' && last !== undefined && last.completion === null && last.invoke.process === e.process) last.completion = e;
+    else out.push(e.type === 'invoke' ? { invoke: e, completion: null } : { invoke: e, completion: e });
+  }
+  return out;
+}
+
+function anomalyRow(op: EventPair, offending: boolean): string {
+  const { invoke, completion } = op;
+  const latency = completion === null || completion === invoke ? '' : `${num((completion.time - invoke.time) / 1e6, 3)} ms`;
+  const node = invoke.node ?? completion?.node;
+  const cells = [
+    offending ? 'offending' : '',
+    `p${invoke.process}`,
+    invoke.f,
+    invoke.key,
+    completion === invoke ? '' : showValue(invoke.value),
+    completion?.type ?? 'none',
+    completion === null || completion.type !== 'ok' || (invoke.f !== 'read' && invoke.f !== 'incr') ? '' : showValue(completion.value),
+    completion === invoke ? '' : sec(invoke.time),
+    completion === null ? '' : sec(completion.time),
+    latency,
+    node === undefined ? '' : String(node),
+    completion?.error ?? '',
+  ];
+  const cls = `${esc(String(completion?.type ?? 'info'))}${offending ? ' offending' : ''}`;
+  return `<tr class="${cls}">${cells.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`;
 }
 
 /** Ops and latency percentiles (ok ops) per operation kind. */

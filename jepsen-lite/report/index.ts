@@ -11,9 +11,9 @@
  */
 import type { HistoryEvent, NemesisEvent, Results } from '../history/types.js';
 import { faultGradients, faultStrip } from './faults.js';
-import { collectAnomalies, renderChecks, renderOpStats, renderSummary } from './header.js';
+import { collectAnomalies, pairEvents, renderChecks, renderOpStats, renderSummary } from './header.js';
 import { renderLatency, renderThroughput } from './latency.js';
-import { buildModel, eventId, type Model } from './model.js';
+import { buildModel, eventId, type AnomalyRole, type Model } from './model.js';
 import { esc, makeFrame, TYPE_COLORS } from './svg.js';
 import { MIX_COLORS, renderTimeline } from './timeline.js';
 
@@ -44,13 +44,18 @@ export function renderReport(input: ReportInput): string {
   return page(title, defs(model) + sections.join('') + footer(model));
 }
 
-/** eventId()s of every history event that some check names in an anomaly. */
-function anomalyEventIds(results: ReportInput['results']): Set<string> {
-  const ids = new Set<string>();
+/** eventId()s of every history event that some check names in an anomaly; the first op of each anomaly offends. */
+function anomalyEventIds(results: ReportInput['results']): Map<string, AnomalyRole> {
+  const ids = new Map<string, AnomalyRole>();
   for (const check of Object.values(results.checks ?? {})) {
     if (check === null || typeof check !== 'object') continue;
     for (const { anomaly } of collectAnomalies(check as Record<string, unknown>)) {
-      for (const e of Array.isArray(anomaly.ops) ? anomaly.ops : []) ids.add(eventId(e));
+      const ops = pairEvents(Array.isArray(anomaly.ops) ? anomaly.ops : []);
+      ops.forEach((op, i) => {
+        for (const e of [op.invoke, op.completion]) {
+          if (e !== null && ids.get(eventId(e)) !== 'offending') ids.set(eventId(e), i === 0 ? 'offending' : 'context');
+        }
+      });
     }
   }
   return ids;
@@ -92,7 +97,7 @@ section.check{border-left:4px solid #ccc;padding:2px 10px;margin:8px 0}section.c
 .facts-line{margin:2px 0}.fact{margin-right:16px;font-size:13px}.fact b{color:#555;font-weight:600}
 .anomaly{background:#fff4f4;border:1px solid #f3c2c2;border-radius:4px;padding:4px 8px;margin:6px 0}
 table{border-collapse:collapse;font-size:12.5px;margin:4px 0}td,th{border:1px solid #ddd;padding:2px 7px;text-align:left}
-table.ops td{font-family:ui-monospace,Menlo,Consolas,monospace}table.ops tr.ok td{background:#f1faf1}table.ops tr.fail td{background:#fff6e8}table.ops tr.info td{background:#f7eefa}
+table.ops td{font-family:ui-monospace,Menlo,Consolas,monospace}table.ops tr.ok td{background:#f1faf1}table.ops tr.fail td{background:#fff6e8}table.ops tr.info td{background:#f7eefa}table.ops tr.offending td{font-weight:700}table.ops tr.offending td:first-child{color:#c62828}
 table.stats td{text-align:right;font-variant-numeric:tabular-nums}
 .crashes code{font-size:12px;background:#f6f6f6}
 .note{color:#666;font-size:12.5px;margin:2px 0 8px}
@@ -100,7 +105,7 @@ footer{color:#888;font-size:12px;margin:30px 0 10px;border-top:1px solid #eee;pa
 .legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12.5px;margin:2px 0 2px 90px}
 .legend i{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:-1px;border-radius:2px}
 .legend i.fade{background:linear-gradient(90deg,${TYPE_COLORS.info},#fff0)!important}
-.legend i.anomaly-sw{background:#fff!important;border:2px solid #d00000;width:10px;height:6px}
+.legend i.anomaly-sw{background:#fff!important;border:2px solid #d00000;width:10px;height:6px}.legend i.context-sw{background:#fff!important;border:1.5px dashed #222;width:10px;height:6px}
 .legend i.dot{width:7px;height:7px;border-radius:50%}.legend i.cross{background:none!important;width:auto;height:auto}.legend i.cross:before{content:"\\00d7";font-style:normal;font-weight:700}
 .legend i.square{background:#fff!important;border:1.5px solid #444;width:7px;height:7px;border-radius:0}
 svg.defs{position:absolute}
@@ -114,7 +119,7 @@ svg rect.fault{opacity:.13}
 svg .mark,svg .mark-tick{stroke-width:2;stroke-dasharray:3 2}
 svg .ok{fill:${TYPE_COLORS.ok}}svg .fail{fill:${TYPE_COLORS.fail}}svg .info{fill:${TYPE_COLORS.info}}svg .info-fade{fill:url(#info-fade)}
 svg .b0{fill:${MIX_COLORS[0]}}svg .b1{fill:${MIX_COLORS[1]}}svg .b2{fill:${MIX_COLORS[2]}}svg .b3{fill:${MIX_COLORS[3]}}
-svg .anomaly{stroke:#d00000;stroke-width:2}
+svg .anomaly{stroke:#d00000;stroke-width:2}svg .context{stroke:#222;stroke-width:1.2;stroke-dasharray:2 1.5}
 svg .amark{fill:#d00000}svg .aline{stroke:#d00000;stroke-width:1;stroke-dasharray:2 2}
 svg .aring{fill:none;stroke:#d00000;stroke-width:2}
 svg .pts{fill:none;stroke-linecap:round;stroke-linejoin:round}svg .ok-pts{stroke-width:3.2;opacity:.75}svg .fail-pts{stroke-width:1.4}svg .info-pts{stroke-width:1.4}

@@ -109,7 +109,7 @@ function scatterPaths(frame: Frame, ops: Op[], y: (ms: number) => number): { pat
 
 function anomalyRings(frame: Frame, ops: Op[], y: (ms: number) => number): string {
   return ops
-    .filter((o) => o.anomalous)
+    .filter((o) => o.anomaly === 'offending')
     .map((o) => `<circle class="aring" cx="${px(xOf(frame, o.startNs))}" cy="${px(y(o.latencyMs!))}" r="6"/>`)
     .join('');
 }

@@ -5,6 +5,9 @@ import type { HistoryEvent, NemesisEvent } from '../history/types.js';
 /** The result of an op as drawn: an invoke with no completion counts as info (indeterminate). */
 export type OpResult = 'ok' | 'fail' | 'info';
 
+/** An op's part in an anomaly: the op that broke the model, or one listed around it. */
+export type AnomalyRole = 'offending' | 'context';
+
 /** One operation: an invoke and the completion of the same process that followed it. */
 export interface Op {
   process: number;
@@ -19,8 +22,8 @@ export interface Op {
   endNs: number;
   /** Completion latency in ms, null without completion. */
   latencyMs: number | null;
-  /** True when a checker named this op in an anomaly. */
-  anomalous: boolean;
+  /** Whether a checker named this op in an anomaly: as the offending op, or as context. */
+  anomaly: AnomalyRole | null;
 }
 
 /** A fault from nemesis.jsonl: a start paired with the next stop of the same fault. */
@@ -53,8 +56,8 @@ export function eventId(e: HistoryEvent): string {
   return `${e.process}@${e.time}`;
 }
 
-/** Derives ops, lanes and fault intervals; `anomalyIds` are eventId()s of ops to highlight. */
-export function buildModel(history: HistoryEvent[], nemesis: NemesisEvent[], anomalyIds: Set<string>): Model {
+/** Derives ops, lanes and fault intervals; `anomalyIds` maps eventId()s of ops to highlight to their role. */
+export function buildModel(history: HistoryEvent[], nemesis: NemesisEvent[], anomalyIds: Map<string, AnomalyRole>): Model {
   let endNs = 0;
   for (const e of history) if (e.time > endNs) endNs = e.time;
   for (const e of nemesis) if (e.time > endNs) endNs = e.time;
@@ -65,7 +68,7 @@ export function buildModel(history: HistoryEvent[], nemesis: NemesisEvent[], ano
 }
 
 /** Pairs each invoke with the next completion of its process, in history order. */
-export function pairOps(history: HistoryEvent[], endNs: number, anomalyIds: Set<string>): { ops: Op[]; orphans: number } {
+export function pairOps(history: HistoryEvent[], endNs: number, anomalyIds: Map<string, AnomalyRole>): { ops: Op[]; orphans: number } {
   const pending = new Map<number, HistoryEvent>();
   const ops: Op[] = [];
   let orphans = 0;
@@ -89,9 +92,9 @@ export function pairOps(history: HistoryEvent[], endNs: number, anomalyIds: Set<
   return { ops, orphans };
 }
 
-function makeOp(invoke: HistoryEvent, completion: HistoryEvent | null, endNs: number, anomalyIds: Set<string>): Op {
+function makeOp(invoke: HistoryEvent, completion: HistoryEvent | null, endNs: number, anomalyIds: Map<string, AnomalyRole>): Op {
   const result: OpResult = completion === null ? 'info' : (completion.type as OpResult);
-  const anomalous = anomalyIds.has(eventId(invoke)) || (completion !== null && anomalyIds.has(eventId(completion)));
+  const anomaly = anomalyIds.get(eventId(invoke)) ?? (completion === null ? undefined : anomalyIds.get(eventId(completion))) ?? null;
   return {
     process: invoke.process,
     f: invoke.f,
@@ -102,7 +105,7 @@ function makeOp(invoke: HistoryEvent, completion: HistoryEvent | null, endNs: nu
     startNs: invoke.time,
     endNs: completion === null ? Math.max(endNs, invoke.time) : completion.time,
     latencyMs: completion === null ? null : (completion.time - invoke.time) / 1e6,
-    anomalous,
+    anomaly,
   };
 }
 

@@ -96,11 +96,14 @@ describe('renderReport', () => {
     const anomalyOps = Object.values(register.keys).flatMap((k) => k.anomaly?.ops ?? []);
     expect(anomalyOps.length).toBeGreaterThan(0);
     const svg = chart(html, 'timeline');
-    expect(count(svg, ' anomaly"')).toBe(anomalyOps.length / 2);
-    expect(count(svg, 'class="amark"')).toBe(anomalyOps.length / 2);
+    expect(count(svg, ' anomaly"')).toBe(1); // the offending op, listed first
+    expect(count(svg, 'class="amark"')).toBe(1);
+    expect(count(svg, ' context"')).toBe(anomalyOps.length / 2 - 1);
     const checks = html.slice(html.indexOf('data-check="register"'));
     expect(checks).toContain('stale-read on key');
-    expect(count(checks.slice(0, checks.indexOf('</table>')), '<tr class=')).toBe(anomalyOps.length);
+    const table = checks.slice(0, checks.indexOf('</table>'));
+    expect(count(table, '<tr class=')).toBe(anomalyOps.length / 2); // one row per op
+    expect(count(table, 'offending"')).toBe(1);
   });
 
   it('escapes keys, values and errors from the history', () => {
@@ -165,7 +168,7 @@ describe('ops', () => {
       { process: 2, type: 'invoke', f: 'read', key: 'a', value: null, time: 3 },
       { process: 7, type: 'ok', f: 'read', key: 'a', value: null, time: 4 },
     ];
-    const { ops, orphans } = pairOps(h, 10, new Set());
+    const { ops, orphans } = pairOps(h, 10, new Map());
     expect(ops.map((o) => [o.process, o.result, o.startNs, o.endNs])).toEqual([
       [1, 'ok', 0, 2],
       [2, 'info', 1, 10],

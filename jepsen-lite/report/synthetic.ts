@@ -126,7 +126,7 @@ function makeResults(opts: SyntheticOptions, events: HistoryEvent[], nemesis: Ne
   };
 }
 
-/** The invoke and completion of a write and a later read on the same key. */
+/** A read (the offending op, first) and an earlier write on the same key: invoke and completion events. */
 function staleRead(events: HistoryEvent[]): HistoryEvent[] {
   const mid = events[Math.floor(events.length / 2)]!.time;
   const read = events.find((e) => e.type === 'ok' && e.f === 'read' && e.time > mid);
@@ -135,5 +135,5 @@ function staleRead(events: HistoryEvent[]): HistoryEvent[] {
   const write = events.find((e) => e.type === 'ok' && e.f === 'write' && e.key === read.key && e.time < readInvoke.time);
   if (write === undefined) return [readInvoke, read];
   const writeInvoke = [...events].reverse().find((e) => e.type === 'invoke' && e.process === write.process && e.time <= write.time)!;
-  return [writeInvoke, write, readInvoke, read];
+  return [readInvoke, read, writeInvoke, write];
 }

@@ -79,7 +79,7 @@ function opBar(frame: Frame, op: Op, lanes: Lanes): string {
   const x0 = xOf(frame, op.startNs);
   const done = op.completion === null ? op.startNs : op.completion.time;
   const w = Math.max(xOf(frame, done) - x0, 1);
-  const cls = op.anomalous ? `${op.result} anomaly` : op.result;
+  const cls = op.anomaly === null ? op.result : `${op.result} ${op.anomaly === 'offending' ? 'anomaly' : 'context'}`;
   const title = `<title>${esc(opLabel(op))}</title>`;
   let svg = `<rect class="${cls}" x="${px(x0)}" y="${y}" width="${px(w)}" height="${px(h)}">${title}</rect>`;
   if (op.result === 'info') {
@@ -115,7 +115,7 @@ function pickIndividual(frame: Frame, ops: Op[]): Set<Op> {
   const keep = new Set<Op>();
   const wide: { op: Op; w: number }[] = [];
   for (const op of ops) {
-    if (op.result === 'info' || op.anomalous) {
+    if (op.result === 'info' || op.anomaly !== null) {
       keep.add(op);
       continue;
     }
@@ -190,11 +190,11 @@ function binRuns(frame: Frame, ok: Uint32Array, fail: Uint32Array, binPx: number
   return out;
 }
 
-/** Red markers above the lanes and a guide line down to each anomalous op. */
+/** Red markers above the lanes and a guide line down to each offending op. */
 function anomalyMarks(frame: Frame, ops: Op[], lanes: Lanes): string {
   const out: string[] = [];
   for (const op of ops) {
-    if (!op.anomalous) continue;
+    if (op.anomaly !== 'offending') continue;
     const x = px(xOf(frame, op.startNs));
     const y = laneY(lanes, op.process);
     out.push(`<path class="amark" d="M${x} ${topPx - 2}l-5 -9h10z"><title>${esc(`anomaly: ${opLabel(op)}`)}</title></path>`);
@@ -212,7 +212,7 @@ function timelineLegend(detailed: boolean): string {
   if (!detailed) {
     entries.push(['columns with some failed ops', MIX_COLORS[1]!], ['mostly failed', MIX_COLORS[2]!]);
   }
-  entries.push(['anomaly (named by a checker)', '#d00000', 'sw anomaly-sw']);
+  entries.push(['anomaly: offending op', '#d00000', 'sw anomaly-sw'], ['ops listed with it', '#222', 'sw context-sw']);
   return legend(entries);
 }
 
