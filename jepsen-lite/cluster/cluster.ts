@@ -1,0 +1,306 @@
+/**
+ * Cluster control: N `memraft serve` child processes on loopback, every node-to-node link
+ * through the harness's proxies (net/network.ts). Kill -9 and restart, pause (SIGSTOP) and
+ * resume (SIGCONT), readiness and state through the admin HTTP, each node's stdout and
+ * stderr appended to node-<id>.log in the run's directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Network } from '../net/network.js';
+
+/** A group as a node's admin /status shows it. */
+export interface GroupStatus {
+  id: number;
+  role: string;
+  term: number;
+  commit: number;
+  applied: number;
+  leader: number;
+  digest?: string;
+}
+
+/** The part of admin /status the harness reads. */
+export interface NodeStatus {
+  node: { id: number; pid: number };
+  ready: boolean;
+  leaderOf: number;
+  groups: GroupStatus[];
+}
+
+/** What a node is doing, as far as the harness made it. */
+export type NodeState = 'up' | 'killed' | 'paused';
+
+/** One node process. */
+interface NodeProc {
+  id: number;
+  clientPort: number;
+  peerPort: number;
+  adminPort: number;
+  child: ChildProcess | null;
+  state: NodeState;
+  /** Set just before the harness kills or stops the node: its exit is expected. */
+  expectExit: boolean;
+  starts: number;
+}
+
+/** An exit the nemesis did not cause. */
+export interface UnexpectedExit {
+  node: number;
+  code: number | null;
+  signal: string | null;
+  timeMs: number;
+}
+
+/** Options of a cluster. */
+export interface ClusterOptions {
+  nodes: number;
+  /** The run directory: node data in node-<id>/, logs in node-<id>.log. */
+  dir: string;
+  /** Extra `memraft serve` flags for every node. */
+  serverArgs: string[];
+  /** Seeds the proxies' randomness (delay jitter, loss). */
+  seed: number;
+  /** The memraft entry point (dist/cli/main.js). */
+  mainJs: string;
+  /** Extra environment of every node. */
+  env?: Record<string, string>;
+}
+
+/** Longest wait for one admin HTTP answer (a paused node never answers). */
+const adminTimeoutMs = 1500;
+
+/** A running cluster. */
+export class Cluster {
+  readonly unexpectedExits: UnexpectedExit[] = [];
+  private readonly procs = new Map<number, NodeProc>();
+  private stopping = false;
+  private readonly startMs = performance.now();
+  private readonly exitHook = (): void => this.killAllNow();
+
+  private constructor(
+    readonly options: ClusterOptions,
+    readonly network: Network,
+  ) {}
+
+  /** Allocates ports, starts the proxies and every node, waits until all are ready. */
+  static async start(options: ClusterOptions, readyTimeoutMs = 60_000): Promise<Cluster> {
+    const n = options.nodes;
+    // Hold the nodes' ports while the proxies pick theirs, so they cannot collide.
+    const { ports, release } = await reservePorts(3 * n);
+    const peerPorts = new Map<number, number>();
+    for (let id = 1; id <= n; id++) peerPorts.set(id, ports[n + id - 1]!);
+    const network = await Network.start(peerPorts, options.seed);
+    await release();
+    const cluster = new Cluster(options, network);
+    // Never leave nodes behind when the harness itself dies or is interrupted.
+    process.once('exit', cluster.exitHook);
+    for (let id = 1; id <= n; id++) {
+      cluster.procs.set(id, {
+        id, clientPort: ports[id - 1]!, peerPort: peerPorts.get(id)!, adminPort: ports[2 * n + id - 1]!,
+        child: null, state: 'killed', expectExit: false, starts: 0,
+      });
+    }
+    for (const id of cluster.ids) cluster.spawn(id);
+    await cluster.waitReady(cluster.ids, readyTimeoutMs);
+    return cluster;
+  }
+
+  /** Node ids, ascending. */
+  get ids(): number[] {
+    return [...this.procs.keys()];
+  }
+
+  /** The client (memcached) port of a node. */
+  clientPort(id: number): number {
+    return this.proc(id).clientPort;
+  }
+
+  /** What the harness last did to a node. */
+  state(id: number): NodeState {
+    return this.proc(id).state;
+  }
+
+  /** Where node `id` logs. */
+  logFile(id: number): string {
+    return path.join(this.options.dir, `node-${id}.log`);
+  }
+
+  /** SIGKILLs a node and waits for it to exit. */
+  async kill(id: number): Promise<void> {
+    const p = this.proc(id);
+    if (p.child === null) return;
+    const child = p.child;
+    p.expectExit = true;
+    if (p.state === 'paused') child.kill('SIGCONT');
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+    p.state = 'killed';
+  }
+
+  /** Starts a killed node again with the same flags and data directory. */
+  restart(id: number): void {
+    if (this.proc(id).child !== null) return;
+    this.spawn(id);
+  }
+
+  /** SIGSTOPs a node. */
+  pause(id: number): void {
+    const p = this.proc(id);
+    if (p.child === null || p.state !== 'up') return;
+    p.child.kill('SIGSTOP');
+    p.state = 'paused';
+  }
+
+  /** SIGCONTs a paused node. */
+  resume(id: number): void {
+    const p = this.proc(id);
+    if (p.child === null || p.state !== 'paused') return;
+    p.child.kill('SIGCONT');
+    p.state = 'up';
+  }
+
+  /** A node's admin /status, or null when it does not answer in time. */
+  async status(id: number, digest = false): Promise<NodeStatus | null> {
+    return (await this.admin(id, 'GET', `/status${digest ? '?digest=1' : ''}`)) as NodeStatus | null;
+  }
+
+  /** Calls a node's admin HTTP; the parsed JSON answer, or null on any failure. */
+  async admin(id: number, method: 'GET' | 'POST', pathAndQuery: string): Promise<unknown> {
+    const p = this.proc(id);
+    if (p.state !== 'up') return null;
+    try {
+      const res = await fetch(`http://127.0.0.1:${p.adminPort}${pathAndQuery}`, { method, signal: AbortSignal.timeout(adminTimeoutMs) });
+      if (!res.ok) return null;
+      return await res.json();
+    } catch {
+      return null;
+    }
+  }
+
+  /** Resolves once every listed node reports `ready` (a leader for every group); throws after the timeout. */
+  async waitReady(ids: number[], timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (const id of ids) {
+      for (;;) {
+        const p = this.proc(id);
+        if (p.child === null) throw new Error(`node ${id} is not running (see ${this.logFile(id)})`);
+        const s = await this.status(id);
+        if (s?.ready === true) break;
+        if (performance.now() > deadline) throw new Error(`node ${id} not ready after ${timeoutMs} ms (see ${this.logFile(id)})`);
+        await delay(100);
+      }
+    }
+  }
+
+  /** Which nodes lead data groups now, with how many each (nodes that do not answer are left out). */
+  async leaders(): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    const all = await Promise.all(this.ids.map(async (id) => [id, await this.status(id)] as const));
+    for (const [id, s] of all) {
+      if (s === null) continue;
+      const led = s.groups.filter((g) => g.id !== 0 && g.role === 'leader').length;
+      if (led > 0) out.set(id, led);
+    }
+    return out;
+  }
+
+  /** Stops every node (SIGTERM, then SIGKILL after `graceMs`) and the proxies. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.ids.map((id) => this.stopNode(id, graceMs)));
+    await this.network.close();
+    process.off('exit', this.exitHook);
+  }
+
+  /** SIGKILLs every node at once, synchronously (the process exit hook). */
+  killAllNow(): void {
+    this.stopping = true;
+    for (const p of this.procs.values()) {
+      if (p.child === null) continue;
+      p.child.kill('SIGCONT');
+      p.child.kill('SIGKILL');
+    }
+  }
+
+  private async stopNode(id: number, graceMs: number): Promise<void> {
+    const p = this.proc(id);
+    const child = p.child;
+    if (child === null) return;
+    p.expectExit = true;
+    const exited = once(child, 'exit');
+    if (p.state === 'paused') child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private spawn(id: number): void {
+    const p = this.proc(id);
+    const o = this.options;
+    const args = [
+      o.mainJs, 'serve',
+      '--id', String(id),
+      '--listen', `127.0.0.1:${p.clientPort}`,
+      '--peer-listen', `127.0.0.1:${p.peerPort}`,
+      '--admin-listen', `127.0.0.1:${p.adminPort}`,
+      '--initial-cluster', this.network.initialClusterOf(id, this.peerPorts()),
+      '--data-dir', path.join(o.dir, `node-${id}`),
+      ...o.serverArgs,
+    ];
+    const log = fs.openSync(this.logFile(id), 'a');
+    fs.writeSync(log, `# jepsen-lite: start ${++p.starts} of node ${id}: node ${args.join(' ')}\n`);
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, MEMRAFT_DEBUG_ADMIN: '1', ...o.env },
+    });
+    fs.closeSync(log);
+    p.child = child;
+    p.state = 'up';
+    p.expectExit = false;
+    child.on('exit', (code, signal) => this.onExit(p, child, code, signal));
+  }
+
+  private onExit(p: NodeProc, child: ChildProcess, code: number | null, signal: string | null): void {
+    if (p.child !== child) return;
+    p.child = null;
+    p.state = 'killed';
+    if (p.expectExit || this.stopping) return;
+    this.unexpectedExits.push({ node: p.id, code, signal, timeMs: performance.now() - this.startMs });
+  }
+
+  private peerPorts(): Map<number, number> {
+    return new Map([...this.procs.values()].map((p) => [p.id, p.peerPort]));
+  }
+
+  private proc(id: number): NodeProc {
+    const p = this.procs.get(id);
+    if (p === undefined) throw new Error(`no node ${id}`);
+    return p;
+  }
+}
+
+/** Free ports, held open until `release` (listen on 0, close later). */
+export async function reservePorts(count: number): Promise<{ ports: number[]; release: () => Promise<void> }> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  const release = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  };
+  return { ports, release };
+}
+
+/** Resolves after `ms` (pacing and polling only, never as synchronisation in tests). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

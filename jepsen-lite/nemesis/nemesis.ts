@@ -1,0 +1,164 @@
+/**
+ * Runs faults against a live cluster and logs them to nemesis.jsonl: network faults
+ * through the link proxies, process faults through signals, clock faults through the
+ * nodes' test-only admin endpoint. One fault at a time; `healAll` undoes everything.
+ */
+import type { Cluster } from '../cluster/cluster.js';
+import { delay } from '../cluster/cluster.js';
+import type { NemesisLog, RunClock } from '../history/writer.js';
+import type { Rng } from '../random.js';
+import { describeFault, type Fault, type FaultStep, type ProcessTarget } from './schedule.js';
+import { bridgeCuts, isolateCuts, majorityRingCuts, partitionCuts } from './topology.js';
+
+/** A fault that is in effect. */
+interface Active {
+  fault: Fault;
+  nodes: number[];
+  detail: string;
+}
+
+/** Injects and heals faults. */
+export class Nemesis {
+  private active: Active | null = null;
+  /** Faults started so far, by kind. */
+  readonly started = new Map<string, number>();
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly log: NemesisLog,
+    private readonly rng: Rng,
+  ) {}
+
+  /** A one-line description of what is in effect now. */
+  describe(): string {
+    const a = this.active;
+    return a === null ? 'none' : `${a.fault.kind} (${a.detail})`;
+  }
+
+  /** Starts a fault (healing the current one first). */
+  async start(fault: Fault): Promise<void> {
+    if (this.active !== null) await this.stop();
+    const nodes = await this.inject(fault);
+    const detail = describeFault(fault) + (nodes.length > 0 ? ` -> nodes ${nodes.join(',')}` : '');
+    this.active = { fault, nodes, detail };
+    this.started.set(fault.kind, (this.started.get(fault.kind) ?? 0) + 1);
+    this.log.record({ fault: fault.kind, phase: 'start', nodes, detail });
+  }
+
+  /** Stops the current fault. */
+  async stop(): Promise<void> {
+    const a = this.active;
+    if (a === null) return;
+    this.active = null;
+    await this.undo(a);
+    this.log.record({ fault: a.fault.kind, phase: 'stop', nodes: a.nodes, detail: a.detail });
+  }
+
+  /** Stops the current fault and makes sure every link passes, every node runs, every clock is true. */
+  async healAll(): Promise<void> {
+    await this.stop();
+    this.cluster.network.heal();
+    for (const id of this.cluster.ids) {
+      if (this.cluster.state(id) === 'paused') this.cluster.resume(id);
+      if (this.cluster.state(id) === 'killed') this.cluster.restart(id);
+    }
+    await Promise.all(this.cluster.ids.map((id) => this.setClock(id, 0, 0)));
+    this.log.record({ fault: 'heal', phase: 'start', nodes: this.cluster.ids, detail: 'heal everything' });
+  }
+
+  /** Applies a fault; returns the nodes it hit. */
+  private async inject(fault: Fault): Promise<number[]> {
+    const net = this.cluster.network;
+    const all = this.cluster.ids;
+    switch (fault.kind) {
+      case 'partition':
+        net.cut(partitionCuts(fault.halves));
+        return fault.halves[0];
+      case 'isolate':
+        net.cut(isolateCuts(all, [fault.node]));
+        return [fault.node];
+      case 'isolate-leaders': {
+        const leaders = await this.leaders(fault.countMax);
+        net.cut(isolateCuts(all, leaders));
+        return leaders;
+      }
+      case 'majority-ring':
+        net.cut(majorityRingCuts(fault.ring));
+        return all;
+      case 'bridge':
+        net.cut(bridgeCuts(fault.order));
+        return [fault.order[Math.floor(fault.order.length / 2)]!];
+      case 'delay':
+        net.setAll({ kind: 'delay', delayMs: fault.delayMs, jitterMs: fault.jitterMs });
+        return all;
+      case 'loss':
+        net.setAll({ kind: 'loss', lossP: fault.lossP, stallMs: fault.stallMs, resetP: fault.resetP });
+        return all;
+      case 'kill': {
+        const nodes = await this.targets(fault.target);
+        await Promise.all(nodes.map((id) => this.cluster.kill(id)));
+        return nodes;
+      }
+      case 'pause': {
+        const nodes = await this.targets(fault.target);
+        for (const id of nodes) this.cluster.pause(id);
+        return nodes;
+      }
+      case 'clock':
+        await Promise.all(fault.offsetsMs.map(([id, ms]) => this.setClock(id, ms, fault.strobeMs)));
+        return fault.offsetsMs.map(([id]) => id);
+    }
+  }
+
+  private async undo(a: Active): Promise<void> {
+    switch (a.fault.kind) {
+      case 'kill':
+        for (const id of a.nodes) this.cluster.restart(id);
+        return;
+      case 'pause':
+        for (const id of a.nodes) this.cluster.resume(id);
+        return;
+      case 'clock':
+        await Promise.all(a.nodes.map((id) => this.setClock(id, 0, 0)));
+        return;
+      default:
+        this.cluster.network.heal();
+    }
+  }
+
+  private async targets(t: ProcessTarget): Promise<number[]> {
+    return t.kind === 'nodes' ? t.nodes : this.leaders(t.countMax);
+  }
+
+  /** The nodes leading the most data groups now (at most `countMax`); a random node if none answers. */
+  private async leaders(countMax: number): Promise<number[]> {
+    const led = await this.cluster.leaders();
+    const ranked = [...led.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
+    if (ranked.length === 0) return [this.rng.pick(this.cluster.ids)];
+    return ranked.slice(0, countMax).sort((a, b) => a - b);
+  }
+
+  private async setClock(id: number, offsetMs: number, strobeMs: number): Promise<void> {
+    await this.cluster.admin(id, 'POST', `/debug/clock?offsetMs=${offsetMs}&strobeMs=${strobeMs}`);
+  }
+}
+
+/** Runs a schedule on the run clock until its end or until `stopped()` says so. */
+export async function runSchedule(nemesis: Nemesis, steps: readonly FaultStep[], clock: RunClock, stopped: () => boolean): Promise<void> {
+  for (const step of steps) {
+    if (!(await waitUntil(clock, step.startMs, stopped))) return;
+    await nemesis.start(step.fault);
+    const ranFully = await waitUntil(clock, step.stopMs, stopped);
+    await nemesis.stop();
+    if (!ranFully) return;
+  }
+}
+
+/** Waits until the run clock reaches `atMs`; false if stopped first. */
+async function waitUntil(clock: RunClock, atMs: number, stopped: () => boolean): Promise<boolean> {
+  while (clock.nowMs() < atMs) {
+    if (stopped()) return false;
+    await delay(Math.min(100, atMs - clock.nowMs()));
+  }
+  return !stopped();
+}

@@ -1,0 +1,183 @@
+/**
+ * The fault schedule of a run: a pure function of the seed, the node ids, the enabled
+ * nemeses and the run time, so a run replays its faults from `--seed`. Faults come one at a
+ * time: quiet for 2-4 s, a fault for 3-6 s, heal, and so on; the last one stops before the
+ * run's time is up. Choices that depend on the live cluster (who leads now) are resolved
+ * when the fault starts.
+ */
+import { Rng } from '../random.js';
+
+/** The faults the harness can inject (the `fault` field of nemesis.jsonl). */
+export type FaultKind =
+  | 'partition'
+  | 'isolate'
+  | 'isolate-leaders'
+  | 'majority-ring'
+  | 'bridge'
+  | 'delay'
+  | 'loss'
+  | 'kill'
+  | 'pause'
+  | 'clock';
+
+/** Every fault kind. */
+export const faultKinds: readonly FaultKind[] = ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge', 'delay', 'loss', 'kill', 'pause', 'clock'];
+
+/** `--nemesis` names that stand for several faults. */
+export const nemesisFamilies: Record<string, readonly FaultKind[]> = {
+  partition: ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge'],
+  halves: ['partition'],
+  net: ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge', 'delay', 'loss'],
+  all: faultKinds,
+  none: [],
+};
+
+/** Expands `--nemesis a,b,c` into fault kinds; throws on an unknown name. */
+export function expandNemeses(names: readonly string[]): FaultKind[] {
+  const out = new Set<FaultKind>();
+  for (const name of names) {
+    const family = nemesisFamilies[name];
+    if (family !== undefined) {
+      for (const k of family) out.add(k);
+    } else if ((faultKinds as readonly string[]).includes(name)) {
+      out.add(name as FaultKind);
+    } else {
+      throw new Error(`unknown nemesis ${JSON.stringify(name)}; one of ${[...Object.keys(nemesisFamilies), ...faultKinds].join(', ')}`);
+    }
+  }
+  return [...out];
+}
+
+/** Which nodes a process fault hits. */
+export type ProcessTarget = { kind: 'nodes'; nodes: number[] } | { kind: 'leaders'; countMax: number };
+
+/** One fault with its concrete parameters. */
+export type Fault =
+  | { kind: 'partition'; halves: [number[], number[]] }
+  | { kind: 'isolate'; node: number }
+  | { kind: 'isolate-leaders'; countMax: number }
+  | { kind: 'majority-ring'; ring: number[] }
+  | { kind: 'bridge'; order: number[] }
+  | { kind: 'delay'; delayMs: number; jitterMs: number }
+  | { kind: 'loss'; lossP: number; stallMs: number; resetP: number }
+  | { kind: 'kill'; target: ProcessTarget }
+  | { kind: 'pause'; target: ProcessTarget }
+  | { kind: 'clock'; offsetsMs: Array<[node: number, offsetMs: number]>; strobeMs: number };
+
+/** A fault and when it runs (ms since the workload started). */
+export interface FaultStep {
+  startMs: number;
+  stopMs: number;
+  fault: Fault;
+}
+
+/** Timing of the schedule. */
+export interface ScheduleTiming {
+  quietMsMin: number;
+  quietMsMax: number;
+  faultMsMin: number;
+  faultMsMax: number;
+}
+
+/** 2-4 s quiet, 3-6 s faults. */
+export const defaultTiming: ScheduleTiming = { quietMsMin: 2000, quietMsMax: 4000, faultMsMin: 3000, faultMsMax: 6000 };
+
+/** The schedule of a run. */
+export function makeSchedule(seed: number, nodes: readonly number[], kinds: readonly FaultKind[], runMs: number, timing: ScheduleTiming = defaultTiming): FaultStep[] {
+  const rng = new Rng(seed ^ 0x5eed);
+  const steps: FaultStep[] = [];
+  if (kinds.length === 0) return steps;
+  let atMs = 0;
+  for (;;) {
+    const startMs = atMs + rng.int(timing.quietMsMin, timing.quietMsMax);
+    const stopMs = startMs + rng.int(timing.faultMsMin, timing.faultMsMax);
+    if (stopMs > runMs) break;
+    steps.push({ startMs, stopMs, fault: makeFault(rng.pick(kinds), nodes, rng) });
+    atMs = stopMs;
+  }
+  return steps;
+}
+
+/** The largest number of nodes that is still a minority. */
+export function minorityOf(n: number): number {
+  return Math.floor((n - 1) / 2);
+}
+
+function makeFault(kind: FaultKind, nodes: readonly number[], rng: Rng): Fault {
+  const n = nodes.length;
+  switch (kind) {
+    case 'partition': {
+      const shuffled = rng.shuffle(nodes);
+      const cut = rng.int(1, Math.floor(n / 2));
+      return { kind, halves: [shuffled.slice(0, cut).sort(byNumber), shuffled.slice(cut).sort(byNumber)] };
+    }
+    case 'isolate':
+      return { kind, node: rng.pick(nodes) };
+    case 'isolate-leaders':
+      return { kind, countMax: Math.max(1, minorityOf(n)) };
+    case 'majority-ring':
+      return { kind, ring: rng.shuffle(nodes) };
+    case 'bridge':
+      return { kind, order: rng.shuffle(nodes) };
+    case 'delay':
+      return { kind, delayMs: rng.int(20, 200), jitterMs: rng.int(0, 50) };
+    case 'loss':
+      return { kind, lossP: rng.float(0.05, 0.3), stallMs: rng.int(200, 600), resetP: 0.002 };
+    case 'kill':
+    case 'pause':
+      return { kind, target: processTarget(nodes, rng) };
+    case 'clock':
+      return clockFault(nodes, rng);
+  }
+}
+
+function processTarget(nodes: readonly number[], rng: Rng): ProcessTarget {
+  const minority = Math.max(1, minorityOf(nodes.length));
+  switch (rng.int(0, 2)) {
+    case 0:
+      return { kind: 'nodes', nodes: [rng.pick(nodes)] };
+    case 1:
+      return { kind: 'nodes', nodes: rng.shuffle(nodes).slice(0, minority).sort(byNumber) };
+    default:
+      return { kind: 'leaders', countMax: minority };
+  }
+}
+
+function clockFault(nodes: readonly number[], rng: Rng): Fault {
+  const count = rng.int(1, nodes.length);
+  const offsetsMs = rng.shuffle(nodes).slice(0, count).sort(byNumber).map((id): [number, number] => {
+    // Mostly small skews (around the election timeout), sometimes large jumps either way.
+    const magnitudeMs = rng.chance(0.7) ? rng.int(50, 1500) : rng.int(5000, 60_000);
+    return [id, rng.chance(0.5) ? magnitudeMs : -magnitudeMs];
+  });
+  return { kind: 'clock', offsetsMs, strobeMs: rng.chance(0.3) ? rng.int(10, 200) : 0 };
+}
+
+function byNumber(a: number, b: number): number {
+  return a - b;
+}
+
+/** A short human-readable description of a fault (nemesis.jsonl `detail`, progress lines). */
+export function describeFault(f: Fault): string {
+  switch (f.kind) {
+    case 'partition':
+      return `${f.halves[0].join(',')} | ${f.halves[1].join(',')}`;
+    case 'isolate':
+      return `node ${f.node} alone`;
+    case 'isolate-leaders':
+      return `up to ${f.countMax} leading node(s), each alone`;
+    case 'majority-ring':
+      return `ring ${f.ring.join(',')}`;
+    case 'bridge':
+      return `bridge ${f.order.join(',')}`;
+    case 'delay':
+      return `${f.delayMs}±${f.jitterMs} ms on every link`;
+    case 'loss':
+      return `loss p=${f.lossP.toFixed(2)} stall ${f.stallMs} ms on every link`;
+    case 'kill':
+    case 'pause':
+      return f.target.kind === 'nodes' ? `nodes ${f.target.nodes.join(',')}` : `up to ${f.target.countMax} leading node(s)`;
+    case 'clock':
+      return f.offsetsMs.map(([id, ms]) => `${id}:${ms > 0 ? '+' : ''}${ms}ms`).join(' ') + (f.strobeMs > 0 ? ` strobe ${f.strobeMs} ms` : '');
+  }
+}

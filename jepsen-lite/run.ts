@@ -1,0 +1,251 @@
+/**
+ * One jepsen-lite run: start a cluster behind the link proxies, drive the workload while
+ * the nemesis injects the seeded fault schedule, heal, wait for recovery, read every key
+ * through every node, compare replica digests, check the history, and write the run
+ * directory (history.jsonl, nemesis.jsonl, results.json, node logs, report.html).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Cluster } from './cluster/cluster.js';
+import { compareDigests, type DigestReport } from './cluster/digests.js';
+import { detectCrashes } from './crash/detector.js';
+import type { HistoryEvent, NemesisEvent, Outcome, Results } from './history/types.js';
+import { HistoryWriter, NemesisLog, RunClock } from './history/writer.js';
+import { Nemesis, runSchedule } from './nemesis/nemesis.js';
+import { describeFault, expandNemeses, makeSchedule, type FaultStep } from './nemesis/schedule.js';
+import { Rng } from './random.js';
+import { McClient } from './workload/client.js';
+import { finalReads, Runner } from './workload/runner.js';
+import { makeWorkload, type Workload, type WorkloadName } from './workload/workloads.js';
+
+/** The repository root (this file lives in jepsen-lite/). */
+export const repoRoot = path.resolve(import.meta.dirname, '..');
+
+/** Everything a run needs. */
+export interface RunOptions {
+  nodes: number;
+  timeSec: number;
+  /** `--nemesis` names (families or single faults). */
+  nemeses: string[];
+  workload: WorkloadName;
+  seed: number;
+  /** The run directory. */
+  out: string;
+  /** Extra `memraft serve` flags for every node, as one string. */
+  serverArgs: string;
+  concurrency: number;
+  /** Total ops/s. */
+  rate: number;
+  opTimeoutMs: number;
+  /** Longest wait for the cluster to recover after the final heal. */
+  recoveryTimeoutMs: number;
+  /** The memraft entry point (default dist/cli/main.js). */
+  mainJs?: string;
+  /** Progress lines (default: stdout). */
+  log?: (line: string) => void;
+  /** Seconds between progress lines. */
+  progressSec?: number;
+}
+
+/** Defaults of the optional CLI flags. */
+export const runDefaults = {
+  nodes: 3,
+  timeSec: 60,
+  nemeses: ['partition', 'kill'],
+  workload: 'register' as WorkloadName,
+  concurrency: 10,
+  rate: 500,
+  opTimeoutMs: 6000,
+  recoveryTimeoutMs: 30_000,
+};
+
+/** The run's results plus what the caller may want in memory. */
+export interface RunOutput {
+  results: Results;
+  history: HistoryEvent[];
+  nemesis: NemesisEvent[];
+  schedule: FaultStep[];
+}
+
+/** The commit under test (git rev-parse HEAD), or 'unknown' outside a git checkout. */
+export function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Splits `--server-args` like a shell would for simple cases (quotes group words). */
+export function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  for (const m of s.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) out.push(m[1] ?? m[2] ?? m[3]!);
+  return out;
+}
+
+/** Runs one test; never throws for a bad outcome (see results.outcome), only for harness errors. */
+export async function runTest(o: RunOptions): Promise<RunOutput> {
+  const log = o.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  prepareOutDir(o.out);
+  const kinds = expandNemeses(o.nemeses);
+  const rng = new Rng(o.seed);
+  const mainJs = o.mainJs ?? path.join(repoRoot, 'dist/cli/main.js');
+  if (!fs.existsSync(mainJs)) throw new Error(`${mainJs} is missing: run npm run build first`);
+  const commit = gitCommit();
+  log(`jepsen-lite: seed ${o.seed} commit ${commit} nodes ${o.nodes} time ${o.timeSec}s workload ${o.workload} nemesis ${kinds.join(',') || 'none'}`);
+
+  const cluster = await Cluster.start({ nodes: o.nodes, dir: o.out, serverArgs: splitArgs(o.serverArgs), seed: o.seed, mainJs });
+  const clock = new RunClock();
+  const history = new HistoryWriter(path.join(o.out, 'history.jsonl'), clock);
+  const nemesisLog = new NemesisLog(path.join(o.out, 'nemesis.jsonl'), clock);
+  const schedule = makeSchedule(o.seed, cluster.ids, kinds, o.timeSec * 1000);
+  let digests: DigestReport = { agree: false, converged: false, groups: {} };
+  let runner: Runner | null = null;
+  let mainPhaseSec = o.timeSec;
+  let harnessError: string | null = null;
+  try {
+    const workload = makeWorkload(o.workload);
+    await createInitialKeys(cluster, workload, o.opTimeoutMs);
+    const nemesis = new Nemesis(cluster, nemesisLog, rng.fork(2));
+    runner = new Runner({
+      concurrency: o.concurrency, ratePerSec: o.rate, opTimeoutMs: o.opTimeoutMs, nodes: cluster.ids,
+      portOf: (id) => cluster.clientPort(id), history, workload, rng: rng.fork(1),
+    });
+    const startMs = clock.nowMs();
+    const running = runner.run();
+    let stopped = false;
+    const progress = setInterval(() => log(progressLine(clock, runner!, nemesis)), (o.progressSec ?? 5) * 1000);
+    const faults = runSchedule(nemesis, schedule, clock, () => stopped);
+    await waitMs(o.timeSec * 1000 - (clock.nowMs() - startMs));
+    stopped = true;
+    await faults;
+    await nemesis.healAll();
+    runner.stop();
+    await running;
+    mainPhaseSec = (clock.nowMs() - startMs) / 1000;
+    clearInterval(progress);
+    log(`${progressLine(clock, runner, nemesis)} | healed; waiting for recovery`);
+    await cluster.waitReady(cluster.ids, o.recoveryTimeoutMs);
+    const reads = await finalReads({
+      nodes: cluster.ids, portOf: (id) => cluster.clientPort(id), keys: workload.finalKeys(), history,
+      processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5,
+    });
+    log(`final reads: ${reads.ok} ok, ${reads.failed} without an ok answer`);
+    digests = await compareDigests(cluster, 20_000);
+  } catch (err) {
+    harnessError = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    log(`harness error: ${harnessError}`);
+  } finally {
+    await cluster.stop();
+    await history.close();
+    await nemesisLog.close();
+  }
+  const crashes = detectCrashes(cluster.ids.map((id) => ({ node: id, file: cluster.logFile(id) })), cluster.unexpectedExits);
+  const { checks, checkerMs } = await runChecks(o.workload, history.events);
+  const counts = countCompletions(history.events, finalReadProcessBase);
+  const ops = counts.ok + counts.fail + counts.info;
+  const results: Results & { harnessError?: string; schedule?: unknown; network?: unknown } = {
+    outcome: 'unknown', seed: o.seed, commit, nodes: o.nodes, timeSec: o.timeSec, nemeses: kinds, workload: o.workload,
+    serverArgs: o.serverArgs, ops, okOps: counts.ok, failOps: counts.fail, infoOps: counts.info,
+    opsPerSec: Math.round(ops / Math.max(mainPhaseSec, 0.001)), checkerMs: Math.round(checkerMs), checks,
+    crashes, digests,
+  };
+  results.outcome = overallOutcome(results, harnessError !== null);
+  if (harnessError !== null) results.harnessError = harnessError;
+  results.schedule = schedule.map((s) => ({ startMs: s.startMs, stopMs: s.stopMs, fault: s.fault.kind, detail: describeFault(s.fault) }));
+  results.network = cluster.network.stats();
+  fs.writeFileSync(path.join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeReport(o.out, history.events, nemesisLog.events, results, log);
+  log(`outcome: ${results.outcome} (ops ${ops}: ok ${counts.ok} fail ${counts.fail} info ${counts.info}; ${results.opsPerSec} ops/s; checker ${results.checkerMs} ms; crashes ${crashes.length}; digests ${digests.agree ? 'agree' : 'DISAGREE'}${digests.converged ? '' : ' (not converged)'})`);
+  return { results, history: history.events, nemesis: nemesisLog.events, schedule };
+}
+
+/** Process ids of the final reads start here (above every worker's). */
+const finalReadProcessBase = 1_000_000;
+
+/** Completions of the workload phase by type (the final reads left out). */
+export function countCompletions(history: readonly HistoryEvent[], processBelow: number): { ok: number; fail: number; info: number } {
+  const counts = { ok: 0, fail: 0, info: 0 };
+  for (const e of history) if (e.type !== 'invoke' && e.process < processBelow) counts[e.type]++;
+  return counts;
+}
+
+/** invalid if any check is, or a node crashed, or digests disagree; unknown if a check is or the harness failed. */
+export function overallOutcome(r: Pick<Results, 'checks' | 'crashes' | 'digests'>, harnessFailed: boolean): Outcome {
+  const outcomes = Object.values(r.checks).map((c) => c.outcome);
+  if (outcomes.includes('invalid') || r.crashes.length > 0 || !r.digests.agree) return 'invalid';
+  if (harnessFailed || outcomes.includes('unknown') || outcomes.length === 0) return 'unknown';
+  return 'valid';
+}
+
+/** Runs the checker of the workload (the checker module is loaded lazily: a run still writes its files without it). */
+async function runChecks(workload: WorkloadName, history: HistoryEvent[]): Promise<{ checks: Results['checks']; checkerMs: number }> {
+  const started = performance.now();
+  let checker: typeof import('./checker/index.js');
+  try {
+    checker = await import('./checker/index.js');
+  } catch (err) {
+    return { checks: { [workload]: { outcome: 'unknown', note: `checker unavailable: ${String(err)}` } }, checkerMs: 0 };
+  }
+  let check: { outcome: Outcome };
+  try {
+    if (workload === 'register') check = checker.checkRegister(history);
+    else if (workload === 'counter') check = checker.checkCounter(history);
+    else check = checker.checkSet(history);
+  } catch (err) {
+    check = { outcome: 'unknown', note: `checker failed: ${err instanceof Error ? err.stack : String(err)}` } as { outcome: Outcome };
+  }
+  return { checks: { [workload]: check as Results['checks'][string] }, checkerMs: performance.now() - started };
+}
+
+/** Writes report.html through the report module (renderRunDir if it exists, else renderReport). */
+async function writeReport(dir: string, history: HistoryEvent[], nemesis: NemesisEvent[], results: Results, log: (l: string) => void): Promise<void> {
+  try {
+    const report = (await import('./report/index.js')) as Record<string, unknown>;
+    if (typeof report.renderRunDir === 'function') {
+      await (report.renderRunDir as (d: string) => unknown)(dir);
+    } else if (typeof report.renderReport === 'function') {
+      const html = (report.renderReport as (i: unknown) => string)({ history, nemesis, results });
+      fs.writeFileSync(path.join(dir, 'report.html'), html);
+    }
+  } catch (err) {
+    log(`report.html not written: ${String(err)}`);
+  }
+}
+
+/** Creates the workload's initial keys through the first node that stores them. */
+async function createInitialKeys(cluster: Cluster, workload: Workload, opTimeoutMs: number): Promise<void> {
+  for (const { key, value } of workload.initial) {
+    let stored = false;
+    for (let attempt = 0; attempt < 20 && !stored; attempt++) {
+      const node = cluster.ids[attempt % cluster.ids.length]!;
+      const client = await McClient.connect(cluster.clientPort(node), opTimeoutMs).catch(() => null);
+      if (client === null) continue;
+      const reply = await client.set(key, value).catch(() => null);
+      client.close();
+      stored = reply?.kind === 'stored';
+    }
+    if (!stored) throw new Error(`could not create the initial key ${key}`);
+  }
+}
+
+/** Makes `dir` an empty run directory; refuses a non-empty one that is not an old run. */
+function prepareOutDir(dir: string): void {
+  if (fs.existsSync(dir)) {
+    const entries = fs.readdirSync(dir);
+    const oldRun = entries.length === 0 || entries.includes('history.jsonl') || entries.includes('results.json') || entries.some((e) => /^node-\d+(\.log)?$/.test(e));
+    if (!oldRun) throw new Error(`${dir} exists and is not a jepsen-lite run directory; refusing to clear it`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  fs.mkdirSync(dir, { recursive: true });
+}
+
+function progressLine(clock: RunClock, runner: Runner, nemesis: Nemesis): string {
+  const c = runner.counts;
+  return `[${(clock.nowMs() / 1000).toFixed(1).padStart(6)}s] ok ${c.ok} fail ${c.fail} info ${c.info} | faults: ${nemesis.describe()}`;
+}
+
+function waitMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}

@@ -1,0 +1,215 @@
+/**
+ * A small memcached text-protocol client over net.Socket for the workloads: one request
+ * at a time, an explicit timeout per op. A timeout or a broken connection destroys the
+ * client (the op's outcome is unknown); the caller makes a new one.
+ */
+import net from 'node:net';
+
+/** A parsed reply. */
+export type Reply =
+  | { kind: 'value'; value: string | null; cas: string | null }
+  | { kind: 'stored' }
+  | { kind: 'not_stored' }
+  | { kind: 'exists' }
+  | { kind: 'not_found' }
+  | { kind: 'deleted' }
+  | { kind: 'number'; value: string }
+  | { kind: 'server_error'; message: string }
+  | { kind: 'client_error'; message: string }
+  | { kind: 'error' };
+
+/** Why an op has no reply: its outcome is unknown. */
+export class ClientError extends Error {
+  constructor(
+    readonly code: 'E_TIMEOUT' | 'E_CONNECTION' | 'E_PROTOCOL' | 'E_CLOSED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+/** What kind of reply the outstanding request expects. */
+type Expect = 'retrieval' | 'line';
+
+interface Outstanding {
+  expect: Expect;
+  resolve: (r: Reply) => void;
+  reject: (e: ClientError) => void;
+  timer: NodeJS.Timeout;
+}
+
+const crlf = Buffer.from('\r\n');
+
+/** One connection to one node. */
+export class McClient {
+  private buffer: Buffer = Buffer.alloc(0);
+  private outstanding: Outstanding | null = null;
+  private failed: ClientError | null = null;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly timeoutMs: number,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(new ClientError('E_CONNECTION', err.message)));
+    socket.on('close', () => this.fail(new ClientError('E_CONNECTION', 'connection closed')));
+  }
+
+  /** Connects to 127.0.0.1:port (rejects on error or after `connectTimeoutMs`); each op then may take `opTimeoutMs`. */
+  static connect(port: number, opTimeoutMs: number, connectTimeoutMs = opTimeoutMs): Promise<McClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ClientError('E_TIMEOUT', 'connect timed out'));
+      }, connectTimeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new ClientError('E_CONNECTION', err.message));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new McClient(socket, opTimeoutMs));
+      });
+    });
+  }
+
+  /** Whether the connection broke (make a new client). */
+  get broken(): boolean {
+    return this.failed !== null;
+  }
+
+  get(key: string): Promise<Reply> {
+    return this.request(`get ${key}\r\n`, 'retrieval');
+  }
+
+  gets(key: string): Promise<Reply> {
+    return this.request(`gets ${key}\r\n`, 'retrieval');
+  }
+
+  set(key: string, value: string): Promise<Reply> {
+    return this.request(`set ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
+  }
+
+  add(key: string, value: string): Promise<Reply> {
+    return this.request(`add ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
+  }
+
+  append(key: string, value: string): Promise<Reply> {
+    return this.request(`append ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
+  }
+
+  cas(key: string, value: string, token: string): Promise<Reply> {
+    return this.request(`cas ${key} 0 0 ${Buffer.byteLength(value)} ${token}\r\n${value}\r\n`, 'line');
+  }
+
+  incr(key: string, delta: number | string): Promise<Reply> {
+    return this.request(`incr ${key} ${delta}\r\n`, 'line');
+  }
+
+  delete(key: string): Promise<Reply> {
+    return this.request(`delete ${key}\r\n`, 'line');
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.fail(new ClientError('E_CLOSED', 'client closed'));
+  }
+
+  private request(text: string, expect: Expect): Promise<Reply> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    if (this.outstanding !== null) return Promise.reject(new ClientError('E_PROTOCOL', 'one request at a time'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new ClientError('E_TIMEOUT', `no reply within ${this.timeoutMs} ms`)), this.timeoutMs);
+      this.outstanding = { expect, resolve, reject, timer };
+      this.socket.write(text);
+    });
+  }
+
+  private fail(err: ClientError): void {
+    if (this.failed !== null) return;
+    this.failed = err;
+    this.socket.destroy();
+    const o = this.outstanding;
+    this.outstanding = null;
+    if (o !== null) {
+      clearTimeout(o.timer);
+      o.reject(err);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const o = this.outstanding;
+    if (o === null) return this.fail(new ClientError('E_PROTOCOL', 'unexpected bytes from the server'));
+    let parsed: { reply: Reply; used: number } | null;
+    try {
+      parsed = o.expect === 'retrieval' ? parseRetrieval(this.buffer) : parseLine(this.buffer);
+    } catch (err) {
+      return this.fail(new ClientError('E_PROTOCOL', (err as Error).message));
+    }
+    if (parsed === null) return;
+    this.buffer = this.buffer.subarray(parsed.used);
+    this.outstanding = null;
+    clearTimeout(o.timer);
+    if (this.buffer.length > 0) this.fail(new ClientError('E_PROTOCOL', 'extra bytes after the reply'));
+    o.resolve(parsed.reply);
+  }
+}
+
+/** One reply line (storage, incr, delete, errors); null when incomplete. */
+export function parseLine(buf: Buffer): { reply: Reply; used: number } | null {
+  const end = buf.indexOf(crlf);
+  if (end < 0) return null;
+  const line = buf.toString('latin1', 0, end);
+  return { reply: lineReply(line), used: end + 2 };
+}
+
+function lineReply(line: string): Reply {
+  switch (line) {
+    case 'STORED':
+      return { kind: 'stored' };
+    case 'NOT_STORED':
+      return { kind: 'not_stored' };
+    case 'EXISTS':
+      return { kind: 'exists' };
+    case 'NOT_FOUND':
+      return { kind: 'not_found' };
+    case 'DELETED':
+      return { kind: 'deleted' };
+    case 'ERROR':
+      return { kind: 'error' };
+  }
+  const error = errorReply(line);
+  if (error !== null) return error;
+  if (/^[0-9]+$/.test(line)) return { kind: 'number', value: line };
+  throw new Error(`unexpected reply line ${JSON.stringify(line)}`);
+}
+
+function errorReply(line: string): Reply | null {
+  if (line.startsWith('SERVER_ERROR')) return { kind: 'server_error', message: line.slice(13) };
+  if (line.startsWith('CLIENT_ERROR')) return { kind: 'client_error', message: line.slice(13) };
+  if (line === 'ERROR') return { kind: 'error' };
+  return null;
+}
+
+/** A get/gets reply of one key: VALUE ... END, END, or an error line; null when incomplete. */
+export function parseRetrieval(buf: Buffer): { reply: Reply; used: number } | null {
+  const end = buf.indexOf(crlf);
+  if (end < 0) return null;
+  const line = buf.toString('latin1', 0, end);
+  if (line === 'END') return { reply: { kind: 'value', value: null, cas: null }, used: end + 2 };
+  const error = errorReply(line);
+  if (error !== null) return { reply: error, used: end + 2 };
+  const parts = line.split(' ');
+  if (parts[0] !== 'VALUE' || parts.length < 4) throw new Error(`unexpected retrieval line ${JSON.stringify(line)}`);
+  const bytes = Number(parts[3]);
+  const dataStart = end + 2;
+  const endLine = dataStart + bytes + 2;
+  if (buf.length < endLine + 5) return null;
+  if (buf.toString('latin1', endLine, endLine + 5) !== 'END\r\n') throw new Error('a single-key get answered more than one value');
+  return { reply: { kind: 'value', value: buf.toString('utf8', dataStart, dataStart + bytes), cas: parts[4] ?? null }, used: endLine + 5 };
+}

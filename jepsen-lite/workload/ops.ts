@@ -1,0 +1,143 @@
+/**
+ * One history op against a node: the memcached request for it, and the reply mapped to
+ * Jepsen's completion types (ok = happened, fail = surely did not, info = unknown).
+ */
+import type { HistoryEvent, OpF, OpType } from '../history/types.js';
+import type { HistoryWriter } from '../history/writer.js';
+import { ClientError, type McClient, type Reply } from './client.js';
+
+/** An op a workload wants to run. `cas` is special: the runner does a gets first (see runCas). */
+export interface OpPlan {
+  f: OpF;
+  key: string;
+  /** The invoke value (see HistoryEvent); for cas the new value alone. */
+  value: HistoryEvent['value'];
+}
+
+/** How an op ended. */
+export interface Completion {
+  type: Exclude<OpType, 'invoke'>;
+  value: HistoryEvent['value'];
+  error?: string;
+}
+
+/**
+ * SERVER_ERROR texts the cluster sends only for a write it never proposed (src/cluster/
+ * host.ts attempt(): every earlier try was refused by a non-leader or never sent;
+ * executor.ts: before bootstrap). Every other SERVER_ERROR of a write ("outcome unknown: …",
+ * "proposal not committed within …", "node shutting down", "replaced by a snapshot …")
+ * may have been applied.
+ */
+const surelyNotAppliedPrefixes = ['no leader of group ', 'cluster not bootstrapped'];
+
+/** Whether a SERVER_ERROR message of a mutating op guarantees it was not applied. */
+export function surelyNotApplied(message: string): boolean {
+  return surelyNotAppliedPrefixes.some((p) => message.startsWith(p));
+}
+
+/** Maps a reply of op `f` to its completion. */
+export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value']): Completion {
+  if (reply.kind === 'server_error') {
+    // A read has no effect, so a read that failed surely did not happen.
+    if (f === 'read' || surelyNotApplied(reply.message)) return { type: 'fail', value: invokeValue, error: `SERVER_ERROR ${reply.message}` };
+    return { type: 'info', value: invokeValue, error: `SERVER_ERROR ${reply.message}` };
+  }
+  // The server refused to parse or run it: nothing happened.
+  if (reply.kind === 'client_error') return { type: 'fail', value: invokeValue, error: `CLIENT_ERROR ${reply.message}` };
+  if (reply.kind === 'error') return { type: 'fail', value: invokeValue, error: 'ERROR' };
+  switch (f) {
+    case 'read':
+      if (reply.kind === 'value') return { type: 'ok', value: reply.value };
+      break;
+    case 'write':
+    case 'add':
+    case 'append':
+    case 'cas':
+      if (reply.kind === 'stored') return { type: 'ok', value: invokeValue };
+      if (reply.kind === 'not_stored' || reply.kind === 'exists' || reply.kind === 'not_found') {
+        return { type: 'fail', value: invokeValue, error: reply.kind.toUpperCase() };
+      }
+      break;
+    case 'incr':
+      if (reply.kind === 'number') return { type: 'ok', value: reply.value };
+      if (reply.kind === 'not_found') return { type: 'fail', value: invokeValue, error: 'NOT_FOUND' };
+      break;
+    case 'delete':
+      if (reply.kind === 'deleted') return { type: 'ok', value: null };
+      if (reply.kind === 'not_found') return { type: 'fail', value: null, error: 'NOT_FOUND' };
+      break;
+  }
+  return { type: 'info', value: invokeValue, error: `unexpected reply ${JSON.stringify(reply)}` };
+}
+
+/** Sends op `f` and waits for its reply. */
+function send(client: McClient, f: OpF, key: string, value: HistoryEvent['value']): Promise<Reply> {
+  switch (f) {
+    case 'read':
+      return client.get(key);
+    case 'write':
+      return client.set(key, value as string);
+    case 'add':
+      return client.add(key, value as string);
+    case 'append':
+      return client.append(key, ' ' + (value as string));
+    case 'incr':
+      return client.incr(key, value as string);
+    case 'delete':
+      return client.delete(key);
+    case 'cas': {
+      const [, next, token] = value as unknown as [string | null, string, string];
+      return client.cas(key, next, token);
+    }
+  }
+}
+
+/** Who runs an op: the history process id and the node its connection goes to. */
+export interface OpActor {
+  process: number;
+  node: number;
+  history: HistoryWriter;
+}
+
+/** Runs one op: records its invoke, sends it, records its completion. */
+export async function runOp(client: McClient, actor: OpActor, f: OpF, key: string, value: HistoryEvent['value'], wire?: HistoryEvent['value']): Promise<Completion> {
+  const { process, node, history } = actor;
+  history.record({ process, type: 'invoke', f, key, value, node });
+  let done: Completion;
+  try {
+    done = classify(f, await send(client, f, key, wire ?? value), value);
+  } catch (err) {
+    const message = err instanceof ClientError ? `${err.code}: ${err.message}` : String(err);
+    // No reply: a read still had no effect; anything else may have happened.
+    done = { type: f === 'read' ? 'fail' : 'info', value, error: message };
+  }
+  const completion: Omit<HistoryEvent, 'time'> = { process, type: done.type, f, key, value: done.value, node };
+  if (done.error !== undefined) completion.error = done.error;
+  history.record(completion);
+  return done;
+}
+
+/**
+ * A compare-and-set: `gets` (recorded as a read), then, if the key exists, `cas` with its
+ * token, recorded as [expected, new] where expected is the value the gets returned.
+ * Returns the last completion (the read's when there was nothing to cas).
+ */
+export async function runCas(client: McClient, actor: OpActor, key: string, next: string): Promise<Completion> {
+  const { process, node, history } = actor;
+  history.record({ process, type: 'invoke', f: 'read', key, value: null, node });
+  let reply: Reply;
+  try {
+    reply = await client.gets(key);
+  } catch (err) {
+    const message = err instanceof ClientError ? `${err.code}: ${err.message}` : String(err);
+    history.record({ process, type: 'fail', f: 'read', key, value: null, node, error: message });
+    return { type: 'fail', value: null, error: message };
+  }
+  const read = classify('read', reply, null);
+  const rec: Omit<HistoryEvent, 'time'> = { process, type: read.type, f: 'read', key, value: read.value, node };
+  if (read.error !== undefined) rec.error = read.error;
+  history.record(rec);
+  if (read.type !== 'ok' || reply.kind !== 'value' || reply.value === null || reply.cas === null) return read;
+  const expected = reply.value;
+  return runOp(client, actor, 'cas', key, [expected, next], [expected, next, reply.cas] as unknown as HistoryEvent['value']);
+}

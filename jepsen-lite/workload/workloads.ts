@@ -1,0 +1,112 @@
+/**
+ * The workloads: what ops the clients run and which keys the final reads cover.
+ * - register: get / set / cas on a handful of active keys; a key retires after about
+ *   `opsPerKey` ops and a fresh one takes its place (keeps each key's history small
+ *   enough for the linearizability checker); values are unique.
+ * - counter: incr by 1..5 on one key created first with `set 0`.
+ * - set: append unique tokens "p<process>-<n>" (space separated) to one key created first.
+ */
+import type { Rng } from '../random.js';
+import type { OpPlan } from './ops.js';
+
+/** What the runner asks a workload. */
+export interface Workload {
+  readonly name: WorkloadName;
+  /** Keys to create before the run, with their initial values. */
+  readonly initial: Array<{ key: string; value: string }>;
+  /** The next op of `process`. */
+  next(process: number, rng: Rng): OpPlan;
+  /** Every key the final reads must cover. */
+  finalKeys(): string[];
+}
+
+/** The workload names the CLI accepts. */
+export type WorkloadName = 'register' | 'counter' | 'set';
+
+/** The workload names, for validation. */
+export const workloadNames: readonly WorkloadName[] = ['register', 'counter', 'set'];
+
+/** Options of the register workload. */
+export interface RegisterOptions {
+  keysActive: number;
+  opsPerKey: number;
+}
+
+/** The register workload (linearizable read/write/cas registers). */
+export class RegisterWorkload implements Workload {
+  readonly name = 'register' as const;
+  readonly initial: Array<{ key: string; value: string }> = [];
+  private readonly active: Array<{ key: string; left: number }> = [];
+  private readonly used: string[] = [];
+  private keyNext = 0;
+  private valueNext = 0;
+
+  constructor(private readonly options: RegisterOptions = { keysActive: 5, opsPerKey: 200 }) {
+    for (let i = 0; i < options.keysActive; i++) this.active.push(this.freshKey());
+  }
+
+  next(_process: number, rng: Rng): OpPlan {
+    const slot = rng.int(0, this.active.length - 1);
+    const k = this.active[slot]!;
+    // An op is a read, a write or a cas (the cas's gets counts as part of it).
+    if (--k.left <= 0) this.active[slot] = this.freshKey();
+    const dice = rng.next();
+    if (dice < 0.5) return { f: 'read', key: k.key, value: null };
+    const value = `v${++this.valueNext}`;
+    if (dice < 0.8) return { f: 'write', key: k.key, value };
+    return { f: 'cas', key: k.key, value };
+  }
+
+  finalKeys(): string[] {
+    return [...this.used];
+  }
+
+  private freshKey(): { key: string; left: number } {
+    const key = `r${this.keyNext++}`;
+    this.used.push(key);
+    return { key, left: this.options.opsPerKey };
+  }
+}
+
+/** The counter workload. */
+export class CounterWorkload implements Workload {
+  readonly name = 'counter' as const;
+  readonly initial = [{ key: 'counter', value: '0' }];
+
+  next(_process: number, rng: Rng): OpPlan {
+    return { f: 'incr', key: 'counter', value: String(rng.int(1, 5)) };
+  }
+
+  finalKeys(): string[] {
+    return ['counter'];
+  }
+}
+
+/** The set workload (append-only tokens on one key). */
+export class SetWorkload implements Workload {
+  readonly name = 'set' as const;
+  readonly initial = [{ key: 'set', value: '' }];
+  private readonly sent = new Map<number, number>();
+
+  next(process: number): OpPlan {
+    const n = this.sent.get(process) ?? 0;
+    this.sent.set(process, n + 1);
+    return { f: 'append', key: 'set', value: `p${process}-${n}` };
+  }
+
+  finalKeys(): string[] {
+    return ['set'];
+  }
+}
+
+/** A workload by name. */
+export function makeWorkload(name: WorkloadName): Workload {
+  switch (name) {
+    case 'register':
+      return new RegisterWorkload();
+    case 'counter':
+      return new CounterWorkload();
+    case 'set':
+      return new SetWorkload();
+  }
+}
