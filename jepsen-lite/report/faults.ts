@@ -65,7 +65,8 @@ function faultBar(frame: Frame, f: FaultInterval, y: number): string {
   const x0 = xOf(frame, f.startNs);
   const w = Math.max(xOf(frame, f.endNs) - x0, 2);
   const fill = f.open ? `url(#open-${gradientId(f.fault)})` : faultColor(f.fault);
-  const label = f.nodes !== undefined && f.nodes.length > 0 && w > 40 ? `<text class="bar-label" x="${px(x0 + 3)}" y="${y + ROW_PX / 2 + 3}">${esc(f.nodes.join(','))}</text>` : '';
+  const text = f.nodes !== undefined && f.nodes.length > 0 ? `n${f.nodes.join(',')}` : '';
+  const label = text !== '' && w > text.length * 6 + 6 ? `<text class="bar-label" x="${px(x0 + 3)}" y="${y + ROW_PX / 2 + 3}">${esc(text)}</text>` : '';
   return `<rect x="${px(x0)}" y="${y}" width="${px(w)}" height="${ROW_PX - 2}" fill="${fill}" opacity="0.85"><title>${esc(faultLabel(f))}</title></rect>${label}`;
 }
 

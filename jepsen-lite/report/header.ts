@@ -37,8 +37,23 @@ export function renderSummary(results: Partial<Results>, model: Model): string {
     ['digests', digestsFact(results)],
     ['server args', String(results.serverArgs ?? '') || '(defaults)'],
   ];
+  const extra = results as Record<string, unknown>;
+  if (isRecord(extra.network)) facts.push(['network', compact(extra.network)]);
   const grid = facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
-  return `<header><div class="outcome ${cls(outcome)}">${esc(outcome.toUpperCase())}</div><dl class="facts">${grid}</dl></header>${crashList(results)}`;
+  const harnessError = typeof extra.harnessError === 'string' ? `<p class="harness-error"><b>Harness error:</b> ${esc(cut(extra.harnessError, 2000))}</p>` : '';
+  return `<header><div class="outcome ${cls(outcome)}">${esc(outcome.toUpperCase())}</div><dl class="facts">${grid}</dl></header>${harnessError}${crashList(results)}${digestList(results)}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** name=value pairs of an object's scalar fields. */
+function compact(o: Record<string, unknown>): string {
+  return Object.entries(o)
+    .filter(([, v]) => typeof v !== 'object')
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? num(v, 2) : String(v)}`)
+    .join(' ');
 }
 
 function cls(outcome: string): string {
@@ -70,11 +85,34 @@ function crashList(results: Partial<Results>): string {
 }
 
 function digestsFact(results: Partial<Results>): string {
-  const d = results.digests;
+  const d = results.digests as (Results['digests'] & { converged?: boolean }) | undefined;
   if (d === undefined || d === null) return 'not compared';
-  const groups = d.groups !== undefined && d.groups !== null ? Object.keys(d.groups).length : 0;
+  const groups = isRecord(d.groups) ? Object.keys(d.groups).length : 0;
   const verdict = d.agree ? 'agree' : 'DISAGREE';
-  return groups > 0 ? `${verdict} (${groups} groups)` : verdict;
+  const converged = d.converged === false ? ', not converged' : '';
+  return `${verdict} (${groups} groups${converged})`;
+}
+
+/** Replica digest rows of the groups that disagree or did not converge. */
+interface GroupDigests {
+  agree?: boolean;
+  converged?: boolean;
+  replicas?: { node: number; applied: number; digest: string | null }[];
+}
+
+/** A table of the groups whose replicas disagree or did not converge (the harness's digest report). */
+function digestList(results: Partial<Results>): string {
+  const groups = results.digests?.groups;
+  if (!isRecord(groups)) return '';
+  const bad = Object.entries(groups as Record<string, GroupDigests>).filter(([, g]) => isRecord(g) && (g.agree === false || g.converged === false));
+  if (bad.length === 0) return '';
+  const rows = bad.slice(0, listShownMax).map(([id, g]) => {
+    const replicas = (Array.isArray(g.replicas) ? g.replicas : []).map((r) => `node ${r.node}: applied ${r.applied} digest ${r.digest ?? 'none'}`);
+    const state = `${g.agree === false ? 'disagree' : 'agree'}${g.converged === false ? ', not converged' : ''}`;
+    return `<tr><td>${esc(id)}</td><td>${esc(state)}</td><td>${esc(replicas.join('; '))}</td></tr>`;
+  });
+  const more = bad.length > listShownMax ? `<p class="note">and ${bad.length - listShownMax} more groups</p>` : '';
+  return `<section class="crashes"><h3>Replica digests</h3><table class="ops"><thead><tr><th>group</th><th>state</th><th>replicas</th></tr></thead><tbody>${rows.join('')}</tbody></table>${more}</section>`;
 }
 
 function cut(s: string, max: number): string {
@@ -125,7 +163,11 @@ function keySummary(check: Record<string, unknown>): string {
     tally.set(o, (tally.get(o) ?? 0) + 1);
   }
   const text = [...tally].map(([o, n]) => `${n} ${o}`).join(', ');
-  return `<p class="facts-line"><span class="fact"><b>keys</b> ${esc(text)}</span></p>`;
+  const notes = Object.entries(keys as Record<string, { outcome?: string; note?: unknown }>)
+    .filter(([, k]) => typeof k?.note === 'string')
+    .slice(0, listShownMax)
+    .map(([key, k]) => `<li>${esc(key)}: ${esc(String(k.outcome))}, ${esc(String(k.note))}</li>`);
+  return `<p class="facts-line"><span class="fact"><b>keys</b> ${esc(text)}</span></p>${notes.length > 0 ? `<ul class="notes">${notes.join('')}</ul>` : ''}`;
 }
 
 /** Anomalies of a check: its own, then each key's (register checks report per key). */

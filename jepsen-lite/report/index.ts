@@ -67,7 +67,7 @@ function section(title: string, body: string): string {
 
 /** Gradients shared by all charts (ids are document-wide in inline SVG). */
 function defs(model: Model): string {
-  const infoFade = `<linearGradient id="info-fade"><stop offset="0" stop-color="${TYPE_COLORS.info}" stop-opacity="0.55"/><stop offset="1" stop-color="${TYPE_COLORS.info}" stop-opacity="0"/></linearGradient>`;
+  const infoFade = `<linearGradient id="info-fade"><stop offset="0" stop-color="${TYPE_COLORS.info}" stop-opacity="0.5"/><stop offset="0.2" stop-color="${TYPE_COLORS.info}" stop-opacity="0.15"/><stop offset="1" stop-color="${TYPE_COLORS.info}" stop-opacity="0.03"/></linearGradient>`;
   return `<svg class="defs" xmlns="http://www.w3.org/2000/svg" width="0" height="0" aria-hidden="true"><defs>${infoFade}${faultGradients(model)}</defs></svg>`;
 }
 
@@ -99,6 +99,7 @@ section.check{border-left:4px solid #ccc;padding:2px 10px;margin:8px 0}section.c
 table{border-collapse:collapse;font-size:12.5px;margin:4px 0}td,th{border:1px solid #ddd;padding:2px 7px;text-align:left}
 table.ops td{font-family:ui-monospace,Menlo,Consolas,monospace}table.ops tr.ok td{background:#f1faf1}table.ops tr.fail td{background:#fff6e8}table.ops tr.info td{background:#f7eefa}table.ops tr.offending td{font-weight:700}table.ops tr.offending td:first-child{color:#c62828}
 table.stats td{text-align:right;font-variant-numeric:tabular-nums}
+.harness-error{background:#fff4f4;border:1px solid #f3c2c2;padding:6px 10px;border-radius:4px}ul.notes{margin:2px 0;font-size:12.5px}
 .crashes code{font-size:12px;background:#f6f6f6}
 .note{color:#666;font-size:12.5px;margin:2px 0 8px}
 footer{color:#888;font-size:12px;margin:30px 0 10px;border-top:1px solid #eee;padding-top:6px}

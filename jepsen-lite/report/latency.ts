@@ -2,7 +2,7 @@
 // the shared time axis with the fault intervals shaded behind.
 import { legend, shadeFaults, svgOpen } from './faults.js';
 import type { Model, Op } from './model.js';
-import { esc, F_COLORS, fColor, num, px, TYPE_COLORS, timeAxis, xOf, type Frame } from './svg.js';
+import { esc, F_COLORS, fColor, niceStep, num, px, TYPE_COLORS, timeAxis, xOf, yAxisTitle, type Frame } from './svg.js';
 
 /** Latencies below this are drawn at this floor of the log scale (ms). */
 export const latencyMsMin = 0.01;
@@ -31,7 +31,7 @@ export function renderLatency(frame: Frame, model: Model): string {
   out.push(paths);
   out.push(anomalyRings(frame, timed, y));
   out.push('</svg>');
-  const fs = [...new Set(timed.map((o) => o.f))];
+  const fs = orderedFs(new Set(timed.map((o) => o.f)));
   const keys = legend([
     ...fs.map((f): [string, string] => [f, fColor(f)]),
     ['ok', '#444', 'sw dot'],
@@ -63,7 +63,7 @@ function logTicks(frame: Frame, lo: number, hi: number, y: (ms: number) => numbe
     out.push(`<line class="grid" x1="${frame.leftPx}" x2="${frame.leftPx + frame.plotWidthPx}" y1="${yy}" y2="${yy}"/>`);
     out.push(`<text class="tick" x="${frame.leftPx - 6}" y="${px(y(10 ** d) + 4)}" text-anchor="end">${decadeLabel(d)}</text>`);
   }
-  out.push(`<text class="axis" x="4" y="${plotTopPx + 10}">latency (ms)</text>`);
+  out.push(yAxisTitle('latency (ms, log scale)', plotTopPx, latencyPlotPx));
   return out.join('');
 }
 
@@ -98,9 +98,10 @@ function scatterPaths(frame: Frame, ops: Op[], y: (ms: number) => number): { pat
     points++;
   }
   const out: string[] = [];
-  // Draw ok first so that the rarer fail and info markers stay on top.
+  // ok series first, the biggest at the bottom, so that rarer series and fail/info markers stay visible.
   const order = (id: string): number => (id.endsWith('|ok') ? 0 : id.endsWith('|fail') ? 1 : 2);
-  for (const id of [...series.keys()].sort((a, b) => order(a) - order(b))) {
+  const ids = [...series.keys()].sort((a, b) => order(a) - order(b) || series.get(b)!.d.length - series.get(a)!.d.length);
+  for (const id of ids) {
     const [f, result] = id.split('|') as [string, string];
     out.push(`<path class="pts ${result}-pts" stroke="${fColor(f)}" d="${series.get(id)!.d.join('')}"/>`);
   }
@@ -116,14 +117,18 @@ function anomalyRings(frame: Frame, ops: Op[], y: (ms: number) => number): strin
 
 /** Column series of the throughput chart, bottom to top: ok ops per f, then fail, then info. */
 function throughputSeries(model: Model): { id: string; label: string; color: string }[] {
-  const fs = new Set(model.ops.filter((o) => o.result === 'ok').map((o) => o.f));
-  const known = Object.keys(F_COLORS).filter((f) => fs.has(f));
-  const other = [...fs].filter((f) => !(f in F_COLORS)).sort();
+  const fs = orderedFs(new Set(model.ops.filter((o) => o.result === 'ok').map((o) => o.f)));
   return [
-    ...[...known, ...other].map((f) => ({ id: `ok:${f}`, label: `${f} ok`, color: fColor(f) })),
+    ...fs.map((f) => ({ id: `ok:${f}`, label: `${f} ok`, color: fColor(f) })),
     { id: 'fail', label: 'fail (any f)', color: TYPE_COLORS.fail },
     { id: 'info', label: 'info (any f)', color: TYPE_COLORS.info },
   ];
+}
+
+/** The op kinds present, in the palette's order (unknown kinds last, sorted). */
+function orderedFs(fs: Set<string>): string[] {
+  const known = Object.keys(F_COLORS).filter((f) => fs.has(f));
+  return [...known, ...[...fs].filter((f) => !(f in F_COLORS)).sort()];
 }
 
 /** Picks the throughput bin width in seconds for a run of `endNs`. */
@@ -145,13 +150,14 @@ export function renderThroughput(frame: Frame, model: Model): string {
   }
   const totals = new Float64Array(binCount);
   for (const c of counts.values()) c.forEach((v, i) => (totals[i]! += v));
-  const yMax = niceMax(Math.max(...totals, 1));
+  const yStep = niceStep(Math.max(...totals, 1), 4);
+  const yMax = Math.ceil(Math.max(...totals, 1) / yStep) * yStep;
   const y = (v: number): number => plotTopPx + throughputPlotPx - (v / yMax) * throughputPlotPx;
   const out: string[] = [svgOpen(frame, plotTopPx + throughputPlotPx + 34, 'throughput')];
   out.push(`<rect class="plot-bg" x="${frame.leftPx}" y="${plotTopPx}" width="${frame.plotWidthPx}" height="${throughputPlotPx}"/>`);
   out.push(shadeFaults(frame, model, plotTopPx, throughputPlotPx));
   out.push(timeAxis(frame, plotTopPx, throughputPlotPx));
-  out.push(linearTicks(frame, yMax, y, 'ops/s'));
+  out.push(linearTicks(frame, yMax, yStep, y, 'ops/s'));
   out.push(columns(frame, { binSec, binCount, series, counts, y }));
   out.push('</svg>');
   const note = `Completions per second in ${binSec}-s bins, by completion time; hover a column for its figures.`;
@@ -189,21 +195,14 @@ function columns(frame: Frame, c: Columns): string {
   return out.join('');
 }
 
-function niceMax(v: number): number {
-  const power = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * power >= v) return m * power;
-  return 10 * power;
-}
-
-function linearTicks(frame: Frame, yMax: number, y: (v: number) => number, unit: string): string {
+function linearTicks(frame: Frame, yMax: number, step: number, y: (v: number) => number, unit: string): string {
   const out: string[] = [];
-  const step = yMax / 4;
-  for (let i = 0; i <= 4; i++) {
+  for (let i = 0; i * step <= yMax + step / 1e6; i++) {
     const v = step * i;
     const yy = px(y(v));
     out.push(`<line class="grid" x1="${frame.leftPx}" x2="${frame.leftPx + frame.plotWidthPx}" y1="${yy}" y2="${yy}"/>`);
     out.push(`<text class="tick" x="${frame.leftPx - 6}" y="${px(y(v) + 4)}" text-anchor="end">${num(Number(v.toPrecision(4)), 1)}</text>`);
   }
-  out.push(`<text class="axis" x="4" y="${plotTopPx + 10}">${esc(unit)}</text>`);
+  out.push(yAxisTitle(unit, plotTopPx, throughputPlotPx));
   return out.join('');
 }

@@ -119,3 +119,8 @@ export function faultColor(fault: string): string {
 export function fColor(f: string): string {
   return F_COLORS[f] ?? '#555555';
 }
+
+/** A y-axis title, rotated, centred on the plot area's height. */
+export function yAxisTitle(text: string, topPx: number, heightPx: number): string {
+  return `<text class="axis" transform="translate(16 ${px(topPx + heightPx / 2)}) rotate(-90)" text-anchor="middle">${esc(text)}</text>`;
+}

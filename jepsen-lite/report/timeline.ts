@@ -3,7 +3,7 @@
 import assert from 'node:assert';
 import { legend, shadeFaults, svgOpen } from './faults.js';
 import type { Model, Op } from './model.js';
-import { esc, num, px, sec, TYPE_COLORS, timeAxis, xOf, type Frame } from './svg.js';
+import { esc, num, px, sec, TYPE_COLORS, timeAxis, xOf, yAxisTitle, type Frame } from './svg.js';
 
 /** Histories with at most this many ops draw every op as its own bar with a tooltip. */
 export const opsDetailedMax = 3000;
@@ -62,7 +62,7 @@ function laneBands(frame: Frame, processes: number[], lanes: Lanes): string {
     out.push(`<rect class="lane-bg${i % 2 === 0 ? ' even' : ''}" data-process="${p}" x="${frame.leftPx}" y="${y}" width="${frame.plotWidthPx}" height="${lanes.heightPx}"/>`);
     if (i % every === 0) out.push(`<text class="lane" x="${frame.leftPx - 6}" y="${px(y + lanes.heightPx / 2 + 4)}" text-anchor="end">p${p}</text>`);
   });
-  out.push(`<text class="axis" x="4" y="${topPx - 8}">process</text>`);
+  out.push(yAxisTitle('process', topPx, processes.length * lanes.heightPx));
   return out.join('');
 }
 
