@@ -24,9 +24,18 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** A fresh temporary directory. */
+const made: string[] = [];
+
+/** A fresh temporary directory, removed by `removeTempDirs`. */
 export async function tempDir(prefix: string): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), `memraft-${prefix}-`));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `memraft-${prefix}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes the directories made by `tempDir` in this test file. */
+export async function removeTempDirs(): Promise<void> {
+  await Promise.all(made.splice(0).map((dir) => fs.rm(dir, { recursive: true, force: true })));
 }
 
 /** Ports of an n-node cluster. */

@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterNode } from '../../src/cluster/node.js';
-import { clusterPorts, getOp, run, setOp, startInProcess, tempDir, until } from './helpers.js';
+import { clusterPorts, getOp, removeTempDirs, run, setOp, startInProcess, tempDir, until } from './helpers.js';
+
+afterAll(removeTempDirs);
 
 describe('three in-process nodes', () => {
   let nodes: ClusterNode[] = [];

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
@@ -178,6 +179,7 @@ export class ProcessCluster {
       }),
     );
     this.children.clear();
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 
