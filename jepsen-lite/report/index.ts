@@ -1,6 +1,7 @@
 /**
  * jepsen-lite report: renderReport() turns a run's history, nemesis events and results into one
- * self-contained HTML page (inline CSS and SVG, no external assets, no JS libraries).
+ * self-contained HTML page (inline CSS and SVG, no external assets, no JS libraries; a dozen
+ * lines of inline JS make the SVG tooltips instant).
  *
  * Sections: run summary and verdict, per-check outcomes with anomalies (the ops involved as a
  * table), a fault strip (one row per fault kind: the legend for the shading on every chart), the
@@ -79,9 +80,26 @@ function footer(model: Model): string {
 function page(title: string, body: string): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><title>${esc(title)}</title><style>${CSS}</style></head>
-<body>${body}</body></html>
+<body>${body}<div id="tip"></div><script>${TOOLTIP_JS}</script></body></html>
 `;
 }
+
+/**
+ * Instant tooltips: moves each SVG <title> into a data attribute and shows it next to the
+ * pointer. Without JS the <title>s still give the browser's own (slower) tooltips.
+ */
+const TOOLTIP_JS = `
+for (const t of document.querySelectorAll('svg title')) { t.parentNode.dataset.tip = t.textContent; t.remove(); }
+const tip = document.getElementById('tip');
+document.addEventListener('mousemove', (e) => {
+  const text = e.target.dataset && e.target.dataset.tip;
+  tip.style.display = text ? 'block' : 'none';
+  if (!text) return;
+  tip.textContent = text;
+  tip.style.left = Math.min(e.pageX + 14, document.documentElement.scrollWidth - tip.offsetWidth - 8) + 'px';
+  tip.style.top = e.pageY + 16 + 'px';
+});
+`;
 
 const CSS = `
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:20px auto;max-width:1400px;padding:0 16px;background:#fff}
@@ -92,7 +110,7 @@ header{display:flex;gap:28px;align-items:flex-start}
 .outcome.valid,.badge.valid{background:#2e7d32}.outcome.invalid,.badge.invalid{background:#c62828}.outcome.unknown,.badge.unknown{background:#ef8f00}
 .badge{color:#fff;border-radius:4px;padding:1px 7px;font-size:12px;text-transform:uppercase;vertical-align:2px}
 dl.facts{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:3px 14px;margin:0;flex:1}
-dl.facts dt{color:#666}dl.facts dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;word-break:break-all}
+dl.facts dt{color:#666}dl.facts dd{margin:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;overflow-wrap:anywhere}
 section.check{border-left:4px solid #ccc;padding:2px 10px;margin:8px 0}section.check.invalid{border-color:#c62828}section.check.valid{border-color:#2e7d32}section.check.unknown{border-color:#ef8f00}
 .facts-line{margin:2px 0}.fact{margin-right:16px;font-size:13px}.fact b{color:#555;font-weight:600}
 .anomaly{background:#fff4f4;border:1px solid #f3c2c2;border-radius:4px;padding:4px 8px;margin:6px 0}
@@ -110,6 +128,7 @@ footer{color:#888;font-size:12px;margin:30px 0 10px;border-top:1px solid #eee;pa
 .legend i.dot{width:7px;height:7px;border-radius:50%}.legend i.cross{background:none!important;width:auto;height:auto}.legend i.cross:before{content:"\\00d7";font-style:normal;font-weight:700}
 .legend i.square{background:#fff!important;border:1.5px solid #444;width:7px;height:7px;border-radius:0}
 svg.defs{position:absolute}
+#tip{display:none;position:absolute;max-width:560px;background:#222;color:#fff;font-size:12px;padding:4px 8px;border-radius:4px;pointer-events:none;white-space:pre-wrap;z-index:10}
 svg.chart{display:block;max-width:100%;height:auto;font-size:11px}
 svg text.tick,svg text.lane{fill:#555}svg text.axis{fill:#333;font-weight:600}svg text.bar-label{fill:#fff;font-size:10px}
 svg .grid{stroke:#e6e6e6;stroke-width:1}

@@ -6,7 +6,7 @@ import type { Model, Op } from './model.js';
 import { esc, num, px, sec, TYPE_COLORS, timeAxis, xOf, yAxisTitle, type Frame } from './svg.js';
 
 /** Histories with at most this many ops draw every op as its own bar with a tooltip. */
-export const opsDetailedMax = 3000;
+export const opsDetailedMax = 5000;
 /** In aggregated mode, at most this many ops (the widest, plus every info and anomaly) keep their own bar. */
 export const opsIndividualMax = 3000;
 /** In aggregated mode, an op at least this wide keeps its own bar (slow ops stay visible). */
