@@ -32,8 +32,9 @@
 import type { NodeId } from '../raft/types.js';
 import type { MetaView } from './meta-state.js';
 import { planLeaderTransfers } from './planner-leaders.js';
+import { planRepairs } from './planner-repairs.js';
 import { PlanWork } from './planner-work.js';
-import { effectiveLeader, isEvacuated, isLive, liveCount, type Plan, type PlannedMove, type PlannerGroup, type PlannerInput } from './planner-types.js';
+import { effectiveLeader, type Plan, type PlannedMove, type PlannerGroup, type PlannerInput } from './planner-types.js';
 
 export * from './planner-types.js';
 export { applyPlannedMove, placementStats, settleMovesInFlight, type NodePlacement, type PlacementStats } from './planner-state.js';
@@ -82,112 +83,6 @@ export function plannerInputFromMeta(view: Readonly<MetaView>, options: MetaPlan
     deadNodes: options.deadNodes,
     maxLeaderTransfers: options.maxLeaderTransfers,
   };
-}
-
-/** Repair categories, most urgent first. */
-const enum Urgency {
-  Lost = 0, // a replica on a gone node, or fewer replicas than RF
-  Draining = 1,
-  Surplus = 2,
-}
-
-interface Repair {
-  group: PlannerGroup;
-  urgency: Urgency;
-  live: number;
-}
-
-/** Plans repairs within the budget; answers how many groups still need one that can have it. */
-function planRepairs(work: PlanWork): number {
-  const repairs: Repair[] = [];
-  for (const group of work.groups) {
-    const live = liveCount(work.roles, group.replicas);
-    if (!work.quorate(group)) {
-      work.notes.push(`group ${group.id} has no quorum of live replicas (${live}/${group.replicas.length}): no change can commit`);
-      continue;
-    }
-    const urgency = repairUrgency(work, group);
-    if (urgency === null) continue;
-    if (repairMove(work, group) === null) {
-      work.notes.push(`group ${group.id}: its repair would remove a live replica and lose quorum`);
-    } else {
-      repairs.push({ group, urgency, live });
-    }
-  }
-  repairs.sort((a, b) => a.urgency - b.urgency || a.live - b.live || a.group.id - b.group.id);
-  for (const repair of repairs) {
-    if (work.budget === 0) break;
-    if (work.busy.has(repair.group.id)) continue;
-    // Planned again: earlier repairs changed the counts that choose the target.
-    work.plan(repairMove(work, repair.group)!);
-  }
-  return repairs.length;
-}
-
-function repairUrgency(work: PlanWork, group: PlannerGroup): Urgency | null {
-  const evacuated = group.replicas.filter((id) => isEvacuated(work.role(id)));
-  const kept = group.replicas.length - evacuated.length;
-  if (evacuated.some((id) => work.role(id) === 'gone')) return Urgency.Lost;
-  if (evacuated.length > 0) return Urgency.Draining;
-  if (kept > work.rf) return Urgency.Surplus;
-  if (kept < work.rf && spareNode(work, group) !== undefined) return Urgency.Lost;
-  return null;
-}
-
-/** The up node without a replica of `group` holding the fewest replicas (lowest id on ties). */
-function spareNode(work: PlanWork, group: PlannerGroup): NodeId | undefined {
-  let best: NodeId | undefined;
-  for (const id of work.up) {
-    if (group.replicas.includes(id)) continue;
-    if (best === undefined || work.count(id) < work.count(best)) best = id;
-  }
-  return best;
-}
-
-function repairMove(work: PlanWork, group: PlannerGroup): PlannedMove | null {
-  const evacuated = group.replicas.filter((id) => isEvacuated(work.role(id))).sort((a, b) => a - b);
-  const kept = group.replicas.length - evacuated.length;
-  if (evacuated.length > 0) return evacuationMove(work, group, evacuated, kept);
-  if (kept > work.rf) return surplusMove(work, group);
-  const to = spareNode(work, group)!;
-  return { kind: 'add-replica', group: group.id, to, reason: 'under-replicated', detail: `${kept} of RF ${work.rf} replicas` };
-}
-
-function evacuationMove(work: PlanWork, group: PlannerGroup, evacuated: NodeId[], kept: number): PlannedMove | null {
-  // Gone nodes first: their replicas are lost redundancy, a draining node's still vote.
-  const from = evacuated.find((id) => work.role(id) === 'gone') ?? evacuated[0]!;
-  const reason = work.role(from) === 'gone' ? 'dead-node' : 'draining-node';
-  const what = reason === 'dead-node' ? `node ${from} is dead, removed or unknown` : `node ${from} is draining`;
-  const to = kept < work.rf ? spareNode(work, group) : undefined;
-  if (to !== undefined) return { kind: 'move', group: group.id, from, to, reason, detail: what };
-  if (!removalKeepsQuorum(work, group, from)) return null;
-  const why = kept >= work.rf
-    ? `${kept} other replicas already meet RF ${work.rf}`
-    : `no spare up node (RF ${work.rf}, ${work.up.length} up): the group keeps ${group.replicas.length - 1} replicas`;
-  return { kind: 'remove-replica', group: group.id, from, reason, detail: `${what}; ${why}` };
-}
-
-function surplusMove(work: PlanWork, group: PlannerGroup): PlannedMove | null {
-  const from = surplusVictim(work, group);
-  if (!removalKeepsQuorum(work, group, from)) return null;
-  return { kind: 'remove-replica', group: group.id, from, reason: 'over-replicated', detail: `${group.replicas.length - 1} replicas left for RF ${work.rf}` };
-}
-
-/** A dead-but-waiting replica first, else the most loaded up node (not the leader if possible), else a joining one. */
-function surplusVictim(work: PlanWork, group: PlannerGroup): NodeId {
-  const sorted = [...group.replicas].sort((a, b) => a - b);
-  const waiting = sorted.find((id) => work.role(id) === 'waiting');
-  if (waiting !== undefined) return waiting;
-  const up = sorted.filter((id) => work.role(id) === 'up');
-  if (up.length === 0) return sorted[0]!;
-  const rank = (id: NodeId): number => work.count(id) * 2 + (id === group.leader ? 0 : 1);
-  return up.reduce((best, id) => (rank(id) > rank(best) ? id : best));
-}
-
-/** True when the group still has a quorum of live replicas once `from` is removed. */
-function removalKeepsQuorum(work: PlanWork, group: PlannerGroup, from: NodeId): boolean {
-  const live = liveCount(work.roles, group.replicas) - (isLive(work.role(from)) ? 1 : 0);
-  return 2 * live > group.replicas.length - 1;
 }
 
 /** Plans rebalancing moves within the budget; answers true when no more are needed. */

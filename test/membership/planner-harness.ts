@@ -102,18 +102,25 @@ export function checkRound(state: PlannerInput, moves: PlannedMove[]): void {
   }
 }
 
-/** Groups the planner may leave as they are: no quorum, or the only repair would lose it. */
+/**
+ * Groups the planner may leave as they are: no quorum; or a draining replica that can be
+ * neither replaced (no spare up node) nor removed without losing quorum (no gone replica,
+ * no surplus dead one to remove first).
+ */
 export function blockedGroups(state: PlannerInput): Set<number> {
   const roles = nodeRoles(state);
   const up = state.nodes.filter((n) => roleOf(roles, n.id) === 'up').map((n) => n.id);
   const blocked = new Set<number>();
   for (const g of state.groups) {
-    if (!hasQuorum(roles, g.replicas)) blocked.add(g.id);
+    const role = (id: NodeId): string => roleOf(roles, id);
     const evacuated = g.replicas.filter((id) => isEvacuated(roleOf(roles, id)));
+    const kept = g.replicas.length - evacuated.length;
     const spare = up.some((id) => !g.replicas.includes(id));
-    if (evacuated.length > 0 && !spare && evacuated.every((id) => !hasQuorum(roles, g.replicas.filter((r) => r !== id)))) {
-      blocked.add(g.id);
-    }
+    const surplusDead = kept > state.replicas && g.replicas.some((id) => role(id) === 'waiting');
+    const draining = g.replicas.filter((id) => role(id) === 'draining');
+    const stuckDrain = draining.length > 0 && !spare && !surplusDead && !g.replicas.some((id) => role(id) === 'gone')
+      && !hasQuorum(roles, g.replicas.filter((id) => id !== draining[0]));
+    if (!hasQuorum(roles, g.replicas) || stuckDrain) blocked.add(g.id);
   }
   return blocked;
 }
