@@ -19,7 +19,7 @@
  */
 import { AssertionError } from 'node:assert';
 import { pino, type Logger } from 'pino';
-import type { CacheOp, CacheResult } from '../cache/ops.js';
+import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
 import {
   encodeMetaCommand,
   initialPlacement,
@@ -44,6 +44,7 @@ import {
   isChunk,
   snapshotChunkBytes,
 } from './wire.js';
+import { clockNowMs } from './clock.js';
 
 /** The meta group's id. */
 export const metaGroupId: GroupId = 0;
@@ -79,6 +80,16 @@ export interface HostConfig {
   /** How often a leader checks whether another replica should lead instead. */
   balanceIntervalMs: number;
   replica: ReplicaOptions;
+  /** Known-bad modes for jepsen-lite to catch (serve flags --unsafe-*); never in production. */
+  unsafe?: UnsafeModes;
+}
+
+/** Test-only modes that break linearizability on purpose (jepsen-lite must catch them). */
+export interface UnsafeModes {
+  /** Any replica answers reads from its local state: no ReadIndex, no forwarding. */
+  staleReads: boolean;
+  /** A leader acknowledges a `set` as soon as it is queued, before it is committed. */
+  ackBeforeCommit: boolean;
 }
 
 /** Defaults of the timing-related fields. */
@@ -184,8 +195,34 @@ export class ClusterHost {
 
   /** Runs `ops` (all of one data group) at the group's leader, forwarding as needed. */
   runOps(group: GroupId, ops: CacheOp[], mutates: boolean, cb: GroupCallback): void {
+    if (this.config.unsafe !== undefined && this.runUnsafe(group, ops, mutates, cb)) return;
     const payload = { t: 'ops' as const, g: group, d: null };
-    this.attempt({ group, payload, ops, mutates, hint: 0, tries: 0, deadlineMs: Date.now() + this.config.forwardTimeoutMs, cb });
+    this.attempt({ group, payload, ops, mutates, hint: 0, tries: 0, deadlineMs: clockNowMs() + this.config.forwardTimeoutMs, cb });
+  }
+
+  /** The --unsafe-* shortcuts; true when it answered. */
+  private runUnsafe(group: GroupId, ops: CacheOp[], mutates: boolean, cb: GroupCallback): boolean {
+    const unsafe = this.config.unsafe!;
+    const r = this.replicas.get(group);
+    const machine = r?.cacheMachine ?? null;
+    if (machine === null) return false;
+    if (!mutates && unsafe.staleReads) {
+      const atMs = Math.max(clockNowMs(), machine.lastNowMs);
+      const results: CacheResult[] = [];
+      for (const op of ops) {
+        const res = machine.read(op as GetOp, atMs);
+        if (res === null) return false;
+        results.push(res);
+      }
+      cb(results);
+      return true;
+    }
+    if (mutates && unsafe.ackBeforeCommit && r!.isLeader && ops.every((op) => op.type === 'store' && op.mode === 'set')) {
+      this.attempt({ group, payload: { t: 'ops', g: group, d: null }, ops, mutates, hint: 0, tries: 0, deadlineMs: clockNowMs() + this.config.forwardTimeoutMs, cb: () => {} });
+      cb(ops.map((op) => ({ kind: 'stored', cas: 0, size: (op as { value: Buffer }).value.length })));
+      return true;
+    }
+    return false;
   }
 
   /** Proposes a meta command at the meta leader. */
@@ -194,7 +231,7 @@ export class ClusterHost {
       const payload = { t: 'meta' as const, d: encodeMetaCommand(cmd) };
       const cb: GroupCallback = (results, error) =>
         resolve(results === null ? { ok: false, reason: error ?? 'failed' } : (results[0] as MetaResult));
-      this.attempt({ group: metaGroupId, payload, ops: null, mutates: true, hint: 0, tries: 0, deadlineMs: Date.now() + this.config.forwardTimeoutMs, cb });
+      this.attempt({ group: metaGroupId, payload, ops: null, mutates: true, hint: 0, tries: 0, deadlineMs: clockNowMs() + this.config.forwardTimeoutMs, cb });
     });
   }
 
@@ -253,7 +290,7 @@ export class ClusterHost {
    * merges writes issued meanwhile into its next batch, in order).
    */
   private flush(): void {
-    const nowMs = Date.now();
+    const nowMs = clockNowMs();
     const durable: Array<[Replica, RaftReady, boolean]> = [];
     const immediate: Array<[Replica, RaftReady]> = [];
     const writes: GroupWrite[] = [];
@@ -287,7 +324,7 @@ export class ClusterHost {
   /** Sends what waited for durability, applies, answers, advances. */
   private complete(r: Replica, rd: RaftReady): void {
     this.sendMessages(r.group, rd.messages);
-    r.afterPersist(rd, Date.now());
+    r.afterPersist(rd, clockNowMs());
     const snap = r.maybeSnapshot();
     if (snap !== null) this.extraWrites.push(snap);
   }
@@ -379,7 +416,7 @@ export class ClusterHost {
       this.saveHardStates();
     }
     if (this.every(500, tickMs)) {
-      const nowMs = Date.now();
+      const nowMs = clockNowMs();
       for (const r of this.replicas.values()) r.expireWaiting(nowMs);
     }
     this.scheduleFlush();
@@ -413,7 +450,7 @@ export class ClusterHost {
    */
   private balanceLeaders(): void {
     if (!this.meta.view.bootstrapped) return;
-    const nowMs = Date.now();
+    const nowMs = clockNowMs();
     for (const r of this.replicas.values()) {
       if (!r.isLeader || r.group === metaGroupId) continue;
       const status = r.raft.status();
@@ -549,7 +586,7 @@ export class ClusterHost {
 
   private onPeerMessages(from: NodeId, msgs: unknown[]): void {
     if (this.closed || this.blockedInbound.has(from)) return;
-    this.lastHeardMs.set(from, Date.now());
+    this.lastHeardMs.set(from, clockNowMs());
     const me = this.config.nodeId;
     for (const t of msgs) {
       try {
@@ -652,7 +689,7 @@ export class ClusterHost {
 
   private attempt(a: Attempt): void {
     if (this.closed) return a.cb(null, 'node shutting down');
-    if (Date.now() >= a.deadlineMs) {
+    if (clockNowMs() >= a.deadlineMs) {
       return a.cb(null, `no leader of group ${a.group} answered within ${this.config.forwardTimeoutMs} ms`);
     }
     const target = this.pickTarget(a);
@@ -684,7 +721,7 @@ export class ClusterHost {
     const timer = setTimeout(() => {
       answered = true;
       a.cb(null, `${a.mutates ? 'outcome unknown: ' : ''}no answer from group ${a.group} within ${this.config.forwardTimeoutMs} ms`);
-    }, Math.max(1, a.deadlineMs - Date.now()));
+    }, Math.max(1, a.deadlineMs - clockNowMs()));
     const done: ReplicaDone = (results, hint, error) => {
       if (answered) return;
       answered = true;
@@ -699,7 +736,7 @@ export class ClusterHost {
   }
 
   private attemptRemote(a: Attempt, target: NodeId): void {
-    const remainingMs = Math.max(1, a.deadlineMs - Date.now());
+    const remainingMs = Math.max(1, a.deadlineMs - clockNowMs());
     // A read may be retried elsewhere, so it does not give one silent node all its time;
     // a write's timeout is final (its outcome is unknown), so it waits as long as allowed.
     const timeoutMs = a.mutates ? remainingMs : Math.min(remainingMs, readAttemptMs);

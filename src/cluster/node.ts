@@ -20,6 +20,7 @@ import type { CacheMachine, GroupFactory, RaftMemoryStorage, RaftNode } from './
 import { ClusterExecutor } from './executor.js';
 import { ClusterHost, defaultHostTiming, type HostConfig } from './host.js';
 import { defaultReplicaOptions, type ReplicaOptions } from './replica.js';
+import { setClockOffset } from './clock.js';
 import { metricsText, statusJson } from './status.js';
 
 /** Raft timing and flow-control settings of every group (DESIGN.md §4). */
@@ -108,6 +109,7 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
     readMode: c.readMode,
     ...defaultHostTiming,
     replica: { ...replicaOptionsFromEnv(process.env), hostReadIndex: c.readMode !== 'lease' },
+    ...(c.unsafeStaleReads || c.unsafeAckBeforeCommit ? { unsafe: { staleReads: c.unsafeStaleReads, ackBeforeCommit: c.unsafeAckBeforeCommit } } : {}),
   };
 }
 
@@ -154,6 +156,9 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   await transport.start();
   const seed = (nodeId * 1_000_003 + Date.now()) >>> 0;
   nodeLog.info({ seed, fsync: c.fsync, readMode: c.readMode }, 'starting cluster node');
+  if (c.unsafeStaleReads || c.unsafeAckBeforeCommit) {
+    nodeLog.warn({ unsafeStaleReads: c.unsafeStaleReads, unsafeAckBeforeCommit: c.unsafeAckBeforeCommit }, 'UNSAFE test-only mode: this node is not linearizable');
+  }
   const factory = realGroupFactory(nodeId, c.readMode, config.itemBytesMax, seed, nodeLog);
   const host = new ClusterHost(hostConfig, factory, store, transport, log); // the host adds the node field
   await host.start();
@@ -166,6 +171,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
             status: (withDigest) => statusJson(host, withDigest),
             metrics: () => metricsText(host, executor.counters),
             blockPeers: (peers) => host.blockPeers(peers),
+            setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),
           },
           { ...c.adminListen, debug: process.env.MEMRAFT_DEBUG_ADMIN === '1', logger: nodeLog },
         );

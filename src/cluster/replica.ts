@@ -16,6 +16,7 @@ import { opMutates } from '../cache/ops.js';
 import { EntryType, type ConfState, type GroupId, type HardState, type NodeId, type Snapshot } from '../raft/types.js';
 import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
 import { CacheGroupMachine, type GroupMachine } from './machines.js';
+import { clockNowMs } from './clock.js';
 
 /**
  * Called once per submitted request: `results` in op order, or null with `error` unset when
@@ -193,7 +194,7 @@ export class Replica {
     }
     if (!reads || this.readsPendingWrite(ops)) return this.queueWrite(ops, done);
     const read: Read = { ops: ops as GetOp[], done };
-    if (ack !== undefined && this.servesWithAck(ack.from, ack.term)) return this.serveRead(read, Date.now());
+    if (ack !== undefined && this.servesWithAck(ack.from, ack.term)) return this.serveRead(read, clockNowMs());
     this.readQueue.push(read);
   }
 
@@ -410,7 +411,7 @@ export class Replica {
   private queueWrite(ops: CacheOp[], done: ReplicaDone): void {
     if (this.batchOps.length + ops.length > this.options.entryOpsMax && this.batchOps.length > 0) {
       // The entry is full: propose it now (bounded entry size); this request starts the next.
-      this.proposeBatch(Date.now());
+      this.proposeBatch(clockNowMs());
     }
     this.batchWaiters.push({ start: this.batchOps.length, count: ops.length, done: this.trackWriting(ops, done) });
     for (let i = 0; i < ops.length; i++) this.batchOps.push(ops[i]!);
@@ -441,7 +442,7 @@ export class Replica {
   }
 
   private noteProposalIndexes(rd: RaftReady): void {
-    const nowMs = Date.now();
+    const nowMs = clockNowMs();
     for (const e of rd.entries) {
       const waiters = this.proposed.get(e.data);
       if (waiters === undefined) continue;
@@ -469,7 +470,7 @@ export class Replica {
       if (round.seq > seq) break;
       if (round.term === term) round.acks.add(from);
     }
-    this.serveReadRounds(Date.now());
+    this.serveReadRounds(clockNowMs());
   }
 
   private serveReadRounds(nowMs: number): void {
@@ -507,7 +508,7 @@ export class Replica {
     const context = Buffer.allocUnsafe(8);
     context.writeUInt32BE(this.group >>> 0, 0);
     context.writeUInt32BE(ctx >>> 0, 4);
-    this.readBatches.set(ctx, { reads: this.readQueue, index: -1, createdMs: Date.now() });
+    this.readBatches.set(ctx, { reads: this.readQueue, index: -1, createdMs: clockNowMs() });
     this.readQueue = [];
     this.raft.readIndex(context);
   }
@@ -580,7 +581,7 @@ export class Replica {
       for (const w of p.waiters) w.done(null, this.lead);
       return;
     }
-    if (this.onProposalLatency !== null) this.onProposalLatency(Date.now() - p.createdMs);
+    if (this.onProposalLatency !== null) this.onProposalLatency(clockNowMs() - p.createdMs);
     for (const w of p.waiters) {
       w.done(w.start === 0 && w.count === results.length ? results : results.slice(w.start, w.start + w.count), this.nodeId);
     }

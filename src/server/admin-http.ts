@@ -3,7 +3,9 @@
  * leader, the meta view; `?digest=1` adds each group's state digest), `GET /metrics`
  * (Prometheus text). With `debug` on (a test-only flag), `POST /debug/block?peers=2,3`
  * drops this node's traffic to and from those peers (`peers=` unblocks): fault injection
- * for the minority-partition test. Never serves anything else, never crashes on input.
+ * for the minority-partition test, and `POST /debug/clock?offsetMs=N&strobeMs=P` skews the
+ * node's clock by N ms (strobe: on and off every P ms; offsetMs=0 restores it) for
+ * jepsen-lite's clock nemesis. Never serves anything else, never crashes on input.
  */
 import http from 'node:http';
 import type { Logger } from 'pino';
@@ -13,6 +15,8 @@ export interface AdminSource {
   status(withDigest: boolean): unknown;
   metrics(): string;
   blockPeers(peers: number[]): void;
+  /** Skews the node's clock (test-only); absent where the node has no such clock. */
+  setClock?(offsetMs: number, strobeMs: number): void;
 }
 
 /** Options of the admin listener. */
@@ -58,6 +62,14 @@ function route(source: AdminSource, options: AdminHttpOptions, req: http.Incomin
     source.blockPeers(peers);
     options.logger.warn({ peers }, 'debug: traffic with peers blocked');
     return reply(res, 200, 'application/json', JSON.stringify({ blocked: peers }) + '\n');
+  }
+  if (options.debug && req.method === 'POST' && url.pathname === '/debug/clock' && source.setClock !== undefined) {
+    const offsetMs = Number(url.searchParams.get('offsetMs') ?? '0');
+    const strobeMs = Number(url.searchParams.get('strobeMs') ?? '0');
+    if (!Number.isSafeInteger(offsetMs) || !Number.isSafeInteger(strobeMs) || strobeMs < 0) return reply(res, 400, 'text/plain', 'bad offsetMs or strobeMs\n');
+    source.setClock(offsetMs, strobeMs);
+    options.logger.warn({ offsetMs, strobeMs }, 'debug: clock skewed');
+    return reply(res, 200, 'application/json', JSON.stringify({ offsetMs, strobeMs }) + '\n');
   }
   reply(res, 404, 'text/plain', 'not found\n');
 }

@@ -64,6 +64,10 @@ export interface ClusterFlags {
   fsync: FsyncMode;
   readMode: ReadMode;
   clusterSecret: string | null;
+  /** TEST-ONLY, breaks linearizability: any replica answers gets from its local state. */
+  unsafeStaleReads: boolean;
+  /** TEST-ONLY, breaks durability: a leader acknowledges a set before it is committed. */
+  unsafeAckBeforeCommit: boolean;
 }
 
 /** True when any flag asks for a cluster rather than the embedded single node. */
@@ -89,6 +93,13 @@ Cluster (Raft) flags:
   --fsync always|never (default always; never is unsafe)
   --read-mode read-index|lease (default read-index)
   --cluster-secret SECRET
+
+Known-bad modes, FOR TESTING THE TESTS ONLY (jepsen-lite must catch them; never use them
+with data you care about):
+  --unsafe-stale-reads         any replica answers gets from its local state (no ReadIndex,
+                               no forwarding): stale reads, not linearizable
+  --unsafe-ack-before-commit   a group leader answers STORED to a set before it commits:
+                               acknowledged writes are lost when that leader is cut off
 
 Every long flag also reads MEMRAFT_<NAME> from the environment (e.g. MEMRAFT_MEMORY_MB).`;
 
@@ -118,6 +129,8 @@ const flagSpecs: FlagSpec[] = [
   { long: 'fsync', kind: 'string' },
   { long: 'read-mode', kind: 'string' },
   { long: 'cluster-secret', kind: 'string' },
+  { long: 'unsafe-stale-reads', kind: 'flag' },
+  { long: 'unsafe-ack-before-commit', kind: 'flag' },
   { long: 'help', short: 'h', kind: 'flag' },
 ];
 
@@ -226,6 +239,8 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     fsync: parseChoice(raw, 'fsync', ['always', 'never'], 'always') as FsyncMode,
     readMode: parseChoice(raw, 'read-mode', ['read-index', 'lease'], 'read-index') as ReadMode,
     clusterSecret: raw.get('cluster-secret') ?? null,
+    unsafeStaleReads: raw.has('unsafe-stale-reads'),
+    unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
   };
 }
 
