@@ -30,10 +30,20 @@ function intFlag(value: string | undefined, name: string, fallback: number, min:
   return n;
 }
 
+/** `--server-args "--read-mode lease"`: its value starts with dashes, which parseArgs refuses unless joined with `=`. */
+function joinServerArgs(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--server-args' && i + 1 < argv.length) out.push(`--server-args=${argv[++i]}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
 /** Parses the CLI flags into run options. */
 export function parseCli(argv: string[]): RunOptions | 'help' {
   const { values } = parseArgs({
-    args: argv,
+    args: joinServerArgs(argv),
     options: {
       nodes: { type: 'string' },
       time: { type: 'string' },
