@@ -18,6 +18,7 @@ import { buildModel, eventId, type AnomalyRole, type Model } from './model.js';
 import { esc, makeFrame, TYPE_COLORS } from './svg.js';
 import { MIX_COLORS, renderTimeline } from './timeline.js';
 
+/** The timeline's limits (see timeline.ts), re-exported for tests and docs. */
 export { opsDetailedMax, opsIndividualMax } from './timeline.js';
 
 /** What renderReport() draws; results may be partial (an aborted run). */

@@ -11,6 +11,7 @@ const latencyPlotPx = 300;
 const throughputPlotPx = 220;
 /** Throughput bins: the smallest of these (s) that gives at most throughputBinsMax columns. */
 const binSecChoices = [0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
+/** Most columns of the throughput chart (finer bins would be too thin to read). */
 export const throughputBinsMax = 150;
 
 /** Renders the latency scatter: completion latency (ms, log scale) against invoke time. */

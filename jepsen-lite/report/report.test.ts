@@ -202,6 +202,10 @@ describe('large histories', () => {
     const svg = chart(page, 'timeline');
     expect(count(svg, '<rect class="fault"')).toBe(faults.length);
     expect(count(svg, '<rect class="lane-bg')).toBe(new Set(big.history.map((e) => e.process)).size);
+    // Aggregation keeps the ops a reader looks for: the offending op and every info op.
+    expect(count(svg, 'class="amark"')).toBe(1);
+    expect(count(svg, 'class="info-fade"')).toBe(big.history.filter((e) => e.type === 'info').length);
+    expect(count(svg, '<rect class="b')).toBeLessThan(big.history.length / 2);
   });
 });
 
