@@ -87,9 +87,9 @@ export class Raft {
   /** Leader: `ticks` when this leadership began (lease acks before it are void). */
   private leaderSinceTick = 0;
   /**
-   * Lease mode: this node helps elect no one (ignores non-transfer votes) before this tick,
-   * an election timeout after it last heard from a leader (or after a restart, when it may
-   * have acknowledged a leader just before crashing). Unlike etcd's check `lead !== NONE &&
+   * Lease mode: this node helps elect no one (grants no non-transfer vote or pre-vote, and
+   * does not campaign) before this tick, an election timeout after it last heard from a
+   * leader (or after a restart, when it may have acknowledged one just before crashing). Unlike etcd's check `lead !== NONE &&
    * electionElapsed < electionTimeout`, this promise survives term changes and restarts.
    */
   private votesRefusedUntilTick = 0;
