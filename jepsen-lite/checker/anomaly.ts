@@ -1,0 +1,146 @@
+/**
+ * Readable anomalies for non-linearizable keys: the op that could not be linearized at the
+ * deepest point of the search, the values the key could hold when it completed, and the
+ * events of the ops around it (concurrent ones, the latest writes before it, and for a
+ * read the writes of the value it returned).
+ */
+import type { HistoryEvent } from '../history/types.js';
+import { opEvents, returnTime, type PairedOp } from './history-ops.js';
+import type { Blocked } from './linearizable.js';
+import { OpKind, type ModelOp } from './register-model.js';
+
+/** A consistency violation: what kind, a one-line explanation, and the events involved. */
+export interface Anomaly {
+  kind: string;
+  message: string;
+  /** The invoke and completion events of the ops involved, the offending op first. */
+  ops: HistoryEvent[];
+}
+
+/** Concurrent ops listed in an anomaly, at most: the report has to stay readable. */
+const concurrentOpsMax = 16;
+/** Writes that completed before the offending op, listed for context. */
+const precedingWritesMax = 2;
+const valueCharsMax = 60;
+
+/** A value for a message: JSON-quoted (truncated), or "absent" for null. */
+export function formatValue(value: string | null): string {
+  if (value === null) return 'absent';
+  const quoted = JSON.stringify(value);
+  return quoted.length > valueCharsMax ? `${quoted.slice(0, valueCharsMax - 2)}…"` : quoted;
+}
+
+/** "a", "a or b", "a, b or c". */
+function formatChoices(values: (string | null)[], truncated: boolean): string {
+  const parts = values.map(formatValue);
+  if (truncated) parts.push('others');
+  if (parts.length <= 1) return parts[0] ?? 'nothing';
+  return `${parts.slice(0, -1).join(', ')} or ${parts[parts.length - 1]}`;
+}
+
+function valueOf(event: HistoryEvent | null): string | null {
+  const value = event?.value;
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** What the op claimed, e.g. `read of "k" returned "3"`. */
+function describeOp(op: PairedOp): string {
+  const { invoke, completion } = op;
+  const key = JSON.stringify(invoke.key);
+  const ended = op.outcome === 'ok' ? 'succeeded' : 'had an unknown outcome';
+  switch (invoke.f) {
+    case 'read':
+      return `read of ${key} returned ${formatValue(valueOf(completion))}`;
+    case 'cas': {
+      const [expected, next] = invoke.value as [string | null, string];
+      return `cas of ${key} from ${formatValue(expected)} to ${formatValue(next)} ${ended}`;
+    }
+    case 'incr':
+      return op.outcome === 'ok'
+        ? `incr of ${key} by ${valueOf(invoke)} returned ${valueOf(completion)}`
+        : `incr of ${key} by ${valueOf(invoke)} ${ended}`;
+    case 'delete':
+      return `delete of ${key} ${ended}`;
+    default:
+      return `${invoke.f} of ${key} (${formatValue(valueOf(invoke))}) ${ended}`;
+  }
+}
+
+/** True when the op's own precondition fails in every listed state (so the message can blame it). */
+function refutedByStates(op: ModelOp, states: (string | null)[]): boolean {
+  switch (op.kind) {
+    case OpKind.Read:
+      return !states.includes(valueOf(op.source.completion));
+    case OpKind.Cas:
+      return !states.includes((op.source.invoke.value as [string | null, string])[0]);
+    case OpKind.Add:
+      return !states.includes(null);
+    case OpKind.Incr:
+      return true;
+    default:
+      return false;
+  }
+}
+
+function overlaps(a: PairedOp, b: PairedOp): boolean {
+  return a.invoke.time <= returnTime(b) && b.invoke.time <= returnTime(a);
+}
+
+/** The value an op stores when it takes effect (undefined: it stores none we can name). */
+function storedValue(op: PairedOp): string | null | undefined {
+  switch (op.invoke.f) {
+    case 'write':
+    case 'add':
+      return valueOf(op.invoke);
+    case 'cas':
+      return (op.invoke.value as [string | null, string])[1];
+    case 'delete':
+      return null;
+    case 'incr':
+      return op.outcome === 'ok' ? valueOf(op.completion) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The ops an anomaly lists besides the offending one. */
+function contextOps(target: PairedOp, all: readonly ModelOp[]): PairedOp[] {
+  const others = all.map((op) => op.source).filter((op) => op !== target);
+  const concurrent = others.filter((op) => overlaps(op, target)).slice(0, concurrentOpsMax);
+  const preceding = others
+    .filter((op) => storedValue(op) !== undefined && op.outcome === 'ok' && returnTime(op) < target.invoke.time)
+    .sort((a, b) => returnTime(b) - returnTime(a))
+    .slice(0, precedingWritesMax);
+  const context = new Set<PairedOp>([...preceding, ...concurrent]);
+  if (target.invoke.f === 'read') {
+    const read = valueOf(target.completion);
+    const writers = others.filter((op) => storedValue(op) === read && op.invoke.f !== 'delete');
+    if (writers.length > 0) context.add(writers[writers.length - 1]!);
+  }
+  return [...context].sort((a, b) => a.invoke.time - b.invoke.time);
+}
+
+/** The anomaly of a key whose search ended 'invalid'. */
+export function describeBlocked(blocked: Blocked, all: readonly ModelOp[]): Anomaly {
+  const target = blocked.op.source;
+  const choices = formatChoices(blocked.states, blocked.statesTruncated);
+  const context = contextOps(target, all);
+  const concurrentCount = context.filter((op) => overlaps(op, target)).length;
+  let kind = `nonlinearizable-${target.invoke.f}`;
+  let message: string;
+  if (refutedByStates(blocked.op, blocked.states)) {
+    message = `${describeOp(target)} but the value could only be ${choices}`;
+  } else {
+    message = `${describeOp(target)}, but no order of it and the ${concurrentCount} ops concurrent with it is consistent with the ops around it (values possible when it completed: ${choices})`;
+  }
+  if (target.invoke.f === 'read') {
+    const read = valueOf(target.completion);
+    const unknowable = all.some((op) => op.kind === OpKind.Incr && op.info);
+    if (read !== null && !unknowable && !all.some((op) => storedValue(op.source) === read)) {
+      kind = 'read-never-written';
+      message += ` (no op that could have taken effect wrote ${formatValue(read)})`;
+    }
+  }
+  return { kind, message, ops: [target, ...context].flatMap(opEvents) };
+}

@@ -1,0 +1,14 @@
+/**
+ * The jepsen-lite checkers (pure; no I/O beyond parsing text handed in):
+ * - checkRegister: linearizability of each key against a memcached register model
+ *   (Wing & Gong / Lowe search with memoisation, per key), see linearizable.ts.
+ * - checkCounter: the counter workload's bounds, see counter.ts.
+ * - checkSet: the set workload's lost / unexpected tokens, see set.ts.
+ * - readHistory: history.jsonl -> events.
+ */
+export type { Outcome } from '../history/types.js';
+export type { Anomaly } from './anomaly.js';
+export { checkRegister, combineOutcomes, registerStepsMaxDefault, type KeyResult, type RegisterOptions, type RegisterResult } from './register.js';
+export { checkCounter, type CounterResult } from './counter.js';
+export { checkSet, setTokens, type SetResult } from './set.js';
+export { readHistory, HistoryParseError } from './read-history.js';

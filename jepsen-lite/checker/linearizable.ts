@@ -1,0 +1,322 @@
+/**
+ * Linearizability of one key's history: Wing & Gong's depth-first search with Lowe's
+ * improvements, as in Porcupine ("Testing for linearizability", Lowe 2017):
+ *
+ * - The history is a doubly linked list of call and return entries in time order. The
+ *   candidates for the next linearized op are the calls before the first return; linearizing
+ *   one "lifts" its call and return out of the list, backtracking "unlifts" them
+ *   (dancing links, O(1) both ways).
+ * - Configurations (set of linearized ops as a bitset, model state) that failed are
+ *   memoised, so that the search never explores the same configuration twice.
+ *
+ * Indeterminate (info) ops have no return entry: they may take effect at any point after
+ * their invoke, or never, so the search is done when every ok op is linearized. The
+ * candidates of a configuration are tried ok ops first, then info ops, so that the
+ * configurations that do not use an info op fail (and are memoised) before those that do;
+ * FailedConfigs then prunes every configuration that used a superset of a failed one's info
+ * ops (see failed-configs.ts). fail ops did not happen and are removed before the search.
+ *
+ * Worked example: w1 = write "1" [0,10], r = read -> "1" [5,20], w2 = write "2" [6,8].
+ * List: call w1, call r, call w2, ret w2, ret w1, ret r. From (∅, absent): try w1 ->
+ * ({w1}, "1"); try r -> ({w1,r}, "1"); try w2 -> ({w1,r,w2}, "2"), all three ok ops done:
+ * linearizable (w1, r, w2). Had r returned "3", every branch would block at a return
+ * entry and the search would report r as the op that could not be linearized.
+ */
+import assert from 'node:assert';
+import { FailedConfigs } from './failed-configs.js';
+import type { PairedOp } from './history-ops.js';
+import { compileOp, step, StateTable, absentState, OpKind, type ModelOp } from './register-model.js';
+
+/** The verdict for one key. */
+export type KeyOutcome = 'valid' | 'invalid' | 'unknown';
+
+/** Where the search failed deepest: the op that could not be linearized and the states it met. */
+export interface Blocked {
+  op: ModelOp;
+  /** Model states (values, null = absent) in which the op's completion was reached unlinearized. */
+  states: (string | null)[];
+  /** True when more states were seen than are listed. */
+  statesTruncated: boolean;
+}
+
+/** The result of searching one key. */
+export interface SearchResult {
+  outcome: KeyOutcome;
+  /** Model steps and backtracks spent. */
+  steps: number;
+  /** The compiled ops (ok and info, without fail ops and info reads). */
+  ops: ModelOp[];
+  blocked?: Blocked;
+}
+
+/** Distinct states remembered per blocked op: enough for a readable anomaly message. */
+const blockedStatesMax = 8;
+
+/** 32-bit hash finaliser (murmur3 fmix32): spreads Zobrist ^ state over the low bits the table uses. */
+function mix(hash: number): number {
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return hash ^ (hash >>> 16);
+}
+
+/** Deterministic Zobrist keys (mulberry32 from a fixed seed): the checker must be pure. */
+function zobristKeys(count: number): Int32Array {
+  const keys = new Int32Array(count);
+  let seed = 0x5eed1234;
+  for (let i = 0; i < count; i++) {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    keys[i] = t ^ (t >>> 14);
+  }
+  return keys;
+}
+
+/** The history as entries: call of op i = 2i, return of op i = 2i + 1 (ok ops only), head = 2n. */
+interface EntryList {
+  next: Int32Array;
+  prev: Int32Array;
+  head: number;
+}
+
+function buildEntries(ops: ModelOp[]): EntryList {
+  const order: number[] = [];
+  const time = (entry: number): number => {
+    const op = ops[entry >> 1]!.source;
+    return (entry & 1) === 0 ? op.invoke.time : op.completion!.time;
+  };
+  ops.forEach((op, i) => {
+    order.push(2 * i);
+    if (!op.info) order.push(2 * i + 1);
+  });
+  // Calls before returns at equal times: treating such ops as concurrent never rejects a
+  // linearizable history.
+  order.sort((x, y) => time(x) - time(y) || (x & 1) - (y & 1) || x - y);
+  const head = 2 * ops.length;
+  const next = new Int32Array(head + 1).fill(-1);
+  const prev = new Int32Array(head + 1).fill(-1);
+  let last = head;
+  for (const entry of order) {
+    next[last] = entry;
+    prev[entry] = last;
+    last = entry;
+  }
+  return { next, prev, head };
+}
+
+/** Compiles a key's ops for the model: fail ops and info reads drop out. */
+export function compileKeyOps(paired: readonly PairedOp[], states: StateTable): ModelOp[] {
+  const ops: ModelOp[] = [];
+  for (const op of paired) {
+    if (op.outcome === 'fail') continue;
+    const compiled = compileOp(op, states);
+    if (compiled !== null) ops.push(compiled);
+  }
+  return ops;
+}
+
+/** Searches for a linearization of one key's ops; 'unknown' when more than stepsMax steps are needed. */
+export function checkKey(paired: readonly PairedOp[], stepsMax: number): SearchResult {
+  const states = new StateTable();
+  const ops = compileKeyOps(paired, states);
+  return new Search(ops, states, stepsMax).run();
+}
+
+/** Per op: the deepest ok-depth at which its completion blocked the search, and the states met. */
+interface BlockLog {
+  depth: Int32Array;
+  states: number[][];
+  /** The op blocked deepest (-1 = none yet). */
+  op: number;
+}
+
+function newBlockLog(count: number): BlockLog {
+  return { depth: new Int32Array(count).fill(-1), states: Array.from({ length: count }, () => []), op: -1 };
+}
+
+/** One key's search; fields are the mutable configuration, kept flat for speed. */
+class Search {
+  private readonly ops: ModelOp[];
+  private readonly states: StateTable;
+  private readonly stepsMax: number;
+  private readonly list: EntryList;
+  /** Bit index of each op within the ok or the info bitset. */
+  private readonly bitIndex: Int32Array;
+  private readonly zobrist: Int32Array;
+  private readonly okBits: Uint32Array;
+  private readonly infoBits: Uint32Array;
+  private readonly failed: FailedConfigs;
+  /** 1 for blind overwrites (write, delete): their result does not depend on the state. */
+  private readonly blind: Uint8Array;
+  private okHash = 0;
+  private steps = 0;
+  /** Blocks where the op itself could not apply, and the other blocks. */
+  private readonly refuted: BlockLog;
+  private readonly fallback: BlockLog;
+
+  constructor(ops: ModelOp[], states: StateTable, stepsMax: number) {
+    this.ops = ops;
+    this.states = states;
+    this.stepsMax = stepsMax;
+    this.list = buildEntries(ops);
+    this.bitIndex = new Int32Array(ops.length);
+    let okCount = 0;
+    let infoCount = 0;
+    ops.forEach((op, i) => (this.bitIndex[i] = op.info ? infoCount++ : okCount++));
+    this.zobrist = zobristKeys(ops.length);
+    this.okBits = new Uint32Array(Math.ceil(okCount / 32));
+    this.infoBits = new Uint32Array(Math.ceil(infoCount / 32));
+    this.failed = new FailedConfigs(this.okBits.length, this.infoBits.length);
+    this.blind = Uint8Array.from(ops, (op) => (op.kind === OpKind.Write || op.kind === OpKind.Delete ? 1 : 0));
+    this.refuted = newBlockLog(ops.length);
+    this.fallback = newBlockLog(ops.length);
+  }
+
+  run(): SearchResult {
+    const outcome = this.search();
+    const result: SearchResult = { outcome, steps: this.steps, ops: this.ops };
+    if (outcome === 'invalid') result.blocked = this.blocked();
+    return result;
+  }
+
+  /**
+   * The depth-first search; see the module comment. Pass 1 tries ok ops, pass 2 info ops.
+   * `restricted`: the last op linearized is an info op, so the next may not be a blind
+   * overwrite (see failed-configs.ts).
+   */
+  private search(): KeyOutcome {
+    const { ops, list, blind } = this;
+    const { next, head } = list;
+    const stackOp = new Int32Array(ops.length);
+    const stackState = new Int32Array(ops.length);
+    let depth = 0;
+    let okDepth = 0;
+    let okRemaining = ops.reduce((n, op) => n + (op.info ? 0 : 1), 0);
+    let state = absentState;
+    let infoPass = false;
+    let restricted = false;
+    let entry = next[head]!;
+    while (okRemaining > 0) {
+      if (++this.steps > this.stepsMax) return 'unknown';
+      if ((entry & 1) === 1) {
+        // The first return entry: every candidate of this pass has been tried.
+        assert(entry !== -1, 'the list ends with a return entry while ok ops remain');
+        if (!infoPass) {
+          infoPass = true;
+          entry = next[head]!;
+          continue;
+        }
+        this.noteBlocked(entry >> 1, state, okDepth);
+        this.failed.add(this.configHash(state), this.okBits, this.infoBits, state, restricted);
+        if (depth === 0) return 'invalid';
+        const index = stackOp[--depth]!;
+        state = stackState[depth]!;
+        restricted = depth > 0 && ops[stackOp[depth - 1]!]!.info;
+        this.unlift(index);
+        this.toggleBit(index);
+        if (!ops[index]!.info) {
+          okRemaining++;
+          okDepth--;
+        }
+        infoPass = ops[index]!.info;
+        entry = next[2 * index]!;
+        continue;
+      }
+      const index = entry >> 1;
+      const op = ops[index]!;
+      if (op.info !== infoPass || (restricted && blind[index] === 1)) {
+        entry = next[entry]!;
+        continue;
+      }
+      const after = step(op, state, this.states);
+      if (after < 0) {
+        entry = next[entry]!;
+        continue;
+      }
+      this.toggleBit(index);
+      if (this.failed.dominates(this.configHash(after), this.okBits, this.infoBits, after, op.info)) {
+        this.toggleBit(index);
+        entry = next[entry]!;
+        continue;
+      }
+      stackOp[depth] = index;
+      stackState[depth] = state;
+      depth++;
+      state = after;
+      restricted = op.info;
+      this.lift(index);
+      if (!op.info) {
+        okRemaining--;
+        okDepth++;
+      }
+      infoPass = false;
+      entry = next[head]!;
+    }
+    return 'valid';
+  }
+
+  private configHash(state: number): number {
+    return mix(this.okHash ^ Math.imul(state + 1, 0x9e3779b1));
+  }
+
+  /** Flips op `index` in its bitset (and the ok ops' Zobrist hash). */
+  private toggleBit(index: number): void {
+    const bit = this.bitIndex[index]!;
+    if (this.ops[index]!.info) {
+      this.infoBits[bit >>> 5] ^= 1 << (bit & 31);
+    } else {
+      this.okBits[bit >>> 5] ^= 1 << (bit & 31);
+      this.okHash ^= this.zobrist[index]!;
+    }
+  }
+
+  private lift(index: number): void {
+    const { next, prev } = this.list;
+    const call = 2 * index;
+    next[prev[call]!] = next[call]!;
+    if (next[call] !== -1) prev[next[call]!] = prev[call]!;
+    if (this.ops[index]!.info) return;
+    const ret = call + 1;
+    next[prev[ret]!] = next[ret]!;
+    if (next[ret] !== -1) prev[next[ret]!] = prev[ret]!;
+  }
+
+  /** Undoes lift(index), in reverse order (dancing links). */
+  private unlift(index: number): void {
+    const { next, prev } = this.list;
+    const call = 2 * index;
+    if (!this.ops[index]!.info) {
+      const ret = call + 1;
+      if (next[ret] !== -1) prev[next[ret]!] = ret;
+      next[prev[ret]!] = ret;
+    }
+    if (next[call] !== -1) prev[next[call]!] = call;
+    next[prev[call]!] = call;
+  }
+
+  /**
+   * Remembers where the search blocked at op `index`'s completion. States in which the op
+   * itself cannot apply are the ones that explain the anomaly ("the value could only be");
+   * a block where it could apply (a later op failed) only counts as a fallback.
+   */
+  private noteBlocked(index: number, state: number, okDepth: number): void {
+    const refuted = step(this.ops[index]!, state, this.states) < 0;
+    const best = refuted ? this.refuted : this.fallback;
+    const seen = best.states[index]!;
+    if (seen.length <= blockedStatesMax && !seen.includes(state)) seen.push(state);
+    if (okDepth > best.depth[index]!) best.depth[index] = okDepth;
+    if (best.op === -1 || okDepth > best.depth[best.op]!) best.op = index;
+  }
+
+  private blocked(): Blocked {
+    const best = this.refuted.op !== -1 ? this.refuted : this.fallback;
+    const seen = best.states[best.op]!;
+    return {
+      op: this.ops[best.op]!,
+      states: seen.slice(0, blockedStatesMax).map((id) => this.states.values[id] ?? null),
+      statesTruncated: seen.length > blockedStatesMax,
+    };
+  }
+}

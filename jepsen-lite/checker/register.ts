@@ -1,0 +1,76 @@
+/**
+ * checkRegister: linearizability of every key of a register history, each key checked on
+ * its own (P-compositionality: a history is linearizable iff each key's sub-history is).
+ */
+import type { HistoryEvent, Outcome } from '../history/types.js';
+import { describeBlocked, type Anomaly } from './anomaly.js';
+import { pairOps } from './history-ops.js';
+import { checkKey } from './linearizable.js';
+
+/** Search effort allowed per key before its verdict is 'unknown'. */
+export const registerStepsMaxDefault = 2_000_000;
+
+/** The verdict for one key. */
+export interface KeyResult {
+  outcome: Outcome;
+  /** Ops the search considered: ok and info ops (fail ops and info reads drop out). */
+  ops: number;
+  /** Search effort spent: model steps plus backtracks. */
+  steps: number;
+  anomaly?: Anomaly;
+  /** Why the outcome is 'unknown' (effort limit or a malformed history). */
+  note?: string;
+}
+
+/** The verdict of checkRegister: invalid if any key is, else unknown if any key is, else valid. */
+export interface RegisterResult {
+  outcome: Outcome;
+  keys: { [key: string]: KeyResult };
+  ms: number;
+}
+
+/** Options of checkRegister. */
+export interface RegisterOptions {
+  /** Search effort allowed per key (default registerStepsMaxDefault). */
+  stepsMax?: number;
+}
+
+/** The worst of a set of outcomes: invalid > unknown > valid. */
+export function combineOutcomes(outcomes: Iterable<Outcome>): Outcome {
+  let combined: Outcome = 'valid';
+  for (const outcome of outcomes) {
+    if (outcome === 'invalid') return 'invalid';
+    if (outcome === 'unknown') combined = 'unknown';
+  }
+  return combined;
+}
+
+/**
+ * Checks that each key's operations are linearizable against a memcached register
+ * (value or absent; read, write, cas, add, delete, incr). Keys with append ops belong to the
+ * set workload (checkSet) and are skipped.
+ */
+export function checkRegister(history: readonly HistoryEvent[], opts: RegisterOptions = {}): RegisterResult {
+  const started = performance.now();
+  const stepsMax = opts.stepsMax ?? registerStepsMaxDefault;
+  const { byKey, malformed } = pairOps(history);
+  const keys: { [key: string]: KeyResult } = {};
+  for (const [key, paired] of byKey) {
+    if (paired.some((op) => op.invoke.f === 'append')) continue;
+    const why = malformed.get(key);
+    if (why !== undefined) {
+      keys[key] = { outcome: 'unknown', ops: paired.length, steps: 0, note: `malformed history: ${why}` };
+      continue;
+    }
+    const search = checkKey(paired, stepsMax);
+    const result: KeyResult = { outcome: search.outcome, ops: search.ops.length, steps: search.steps };
+    if (search.outcome === 'unknown') result.note = `search stopped after ${stepsMax} steps`;
+    if (search.blocked !== undefined) result.anomaly = describeBlocked(search.blocked, search.ops);
+    keys[key] = result;
+  }
+  for (const [key, why] of malformed) {
+    if (!byKey.has(key)) keys[key] = { outcome: 'unknown', ops: 0, steps: 0, note: `malformed history: ${why}` };
+  }
+  const outcome = combineOutcomes(Object.values(keys).map((k) => k.outcome));
+  return { outcome, keys, ms: performance.now() - started };
+}
