@@ -6,8 +6,10 @@ import type { Model, Op } from './model.js';
 import { showValue } from './timeline.js';
 import { esc, num, sec } from './svg.js';
 
-/** Anomalies shown per check; the rest are counted. */
-export const anomaliesShownMax = 20;
+/** Anomalies rendered per check (the earliest); the rest are counted. */
+export const anomaliesShownMax = 50;
+/** Anomalies shown open per check; the others are folded into a <details> element. */
+export const anomaliesOpenMax = 3;
 /** List entries (lost elements, crash lines) shown before "and N more". */
 export const listShownMax = 20;
 
@@ -131,10 +133,13 @@ function renderCheck(name: string, check: Record<string, unknown>): string {
   const head = `<h3><span class="badge ${cls(outcome)}">${esc(outcome)}</span> ${esc(name)}</h3>`;
   const facts = checkFacts(check);
   const anomalies = collectAnomalies(check);
+  anomalies.sort((a, b) => firstTime(a.anomaly) - firstTime(b.anomaly));
   const shown = anomalies.slice(0, anomaliesShownMax).map((a) => renderAnomaly(a.where, a.anomaly));
-  const more = anomalies.length > anomaliesShownMax ? `<p class="note">and ${anomalies.length - anomaliesShownMax} more anomalies</p>` : '';
+  const folded = shown.length > anomaliesOpenMax ? `<details><summary>${shown.length - anomaliesOpenMax} more anomalies</summary>${shown.slice(anomaliesOpenMax).join('')}</details>` : '';
+  const more = anomalies.length > anomaliesShownMax ? `<p class="note">and ${anomalies.length - anomaliesShownMax} more anomalies not listed</p>` : '';
   const keyNote = keySummary(check);
-  return `<section class="check ${cls(outcome)}" data-check="${esc(name)}">${head}${facts}${keyNote}${shown.join('')}${more}</section>`;
+  const count = anomalies.length > 1 ? `<p class="facts-line"><span class="fact"><b>anomalies</b> ${anomalies.length}, earliest first</span></p>` : '';
+  return `<section class="check ${cls(outcome)}" data-check="${esc(name)}">${head}${facts}${keyNote}${count}${shown.slice(0, anomaliesOpenMax).join('')}${folded}${more}</section>`;
 }
 
 /** Scalar details of a check (and short lists) as a line of name = value pairs. */
@@ -183,6 +188,12 @@ export function collectAnomalies(check: Record<string, unknown>): { where: strin
   return out;
 }
 
+/** When the anomaly's offending op was invoked (its first event). */
+function firstTime(a: Anomaly): number {
+  const t = Array.isArray(a.ops) ? a.ops[0]?.time : undefined;
+  return typeof t === 'number' ? t : Infinity;
+}
+
 function isAnomaly(a: unknown): a is Anomaly {
   return a !== null && typeof a === 'object' && typeof (a as Anomaly).message === 'string';
 }
@@ -222,7 +233,7 @@ function anomalyRow(op: EventPair, offending: boolean): string {
     `p${invoke.process}`,
     invoke.f,
     invoke.key,
-    completion === invoke ? '' : showValue(invoke.value),
+    completion === invoke || invoke.f === 'read' ? '' : showValue(invoke.value),
     completion?.type ?? 'none',
     completion === null || completion.type !== 'ok' || (invoke.f !== 'read' && invoke.f !== 'incr') ? '' : showValue(completion.value),
     completion === invoke ? '' : sec(invoke.time),

@@ -116,7 +116,8 @@ section.check{border-left:4px solid #ccc;padding:2px 10px;margin:8px 0}section.c
 .facts-line{margin:2px 0}.fact{margin-right:16px;font-size:13px}.fact b{color:#555;font-weight:600}
 .anomaly{background:#fff4f4;border:1px solid #f3c2c2;border-radius:4px;padding:4px 8px;margin:6px 0}
 table{border-collapse:collapse;font-size:12.5px;margin:4px 0}td,th{border:1px solid #ddd;padding:2px 7px;text-align:left}
-table.ops td{font-family:ui-monospace,Menlo,Consolas,monospace}table.ops tr.ok td{background:#f1faf1}table.ops tr.fail td{background:#fff6e8}table.ops tr.info td{background:#f7eefa}table.ops tr.offending td{font-weight:700}table.ops tr.offending td:first-child{color:#c62828}
+table.ops td{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:nowrap}table.ops td:last-child{white-space:normal}
+details>summary{cursor:pointer;color:#c62828;font-weight:600;margin:4px 0}table.ops tr.ok td{background:#f1faf1}table.ops tr.fail td{background:#fff6e8}table.ops tr.info td{background:#f7eefa}table.ops tr.offending td{font-weight:700}table.ops tr.offending td:first-child{color:#c62828}
 table.stats td{text-align:right;font-variant-numeric:tabular-nums}
 .harness-error{background:#fff4f4;border:1px solid #f3c2c2;padding:6px 10px;border-radius:4px}ul.notes{margin:2px 0;font-size:12.5px}
 .crashes code{font-size:12px;background:#f6f6f6}
