@@ -13,10 +13,9 @@ import { ChainBalancer, type ChainItem } from './planner-chains.js';
 import type { PlanWork } from './planner-work.js';
 import { effectiveLeader, type PlannerGroup } from './planner-types.js';
 
-/** Plans transfer-leader moves on `work` (at most `transfersMax`). */
+/** Plans transfer-leader moves on `work` (at most `transfersMax`, or one chain). */
 export function planLeaderTransfers(work: PlanWork, transfersMax: number): void {
-  // While a joining node holds replicas the cluster is still starting: its leaders stay.
-  if (work.groups.some((g) => g.replicas.some((id) => work.role(id) === 'joining'))) return;
+  if (transfersMax <= 0) return;
   let left = transfersMax;
   const items: ChainItem[] = [];
   for (const group of work.groups) {
@@ -36,7 +35,9 @@ export function planLeaderTransfers(work: PlanWork, transfersMax: number): void 
   }
   for (;;) {
     const chain = leaders.shortestChain();
-    if (chain === null || chain.length > left) return;
+    // A chain is never split; one longer than the limit still goes alone in a plan, or a
+    // limit of 1 could leave leaders unbalanced for good.
+    if (chain === null || (chain.length > left && left < transfersMax)) return;
     const first = chain[0]!.from;
     const last = chain.at(-1)!.to;
     const detail = `node ${first} leads ${leaders.load(first)} groups, node ${last} ${leaders.load(last)}`;
@@ -45,7 +46,7 @@ export function planLeaderTransfers(work: PlanWork, transfersMax: number): void 
       leaders.freeze(step.item);
       transfer(work, step.item.id, step.from, step.to, 'leader-balance', detail);
     }
-    left -= chain.length;
+    left = Math.max(0, left - chain.length);
   }
 }
 

@@ -5,26 +5,27 @@
  *
  * How it decides, in priority order (each group gets at most one move per plan, and at
  * most `maxMoves` replica changes run at once, the moves in flight included):
- * 1. Repair, group by group, on the state where the moves in flight have completed:
- *    a. replicas on gone nodes (dead past --dead-after, removed, unknown) and groups below
- *       RF: move the replica (or add one) to the up node holding the fewest replicas;
- *    b. replicas on draining nodes: the same;
- *    c. groups above RF: remove a replica (a dead-but-waiting one first, else the one on
- *       the most loaded node).
- *    With no spare up node, an evacuated replica is removed instead: a group then keeps
- *    as many replicas as there are up nodes (the best possible when RF > up nodes).
- *    Groups without a quorum of live replicas cannot commit a config change: left alone.
+ * 1. Repair (planner-repairs.ts), on the state where the moves in flight have completed:
+ *    replicas on gone nodes (dead past --dead-after, removed, unknown) and groups below
+ *    RF first, then replicas on draining nodes, then groups above RF. Replicas to
+ *    re-create go to up nodes chosen together so that the loads end even. With no spare
+ *    up node an evacuated replica is removed: a group then keeps as many replicas as
+ *    there are up nodes (the best possible when RF > up nodes). No step can lose a
+ *    group's quorum, and groups without a quorum of live replicas are left alone (no
+ *    config change can commit there); both are reported in the plan's notes.
  * 2. Rebalance, once nothing needs repair: while some up node holds 2+ replicas more than
  *    another, move one replica from the most to the least loaded (a group the donor does
  *    not lead, if any). Each such move lowers the sum of squared counts, so planning on
  *    the resulting states terminates, and it stops at max - min <= 1, which every state
  *    with quorate groups can reach (a node with more replicas than another holds a group
- *    the other does not).
- * 3. Leaders, once replica placement is settled and no move is in flight: see
- *    planner-leaders.ts.
+ *    the other does not). A balanced state therefore gets no move at all.
+ * 3. Leaders, once replica placement is settled and no move is in flight
+ *    (planner-leaders.ts): leaders move off non-up nodes, then spread evenly.
  *
- * Nodes in state `joining` and dead nodes still within --dead-after keep their replicas
- * (they count toward RF) but get nothing new; only `up` nodes are targets.
+ * Only `up` nodes get new replicas or leaders. `joining` nodes and dead nodes still within
+ * --dead-after keep their replicas (which count toward RF). While a joining node holds
+ * replicas the cluster is still starting (bootstrap places replicas before the nodes
+ * register), so phases 2 and 3 wait: balancing a half-registered cluster would churn.
  *
  * Worked example, 3 up nodes, 4 groups, RF 3, node 4 added: 12 replicas over 4 nodes is 3
  * each, so three moves (one from each of nodes 1, 2, 3) go to node 4.
@@ -55,12 +56,21 @@ export function planPlacement(input: PlannerInput): Plan {
     work.notes.push(`RF ${work.rf} > ${work.up.length} up nodes: groups keep at most ${work.up.length} replicas on up nodes`);
   }
   const repairsPending = planRepairs(work);
-  let placed = repairsPending === 0;
+  const starting = joiningWithReplicas(work);
+  if (starting.length > 0) work.notes.push(`node ${starting.join(', ')} joining with replicas: balancing waits until up`);
+  let placed = repairsPending === 0 && starting.length === 0;
   if (placed) placed = planRebalance(work);
   if (placed && work.moves.length === 0 && work.inFlight === 0) {
     planLeaderTransfers(work, input.maxLeaderTransfers ?? Number.POSITIVE_INFINITY);
   }
   return { moves: work.moves, notes: work.notes };
+}
+
+/** Joining nodes that hold replicas (ascending). */
+function joiningWithReplicas(work: PlanWork): NodeId[] {
+  const ids = new Set<NodeId>();
+  for (const g of work.groups) for (const id of g.replicas) if (work.role(id) === 'joining') ids.add(id);
+  return [...ids].sort((a, b) => a - b);
 }
 
 /** Options for `plannerInputFromMeta`. */

@@ -125,8 +125,8 @@ export function blockedGroups(state: PlannerInput): Set<number> {
   return blocked;
 }
 
-/** The rules of a converged placement; answers which groups were exempt (blocked). */
-export function checkFinal(state: PlannerInput, notes: string[]): Set<number> {
+/** The rules of a converged placement; answers true when the balance rules applied too. */
+export function checkFinal(state: PlannerInput, notes: string[]): boolean {
   const roles = nodeRoles(state);
   const up = state.nodes.filter((n) => roleOf(roles, n.id) === 'up').map((n) => n.id);
   const blocked = blockedGroups(state);
@@ -139,17 +139,16 @@ export function checkFinal(state: PlannerInput, notes: string[]): Set<number> {
     const onAllUp = up.every((id) => g.replicas.includes(id));
     assert(kept === state.replicas || (kept < state.replicas && onAllUp), `group ${g.id}: ${kept} replicas, RF ${state.replicas}`);
   }
-  if (blocked.size > 0 || up.length === 0) return blocked;
+  // Balancing waits while a joining node holds replicas (the cluster is still starting).
+  const starting = state.groups.some((g) => g.replicas.some((id) => roleOf(roles, id) === 'joining'));
+  if (blocked.size > 0 || up.length === 0 || starting) return false;
   const stats = placementStats(state);
   assert(stats.replicasMax - stats.replicasMin <= 1, `replicas spread ${stats.replicasMin}..${stats.replicasMax}`);
   assert(stats.replicasMax <= stats.replicasCeil, `a node holds ${stats.replicasMax} > ${stats.replicasCeil}`);
-  const starting = state.groups.some((g) => g.replicas.some((id) => roleOf(roles, id) === 'joining'));
-  if (!starting) {
-    for (const g of state.groups) assert.equal(roleOf(roles, effectiveLeader(roles, g)!), 'up', `group ${g.id} led off an up node`);
-    const fair = state.groups.length / up.length;
-    assert(stats.leadersMin >= Math.floor(fair) && stats.leadersMax <= Math.ceil(fair), `leaders spread ${stats.leadersMin}..${stats.leadersMax}`);
-  }
-  return blocked;
+  for (const g of state.groups) assert.equal(roleOf(roles, effectiveLeader(roles, g)!), 'up', `group ${g.id} led off an up node`);
+  const fair = state.groups.length / up.length;
+  assert(stats.leadersMin >= Math.floor(fair) && stats.leadersMax <= Math.ceil(fair), `leaders spread ${stats.leadersMin}..${stats.leadersMax}`);
+  return true;
 }
 
 /** Replica changes (not leader transfers) of a list of moves. */

@@ -111,10 +111,36 @@ describe('planner scenarios (16 groups, RF 3)', () => {
     expect(replicaMoves(done.moves).every((m) => m.kind === 'move' && m.to === 4)).toBe(true);
   });
 
-  it('a starting cluster (nodes still joining) is left alone', () => {
-    const start = balancedCluster(3, groups, rf);
-    const joining = { ...start, nodes: start.nodes.map((n) => ({ ...n, state: n.id === 1 ? 'up' as const : 'joining' as const })) };
-    expect(planMoves(joining)).toEqual([]);
+  it('a starting cluster (nodes still joining) is left alone until they are up', () => {
+    const start = initialCluster(6, groups, rf); // initialPlacement is off by 2 on 6 nodes
+    const joining = { ...start, nodes: start.nodes.map((n) => ({ ...n, state: n.id <= 2 ? 'up' as const : 'joining' as const })) };
+    const plan = planPlacement(joining);
+    expect(plan.moves).toEqual([]);
+    expect(plan.notes).toContain('node 3, 4, 5, 6 joining with replicas: balancing waits until up');
+    expect(replicaMoves(planMoves(start))).toHaveLength(2);
+  });
+
+  it('a joining node without replicas gets none until it is up', () => {
+    expect(planMoves(withNode(balancedCluster(3, groups, rf), 4, 'joining'))).toEqual([]);
+  });
+
+  it('limits leader transfers per plan to maxLeaderTransfers', () => {
+    const start = balancedCluster(4, groups, rf);
+    const allOnOne = { ...start, maxLeaderTransfers: 1, groups: start.groups.map((g) => ({ ...g, leader: g.replicas.includes(1) ? 1 : g.replicas[0] })) };
+    const done = converge(allOnOne, 50);
+    checkFinal(done.state, done.notes);
+    expect(done.rounds.every((r) => r.moves.length === 1)).toBe(true);
+    expect(planMoves({ ...allOnOne, maxLeaderTransfers: 0 })).toEqual([]);
+  });
+
+  it('moves the leadership of a draining node that cannot be emptied to an up replica', () => {
+    // RF 3 on 3 nodes, node 3 draining, and its removal would lose quorum: node 2 is dead.
+    const start = withNode(withNode(balancedCluster(3, groups, rf), 3, 'draining'), 2, 'dead');
+    const led = { ...start, groups: start.groups.map((g) => ({ ...g, leader: 3 })) };
+    const plan = planPlacement(led);
+    expect(plan.notes.filter((n) => n.includes('removing its draining replica would lose quorum'))).toHaveLength(groups);
+    expect(plan.moves).toHaveLength(groups);
+    expect(plan.moves.every((m) => m.kind === 'transfer-leader' && m.to === 1 && m.reason === 'leader-not-up')).toBe(true);
   });
 
   it('counts moves in flight against maxMoves and never touches their groups', () => {

@@ -29,7 +29,7 @@ import { checkFinal, converge, replicaMoves, withNode } from './planner-harness.
 type NodeSpec = NodeState | 'dead-expired';
 
 const nodeSpecArb: fc.Arbitrary<NodeSpec> = fc.oneof(
-  { weight: 8, arbitrary: fc.constant<NodeSpec>('up') },
+  { weight: 14, arbitrary: fc.constant<NodeSpec>('up') },
   { weight: 1, arbitrary: fc.constant<NodeSpec>('joining') },
   { weight: 1, arbitrary: fc.constant<NodeSpec>('dead') },
   { weight: 1, arbitrary: fc.constant<NodeSpec>('dead-expired') },
@@ -61,7 +61,7 @@ const clusterSpecArb: fc.Arbitrary<ClusterSpec> = fc.record({
   maxMoves: fc.integer({ min: 1, max: 4 }),
   initial: fc.boolean(),
   groups: fc.array(
-    fc.record({ picks: fc.array(fc.nat({ max: 9 }), { maxLength: 7 }), leader: fc.nat({ max: 6 }) }),
+    fc.record({ picks: fc.array(fc.nat({ max: 9 }), { minLength: 1, maxLength: 7 }), leader: fc.nat({ max: 6 }) }),
     { minLength: 1, maxLength: 64 },
   ),
   inFlight: fc.array(fc.record({ group: fc.nat(), from: fc.nat(), to: fc.nat() }), { maxLength: 3 }),
@@ -82,7 +82,7 @@ function buildState(spec: ClusterSpec): PlannerInput {
   const groups = spec.groups.map((g, i): PlannerGroup => {
     const picked = g.picks.map((p) => (p < ids.length ? ids[p]! : p === 9 ? unknownNode : ids[p % ids.length]!));
     // The initial placement, with a pick or two off (an extra replica, one missing).
-    const base = spec.initial ? initial[i]!.replicas.slice(0, g.picks.length > 5 ? -1 : undefined) : [];
+    const base = spec.initial ? initial[i]!.replicas.slice(0, g.picks.length > 5 ? Math.max(1, spec.rf - 1) : undefined) : [];
     const extra = spec.initial ? picked.slice(0, g.picks.length === 4 ? 1 : 0) : picked;
     const replicas = [...new Set([...base, ...extra])];
     return { id: i + 1, replicas, leader: g.leader < replicas.length ? replicas[g.leader] : undefined };
@@ -129,21 +129,60 @@ const healthyArb = fc.record({
   maxMoves: fc.integer({ min: 1, max: 4 }),
 });
 
+/** A valid, balanced placement built directly (not by the planner): RF least loaded nodes per group, random ties. */
+const balancedArb = fc
+  .record({
+    n: fc.integer({ min: 1, max: 9 }),
+    groups: fc.integer({ min: 1, max: 64 }),
+    rf: fc.integer({ min: 1, max: 5 }),
+    ties: fc.array(fc.nat(), { minLength: 64 * 9, maxLength: 64 * 9 }),
+  })
+  .map(({ n, groups, rf, ties }): PlannerInput => {
+    const ids = Array.from({ length: n }, (_, i) => 1 + i * 2);
+    const count = new Map(ids.map((id) => [id, 0]));
+    const list = Array.from({ length: groups }, (_, g): PlannerGroup => {
+      const key = (id: NodeId): number => count.get(id)! * 1e6 + (ties[g * 9 + ids.indexOf(id)]! % 1e6);
+      const replicas = [...ids].sort((a, b) => key(a) - key(b)).slice(0, rf);
+      for (const id of replicas) count.set(id, count.get(id)! + 1);
+      return { id: g + 1, replicas };
+    });
+    return { nodes: ids.map((id) => ({ id, state: 'up' as NodeState })), groups: list, movesInFlight: [], replicas: rf, maxMoves: 2 };
+  });
+
 let roundsMaxSeen = 0;
 
 describe('planner properties', () => {
   it('converges on any state to a placement that meets every rule, each round within the rules', () => {
+    let runsTotal = 0;
+    let runsBalanced = 0;
     fc.assert(
       fc.property(clusterSpecArb, (spec) => {
         const state = buildState(spec);
         const done = converge(state, roundsBound(state));
         roundsMaxSeen = Math.max(roundsMaxSeen, done.rounds.length);
-        checkFinal(done.state, done.notes);
+        runsTotal++;
+        if (checkFinal(done.state, done.notes)) runsBalanced++;
         expect(planMoves(done.state)).toEqual([]);
       }),
       runs(400),
     );
-    console.log(`most rounds to converge: ${roundsMaxSeen}`);
+    console.log(`most rounds to converge: ${roundsMaxSeen}; balance rules checked in ${runsBalanced} of ${runsTotal} runs`);
+    // The others had blocked groups (no quorum) or a joining node holding replicas.
+    expect(runsBalanced).toBeGreaterThan(runsTotal / 3);
+  });
+
+  it('moves no replica of a balanced placement it did not build', () => {
+    fc.assert(
+      fc.property(balancedArb, (state) => {
+        const stats = placementStats(state);
+        expect(stats.replicasMax - stats.replicasMin).toBeLessThanOrEqual(1);
+        expect(replicaMoves(planMoves(state))).toEqual([]);
+        const done = converge(state, 50);
+        expect(replicaMoves(done.moves)).toEqual([]);
+        checkFinal(done.state, done.notes);
+      }),
+      runs(200),
+    );
   });
 
   it('is deterministic and ignores the order of nodes and groups', () => {
