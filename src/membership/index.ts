@@ -2,3 +2,4 @@
 export * from './hash.js';
 export * from './placement.js';
 export * from './meta-state.js';
+export * from './planner.js';

@@ -5,11 +5,14 @@
  * final rules (planner-harness.ts), then the scenario's own figures.
  */
 import { describe, expect, it } from 'vitest';
+import { MetaStateMachine } from '../../src/membership/meta-state.js';
+import { initialPlacement } from '../../src/membership/placement.js';
 import {
   maxMovesDefault,
   placementStats,
   planMoves,
   planPlacement,
+  plannerInputFromMeta,
   type PlannedMove,
   type PlannerInput,
 } from '../../src/membership/planner.js';
@@ -160,5 +163,21 @@ describe('planner scenarios (16 groups, RF 3)', () => {
     const done = converge(allOnOne, 20);
     checkFinal(done.state, done.notes);
     expect(placementStats(done.state).nodes.map((n) => n.leaders)).toEqual([4, 4, 4, 4]);
+  });
+
+  it('builds its input from the meta view, leaders and dead nodes', () => {
+    const meta = new MetaStateMachine();
+    const ids = [1, 2, 3, 4];
+    const config = { replicas: rf, groups, memoryBytesPerGroup: 1 << 20 };
+    meta.apply({ type: 'bootstrap', config, nodes: ids.map((id) => ({ id, peer: `p${id}` })), groups: initialPlacement(ids, groups, rf) }, 1);
+    ids.forEach((id, i) => meta.apply({ type: 'register', id, peer: `p${id}`, client: `c${id}`, admin: `a${id}` }, 2 + i));
+    meta.apply({ type: 'node-state', id: 4, state: 'dead' }, 10);
+    const leaders = new Map(meta.view.groups.map((g) => [g.id, g.replicas.at(-1)!]));
+    const input = plannerInputFromMeta(meta.view, { leaders, deadNodes: [4] });
+    expect(input.maxMoves).toBe(maxMovesDefault);
+    expect(input.groups[0]!.leader).toBe(meta.view.groups[0]!.replicas.at(-1));
+    const moves = planMoves(input);
+    expect(moves).toHaveLength(maxMovesDefault);
+    expect(moves.every((m) => m.kind === 'move' && m.from === 4)).toBe(true);
   });
 });
