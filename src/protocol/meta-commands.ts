@@ -101,7 +101,7 @@ function checkPrelude(ctx: TextContext, tooMany: Buffer): boolean {
     reply(ctx, R.ERROR);
     return false;
   }
-  if (t.badKey(1, ctx.limits.keyBytesMax)) {
+  if (t.len(1) > ctx.limits.keyBytesMax) {
     reply(ctx, R.BAD_FORMAT);
     return false;
   }
@@ -254,7 +254,7 @@ function handleMetaGet(ctx: TextContext): void {
 /** me <key> [b]: item metadata, read without bumping. */
 function handleMetaDebug(ctx: TextContext): void {
   const t = ctx.tokens;
-  if (t.count < 2 || t.badKey(1, ctx.limits.keyBytesMax)) return reply(ctx, R.BAD_FORMAT);
+  if (t.count < 2 || t.len(1) > ctx.limits.keyBytesMax) return reply(ctx, R.BAD_FORMAT);
   flags.reset();
   for (let i = 2; i < t.count; i++) if (t.len(i) === 1 && t.buf[t.starts[i]!] === 0x62) flags.base64 = true;
   const key = metaKey(ctx);
@@ -267,7 +267,7 @@ function handleMetaDebug(ctx: TextContext): void {
 function handleMetaSet(ctx: TextContext): void {
   const t = ctx.tokens;
   if (t.count < 2) return reply(ctx, R.ERROR);
-  if (t.badKey(1, ctx.limits.keyBytesMax) || t.count === 2) return reply(ctx, R.BAD_FORMAT);
+  if (t.len(1) > ctx.limits.keyBytesMax || t.count === 2) return reply(ctx, R.BAD_FORMAT);
   if (t.count > META_TOKENS_MAX) return reply(ctx, R.META_TOO_MANY);
   const vlen = parseI32Trunc(t.buf, t.starts[2]!, t.ends[2]!);
   if (Number.isNaN(vlen) || vlen < 0 || vlen > VLEN_MAX) return reply(ctx, R.BAD_FORMAT);

@@ -105,12 +105,11 @@ export function dispatchTextCommand(ctx: TextContext): void {
       if (t.is(0, CMD.flushAll)) return handleFlushAll(ctx);
       break;
     case 0x76: // v
-      // memcached: `version` and `quit` take no arguments (not even noreply): ERROR otherwise.
-      if (t.is(0, CMD.version)) return t.count !== 1 ? reply(ctx, R.ERROR) : push(ctx, { kind: 'version', format: textFormat(TextCmd.Version, false) });
+      if (t.is(0, CMD.version)) return push(ctx, { kind: 'version', format: textFormat(TextCmd.Version, false) });
       if (t.is(0, CMD.verbosity)) return handleVerbosity(ctx);
       break;
     case 0x71: // q
-      if (t.is(0, CMD.quit)) return t.count !== 1 ? reply(ctx, R.ERROR) : push(ctx, { kind: 'quit', format: textFormat(TextCmd.Quit, false) });
+      if (t.is(0, CMD.quit)) return push(ctx, { kind: 'quit', format: textFormat(TextCmd.Quit, false) });
       break;
   }
   handleUnknown(ctx);
@@ -155,7 +154,7 @@ function handleGet(ctx: TextContext, withCas: boolean, touch: boolean): void {
   }
   const keyBytesMax = ctx.limits.keyBytesMax;
   for (let i = first; i < t.count; i++) {
-    if (t.badKey(i, keyBytesMax)) return reply(ctx, R.BAD_FORMAT);
+    if (t.len(i) > keyBytesMax) return reply(ctx, R.BAD_FORMAT);
   }
   const ops: CacheOp[] = new Array(t.count - first);
   for (let i = first; i < t.count; i++) {
@@ -172,7 +171,7 @@ function handleStore(ctx: TextContext, mode: StoreMode): void {
   if (t.count !== base && t.count !== base + 1) return reply(ctx, R.ERROR);
   const noreply = t.count === base + 1 && t.is(base, NOREPLY);
   const quiet = (bytes: Buffer): Buffer => (noreply ? R.EMPTY : bytes);
-  if (t.badKey(1, ctx.limits.keyBytesMax)) return reply(ctx, quiet(R.BAD_FORMAT));
+  if (t.len(1) > ctx.limits.keyBytesMax) return reply(ctx, quiet(R.BAD_FORMAT));
   const b = t.buf;
   const flags = parseU32Trunc(b, t.starts[2]!, t.ends[2]!);
   const exptime = parseI32Trunc(b, t.starts[3]!, t.ends[3]!);
@@ -211,7 +210,7 @@ function handleArith(ctx: TextContext, incr: boolean): void {
   const t = ctx.tokens;
   if (t.count !== 3 && t.count !== 4) return reply(ctx, R.ERROR);
   const noreply = t.count === 4 && t.is(3, NOREPLY);
-  if (t.badKey(1, ctx.limits.keyBytesMax)) return reply(ctx, noreply ? R.EMPTY : R.BAD_FORMAT);
+  if (t.len(1) > ctx.limits.keyBytesMax) return reply(ctx, noreply ? R.EMPTY : R.BAD_FORMAT);
   const delta = parseU64(t.buf, t.starts[2]!, t.ends[2]!);
   if (delta === null) return reply(ctx, noreply ? R.EMPTY : R.BAD_DELTA);
   const ops: CacheOp[] = [{ type: 'arith', key: t.copy(1), incr, delta }];
@@ -228,7 +227,7 @@ function handleDelete(ctx: TextContext): void {
     const valid = (t.count === 3 && (holdIsZero || noreply)) || (t.count === 4 && holdIsZero && noreply);
     if (!valid) return reply(ctx, noreply ? R.EMPTY : R.DELETE_USAGE);
   }
-  if (t.badKey(1, ctx.limits.keyBytesMax)) return reply(ctx, noreply ? R.EMPTY : R.BAD_FORMAT);
+  if (t.len(1) > ctx.limits.keyBytesMax) return reply(ctx, noreply ? R.EMPTY : R.BAD_FORMAT);
   const ops: CacheOp[] = [{ type: 'delete', key: t.copy(1) }];
   push(ctx, { kind: 'ops', ops, format: textFormat(TextCmd.Delete, noreply) });
 }
@@ -238,7 +237,7 @@ function handleTouch(ctx: TextContext): void {
   const t = ctx.tokens;
   if (t.count !== 3 && t.count !== 4) return reply(ctx, R.ERROR);
   const noreply = t.count === 4 && t.is(3, NOREPLY);
-  if (t.badKey(1, ctx.limits.keyBytesMax)) return reply(ctx, noreply ? R.EMPTY : R.BAD_FORMAT);
+  if (t.len(1) > ctx.limits.keyBytesMax) return reply(ctx, noreply ? R.EMPTY : R.BAD_FORMAT);
   const exptime = parseI32Trunc(t.buf, t.starts[2]!, t.ends[2]!);
   if (Number.isNaN(exptime)) return reply(ctx, noreply ? R.EMPTY : R.BAD_EXPTIME);
   const ops: CacheOp[] = [{ type: 'touch', key: t.copy(1), exptime }];

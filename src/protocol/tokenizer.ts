@@ -38,24 +38,6 @@ export class Tokens {
     return this.ends[i]! - this.starts[i]!;
   }
 
-  /**
-   * Whether token i is not a valid key: longer than `keyBytesMax`, or holding a control
-   * character. The protocol text says keys "must not include control characters or
-   * whitespace"; memcached 1.6 lets a tab or 0x01 through, we refuse them so that a key
-   * can never carry bytes that other clients or logs would misread.
-   */
-  badKey(i: number, keyBytesMax: number): boolean {
-    const s = this.starts[i]!;
-    const e = this.ends[i]!;
-    if (e - s > keyBytesMax) return true;
-    const b = this.buf;
-    for (let j = s; j < e; j++) {
-      const c = b[j]!;
-      if (c < 0x20 || c === 0x7f) return true;
-    }
-    return false;
-  }
-
   /** Whether token i equals the ASCII literal `lit`. */
   is(i: number, lit: Buffer): boolean {
     const s = this.starts[i]!;

@@ -14,7 +14,7 @@ import type { Executor } from './executor.js';
 import { createLocalExecutor } from './local-node.js';
 import { protocolCodec } from './protocol-codec.js';
 import { MemraftServer } from './server.js';
-import { memraftVersion } from './version.js';
+import { wireVersion } from './version.js';
 
 /** Runs a node until a shutdown signal; resolves once it has shut down. */
 export async function runServe(config: ServeConfig): Promise<void> {
@@ -35,7 +35,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
     executor,
     codec: protocolCodec,
     log,
-    version: memraftVersion,
+    version: wireVersion,
     memoryBytesMax: config.memoryMb * 1024 * 1024,
   });
   const address = await server.start().catch(async (err: unknown) => {
