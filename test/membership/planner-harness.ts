@@ -77,6 +77,42 @@ export function converge(start: PlannerInput, roundsMax: number): Converged {
   }
 }
 
+/**
+ * Like `converge`, but as a cluster runs moves: planned replica changes go in flight and
+ * each move in flight completes with probability 1/2 per round (seeded), so the planner
+ * keeps seeing moves in flight. Leader transfers complete at once.
+ */
+export function convergeWithMovesInFlight(start: PlannerInput, roundsMax: number, seed: number): Converged {
+  let state = start;
+  let random = seed >>> 0 || 1;
+  const coin = (): boolean => {
+    random ^= random << 13;
+    random ^= random >>> 17;
+    random ^= random << 5;
+    return ((random >>> 0) & 1) === 1;
+  };
+  const rounds: Round[] = [];
+  for (;;) {
+    const plan = planPlacement(state);
+    checkRound(state, plan.moves);
+    if (plan.moves.length === 0 && state.movesInFlight.length === 0) {
+      return { state, rounds, moves: rounds.flatMap((r) => r.moves), notes: plan.notes };
+    }
+    rounds.push(plan);
+    assert(rounds.length <= roundsMax, `no convergence within ${roundsMax} rounds`);
+    const pending = [];
+    for (const move of state.movesInFlight) {
+      if (coin()) state = { ...settleMovesInFlight({ ...state, movesInFlight: [move] }), movesInFlight: state.movesInFlight };
+      else pending.push(move);
+    }
+    state = { ...state, movesInFlight: pending };
+    for (const move of plan.moves) {
+      if (move.kind === 'transfer-leader') state = applyPlannedMove(state, move);
+      else state.movesInFlight.push({ group: move.group, from: move.kind === 'add-replica' ? undefined : move.from, to: move.kind === 'remove-replica' ? undefined : move.to });
+    }
+  }
+}
+
 /** The rules of one round: budget, one move per group, quorum kept, targets up. */
 export function checkRound(state: PlannerInput, moves: PlannedMove[]): void {
   const replicaMoves = moves.filter((m) => m.kind !== 'transfer-leader');

@@ -23,7 +23,7 @@ import {
   type PlannerInput,
 } from '../../src/membership/planner.js';
 import type { NodeId } from '../../src/raft/types.js';
-import { checkFinal, converge, replicaMoves, withNode } from './planner-harness.js';
+import { checkFinal, converge, convergeWithMovesInFlight, replicaMoves, withNode } from './planner-harness.js';
 
 /** A node state, with "dead" split by whether --dead-after has passed. */
 type NodeSpec = NodeState | 'dead-expired';
@@ -169,6 +169,18 @@ describe('planner properties', () => {
     console.log(`most rounds to converge: ${roundsMaxSeen}; balance rules checked in ${runsBalanced} of ${runsTotal} runs`);
     // The others had blocked groups (no quorum) or a joining node holding replicas.
     expect(runsBalanced).toBeGreaterThan(runsTotal / 3);
+  });
+
+  it('converges just as well when moves stay in flight for a while', () => {
+    fc.assert(
+      fc.property(clusterSpecArb, fc.integer(), (spec, seed) => {
+        const state = buildState(spec);
+        const done = convergeWithMovesInFlight(state, 4 * roundsBound(state), seed);
+        checkFinal(done.state, done.notes);
+        expect(planMoves(done.state)).toEqual([]);
+      }),
+      runs(200),
+    );
   });
 
   it('moves no replica of a balanced placement it did not build', () => {
