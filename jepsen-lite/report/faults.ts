@@ -58,7 +58,7 @@ export function faultStrip(frame: Frame, model: Model): string {
     out.push(`<path class="mark-tick" d="M${x} ${y}v${ROW_PX - 2}" stroke="${faultColor(m.fault)}"><title>${esc(`${m.fault} at ${sec(m.time)}`)}</title></path>`);
   }
   out.push('</svg>');
-  return out.join('');
+  return out.join('') + faultTotals(model);
 }
 
 function faultBar(frame: Frame, f: FaultInterval, y: number): string {
@@ -84,7 +84,21 @@ export function faultGradients(model: Model): string {
 
 /** Opens a chart's SVG element, sized by the frame and scaled to the page width. */
 export function svgOpen(frame: Frame, heightPx: number, cls: string): string {
-  return `<svg class="chart ${cls}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${frame.widthPx} ${heightPx}" width="100%" preserveAspectRatio="xMinYMin meet">`;
+  return `<svg class="chart ${cls}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${cls} chart" viewBox="0 0 ${frame.widthPx} ${heightPx}" width="100%" preserveAspectRatio="xMinYMin meet">`;
+}
+
+/** One line per fault kind: how many intervals and how long in total. */
+export function faultTotals(model: Model): string {
+  const parts = faultKinds(model).map((kind) => {
+    const intervals = model.faults.filter((f) => f.fault === kind);
+    const marks = model.marks.filter((m) => m.fault === kind).length;
+    const totalNs = intervals.reduce((sum, f) => sum + (f.endNs - f.startNs), 0);
+    const open = intervals.some((f) => f.open) ? ', one never stopped' : '';
+    const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+    const text = intervals.length > 0 ? `${plural(intervals.length, 'interval')}, ${(totalNs / 1e9).toFixed(1)} s in all${open}` : plural(marks, 'event');
+    return `<span class="fact"><i class="sw" style="background:${faultColor(kind)}"></i><b>${esc(kind)}</b> ${esc(text)}</span>`;
+  });
+  return parts.length === 0 ? '' : `<div class="legend">${parts.join('')}</div>`;
 }
 
 /** Legend entries (swatch + name) as HTML. */
