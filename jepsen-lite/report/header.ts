@@ -20,10 +20,11 @@ export interface Anomaly {
   ops: HistoryEvent[];
 }
 
-type Partial<T> = { [K in keyof T]?: T[K] | undefined };
+/** results.json as read: any field may be missing (an aborted run). */
+export type PartialResults = { [K in keyof Results]?: Results[K] | undefined };
 
 /** The run summary at the top: big outcome badge and a grid of run facts. */
-export function renderSummary(results: Partial<Results>, model: Model): string {
+export function renderSummary(results: PartialResults, model: Model): string {
   const outcome = String(results.outcome ?? 'unknown');
   const facts: [string, string][] = [
     ['seed', String(results.seed ?? '?')],
@@ -62,7 +63,7 @@ function cls(outcome: string): string {
   return outcome === 'valid' || outcome === 'invalid' ? outcome : 'unknown';
 }
 
-function opsFact(results: Partial<Results>, model: Model): string {
+function opsFact(results: PartialResults, model: Model): string {
   const count = (r: string): number => model.ops.filter((o) => o.result === r).length;
   const ops = results.ops ?? model.ops.length;
   const ok = results.okOps ?? count('ok');
@@ -71,14 +72,14 @@ function opsFact(results: Partial<Results>, model: Model): string {
   return `${ops.toLocaleString('en-US')} (ok ${ok.toLocaleString('en-US')} / fail ${fail.toLocaleString('en-US')} / info ${info.toLocaleString('en-US')})`;
 }
 
-function crashesFact(results: Partial<Results>): string {
+function crashesFact(results: PartialResults): string {
   const crashes = Array.isArray(results.crashes) ? results.crashes : [];
   if (crashes.length === 0) return 'none';
   const nodes = [...new Set(crashes.map((c) => c.node))].join(', ');
   return `${crashes.length} (nodes ${nodes})`;
 }
 
-function crashList(results: Partial<Results>): string {
+function crashList(results: PartialResults): string {
   const crashes = Array.isArray(results.crashes) ? results.crashes : [];
   if (crashes.length === 0) return '';
   const rows = crashes.slice(0, listShownMax).map((c) => `<li>node ${esc(String(c.node))}: <code>${esc(cut(String(c.line), 400))}</code></li>`);
@@ -86,7 +87,7 @@ function crashList(results: Partial<Results>): string {
   return `<section class="crashes"><h3>Crashes</h3><ul>${rows.join('')}${more}</ul></section>`;
 }
 
-function digestsFact(results: Partial<Results>): string {
+function digestsFact(results: PartialResults): string {
   const d = results.digests as (Results['digests'] & { converged?: boolean }) | undefined;
   if (d === undefined || d === null) return 'not compared';
   const groups = isRecord(d.groups) ? Object.keys(d.groups).length : 0;
@@ -103,7 +104,7 @@ interface GroupDigests {
 }
 
 /** A table of the groups whose replicas disagree or did not converge (the harness's digest report). */
-function digestList(results: Partial<Results>): string {
+function digestList(results: PartialResults): string {
   const groups = results.digests?.groups;
   if (!isRecord(groups)) return '';
   const bad = Object.entries(groups as Record<string, GroupDigests>).filter(([, g]) => isRecord(g) && (g.agree === false || g.converged === false));
@@ -122,7 +123,7 @@ function cut(s: string, max: number): string {
 }
 
 /** The checks section: one block per check, with anomalies and their ops for invalid ones. */
-export function renderChecks(results: Partial<Results>): string {
+export function renderChecks(results: PartialResults): string {
   const checks = results.checks !== undefined && results.checks !== null ? Object.entries(results.checks) : [];
   if (checks.length === 0) return '<p class="note">results.json lists no checks.</p>';
   return checks.map(([name, check]) => renderCheck(name, (check ?? {}) as Record<string, unknown>)).join('');

@@ -10,9 +10,9 @@
  * timeline is aggregated per pixel column (see timeline.ts) and the latency scatter draws each
  * pixel once per series, so a 60 s x 500 ops/s run stays around a couple of MB.
  */
-import type { HistoryEvent, NemesisEvent, Results } from '../history/types.js';
+import type { HistoryEvent, NemesisEvent } from '../history/types.js';
 import { faultGradients, faultStrip } from './faults.js';
-import { collectAnomalies, pairEvents, renderChecks, renderOpStats, renderSummary } from './header.js';
+import { collectAnomalies, pairEvents, renderChecks, renderOpStats, renderSummary, type PartialResults } from './header.js';
 import { renderLatency, renderThroughput } from './latency.js';
 import { buildModel, eventId, type AnomalyRole, type Model } from './model.js';
 import { esc, makeFrame, TYPE_COLORS } from './svg.js';
@@ -25,7 +25,7 @@ export { opsDetailedMax, opsIndividualMax } from './timeline.js';
 export interface ReportInput {
   history: HistoryEvent[];
   nemesis: NemesisEvent[];
-  results: { [K in keyof Results]?: Results[K] | undefined };
+  results: PartialResults;
 }
 
 /** Renders the self-contained report.html page for one run. */
