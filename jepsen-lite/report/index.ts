@@ -144,6 +144,6 @@ svg .b0{fill:${MIX_COLORS[0]}}svg .b1{fill:${MIX_COLORS[1]}}svg .b2{fill:${MIX_C
 svg .anomaly{stroke:#d00000;stroke-width:2}svg .context{stroke:#222;stroke-width:1.2;stroke-dasharray:2 1.5}
 svg .amark{fill:#d00000}svg .aline{stroke:#d00000;stroke-width:1;stroke-dasharray:2 2}
 svg .aring{fill:none;stroke:#d00000;stroke-width:2}
-svg .pts{fill:none;stroke-linecap:round;stroke-linejoin:round}svg .ok-pts{stroke-width:3.2;opacity:.75}svg .fail-pts{stroke-width:1.4}svg .info-pts{stroke-width:1.4}
+svg .pts{fill:none;stroke-linecap:round;stroke-linejoin:round}svg .ok-pts{stroke-width:3.2;opacity:.75}svg .dense .ok-pts{stroke-width:2.2;opacity:.6}svg .fail-pts{stroke-width:1.4}svg .info-pts{stroke-width:1.4}
 svg .hover{fill:transparent}svg .hover:hover{fill:rgba(0,0,0,.06)}
 `;

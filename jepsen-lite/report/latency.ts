@@ -4,6 +4,8 @@ import { legend, shadeFaults, svgOpen } from './faults.js';
 import type { Model, Op } from './model.js';
 import { esc, F_COLORS, fColor, niceStep, num, px, TYPE_COLORS, timeAxis, xOf, yAxisTitle, type Frame } from './svg.js';
 
+/** Above this many distinct points the scatter draws smaller dots. */
+const denseScatterPoints = 5000;
 /** Latencies below this are drawn at this floor of the log scale (ms). */
 export const latencyMsMin = 0.01;
 const plotTopPx = 10;
@@ -29,7 +31,8 @@ export function renderLatency(frame: Frame, model: Model): string {
   out.push(timeAxis(frame, plotTopPx, latencyPlotPx));
   out.push(logTicks(frame, lo, hi, y));
   const { paths, points } = scatterPaths(frame, timed, y);
-  out.push(paths);
+  // Dense scatters get smaller dots so that overlapping series still show through.
+  out.push(points > denseScatterPoints ? `<g class="dense">${paths}</g>` : paths);
   out.push(anomalyRings(frame, timed, y));
   out.push('</svg>');
   const fs = orderedFs(new Set(timed.map((o) => o.f)));
