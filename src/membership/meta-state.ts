@@ -9,7 +9,11 @@
  *   so two leaders proposing it concurrently is harmless.
  * - `register`: a node records its client and admin addresses (each start) and becomes `up`.
  * - `node-state`: an operator or the planner marks a node joining/up/draining/dead/removed.
- * Moves are part of the state's shape for join/drain (not driven yet: static bootstrap).
+ * - `join`: a new node asks to be added (state `joining` until it registers).
+ * - `move-start` / `move-phase` / `move-done` / `move-abort`: a replica move's intent, its
+ *   progress and its completion (the group's replicas and epoch change only at `move-done`),
+ *   driven by the meta leader (src/cluster/rebalancer.ts).
+ * - `prefer-leader`: puts a replica first in its group's list (leader balancing).
  */
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
@@ -40,7 +44,12 @@ export interface MetaGroup {
   epoch: number;
 }
 
-/** A replica move in progress (join/drain; recorded so it survives leader changes). */
+/**
+ * A replica change in progress, recorded so it survives meta-leader changes and restarts.
+ * `from` 0 = a pure addition, `to` 0 = a pure removal. Phases: `learner` (add `to` as a
+ * learner, let it catch up, promote it), `remove` (hand leadership away from `from`,
+ * remove it); `move-done` then updates the group's replicas.
+ */
 export interface MetaMove {
   group: number;
   from: NodeId;
@@ -70,7 +79,13 @@ export interface MetaView {
 export type MetaCommand =
   | { type: 'bootstrap'; config: MetaConfig; nodes: Array<{ id: NodeId; peer: string }>; groups: MetaGroup[] }
   | { type: 'register'; id: NodeId; peer: string; client: string; admin: string }
-  | { type: 'node-state'; id: NodeId; state: NodeState };
+  | { type: 'node-state'; id: NodeId; state: NodeState }
+  | { type: 'join'; id: NodeId; peer: string }
+  | { type: 'move-start'; group: number; from: NodeId; to: NodeId }
+  | { type: 'move-phase'; group: number; phase: MetaMove['phase'] }
+  | { type: 'move-done'; group: number; from: NodeId; to: NodeId }
+  | { type: 'move-abort'; group: number }
+  | { type: 'prefer-leader'; group: number; leader: NodeId };
 
 /** What applying a meta command answers. */
 export type MetaResult = { ok: true } | { ok: false; reason: string };
@@ -170,6 +185,18 @@ export class MetaStateMachine {
         return this.applyRegister(cmd);
       case 'node-state':
         return this.applyNodeState(cmd);
+      case 'join':
+        return this.applyJoin(cmd);
+      case 'move-start':
+        return this.applyMoveStart(cmd);
+      case 'move-phase':
+        return this.applyMovePhase(cmd);
+      case 'move-done':
+        return this.applyMoveDone(cmd);
+      case 'move-abort':
+        return this.applyMoveAbort(cmd);
+      case 'prefer-leader':
+        return this.applyPreferLeader(cmd);
       default:
         return { ok: false, reason: 'unknown meta command' };
     }
@@ -178,6 +205,11 @@ export class MetaStateMachine {
   /** The groups with a replica on `node`. */
   groupsOf(node: NodeId): MetaGroup[] {
     return this.state.groups.filter((g) => g.replicas.includes(node));
+  }
+
+  /** The move in flight for `group`, if any. */
+  moveOf(group: number): MetaMove | undefined {
+    return this.state.moves.find((m) => m.group === group);
   }
 
   /** The node record, if known. */
@@ -233,6 +265,67 @@ export class MetaStateMachine {
     const node = this.node(cmd.id);
     if (node === undefined) return { ok: false, reason: 'unknown node' };
     node.state = cmd.state;
+    return { ok: true };
+  }
+
+  /** A new node asks to be added: recorded as `joining` (a known id keeps its record unless removed). */
+  private applyJoin(cmd: Extract<MetaCommand, { type: 'join' }>): MetaResult {
+    if (!this.state.bootstrapped) return { ok: false, reason: 'not bootstrapped' };
+    const node = this.node(cmd.id);
+    if (node !== undefined) {
+      if (node.state === 'removed') return { ok: false, reason: `node ${cmd.id} was removed; join with a new id` };
+      node.peer = cmd.peer;
+      return { ok: true };
+    }
+    this.state.nodes.push({ id: cmd.id, peer: cmd.peer, client: '', admin: '', state: 'joining' });
+    this.state.nodes.sort((a, b) => a.id - b.id);
+    return { ok: true };
+  }
+
+  private applyMoveStart(cmd: Extract<MetaCommand, { type: 'move-start' }>): MetaResult {
+    const group = this.group(cmd.group);
+    if (group === undefined) return { ok: false, reason: 'unknown group' };
+    if (this.moveOf(cmd.group) !== undefined) return { ok: false, reason: 'group has a move in flight' };
+    if (cmd.to !== 0 && (group.replicas.includes(cmd.to) || this.node(cmd.to)?.state !== 'up')) return { ok: false, reason: 'bad target' };
+    if (cmd.from !== 0 && !group.replicas.includes(cmd.from)) return { ok: false, reason: 'bad source' };
+    if (cmd.from === 0 && cmd.to === 0) return { ok: false, reason: 'empty move' };
+    this.state.moves.push({ group: cmd.group, from: cmd.from, to: cmd.to, phase: cmd.to === 0 ? 'remove' : 'learner' });
+    return { ok: true };
+  }
+
+  private applyMovePhase(cmd: Extract<MetaCommand, { type: 'move-phase' }>): MetaResult {
+    const move = this.moveOf(cmd.group);
+    if (move === undefined) return { ok: false, reason: 'no move in flight' };
+    move.phase = cmd.phase;
+    return { ok: true };
+  }
+
+  /** The move's conf changes are done: `to` replaces `from` in the list (keeping leader order). */
+  private applyMoveDone(cmd: Extract<MetaCommand, { type: 'move-done' }>): MetaResult {
+    const move = this.moveOf(cmd.group);
+    if (move === undefined || move.from !== cmd.from || move.to !== cmd.to) return { ok: false, reason: 'no such move in flight' };
+    const group = this.group(cmd.group)!;
+    let replicas = group.replicas;
+    if (cmd.from !== 0 && cmd.to !== 0) replicas = replicas.map((id) => (id === cmd.from ? cmd.to : id));
+    else if (cmd.from !== 0) replicas = replicas.filter((id) => id !== cmd.from);
+    else replicas = [...replicas, cmd.to];
+    group.replicas = replicas;
+    group.epoch++;
+    this.state.moves = this.state.moves.filter((m) => m !== move);
+    return { ok: true };
+  }
+
+  private applyMoveAbort(cmd: Extract<MetaCommand, { type: 'move-abort' }>): MetaResult {
+    const before = this.state.moves.length;
+    this.state.moves = this.state.moves.filter((m) => m.group !== cmd.group);
+    return before === this.state.moves.length ? { ok: false, reason: 'no move in flight' } : { ok: true };
+  }
+
+  /** Puts `leader` first in the group's list: the host's leader balancing hands it leadership. */
+  private applyPreferLeader(cmd: Extract<MetaCommand, { type: 'prefer-leader' }>): MetaResult {
+    const group = this.group(cmd.group);
+    if (group === undefined || !group.replicas.includes(cmd.leader)) return { ok: false, reason: 'not a replica' };
+    group.replicas = [cmd.leader, ...group.replicas.filter((id) => id !== cmd.leader)];
     return { ok: true };
   }
 }
