@@ -37,10 +37,10 @@ export function history(ops: OpSpec[]): HistoryEvent[] {
 export interface GenerateOptions {
   processes: number;
   ops: number;
-  keys: string[];
+  keys: readonly string[];
   /** Chance that a completion is reported as info (the op may or may not have been applied). */
   infoChance: number;
-  /** Values written are drawn from this many distinct strings (fewer = more cas/add hits). */
+  /** Values written are drawn from this many distinct strings (fewer = more cas/add hits); 0 = every value unique. */
   values: number;
 }
 
@@ -92,8 +92,10 @@ class Registers {
   }
 }
 
+let uniqueNext = 0;
+
 function pickOp(choose: Choose, key: string, registers: Registers, values: number): { f: OpF; value: HistoryEvent['value'] } {
-  const value = (): string => String(Math.floor(choose() * values));
+  const value = (): string => (values === 0 ? `u${uniqueNext++}` : String(Math.floor(choose() * values)));
   const r = choose();
   if (r < 0.35) return { f: 'read', value: null };
   if (r < 0.6) return { f: 'write', value: value() };

@@ -10,11 +10,15 @@
  *   memoised, so that the search never explores the same configuration twice.
  *
  * Indeterminate (info) ops have no return entry: they may take effect at any point after
- * their invoke, or never, so the search is done when every ok op is linearized. The
- * candidates of a configuration are tried ok ops first, then info ops, so that the
- * configurations that do not use an info op fail (and are memoised) before those that do;
- * FailedConfigs then prunes every configuration that used a superset of a failed one's info
- * ops (see failed-configs.ts). fail ops did not happen and are removed before the search.
+ * their invoke, or never, so the search is done when every ok op is linearized. They live
+ * in a list of their own, and a configuration's candidates are tried ok ops first (pass 1:
+ * the ok list up to its first return entry), then info ops (pass 2: info calls up to that
+ * return's time), so that the configurations that do not use an info op fail (and are
+ * memoised) before those that do. Three reductions keep info ops tractable, each keeping
+ * some linearization whenever one exists: FailedConfigs prunes configurations that used a
+ * superset of a failed one's info ops; an info op is never followed directly by a blind
+ * overwrite (write, delete), which would make it pointless; identical info ops are used in
+ * invoke order only (info-ops.ts). fail ops did not happen and are removed beforehand.
  *
  * Worked example: w1 = write "1" [0,10], r = read -> "1" [5,20], w2 = write "2" [6,8].
  * List: call w1, call r, call w2, ret w2, ret w1, ret r. From (∅, absent): try w1 ->
@@ -24,6 +28,7 @@
  */
 import assert from 'node:assert';
 import { FailedConfigs } from './failed-configs.js';
+import { dropUnobservableInfo, infoClassPrev } from './info-ops.js';
 import type { PairedOp } from './history-ops.js';
 import { compileOp, step, StateTable, absentState, OpKind, type ModelOp } from './register-model.js';
 
@@ -74,36 +79,46 @@ function zobristKeys(count: number): Int32Array {
   return keys;
 }
 
-/** The history as entries: call of op i = 2i, return of op i = 2i + 1 (ok ops only), head = 2n. */
+/**
+ * The history as two entry lists sharing link arrays: ok ops' calls (2i) and returns
+ * (2i + 1) from okHead = 2n, info ops' calls from infoHead = 2n + 1, each in time order.
+ */
 interface EntryList {
   next: Int32Array;
   prev: Int32Array;
-  head: number;
+  okHead: number;
+  infoHead: number;
 }
 
 function buildEntries(ops: ModelOp[]): EntryList {
-  const order: number[] = [];
   const time = (entry: number): number => {
     const op = ops[entry >> 1]!.source;
     return (entry & 1) === 0 ? op.invoke.time : op.completion!.time;
   };
-  ops.forEach((op, i) => {
-    order.push(2 * i);
-    if (!op.info) order.push(2 * i + 1);
-  });
   // Calls before returns at equal times: treating such ops as concurrent never rejects a
   // linearizable history.
-  order.sort((x, y) => time(x) - time(y) || (x & 1) - (y & 1) || x - y);
-  const head = 2 * ops.length;
-  const next = new Int32Array(head + 1).fill(-1);
-  const prev = new Int32Array(head + 1).fill(-1);
-  let last = head;
-  for (const entry of order) {
-    next[last] = entry;
-    prev[entry] = last;
-    last = entry;
-  }
-  return { next, prev, head };
+  const byTime = (x: number, y: number): number => time(x) - time(y) || (x & 1) - (y & 1) || x - y;
+  const okEntries: number[] = [];
+  const infoEntries: number[] = [];
+  ops.forEach((op, i) => {
+    if (op.info) infoEntries.push(2 * i);
+    else okEntries.push(2 * i, 2 * i + 1);
+  });
+  const okHead = 2 * ops.length;
+  const infoHead = okHead + 1;
+  const next = new Int32Array(infoHead + 1).fill(-1);
+  const prev = new Int32Array(infoHead + 1).fill(-1);
+  const link = (head: number, entries: number[]): void => {
+    let last = head;
+    for (const entry of entries.sort(byTime)) {
+      next[last] = entry;
+      prev[entry] = last;
+      last = entry;
+    }
+  };
+  link(okHead, okEntries);
+  link(infoHead, infoEntries);
+  return { next, prev, okHead, infoHead };
 }
 
 /** Compiles a key's ops for the model: fail ops and info reads drop out. */
@@ -120,7 +135,7 @@ export function compileKeyOps(paired: readonly PairedOp[], states: StateTable): 
 /** Searches for a linearization of one key's ops; 'unknown' when more than stepsMax steps are needed. */
 export function checkKey(paired: readonly PairedOp[], stepsMax: number): SearchResult {
   const states = new StateTable();
-  const ops = compileKeyOps(paired, states);
+  const ops = dropUnobservableInfo(compileKeyOps(paired, states), states);
   return new Search(ops, states, stepsMax).run();
 }
 
@@ -150,6 +165,8 @@ class Search {
   private readonly failed: FailedConfigs;
   /** 1 for blind overwrites (write, delete): their result does not depend on the state. */
   private readonly blind: Uint8Array;
+  /** Per info op: the previous identical info op (by invoke time), or -1. */
+  private readonly classPrev: Int32Array;
   private okHash = 0;
   private steps = 0;
   /** Blocks where the op itself could not apply, and the other blocks. */
@@ -169,6 +186,7 @@ class Search {
     this.okBits = new Uint32Array(Math.ceil(okCount / 32));
     this.infoBits = new Uint32Array(Math.ceil(infoCount / 32));
     this.failed = new FailedConfigs(this.okBits.length, this.infoBits.length);
+    this.classPrev = infoClassPrev(ops);
     this.blind = Uint8Array.from(ops, (op) => (op.kind === OpKind.Write || op.kind === OpKind.Delete ? 1 : 0));
     this.refuted = newBlockLog(ops.length);
     this.fallback = newBlockLog(ops.length);
@@ -182,33 +200,34 @@ class Search {
   }
 
   /**
-   * The depth-first search; see the module comment. Pass 1 tries ok ops, pass 2 info ops.
-   * `restricted`: the last op linearized is an info op, so the next may not be a blind
-   * overwrite (see failed-configs.ts).
+   * The depth-first search; see the module comment. `restricted`: the last op linearized is
+   * an info op, so the next may not be a blind overwrite (see failed-configs.ts).
    */
   private search(): KeyOutcome {
     const { ops, list, blind } = this;
-    const { next, head } = list;
+    const { next, okHead } = list;
     const stackOp = new Int32Array(ops.length);
     const stackState = new Int32Array(ops.length);
     let depth = 0;
     let okDepth = 0;
     let okRemaining = ops.reduce((n, op) => n + (op.info ? 0 : 1), 0);
     let state = absentState;
-    let infoPass = false;
     let restricted = false;
-    let entry = next[head]!;
+    /** The ok list's first return entry (pass 2), or -1 during pass 1. */
+    let firstReturn = -1;
+    let entry = next[okHead]!;
     while (okRemaining > 0) {
-      if (++this.steps > this.stepsMax) return 'unknown';
-      if ((entry & 1) === 1) {
-        // The first return entry: every candidate of this pass has been tried.
-        assert(entry !== -1, 'the list ends with a return entry while ok ops remain');
-        if (!infoPass) {
-          infoPass = true;
-          entry = next[head]!;
-          continue;
-        }
-        this.noteBlocked(entry >> 1, state, okDepth);
+      if (firstReturn === -1 && (entry & 1) === 1) {
+        // Pass 1 reached the first return entry: now the info calls invoked before it.
+        assert(entry !== -1, 'the ok list ends with a return entry while ok ops remain');
+        firstReturn = entry;
+        entry = this.firstInfoCandidate(list.infoHead, firstReturn, restricted);
+        continue;
+      }
+      if (firstReturn !== -1 && entry === -1) {
+        // Pass 2 is over too: this configuration fails.
+        if (++this.steps > this.stepsMax) return 'unknown';
+        this.noteBlocked(firstReturn >> 1, state, okDepth);
         this.failed.add(this.configHash(state), this.okBits, this.infoBits, state, restricted);
         if (depth === 0) return 'invalid';
         const index = stackOp[--depth]!;
@@ -216,45 +235,85 @@ class Search {
         restricted = depth > 0 && ops[stackOp[depth - 1]!]!.info;
         this.unlift(index);
         this.toggleBit(index);
-        if (!ops[index]!.info) {
+        if (ops[index]!.info) {
+          firstReturn = this.firstReturnEntry();
+          entry = this.nextInfoCandidate(2 * index, firstReturn, restricted);
+        } else {
           okRemaining++;
           okDepth--;
+          firstReturn = -1;
+          entry = next[2 * index]!;
         }
-        infoPass = ops[index]!.info;
-        entry = next[2 * index]!;
         continue;
       }
       const index = entry >> 1;
       const op = ops[index]!;
-      if (op.info !== infoPass || (restricted && blind[index] === 1)) {
+      if (restricted && firstReturn === -1 && blind[index] === 1) {
         entry = next[entry]!;
         continue;
       }
+      if (++this.steps > this.stepsMax) return 'unknown';
       const after = step(op, state, this.states);
-      if (after < 0) {
-        entry = next[entry]!;
-        continue;
-      }
-      this.toggleBit(index);
-      if (this.failed.dominates(this.configHash(after), this.okBits, this.infoBits, after, op.info)) {
+      if (after >= 0) {
         this.toggleBit(index);
-        entry = next[entry]!;
-        continue;
+        if (!this.failed.dominates(this.configHash(after), this.okBits, this.infoBits, after, op.info)) {
+          stackOp[depth] = index;
+          stackState[depth] = state;
+          depth++;
+          state = after;
+          restricted = op.info;
+          this.lift(index);
+          if (!op.info) {
+            okRemaining--;
+            okDepth++;
+          }
+          firstReturn = -1;
+          entry = next[okHead]!;
+          continue;
+        }
+        this.toggleBit(index);
       }
-      stackOp[depth] = index;
-      stackState[depth] = state;
-      depth++;
-      state = after;
-      restricted = op.info;
-      this.lift(index);
-      if (!op.info) {
-        okRemaining--;
-        okDepth++;
-      }
-      infoPass = false;
-      entry = next[head]!;
+      entry = firstReturn === -1 ? next[entry]! : this.nextInfoCandidate(entry, firstReturn, restricted);
     }
     return 'valid';
+  }
+
+  /** The ok list's first return entry. */
+  private firstReturnEntry(): number {
+    const next = this.list.next;
+    let entry = next[this.list.okHead]!;
+    while ((entry & 1) === 0) entry = next[entry]!;
+    return entry;
+  }
+
+  /** The first info call at or after `entry` that may be tried now, or -1. */
+  private infoCandidateFrom(entry: number, firstReturn: number, restricted: boolean): number {
+    const { ops, list, blind, classPrev } = this;
+    const limit = ops[firstReturn >> 1]!.source.completion!.time;
+    for (; entry !== -1; entry = list.next[entry]!) {
+      const index = entry >> 1;
+      if (ops[index]!.source.invoke.time > limit) return -1;
+      if (restricted && blind[index] === 1) continue;
+      // Identical info ops are used in invoke order: skip this one while an earlier twin is unused.
+      const twin = classPrev[index]!;
+      if (twin !== -1 && !this.isSet(twin)) continue;
+      return entry;
+    }
+    return -1;
+  }
+
+  private firstInfoCandidate(infoHead: number, firstReturn: number, restricted: boolean): number {
+    return this.infoCandidateFrom(this.list.next[infoHead]!, firstReturn, restricted);
+  }
+
+  private nextInfoCandidate(entry: number, firstReturn: number, restricted: boolean): number {
+    return this.infoCandidateFrom(this.list.next[entry]!, firstReturn, restricted);
+  }
+
+  private isSet(index: number): boolean {
+    const bit = this.bitIndex[index]!;
+    const bits = this.ops[index]!.info ? this.infoBits : this.okBits;
+    return (bits[bit >>> 5]! & (1 << (bit & 31))) !== 0;
   }
 
   private configHash(state: number): number {
