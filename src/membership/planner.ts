@@ -30,7 +30,7 @@
  * Worked example, 3 up nodes, 4 groups, RF 3, node 4 added: 12 replicas over 4 nodes is 3
  * each, so three moves (one from each of nodes 1, 2, 3) go to node 4.
  */
-import type { NodeId } from '../raft/types.js';
+import { NONE, type NodeId } from '../raft/types.js';
 import type { MetaView } from './meta-state.js';
 import { planLeaderTransfers } from './planner-leaders.js';
 import { planRepairs } from './planner-repairs.js';
@@ -87,12 +87,17 @@ export function plannerInputFromMeta(view: Readonly<MetaView>, options: MetaPlan
   return {
     nodes: view.nodes.map((n) => ({ id: n.id, state: n.state })),
     groups: view.groups.map((g) => ({ id: g.id, replicas: [...g.replicas], leader: options.leaders?.get(g.id) })),
-    movesInFlight: view.moves.map((m) => ({ group: m.group, from: m.from, to: m.to })),
+    // The meta log writes NONE (0) for a move's absent side (a pure addition or removal).
+    movesInFlight: view.moves.map((m) => ({ group: m.group, from: orUndefined(m.from), to: orUndefined(m.to) })),
     replicas: view.config.replicas,
     maxMoves: options.maxMoves ?? maxMovesDefault,
     deadNodes: options.deadNodes,
     maxLeaderTransfers: options.maxLeaderTransfers,
   };
+}
+
+function orUndefined(id: NodeId): NodeId | undefined {
+  return id === NONE ? undefined : id;
 }
 
 /** Plans rebalancing moves within the budget; answers true when no more are needed. */

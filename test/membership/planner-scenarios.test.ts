@@ -179,5 +179,17 @@ describe('planner scenarios (16 groups, RF 3)', () => {
     const moves = planMoves(input);
     expect(moves).toHaveLength(maxMovesDefault);
     expect(moves.every((m) => m.kind === 'move' && m.from === 4)).toBe(true);
+    // Moves in flight as the meta log records them (NONE = 0 for a removal's target).
+    const [first, second] = moves as Array<Extract<PlannedMove, { kind: 'move' }>>;
+    expect(meta.apply({ type: 'move-start', group: first!.group, from: first!.from, to: first!.to }, 11)).toEqual({ ok: true });
+    expect(meta.apply({ type: 'move-start', group: second!.group, from: second!.from, to: 0 }, 12)).toEqual({ ok: true });
+    const inFlight = plannerInputFromMeta(meta.view, { deadNodes: [4], maxMoves: 3 });
+    expect(inFlight.movesInFlight).toEqual([
+      { group: first!.group, from: 4, to: first!.to },
+      { group: second!.group, from: 4, to: undefined },
+    ]);
+    const next = planMoves(inFlight);
+    expect(next).toHaveLength(1);
+    expect(next[0]!.kind === 'move' && next[0]!.from === 4 && next[0]!.group !== first!.group).toBe(true);
   });
 });
