@@ -4,7 +4,7 @@
  * once, so later decisions see it). Internal to the planner.
  */
 import assert from 'node:assert';
-import type { NodeId } from '../raft/types.js';
+import { NONE, type NodeId } from '../raft/types.js';
 import { groupAfterMove, settleMovesInFlight } from './planner-state.js';
 import {
   hasQuorum,
@@ -48,6 +48,7 @@ export class PlanWork {
       assert(!this.indexOf.has(g.id), `group ${g.id} listed twice`);
       this.indexOf.set(g.id, i);
     });
+    for (const m of input.movesInFlight) assert(m.from !== NONE && m.to !== NONE, 'a move in flight names node 0: absent sides are undefined');
     this.busy = new Set(input.movesInFlight.map((m) => m.group));
     this.inFlight = input.movesInFlight.length;
     this.budget = Math.max(0, input.maxMoves - this.inFlight);
