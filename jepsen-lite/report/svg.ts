@@ -93,7 +93,7 @@ export const F_COLORS: Record<string, string> = {
 const FAULT_COLORS: Record<string, string> = {
   partition: '#e15759',
   isolate: '#f28e2b',
-  'isolate-leaders': '#ff9da7',
+  'isolate-leaders': '#d37295',
   'majority-ring': '#b07aa1',
   bridge: '#9c755f',
   delay: '#4e79a7',
@@ -101,10 +101,10 @@ const FAULT_COLORS: Record<string, string> = {
   kill: '#333333',
   pause: '#76b7b2',
   clock: '#edc948',
-  heal: '#2ca02c',
+  heal: '#666666',
 };
 
-const FALLBACK_COLORS = ['#d37295', '#a0cbe8', '#ffbe7d', '#8cd17d', '#b6992d', '#499894', '#86bcb6', '#f1ce63'];
+const FALLBACK_COLORS = ['#ff9da7', '#a0cbe8', '#ffbe7d', '#8cd17d', '#b6992d', '#499894', '#86bcb6', '#f1ce63'];
 
 /** A stable colour for a fault kind (known kinds fixed, others hashed into a spare palette). */
 export function faultColor(fault: string): string {
