@@ -49,6 +49,7 @@ export interface RaftNode {
   tick(): void;
   campaign(): void;
   propose(data: Uint8Array): void;
+  proposeConfChange(cc: ConfChange): void;
   step(msg: Message): void;
   readIndex(context: Uint8Array): void;
   transferLeader(to: NodeId): void;

@@ -156,6 +156,8 @@ export class ClusterHost {
   private readonly peersSet = new Set<NodeId>();
   /** Peers whose incoming traffic is ignored (test fault injection, with blockPeers). */
   private blockedInbound = new Set<NodeId>();
+  /** Answers peer requests the host does not know (membership: moves, join, ctl); undefined = not mine. */
+  requestExtension: ((from: NodeId, payload: unknown) => unknown) | null = null;
 
   constructor(
     readonly config: HostConfig,
@@ -240,6 +242,34 @@ export class ClusterHost {
     if (!this.meta.view.bootstrapped) return false;
     for (const r of this.replicas.values()) if (r.lead === 0) return false;
     return this.replicas.size === this.meta.groupsOf(this.config.nodeId).length + 1;
+  }
+
+  /** When we last heard from `id` (ms, clockNowMs), if ever. */
+  lastHeardOf(id: NodeId): number | undefined {
+    return this.lastHeardMs.get(id);
+  }
+
+  /** The leader of `group` as this node knows it (0 = unknown). */
+  leaderOf(group: GroupId): NodeId {
+    const r = this.replicas.get(group);
+    if (r !== undefined && r.lead !== 0) return r.lead;
+    return this.leaderHints.get(group) ?? 0;
+  }
+
+  /** Notes who leads `group` (learned from a membership request's answer). */
+  noteLeader(group: GroupId, lead: NodeId): void {
+    if (lead === 0) this.leaderHints.delete(group);
+    else this.leaderHints.set(group, lead);
+  }
+
+  /** A transport request to a peer (membership requests). */
+  peerRequest(to: NodeId, payload: unknown, timeoutMs: number): Promise<unknown> {
+    return this.transport.request(to, payload, timeoutMs);
+  }
+
+  /** Adds a peer address (a joining node learns the members from its join answer). */
+  knowPeer(id: NodeId, peer: string): void {
+    this.addPeer(id, peer);
   }
 
   /** Item figures of a data replica (null for the meta group). */
@@ -413,6 +443,7 @@ export class ClusterHost {
     if (this.every(this.config.balanceIntervalMs, tickMs)) this.balanceLeaders();
     if (this.every(1000, tickMs)) {
       this.housekeepMeta();
+      if (this.meta.view.bootstrapped) this.destroyUnplaced();
       this.saveHardStates();
     }
     if (this.every(500, tickMs)) {
@@ -457,7 +488,9 @@ export class ClusterHost {
       if (status.leadTransferee !== 0) continue;
       const placed = this.meta.group(r.group);
       if (placed === undefined) continue;
-      const preferred = placed.replicas.find((id) => id === this.config.nodeId || nowMs - (this.lastHeardMs.get(id) ?? 0) < peerAliveMs);
+      // The source of a move in flight is about to be removed: never hand it leadership.
+      const leaving = this.meta.moveOf(r.group)?.from ?? 0;
+      const preferred = placed.replicas.find((id) => id !== leaving && (id === this.config.nodeId || nowMs - (this.lastHeardMs.get(id) ?? 0) < peerAliveMs));
       if (preferred === undefined || preferred === this.config.nodeId) continue;
       if (!this.caughtUp(status, preferred)) continue;
       this.logger.info({ group: r.group, to: preferred }, 'transferring leadership to the preferred replica');
@@ -526,19 +559,50 @@ export class ClusterHost {
     this.ensureGroups();
   }
 
-  /** Creates the replicas the meta state places on this node. */
-  private ensureGroups(): void {
+  /**
+   * Creates the replicas the meta state places on this node (the target of a move in
+   * flight included: it starts empty and learns the group from its leader), and destroys
+   * those it no longer places here (see destroyUnplaced).
+   */
+  ensureGroups(): void {
     const meta = this.meta;
     if (!meta.view.bootstrapped) return;
+    const me = this.config.nodeId;
     const memoryBytes = meta.view.config.memoryBytesPerGroup;
-    for (const g of meta.groupsOf(this.config.nodeId)) {
-      if (this.replicas.has(g.id)) continue;
+    for (const g of meta.view.groups) {
+      const target = meta.moveOf(g.id)?.to === me;
+      if (this.replicas.has(g.id) || (!target && !g.replicas.includes(me))) continue;
       const machine = new CacheGroupMachine(this.factory.newCache(memoryBytes), this.factory);
       // epoch 1 = created by the bootstrap: every initial replica starts with the same voters.
-      this.createReplica(g.id, machine, g.epoch === 1 ? g.replicas : [], []);
-      this.logger.info({ group: g.id, replicas: g.replicas }, 'group replica created');
+      this.createReplica(g.id, machine, g.epoch === 1 && !target ? g.replicas : [], []);
+      this.logger.info({ group: g.id, replicas: g.replicas, target }, 'group replica created');
     }
+    this.destroyUnplaced();
     this.scheduleFlush();
+  }
+
+  /**
+   * Destroys the data replicas the meta state no longer places here (the source of a
+   * completed move, the target of an aborted one): they were removed from the group's
+   * Raft config before the meta state changed. One waiting for its write waits a turn.
+   */
+  private destroyUnplaced(): void {
+    const meta = this.meta;
+    const me = this.config.nodeId;
+    // Only from an up-to-date meta view: after a restart our view may predate the move
+    // that placed a replica here, and destroying a voter's log would break Raft.
+    const metaReplica = this.replicas.get(metaGroupId)!;
+    const st = metaReplica.raft.status();
+    if (metaReplica.lead === 0 || st.applied < st.commit) return;
+    for (const [id, r] of this.replicas) {
+      if (id === metaGroupId || r.persisting) continue;
+      const g = meta.group(id);
+      if (g === undefined || g.replicas.includes(me) || meta.moveOf(id)?.to === me) continue;
+      this.replicas.delete(id);
+      r.failAll('replica removed from this node');
+      this.extraWrites.push({ group: id, destroy: true });
+      this.logger.info({ group: id, replicas: g.replicas }, 'group replica destroyed (moved away)');
+    }
   }
 
   private createReplica(group: GroupId, machine: CacheGroupMachine | MetaGroupMachine, voters: NodeId[], learners: NodeId[]): Replica {
@@ -623,6 +687,10 @@ export class ClusterHost {
     }
     if (p.t === 'meta' && p.d instanceof Uint8Array) {
       return this.serveForwarded(metaGroupId, (done) => this.replicas.get(metaGroupId)!.submitMeta(p.d!, done));
+    }
+    if (this.requestExtension !== null) {
+      const answer = this.requestExtension(from, payload);
+      if (answer !== undefined) return answer;
     }
     return { e: 'unknown request' };
   }

@@ -22,6 +22,8 @@ import { ClusterHost, defaultHostTiming, type HostConfig } from './host.js';
 import { defaultReplicaOptions, type ReplicaOptions } from './replica.js';
 import { setClockOffset } from './clock.js';
 import { metricsText, statusJson } from './status.js';
+import { joinCluster } from './join.js';
+import { Rebalancer, defaultRebalancerOptions } from './rebalancer.js';
 
 /** Raft timing and flow-control settings of every group (DESIGN.md §4). */
 export const raftSettings = {
@@ -96,7 +98,7 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
   if (initialCluster.length > 0 && !initialCluster.some((m) => m.id === nodeId)) {
     throw new UsageError(`--initial-cluster does not list this node's --id ${nodeId}`);
   }
-  if (initialCluster.length === 0) throw new UsageError('--initial-cluster is required (joining with --join is not supported yet)');
+  if (initialCluster.length === 0 && c.join === null) throw new UsageError('--initial-cluster or --join is required');
   return {
     nodeId,
     initialCluster,
@@ -161,7 +163,11 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   }
   const factory = realGroupFactory(nodeId, c.readMode, config.itemBytesMax, seed, nodeLog);
   const host = new ClusterHost(hostConfig, factory, store, transport, log); // the host adds the node field
+  const rebalancer = new Rebalancer(host, { ...defaultRebalancerOptions, maxMoves: c.maxMoves, deadAfterMs: c.deadAfterMs });
+  host.requestExtension = (from, payload) => rebalancer.handleRequest(from, payload);
   await host.start();
+  rebalancer.start();
+  if (c.join !== null) await joinCluster(host, c.join, 'memraft', Date.now() + 60_000);
   const executor = new ClusterExecutor(host, config.memoryMb * 1024 * 1024);
   const admin =
     c.adminListen === null
@@ -172,6 +178,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
             metrics: () => metricsText(host, executor.counters),
             blockPeers: (peers) => host.blockPeers(peers),
             setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),
+            ctl: (op, node) => rebalancer.ctl(op, node),
           },
           { ...c.adminListen, debug: process.env.MEMRAFT_DEBUG_ADMIN === '1', logger: nodeLog },
         );
@@ -180,6 +187,8 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
     execute: (ops, done: ExecuteCallback) => executor.execute(ops, done),
     stats: (group) => executor.stats(group),
     close: async () => {
+      if (c.drainOnExit) await drainSelf(host, rebalancer, nodeLog);
+      rebalancer.close();
       await executor.close();
       await host.close();
       if (admin !== null) await new Promise<void>((resolve) => admin.close(() => resolve()));
@@ -197,4 +206,24 @@ async function checkNodeId(store: LevelLogStore, nodeId: NodeId): Promise<void> 
   }
   const was = Number(Buffer.from(stored).toString());
   if (was !== nodeId) throw new UsageError(`the data directory belongs to node ${was}, not ${nodeId}`);
+}
+
+/** Longest a --drain-on-exit shutdown waits for the drain. */
+const drainOnExitMs = 300_000;
+
+/** --drain-on-exit: asks for our drain and waits until the meta state says `removed`. */
+async function drainSelf(host: ClusterHost, rebalancer: Rebalancer, log: Logger): Promise<void> {
+  const me = host.config.nodeId;
+  const deadline = Date.now() + drainOnExitMs;
+  log.info('draining before exit');
+  while (Date.now() < deadline) {
+    const state = host.meta.node(me)?.state;
+    if (state === 'removed' || state === undefined) return log.info('drained');
+    if (state !== 'draining') {
+      const answer = (await rebalancer.ctl('drain', me)) as { e?: string };
+      if (answer.e !== undefined) log.warn({ err: answer.e }, 'drain refused, retrying');
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  log.warn('drain did not finish in time; exiting anyway');
 }

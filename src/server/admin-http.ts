@@ -17,6 +17,8 @@ export interface AdminSource {
   blockPeers(peers: number[]): void;
   /** Skews the node's clock (test-only); absent where the node has no such clock. */
   setClock?(offsetMs: number, strobeMs: number): void;
+  /** `memraft ctl` operations (status, drain, remove), run at the meta leader. */
+  ctl?(op: string, node: number): Promise<unknown>;
 }
 
 /** Options of the admin listener. */
@@ -71,7 +73,19 @@ function route(source: AdminSource, options: AdminHttpOptions, req: http.Incomin
     options.logger.warn({ offsetMs, strobeMs }, 'debug: clock skewed');
     return reply(res, 200, 'application/json', JSON.stringify({ offsetMs, strobeMs }) + '\n');
   }
+  if (url.pathname.startsWith('/ctl/') && source.ctl !== undefined) return routeCtl(source.ctl, url, req, res);
   reply(res, 404, 'text/plain', 'not found\n');
+}
+
+/** GET /ctl/status, POST /ctl/drain?node=N, POST /ctl/remove?node=N (JSON answers; `e` = refused). */
+function routeCtl(ctl: NonNullable<AdminSource['ctl']>, url: URL, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const op = url.pathname.slice('/ctl/'.length);
+  if ((op === 'status') !== (req.method === 'GET')) return reply(res, 405, 'text/plain', 'method not allowed\n');
+  const node = Number(url.searchParams.get('node') ?? '0');
+  ctl(op, node).then(
+    (answer) => reply(res, (answer as { e?: unknown }).e === undefined ? 200 : 409, 'application/json', JSON.stringify(answer) + '\n'),
+    (err: unknown) => reply(res, 500, 'application/json', JSON.stringify({ e: String(err) }) + '\n'),
+  );
 }
 
 function reply(res: http.ServerResponse, code: number, type: string, body: string): void {

@@ -64,6 +64,12 @@ export interface ClusterFlags {
   fsync: FsyncMode;
   readMode: ReadMode;
   clusterSecret: string | null;
+  /** `--max-moves N`: replica moves in flight at once (default 2). */
+  maxMoves: number;
+  /** `--dead-after DURATION`: a node silent this long is dead, its replicas re-created (default 30 s). */
+  deadAfterMs: number;
+  /** `--drain-on-exit`: SIGTERM drains this node (moves its replicas away) before exiting. */
+  drainOnExit: boolean;
   /** TEST-ONLY, breaks linearizability: any replica answers gets from its local state. */
   unsafeStaleReads: boolean;
   /** TEST-ONLY, breaks durability: a leader acknowledges a set before it is committed. */
@@ -93,6 +99,9 @@ Cluster (Raft) flags:
   --fsync always|never (default always; never is unsafe)
   --read-mode read-index|lease (default read-index)
   --cluster-secret SECRET
+  --max-moves N (default 2)  replica moves in flight at once
+  --dead-after DURATION (default 30s; 500ms, 3s, 2m)  silent nodes' replicas are re-created
+  --drain-on-exit           on SIGTERM move this node's replicas away first (preStop)
 
 Known-bad modes, FOR TESTING THE TESTS ONLY (jepsen-lite must catch them; never use them
 with data you care about):
@@ -129,6 +138,9 @@ const flagSpecs: FlagSpec[] = [
   { long: 'fsync', kind: 'string' },
   { long: 'read-mode', kind: 'string' },
   { long: 'cluster-secret', kind: 'string' },
+  { long: 'max-moves', kind: 'string' },
+  { long: 'dead-after', kind: 'string' },
+  { long: 'drain-on-exit', kind: 'flag' },
   { long: 'unsafe-stale-reads', kind: 'flag' },
   { long: 'unsafe-ack-before-commit', kind: 'flag' },
   { long: 'help', short: 'h', kind: 'flag' },
@@ -239,6 +251,9 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     fsync: parseChoice(raw, 'fsync', ['always', 'never'], 'always') as FsyncMode,
     readMode: parseChoice(raw, 'read-mode', ['read-index', 'lease'], 'read-index') as ReadMode,
     clusterSecret: raw.get('cluster-secret') ?? null,
+    maxMoves: parseIntFlag(raw, 'max-moves', 2, 1, 64),
+    deadAfterMs: parseDurationFlag(raw.get('dead-after') ?? '30s', 'dead-after'),
+    drainOnExit: raw.has('drain-on-exit'),
     unsafeStaleReads: raw.has('unsafe-stale-reads'),
     unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
   };
@@ -287,4 +302,14 @@ function parseInitialCluster(value: string): Array<{ id: string; peer: HostPort 
     if (eq <= 0) throw new UsageError(`--initial-cluster entries must be ID=HOST:PORT, got ${JSON.stringify(part)}`);
     return { id: part.slice(0, eq), peer: parseHostPort(part.slice(eq + 1), 'initial-cluster') };
   });
+}
+
+/** A duration like 500ms, 3s, 2m (a bare number is seconds), in ms. */
+function parseDurationFlag(value: string, name: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(value);
+  if (match === null) throw new UsageError(`--${name} must be a duration like 500ms, 30s or 2m, got ${JSON.stringify(value)}`);
+  const unitMs = match[2] === 'ms' ? 1 : match[2] === 'm' ? 60_000 : 1000;
+  const ms = Math.round(Number(match[1]) * unitMs);
+  if (ms < 100) throw new UsageError(`--${name} must be at least 100ms`);
+  return ms;
 }

@@ -1,0 +1,332 @@
+/**
+ * The membership driver: runs on every node, acts only on the meta leader. Every pass
+ * (`passIntervalMs`) it
+ *   1. keeps the meta group's Raft config in step with the meta state's nodes (a joined
+ *      node becomes a learner, then a voter while there are fewer than 5; a removed node
+ *      leaves the config),
+ *   2. marks nodes not heard from for --dead-after as `dead` (and tells the planner),
+ *   3. marks drained nodes `removed`,
+ *   4. drives every move in flight one step (see `stepMove`),
+ *   5. asks the planner (planMoves) for new moves within --max-moves and records their
+ *      intent (`move-start`), or a preferred leader (`prefer-leader`).
+ * Everything it does is recorded in the meta log or checked against the group's actual
+ * Raft config before each step, so a new meta leader resumes any move where it stands.
+ *
+ * A move: `move-start` (phase learner) -> AddLearnerNode(to) at the group's leader -> the
+ * target creates its replica (it sees the move in the meta state) and catches up by
+ * snapshot and log -> AddNode(to) -> `move-phase remove` -> leadership handed away if
+ * `from` leads -> RemoveNode(from) -> `move-done` (replicas and epoch change) -> `from`
+ * destroys its replica. Add before remove: a group never drops below its quorum.
+ */
+import { ConfChangeType, type GroupId, type NodeId } from '../raft/types.js';
+import { metaVotersMax, plannerInputFromMeta, planPlacement, type MetaMove, type MetaView, type PlannedMove } from '../membership/index.js';
+import { clockNowMs } from './clock.js';
+import { metaGroupId, type ClusterHost } from './host.js';
+import { callGroupLeader, serveMoveOp, type GroupConf, type MoveOp } from './moves.js';
+
+/** Membership settings (serve flags). */
+export interface RebalancerOptions {
+  /** --max-moves: replica moves in flight at once. */
+  maxMoves: number;
+  /** --dead-after: a node not heard from this long is dead and its replicas re-created. */
+  deadAfterMs: number;
+  passIntervalMs: number;
+  /** A learner within this many entries of the commit index is promoted. */
+  catchUpSlackEntries: number;
+}
+
+/** Defaults. */
+export const defaultRebalancerOptions: RebalancerOptions = { maxMoves: 2, deadAfterMs: 30_000, passIntervalMs: 500, catchUpSlackEntries: 64 };
+
+/** The meta leader's membership driver (and the request handlers for join and ctl). */
+export class Rebalancer {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private leaderSinceMs = 0;
+  private wasLeader = false;
+
+  constructor(
+    private readonly host: ClusterHost,
+    private readonly options: RebalancerOptions,
+  ) {}
+
+  /** Starts the passes. */
+  start(): void {
+    this.timer = setInterval(() => void this.pass(), this.options.passIntervalMs);
+  }
+
+  /** Stops the passes. */
+  close(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private get metaReplica(): NonNullable<ReturnType<ClusterHost['replicas']['get']>> {
+    return this.host.replicas.get(metaGroupId)!;
+  }
+
+  private async pass(): Promise<void> {
+    const leads = this.metaReplica.isLeader;
+    if (leads && !this.wasLeader) this.leaderSinceMs = clockNowMs();
+    this.wasLeader = leads;
+    if (!leads || this.running || !this.host.meta.view.bootstrapped) return;
+    this.running = true;
+    try {
+      this.syncMetaConf();
+      await this.markDead();
+      await this.markDrained();
+      const view = this.host.meta.view;
+      await Promise.all(view.moves.map((m) => this.stepMove(m)));
+      await this.planNew();
+    } catch (err) {
+      this.host.logger.warn({ err: String(err) }, 'membership pass failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  // ---- the meta group's own config ---------------------------------------------------
+
+  private syncMetaConf(): void {
+    const r = this.metaReplica;
+    if (r.raft.status().leadTransferee !== 0) return;
+    const st = r.raft.status();
+    const voters = st.confState.voters;
+    const learners = st.confState.learners;
+    const inConf = (id: NodeId): boolean => voters.includes(id) || learners.includes(id);
+    for (const n of this.host.meta.view.nodes) {
+      if (n.state === 'removed' && inConf(n.id)) {
+        if (n.id === this.host.config.nodeId) {
+          const to = voters.find((id) => id !== n.id && this.host.meta.node(id)?.state === 'up');
+          if (to !== undefined) r.raft.transferLeader(to);
+        } else this.proposeMetaConf(ConfChangeType.RemoveNode, n.id);
+        return;
+      }
+      if (n.state !== 'removed' && n.state !== 'dead' && !inConf(n.id)) return this.proposeMetaConf(ConfChangeType.AddLearnerNode, n.id);
+    }
+    if (voters.length >= metaVotersMax) return;
+    const match = matchOf(st);
+    for (const id of learners) {
+      const n = this.host.meta.node(id);
+      if (n?.state === 'up' && (match.get(id) ?? 0) + this.options.catchUpSlackEntries >= st.commit) {
+        return this.proposeMetaConf(ConfChangeType.AddNode, id);
+      }
+    }
+  }
+
+  private proposeMetaConf(type: ConfChangeType, node: NodeId): void {
+    try {
+      this.metaReplica.raft.proposeConfChange({ changes: [{ type, nodeId: node }], transition: 'auto' });
+      this.host.logger.info({ node, type: ConfChangeType[type] }, 'meta group config change proposed');
+      this.host.scheduleFlush();
+    } catch {
+      // One change at a time: the previous one is still being applied; next pass.
+    }
+  }
+
+  // ---- failure detection and drains ---------------------------------------------------
+
+  /** Nodes not heard from for --dead-after (the meta leader's own view). */
+  private deadNodes(): NodeId[] {
+    const now = clockNowMs();
+    const dead: NodeId[] = [];
+    for (const n of this.host.meta.view.nodes) {
+      if (n.id === this.host.config.nodeId || n.state === 'removed') continue;
+      const heard = Math.max(this.host.lastHeardOf(n.id) ?? 0, this.leaderSinceMs);
+      if (now - heard > this.options.deadAfterMs) dead.push(n.id);
+    }
+    return dead;
+  }
+
+  private async markDead(): Promise<void> {
+    for (const id of this.deadNodes()) {
+      const n = this.host.meta.node(id)!;
+      if (n.state === 'dead') continue;
+      this.host.logger.warn({ dead: id, deadAfterMs: this.options.deadAfterMs }, 'node marked dead');
+      await this.host.proposeMeta({ type: 'node-state', id, state: 'dead' });
+    }
+  }
+
+  private async markDrained(): Promise<void> {
+    const view = this.host.meta.view;
+    for (const n of view.nodes) {
+      if (n.state !== 'draining') continue;
+      const holds = view.groups.some((g) => g.replicas.includes(n.id)) || view.moves.some((m) => m.from === n.id || m.to === n.id);
+      if (holds) continue;
+      this.host.logger.info({ node: n.id }, 'node drained: removed');
+      await this.host.proposeMeta({ type: 'node-state', id: n.id, state: 'removed' });
+    }
+  }
+
+  // ---- moves ----------------------------------------------------------------------------
+
+  private async planNew(): Promise<void> {
+    const view = this.host.meta.view;
+    const leaders = new Map<number, NodeId>();
+    for (const g of view.groups) {
+      const lead = this.host.leaderOf(g.id);
+      if (lead !== 0) leaders.set(g.id, lead);
+    }
+    const input = plannerInputFromMeta(view, { leaders, deadNodes: this.deadNodes(), maxMoves: this.options.maxMoves, maxLeaderTransfers: 2 });
+    const plan = planPlacement(input);
+    for (const move of plan.moves) await this.startMove(move);
+  }
+
+  private async startMove(move: PlannedMove): Promise<void> {
+    this.host.logger.info({ move }, 'planned move');
+    switch (move.kind) {
+      case 'move':
+        await this.host.proposeMeta({ type: 'move-start', group: move.group, from: move.from, to: move.to });
+        return;
+      case 'add-replica':
+        await this.host.proposeMeta({ type: 'move-start', group: move.group, from: 0, to: move.to });
+        return;
+      case 'remove-replica':
+        await this.host.proposeMeta({ type: 'move-start', group: move.group, from: move.from, to: 0 });
+        return;
+      case 'transfer-leader':
+        await this.host.proposeMeta({ type: 'prefer-leader', group: move.group, leader: move.to });
+        return;
+    }
+  }
+
+  /** One idempotent step of a move, decided from the group's actual Raft config. */
+  private async stepMove(m: MetaMove): Promise<void> {
+    const group = this.host.meta.group(m.group);
+    if (group === undefined) return;
+    const candidates = [...group.replicas, ...(m.to !== 0 ? [m.to] : [])];
+    const answer = await callGroupLeader(this.host, m.group, { op: 'conf' }, candidates);
+    if (answer === null || !('conf' in answer)) return;
+    const conf = answer.conf;
+    if (m.phase === 'learner') return this.stepAdd(m, conf, candidates);
+    return this.stepRemove(m, conf, candidates);
+  }
+
+  private async stepAdd(m: MetaMove, conf: GroupConf, candidates: NodeId[]): Promise<void> {
+    const to = m.to;
+    const targetState = this.host.meta.node(to)?.state;
+    if (conf.voters.includes(to)) {
+      await this.host.proposeMeta({ type: 'move-phase', group: m.group, phase: 'remove' });
+      return;
+    }
+    if (targetState !== 'up' || this.deadNodes().includes(to)) return this.rollback(m, conf, candidates);
+    if (!conf.learners.includes(to)) return this.cc(m.group, ConfChangeType.AddLearnerNode, to, candidates);
+    const match = conf.match[String(to)] ?? 0;
+    if (match + this.options.catchUpSlackEntries >= conf.commit) return this.cc(m.group, ConfChangeType.AddNode, to, candidates);
+  }
+
+  /** The target cannot finish (dead or removed while a learner): undo the addition. */
+  private async rollback(m: MetaMove, conf: GroupConf, candidates: NodeId[]): Promise<void> {
+    if (conf.learners.includes(m.to)) return this.cc(m.group, ConfChangeType.RemoveNode, m.to, candidates);
+    this.host.logger.warn({ move: m }, 'move rolled back: target gone');
+    await this.host.proposeMeta({ type: 'move-abort', group: m.group });
+  }
+
+  private async stepRemove(m: MetaMove, conf: GroupConf, candidates: NodeId[]): Promise<void> {
+    const from = m.from;
+    if (from !== 0 && (conf.voters.includes(from) || conf.learners.includes(from))) {
+      if (conf.lead === from) {
+        const to = conf.voters.includes(m.to) ? m.to : conf.voters.find((id) => id !== from && this.isLive(id));
+        if (to !== undefined) await callGroupLeader(this.host, m.group, { op: 'transfer', to }, candidates);
+        return;
+      }
+      return this.cc(m.group, ConfChangeType.RemoveNode, from, candidates);
+    }
+    this.host.logger.info({ move: m }, 'move done');
+    await this.host.proposeMeta({ type: 'move-done', group: m.group, from: m.from, to: m.to });
+  }
+
+  private isLive(id: NodeId): boolean {
+    const s = this.host.meta.node(id)?.state;
+    return (s === 'up' || s === 'draining') && !this.deadNodes().includes(id);
+  }
+
+  private async cc(group: GroupId, type: ConfChangeType, node: NodeId, candidates: NodeId[]): Promise<void> {
+    const op: MoveOp = { op: 'cc', type, node };
+    const answer = await callGroupLeader(this.host, group, op, candidates);
+    this.host.logger.info({ group, node, type: ConfChangeType[type], answer }, 'group config change');
+  }
+
+  // ---- requests: join, ctl, move steps ----------------------------------------------------
+
+  /** Peer requests of the membership layer; undefined for any other request. */
+  handleRequest(from: NodeId, payload: unknown): unknown {
+    const p = payload as { t?: string; g?: number; o?: MoveOp; id?: number; peer?: string; op?: string; node?: number };
+    switch (p.t) {
+      case 'mv':
+        return typeof p.g === 'number' && p.o !== undefined ? serveMoveOp(this.host, p.g, p.o) : { e: 'bad move request' };
+      case 'join':
+        return this.serveJoin(Number(p.id), String(p.peer));
+      case 'ctl':
+        return this.serveCtl(String(p.op), Number(p.node ?? 0));
+      default:
+        return undefined;
+    }
+  }
+
+  /** A new node asks to join: recorded through the meta log; answers the members' addresses. */
+  private async serveJoin(id: NodeId, peer: string): Promise<unknown> {
+    if (!Number.isSafeInteger(id) || id <= 0) return { e: 'bad node id' };
+    this.host.knowPeer(id, peer);
+    const res = await this.host.proposeMeta({ type: 'join', id, peer });
+    if (!res.ok) return { e: res.reason };
+    return { ok: true, nodes: this.host.meta.view.nodes.map((n) => ({ id: n.id, peer: n.peer })) };
+  }
+
+  /** `memraft ctl` operations; forwarded to the meta leader by the admin endpoint. */
+  async serveCtl(op: string, node: NodeId): Promise<unknown> {
+    const view = this.host.meta.view;
+    const known = view.nodes.find((n) => n.id === node);
+    switch (op) {
+      case 'status':
+        return ctlStatus(view, this.host);
+      case 'drain': {
+        if (known === undefined) return { e: `unknown node ${node}` };
+        const up = view.nodes.filter((n) => n.state === 'up' && n.id !== node).length;
+        if (up < view.config.replicas) return { e: `draining node ${node} would leave ${up} up nodes < ${view.config.replicas} replicas` };
+        const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'draining' });
+        return res.ok ? { ok: true } : { e: res.reason };
+      }
+      case 'remove': {
+        if (known === undefined) return { e: `unknown node ${node}` };
+        const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'removed' });
+        return res.ok ? { ok: true } : { e: res.reason };
+      }
+      default:
+        return { e: `unknown ctl op ${op}` };
+    }
+  }
+
+  /** Runs a ctl op at the meta leader (locally when we lead). */
+  async ctl(op: string, node: NodeId): Promise<unknown> {
+    const lead = this.metaReplica.lead;
+    if (lead === this.host.config.nodeId || lead === 0) return this.serveCtl(op, node);
+    try {
+      return await this.host.peerRequest(lead, { t: 'ctl', op, node }, 10_000);
+    } catch (err) {
+      return op === 'status' ? this.serveCtl(op, node) : { e: String(err) };
+    }
+  }
+}
+
+/** `ctl status` as JSON: nodes, groups (meta group as id 0) with replicas and leader, moves. */
+export function ctlStatus(view: Readonly<MetaView>, host: ClusterHost): unknown {
+  const meta = host.replicas.get(metaGroupId)!.raft.status();
+  const groups = [
+    { id: 0, range: [0, 0], replicas: [...meta.confState.voters, ...meta.confState.learners], leader: meta.lead },
+    ...view.groups.map((g) => ({ id: g.id, range: [g.lo, g.hi], replicas: [...g.replicas], leader: host.leaderOf(g.id), epoch: g.epoch })),
+  ];
+  return {
+    nodes: view.nodes.map((n) => ({ id: n.id, state: n.state, client: n.client, peer: n.peer, admin: n.admin })),
+    groups,
+    moves: view.moves.map((m) => ({ ...m })),
+  };
+}
+
+function matchOf(st: { progress?: Map<NodeId, { match: number }> | Record<string, { match: number }> }): Map<NodeId, number> {
+  const out = new Map<NodeId, number>();
+  const p = st.progress;
+  if (p instanceof Map) for (const [id, pr] of p) out.set(id, pr.match);
+  else if (p !== undefined) for (const [id, pr] of Object.entries(p)) out.set(Number(id), pr.match);
+  return out;
+}
