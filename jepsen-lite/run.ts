@@ -13,7 +13,7 @@ import { detectCrashes } from './crash/detector.js';
 import type { HistoryEvent, NemesisEvent, Outcome, Results } from './history/types.js';
 import { HistoryWriter, NemesisLog, RunClock } from './history/writer.js';
 import { Nemesis, runSchedule } from './nemesis/nemesis.js';
-import { describeFault, expandNemeses, makeSchedule, type FaultStep } from './nemesis/schedule.js';
+import { defaultTiming, describeFault, expandNemeses, makeSchedule, type FaultStep, type ScheduleTiming } from './nemesis/schedule.js';
 import { Rng } from './random.js';
 import { McClient } from './workload/client.js';
 import { finalReads, Runner } from './workload/runner.js';
@@ -42,6 +42,8 @@ export interface RunOptions {
   recoveryTimeoutMs: number;
   /** The memraft entry point (default dist/cli/main.js). */
   mainJs?: string;
+  /** Fault and quiet durations of the schedule (default 3-6 s faults after 2-4 s quiet). */
+  timing?: ScheduleTiming;
   /** Progress lines (default: stdout). */
   log?: (line: string) => void;
   /** Seconds between progress lines. */
@@ -99,7 +101,7 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
   const clock = new RunClock();
   const history = new HistoryWriter(path.join(o.out, 'history.jsonl'), clock);
   const nemesisLog = new NemesisLog(path.join(o.out, 'nemesis.jsonl'), clock);
-  const schedule = makeSchedule(o.seed, cluster.ids, kinds, o.timeSec * 1000);
+  const schedule = makeSchedule(o.seed, cluster.ids, kinds, o.timeSec * 1000, o.timing ?? defaultTiming);
   let digests: DigestReport = { agree: false, converged: false, groups: {} };
   let runner: Runner | null = null;
   let mainPhaseSec = o.timeSec;
