@@ -2,7 +2,9 @@
 # A local memraft cluster on 127.0.0.1, as background processes.
 #
 #   scripts/cluster.sh start [--nodes N] [--base-port P] [--dir D] [extra `memraft serve` flags]
-#   scripts/cluster.sh stop|status [--dir D]
+#   scripts/cluster.sh stop|status [--dir D] [--json]  # status --json: `memraft ctl status --json`
+#   scripts/cluster.sh add [--dir D]              # start one more node that joins; prints its line
+#   scripts/cluster.sh drain <id> [--dir D]       # move its replicas away, then stop it
 #   scripts/cluster.sh kill <id> [--dir D]        # SIGKILL, no shutdown
 #   scripts/cluster.sh restart <id> [--dir D]     # (re)start one node with its saved flags
 #
@@ -20,7 +22,7 @@ READY_TIMEOUT_S=${MEMRAFT_READY_TIMEOUT_S:-60}
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -48,11 +50,15 @@ launch() {
   if alive "$i"; then die "node $i already running (pid $(cat "$DIR/node-$i.pid"))"; fi
   mkdir -p "$DIR/node-$i"
   # shellcheck disable=SC2086
+  local members="--initial-cluster $(initial_cluster)"
+  # A node added by `add` joins through any running member instead.
+  if [[ -f "$DIR/node-$i.joined" ]]; then members="--join $HOST:$(peer_port "$(any_alive "$i")")"; fi
+  # shellcheck disable=SC2086
   nohup node "$MAIN" serve --id "$i" \
     --listen "$HOST:$(client_port "$i")" \
     --peer-listen "$HOST:$(peer_port "$i")" \
     --admin-listen "$HOST:$(admin_port "$i")" \
-    --initial-cluster "$(initial_cluster)" \
+    $members \
     --data-dir "$DIR/node-$i" $EXTRA >>"$DIR/node-$i.log" 2>&1 </dev/null &
   echo $! >"$DIR/node-$i.pid"
 }
@@ -112,8 +118,51 @@ cmd_stop() {
   echo "stopped"
 }
 
+# The lowest running node other than $1.
+any_alive() {
+  local i
+  for ((i = 1; i <= NODES; i++)); do
+    if [[ "$i" != "${1:-0}" ]] && alive "$i"; then echo "$i"; return; fi
+  done
+  die "no running node"
+}
+
+ctl() { node "$MAIN" ctl --admin "$HOST:$(admin_port "$(any_alive "${EXCEPT:-0}")")" "$@"; }
+
+cmd_add() {
+  load_env
+  local i=$((NODES + 1))
+  touch "$DIR/node-$i.joined"
+  NODES=$i
+  printf 'NODES=%q\nBASE=%q\nEXTRA=%q\n' "$NODES" "$BASE" "$EXTRA" >"$DIR/cluster.env"
+  launch "$i"
+  wait_ready "$i"
+  echo "node $i $HOST:$(client_port "$i")"
+}
+
+cmd_drain() {
+  load_env
+  local i=$1 deadline=$((SECONDS + ${MEMRAFT_DRAIN_TIMEOUT_S:-300}))
+  EXCEPT=$i ctl drain "$i" >/dev/null || die "drain of node $i refused"
+  until EXCEPT=$i ctl status --json | node -e '
+      const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
+      process.exit(s.nodes.some((n) => n.id === Number(process.argv[1]) && n.state === "removed") ? 0 : 1);' "$i"; do
+    ((SECONDS < deadline)) || die "node $i not drained after ${MEMRAFT_DRAIN_TIMEOUT_S:-300}s"
+    sleep 0.5
+  done
+  if alive "$i"; then
+    kill -TERM "$(cat "$DIR/node-$i.pid")" 2>/dev/null || true
+    local tries=0
+    while alive "$i" && ((tries < 100)); do sleep 0.1; tries=$((tries + 1)); done
+    alive "$i" && kill -KILL "$(cat "$DIR/node-$i.pid")" 2>/dev/null || true
+    rm -f "$DIR/node-$i.pid"
+  fi
+  echo "drained node $i"
+}
+
 cmd_status() {
   load_env
+  if [[ "${JSON:-0}" == 1 ]]; then ctl status --json; return; fi
   local i
   for ((i = 1; i <= NODES; i++)); do
     if alive "$i"; then
@@ -163,6 +212,7 @@ main() {
   while (($#)); do
     case "$1" in
       --dir) DIR=$2; shift 2 ;;
+      --json) JSON=1; shift ;;
       *) args+=("$1"); shift ;;
     esac
   done
@@ -171,6 +221,8 @@ main() {
     stop) cmd_stop ;;
     status) cmd_status ;;
     kill) id=${args[0]:-}; [[ -n "$id" ]] || usage; cmd_kill "$id" ;;
+    add) cmd_add ;;
+    drain) id=${args[0]:-}; [[ -n "$id" ]] || usage; cmd_drain "$id" ;;
     restart) id=${args[0]:-}; [[ -n "$id" ]] || usage; cmd_restart "$id" ;;
     *) usage ;;
   esac

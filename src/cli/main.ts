@@ -6,11 +6,13 @@
 import { UsageError, parseServeArgs, serveUsage } from '../server/config.js';
 import { runServe } from '../server/serve.js';
 import { memraftVersion } from '../server/version.js';
+import { ctlCommand } from './ctl.js';
 
 const topUsage = `Usage: memraft <command> [options]
 
 Commands:
   serve     run a memraft node (memraft serve --help for its flags)
+  ctl       cluster operations: status, drain, remove (memraft ctl --help)
   version   print the version`;
 
 async function main(argv: string[]): Promise<number> {
@@ -18,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serveCommand(rest);
+    case 'ctl':
+      return ctlCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`memraft ${memraftVersion}\n`);
