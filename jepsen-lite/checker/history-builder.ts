@@ -42,6 +42,8 @@ export interface GenerateOptions {
   infoChance: number;
   /** Values written are drawn from this many distinct strings (fewer = more cas/add hits); 0 = every value unique. */
   values: number;
+  /** Op mix: 'memcached' uses every register op; 'register' is the harness's 50% read, 30% write, 20% cas. */
+  mix?: 'memcached' | 'register';
 }
 
 /** A deterministic stream of choices in [0, 1) (e.g. from fast-check, or a seeded PRNG). */
@@ -94,9 +96,15 @@ class Registers {
 
 let uniqueNext = 0;
 
-function pickOp(choose: Choose, key: string, registers: Registers, values: number): { f: OpF; value: HistoryEvent['value'] } {
+function pickOp(choose: Choose, key: string, registers: Registers, opts: GenerateOptions): { f: OpF; value: HistoryEvent['value'] } {
+  const values = opts.values;
   const value = (): string => (values === 0 ? `u${uniqueNext++}` : String(Math.floor(choose() * values)));
   const r = choose();
+  if (opts.mix === 'register') {
+    if (r < 0.5) return { f: 'read', value: null };
+    if (r < 0.8) return { f: 'write', value: value() };
+    return { f: 'cas', value: [registers.peek(key), value()] };
+  }
   if (r < 0.35) return { f: 'read', value: null };
   if (r < 0.6) return { f: 'write', value: value() };
   if (r < 0.75) return { f: 'cas', value: [choose() < 0.7 ? registers.peek(key) : value(), value()] };
@@ -127,7 +135,7 @@ export function generateHistory(choose: Choose, opts: GenerateOptions): HistoryE
     if (pending === null || pending === undefined) {
       if (invoked >= opts.ops) continue;
       const key = opts.keys[Math.floor(choose() * opts.keys.length)]!;
-      const { f, value } = pickOp(choose, key, registers, opts.values);
+      const { f, value } = pickOp(choose, key, registers, opts);
       slots[slot] = { key, f, value, applied: false };
       events.push({ process, type: 'invoke', f, key, value, time });
       invoked++;

@@ -139,6 +139,10 @@ export function checkKey(paired: readonly PairedOp[], stepsMax: number): SearchR
   return new Search(ops, states, stepsMax).run();
 }
 
+function isReadOnly(op: ModelOp): boolean {
+  return op.kind === OpKind.Read || (op.kind === OpKind.Cas && op.a === op.b) || (op.kind === OpKind.Incr && op.delta === 0n);
+}
+
 /** Per op: the deepest ok-depth at which its completion blocked the search, and the states met. */
 interface BlockLog {
   depth: Int32Array;
@@ -165,6 +169,8 @@ class Search {
   private readonly failed: FailedConfigs;
   /** 1 for blind overwrites (write, delete): their result does not depend on the state. */
   private readonly blind: Uint8Array;
+  /** 1 for ops that never change the state where they apply (reads, cas x->x, incr by 0). */
+  private readonly readOnly: Uint8Array;
   /** Per info op: the previous identical info op (by invoke time), or -1. */
   private readonly classPrev: Int32Array;
   private okHash = 0;
@@ -187,6 +193,7 @@ class Search {
     this.infoBits = new Uint32Array(Math.ceil(infoCount / 32));
     this.failed = new FailedConfigs(this.okBits.length, this.infoBits.length);
     this.classPrev = infoClassPrev(ops);
+    this.readOnly = Uint8Array.from(ops, (op) => (isReadOnly(op) ? 1 : 0));
     this.blind = Uint8Array.from(ops, (op) => (op.kind === OpKind.Write || op.kind === OpKind.Delete ? 1 : 0));
     this.refuted = newBlockLog(ops.length);
     this.fallback = newBlockLog(ops.length);
@@ -204,10 +211,12 @@ class Search {
    * an info op, so the next may not be a blind overwrite (see failed-configs.ts).
    */
   private search(): KeyOutcome {
-    const { ops, list, blind } = this;
+    const { ops, list, blind, readOnly } = this;
     const { next, okHead } = list;
     const stackOp = new Int32Array(ops.length);
     const stackState = new Int32Array(ops.length);
+    /** 1 when the frame's op was linearized eagerly (the parent has no other child to try). */
+    const stackEager = new Uint8Array(ops.length);
     let depth = 0;
     let okDepth = 0;
     let okRemaining = ops.reduce((n, op) => n + (op.info ? 0 : 1), 0);
@@ -224,56 +233,70 @@ class Search {
         entry = this.firstInfoCandidate(list.infoHead, firstReturn, restricted);
         continue;
       }
-      if (firstReturn !== -1 && entry === -1) {
-        // Pass 2 is over too: this configuration fails.
+      let failing = firstReturn !== -1 && entry === -1;
+      if (failing) this.noteBlocked(firstReturn >> 1, state, okDepth);
+      if (!failing) {
+        const index = entry >> 1;
+        const op = ops[index]!;
+        if (restricted && firstReturn === -1 && blind[index] === 1) {
+          entry = next[entry]!;
+          continue;
+        }
         if (++this.steps > this.stepsMax) return 'unknown';
-        this.noteBlocked(firstReturn >> 1, state, okDepth);
+        const after = step(op, state, this.states);
+        // An ok op that never changes the state (a read) can be linearized as soon as it
+        // applies, with no alternatives tried: any linearization from here can be reordered
+        // to start with it. An info op that leaves the state as it is would be pointless.
+        const eager = after >= 0 && readOnly[index] === 1 && !op.info;
+        if (after >= 0 && !(after === state && op.info)) {
+          this.toggleBit(index);
+          if (!this.failed.dominates(this.configHash(after), this.okBits, this.infoBits, after, op.info)) {
+            stackOp[depth] = index;
+            stackState[depth] = state;
+            stackEager[depth] = eager ? 1 : 0;
+            depth++;
+            state = after;
+            restricted = op.info;
+            this.lift(index);
+            if (!op.info) {
+              okRemaining--;
+              okDepth++;
+            }
+            firstReturn = -1;
+            entry = next[okHead]!;
+            continue;
+          }
+          this.toggleBit(index);
+        }
+        if (!eager) {
+          entry = firstReturn === -1 ? next[entry]! : this.nextInfoCandidate(entry, firstReturn, restricted);
+          continue;
+        }
+        failing = true;
+      }
+      // This configuration fails; so do its parents as long as they were left eagerly.
+      let index: number;
+      do {
+        if (++this.steps > this.stepsMax) return 'unknown';
         this.failed.add(this.configHash(state), this.okBits, this.infoBits, state, restricted);
         if (depth === 0) return 'invalid';
-        const index = stackOp[--depth]!;
+        index = stackOp[--depth]!;
         state = stackState[depth]!;
         restricted = depth > 0 && ops[stackOp[depth - 1]!]!.info;
         this.unlift(index);
         this.toggleBit(index);
-        if (ops[index]!.info) {
-          firstReturn = this.firstReturnEntry();
-          entry = this.nextInfoCandidate(2 * index, firstReturn, restricted);
-        } else {
+        if (!ops[index]!.info) {
           okRemaining++;
           okDepth--;
-          firstReturn = -1;
-          entry = next[2 * index]!;
         }
-        continue;
+      } while (stackEager[depth] === 1);
+      if (ops[index]!.info) {
+        firstReturn = this.firstReturnEntry();
+        entry = this.nextInfoCandidate(2 * index, firstReturn, restricted);
+      } else {
+        firstReturn = -1;
+        entry = next[2 * index]!;
       }
-      const index = entry >> 1;
-      const op = ops[index]!;
-      if (restricted && firstReturn === -1 && blind[index] === 1) {
-        entry = next[entry]!;
-        continue;
-      }
-      if (++this.steps > this.stepsMax) return 'unknown';
-      const after = step(op, state, this.states);
-      if (after >= 0) {
-        this.toggleBit(index);
-        if (!this.failed.dominates(this.configHash(after), this.okBits, this.infoBits, after, op.info)) {
-          stackOp[depth] = index;
-          stackState[depth] = state;
-          depth++;
-          state = after;
-          restricted = op.info;
-          this.lift(index);
-          if (!op.info) {
-            okRemaining--;
-            okDepth++;
-          }
-          firstReturn = -1;
-          entry = next[okHead]!;
-          continue;
-        }
-        this.toggleBit(index);
-      }
-      entry = firstReturn === -1 ? next[entry]! : this.nextInfoCandidate(entry, firstReturn, restricted);
     }
     return 'valid';
   }
