@@ -1,0 +1,179 @@
+/**
+ * A growable cluster of `memraft serve` child processes for the membership tests: the
+ * first nodes start with --initial-cluster, later ones with --join; `ctl` calls the admin
+ * /ctl endpoints; a writer records acknowledged writes (unique keys) and `readAll` checks
+ * each of them through a node.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { clusterPorts, tempDir, type ClusterPorts } from './helpers.js';
+import { ensureBuilt, mainJs, repoRoot, TextClient } from './process-cluster.js';
+
+/** `ctl status` JSON. */
+export interface CtlStatus {
+  nodes: Array<{ id: number; state: string; client: string }>;
+  groups: Array<{ id: number; replicas: number[]; leader: number }>;
+  moves: Array<{ group: number; from: number; to: number; phase: string }>;
+}
+
+/** A cluster whose nodes 1..initial bootstrap it and the others join. */
+export class MemberCluster {
+  readonly children = new Map<number, ChildProcess>();
+  private readonly output = new Map<number, string>();
+
+  private constructor(
+    readonly initial: number,
+    readonly ports: ClusterPorts,
+    readonly dir: string,
+    private readonly extra: string[],
+  ) {}
+
+  /** Starts nodes 1..initial (ports for up to `maxNodes`) and waits for ctl status to answer with every node up. */
+  static async start(initial: number, maxNodes: number, extra: string[]): Promise<MemberCluster> {
+    ensureBuilt();
+    const c = new MemberCluster(initial, await clusterPorts(maxNodes), await tempDir('membership'), extra);
+    for (let id = 1; id <= initial; id++) c.spawn(id);
+    await c.until(async (s) => s.nodes.filter((n) => n.state === 'up').length === initial && s.groups.every((g) => g.leader !== 0), 'cluster up');
+    return c;
+  }
+
+  /** Spawns node `id` (joining when beyond the initial nodes). */
+  spawn(id: number): void {
+    const p = this.ports;
+    const initial = p.peer.slice(0, this.initial).map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
+    const via = [...this.children.keys()].find((k) => k !== id) ?? 1;
+    const members = id <= this.initial ? ['--initial-cluster', initial] : ['--join', `127.0.0.1:${p.peer[via - 1]}`];
+    const args = [mainJs, 'serve', '--id', String(id), '--listen', `127.0.0.1:${p.client[id - 1]}`, '--peer-listen', `127.0.0.1:${p.peer[id - 1]}`,
+      '--admin-listen', `127.0.0.1:${p.admin[id - 1]}`, ...members, '--data-dir', path.join(this.dir, `node-${id}`), '--log-level', 'warn', ...this.extra];
+    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MEMRAFT_SNAPSHOT_ENTRIES: '200' } });
+    this.output.set(id, '');
+    const append = (d: Buffer): void => void this.output.set(id, (this.output.get(id) ?? '') + d.toString());
+    child.stdout!.on('data', append);
+    child.stderr!.on('data', append);
+    this.children.set(id, child);
+  }
+
+  /** Everything node `id` printed. */
+  logOf(id: number): string {
+    return this.output.get(id) ?? '';
+  }
+
+  /** Client port of node `id`. */
+  clientPort(id: number): number {
+    return this.ports.client[id - 1]!;
+  }
+
+  /** A ctl call at the first running node that answers. */
+  async ctl(op: string, node = 0): Promise<unknown> {
+    for (const id of [...this.children.keys()].sort((a, b) => a - b)) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.ports.admin[id - 1]}/ctl/${op}?node=${node}`, { method: op === 'status' ? 'GET' : 'POST' });
+        return await res.json();
+      } catch {
+        // that node is down or starting: the next one
+      }
+    }
+    throw new Error('no node answered');
+  }
+
+  /** ctl status. */
+  status(): Promise<CtlStatus> {
+    return this.ctl('status') as Promise<CtlStatus>;
+  }
+
+  /** Polls ctl status until `check` holds. */
+  async until(check: (s: CtlStatus) => boolean, what: string, timeoutMs = 90_000): Promise<CtlStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let last: CtlStatus | null = null;
+    for (;;) {
+      try {
+        last = await this.status();
+        if (check(last)) return last;
+      } catch {
+        // between meta leaders: ask again
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** SIGKILL node `id`. */
+  async kill(id: number): Promise<void> {
+    const child = this.children.get(id);
+    if (child === undefined) return;
+    this.children.delete(id);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM everything and remove the data. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.children.values()].map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+    this.children.clear();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Every group has `rf` replicas, all on up nodes, none in flight. */
+export function settled(s: CtlStatus, rf: number): boolean {
+  const up = new Set(s.nodes.filter((n) => n.state === 'up').map((n) => n.id));
+  return s.moves.length === 0 && s.groups.filter((g) => g.id !== 0).every((g) => g.replicas.length === rf && g.replicas.every((id) => up.has(id)) && new Set(g.replicas).size === rf);
+}
+
+/** Replicas per node over the data groups. */
+export function loads(s: CtlStatus): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const g of s.groups) if (g.id !== 0) for (const id of g.replicas) out.set(id, (out.get(id) ?? 0) + 1);
+  return out;
+}
+
+/** Writes unique keys through the given nodes until stopped; acknowledged ones in `acked`. */
+export function startWriters(c: MemberCluster, nodes: number[], acked: Map<string, string>): { stop: () => Promise<void> } {
+  let stopped = false;
+  const loops = nodes.map(async (id) => {
+    let client: TextClient | null = null;
+    for (let i = 0; !stopped; i++) {
+      const key = `w${id}-${i}`;
+      try {
+        client ??= await TextClient.connect(c.clientPort(id));
+        if ((await client.set(key, `v${i}`)) === 'STORED\r\n') acked.set(key, `v${i}`);
+      } catch {
+        client?.close();
+        client = null;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    client?.close();
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Keys of `acked` that node `id` does not read back with their value. */
+export async function missingThrough(c: MemberCluster, id: number, acked: Map<string, string>): Promise<string[]> {
+  const client = await TextClient.connect(c.clientPort(id));
+  const missing: string[] = [];
+  try {
+    for (const [key, value] of acked) if ((await client.get(key)) !== value) missing.push(key);
+  } finally {
+    client.close();
+  }
+  return missing;
+}
