@@ -104,20 +104,34 @@ function storedValue(op: PairedOp): string | null | undefined {
   }
 }
 
-/** The ops an anomaly lists besides the offending one. */
-function contextOps(target: PairedOp, all: readonly ModelOp[]): PairedOp[] {
+/**
+ * The ops an anomaly lists besides the offending one: for a read, the latest op that stored
+ * the value it returned; the latest writes completed before it; ok ops overlapping it; info
+ * ops invoked while it ran or that stored one of the values it met (other info ops invoked
+ * earlier overlap everything after them and would drown the list).
+ */
+function contextOps(target: PairedOp, all: readonly ModelOp[], states: readonly (string | null)[]): PairedOp[] {
   const others = all.map((op) => op.source).filter((op) => op !== target);
-  const concurrent = others.filter((op) => overlaps(op, target)).slice(0, concurrentOpsMax);
-  const preceding = others
-    .filter((op) => storedValue(op) !== undefined && op.outcome === 'ok' && returnTime(op) < target.invoke.time)
-    .sort((a, b) => returnTime(b) - returnTime(a))
-    .slice(0, precedingWritesMax);
-  const context = new Set<PairedOp>([...preceding, ...concurrent]);
+  const context = new Set<PairedOp>();
   if (target.invoke.f === 'read') {
     const read = valueOf(target.completion);
-    const writers = others.filter((op) => storedValue(op) === read && op.invoke.f !== 'delete');
+    const writers = others.filter((op) => storedValue(op) === read && op.invoke.f !== 'delete' && op.invoke.time <= returnTime(target));
     if (writers.length > 0) context.add(writers[writers.length - 1]!);
   }
+  others
+    .filter((op) => storedValue(op) !== undefined && op.outcome === 'ok' && returnTime(op) < target.invoke.time)
+    .sort((a, b) => returnTime(b) - returnTime(a))
+    .slice(0, precedingWritesMax)
+    .forEach((op) => context.add(op));
+  // An info op matters if it ran while the target did, or stored one of the values reported.
+  const during = (op: PairedOp): boolean =>
+    op.outcome === 'ok'
+      ? overlaps(op, target)
+      : op.invoke.time <= returnTime(target) && (op.invoke.time >= target.invoke.time || states.includes(storedValue(op) as string | null));
+  others
+    .filter(during)
+    .slice(0, concurrentOpsMax)
+    .forEach((op) => context.add(op));
   return [...context].sort((a, b) => a.invoke.time - b.invoke.time);
 }
 
@@ -125,8 +139,8 @@ function contextOps(target: PairedOp, all: readonly ModelOp[]): PairedOp[] {
 export function describeBlocked(blocked: Blocked, all: readonly ModelOp[]): Anomaly {
   const target = blocked.op.source;
   const choices = formatChoices(blocked.states, blocked.statesTruncated);
-  const context = contextOps(target, all);
-  const concurrentCount = context.filter((op) => overlaps(op, target)).length;
+  const context = contextOps(target, all, blocked.states);
+  const concurrentCount = context.filter((op) => op.outcome === 'ok' && overlaps(op, target)).length;
   let kind = `nonlinearizable-${target.invoke.f}`;
   let message: string;
   if (refutedByStates(blocked.op, blocked.states)) {

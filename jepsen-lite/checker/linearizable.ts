@@ -38,7 +38,7 @@ export type KeyOutcome = 'valid' | 'invalid' | 'unknown';
 /** Where the search failed deepest: the op that could not be linearized and the states it met. */
 export interface Blocked {
   op: ModelOp;
-  /** Model states (values, null = absent) in which the op's completion was reached unlinearized. */
+  /** Model states (values, null = absent) in which the op was tried and could not take effect. */
   states: (string | null)[];
   /** True when more states were seen than are listed. */
   statesTruncated: boolean;
@@ -143,16 +143,10 @@ function isReadOnly(op: ModelOp): boolean {
   return op.kind === OpKind.Read || (op.kind === OpKind.Cas && op.a === op.b) || (op.kind === OpKind.Incr && op.delta === 0n);
 }
 
-/** Per op: the deepest ok-depth at which its completion blocked the search, and the states met. */
+/** Where the search blocked deepest: the op whose completion it could not pass. */
 interface BlockLog {
-  depth: Int32Array;
-  states: number[][];
-  /** The op blocked deepest (-1 = none yet). */
   op: number;
-}
-
-function newBlockLog(count: number): BlockLog {
-  return { depth: new Int32Array(count).fill(-1), states: Array.from({ length: count }, () => []), op: -1 };
+  depth: number;
 }
 
 /** One key's search; fields are the mutable configuration, kept flat for speed. */
@@ -175,9 +169,11 @@ class Search {
   private readonly classPrev: Int32Array;
   private okHash = 0;
   private steps = 0;
-  /** Blocks where the op itself could not apply, and the other blocks. */
-  private readonly refuted: BlockLog;
-  private readonly fallback: BlockLog;
+  /** The deepest block at an op that was refused somewhere, and at any other op. */
+  private readonly refuted: BlockLog = { op: -1, depth: -1 };
+  private readonly fallback: BlockLog = { op: -1, depth: -1 };
+  /** Per ok op: states in which it could not take effect (capped). */
+  private readonly refusedStates: number[][];
 
   constructor(ops: ModelOp[], states: StateTable, stepsMax: number) {
     this.ops = ops;
@@ -195,8 +191,7 @@ class Search {
     this.classPrev = infoClassPrev(ops);
     this.readOnly = Uint8Array.from(ops, (op) => (isReadOnly(op) ? 1 : 0));
     this.blind = Uint8Array.from(ops, (op) => (op.kind === OpKind.Write || op.kind === OpKind.Delete ? 1 : 0));
-    this.refuted = newBlockLog(ops.length);
-    this.fallback = newBlockLog(ops.length);
+    this.refusedStates = ops.map(() => []);
   }
 
   run(): SearchResult {
@@ -234,7 +229,7 @@ class Search {
         continue;
       }
       let failing = firstReturn !== -1 && entry === -1;
-      if (failing) this.noteBlocked(firstReturn >> 1, state, okDepth);
+      if (failing) this.noteBlocked(firstReturn >> 1, okDepth);
       if (!failing) {
         const index = entry >> 1;
         const op = ops[index]!;
@@ -244,6 +239,7 @@ class Search {
         }
         if (++this.steps > this.stepsMax) return 'unknown';
         const after = step(op, state, this.states);
+        if (after < 0 && !op.info) this.noteRefused(index, state);
         // An ok op that never changes the state (a read) can be linearized as soon as it
         // applies, with no alternatives tried: any linearization from here can be reordered
         // to start with it. An info op that leaves the state as it is would be pointless.
@@ -378,25 +374,27 @@ class Search {
     next[prev[call]!] = call;
   }
 
-  /**
-   * Remembers where the search blocked at op `index`'s completion. States in which the op
-   * itself cannot apply are the ones that explain the anomaly ("the value could only be");
-   * a block where it could apply (a later op failed) only counts as a fallback.
-   */
-  private noteBlocked(index: number, state: number, okDepth: number): void {
-    const refuted = step(this.ops[index]!, state, this.states) < 0;
-    const best = refuted ? this.refuted : this.fallback;
-    const seen = best.states[index]!;
+  /** Remembers a state in which ok op `index` could not take effect (for the anomaly message). */
+  private noteRefused(index: number, state: number): void {
+    const seen = this.refusedStates[index]!;
     if (seen.length <= blockedStatesMax && !seen.includes(state)) seen.push(state);
-    if (okDepth > best.depth[index]!) best.depth[index] = okDepth;
-    if (best.op === -1 || okDepth > best.depth[best.op]!) best.op = index;
+  }
+
+  /**
+   * Remembers that the search blocked at op `index`'s completion with `okDepth` ok ops
+   * linearized. The op blocked deepest is reported, preferring one that was refused
+   * somewhere (whose own precondition failed) over one blocked only by later ops.
+   */
+  private noteBlocked(index: number, okDepth: number): void {
+    const best = this.refusedStates[index]!.length > 0 ? this.refuted : this.fallback;
+    if (best.op === -1 || okDepth > best.depth) [best.op, best.depth] = [index, okDepth];
   }
 
   private blocked(): Blocked {
-    const best = this.refuted.op !== -1 ? this.refuted : this.fallback;
-    const seen = best.states[best.op]!;
+    const op = this.refuted.op !== -1 ? this.refuted.op : this.fallback.op;
+    const seen = this.refusedStates[op]!;
     return {
-      op: this.ops[best.op]!,
+      op: this.ops[op]!,
       states: seen.slice(0, blockedStatesMax).map((id) => this.states.values[id] ?? null),
       statesTruncated: seen.length > blockedStatesMax,
     };
