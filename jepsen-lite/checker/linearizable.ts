@@ -14,11 +14,18 @@
  * in a list of their own, and a configuration's candidates are tried ok ops first (pass 1:
  * the ok list up to its first return entry), then info ops (pass 2: info calls up to that
  * return's time), so that the configurations that do not use an info op fail (and are
- * memoised) before those that do. Three reductions keep info ops tractable, each keeping
- * some linearization whenever one exists: FailedConfigs prunes configurations that used a
- * superset of a failed one's info ops; an info op is never followed directly by a blind
- * overwrite (write, delete), which would make it pointless; identical info ops are used in
- * invoke order only (info-ops.ts). fail ops did not happen and are removed beforehand.
+ * memoised) before those that do.
+ *
+ * Reductions, each of which keeps some linearization whenever one exists:
+ * - FailedConfigs prunes configurations that used a superset of a failed one's info ops.
+ * - An info op is never followed directly by a blind overwrite (write, delete), which would
+ *   make it pointless, nor linearized where it leaves the state unchanged.
+ * - Identical info ops are used in invoke order only; info ops whose value no op could
+ *   observe are dropped (info-ops.ts).
+ * - A read (any op that never changes the state) that applies is linearized at once with
+ *   no alternatives: a linearization from here can always be reordered to start with it.
+ *   With 10-20 concurrent clients this cut the steps of the hardest keys 5x or more.
+ * fail ops did not happen and are removed beforehand.
  *
  * Worked example: w1 = write "1" [0,10], r = read -> "1" [5,20], w2 = write "2" [6,8].
  * List: call w1, call r, call w2, ret w2, ret w1, ret r. From (∅, absent): try w1 ->

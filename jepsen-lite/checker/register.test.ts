@@ -22,7 +22,7 @@ describe('checkRegister: valid histories', () => {
     ]);
     const result = checkRegister(h);
     expect(result.outcome).toBe('valid');
-    expect(result.keys.k).toMatchObject({ outcome: 'valid', ops: 10 });
+    expect(result.keys.k).toMatchObject({ outcome: 'valid', ops: 12 });
   });
 
   it('accepts concurrent ops that only one order explains', () => {

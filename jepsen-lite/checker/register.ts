@@ -13,7 +13,7 @@ export const registerStepsMaxDefault = 2_000_000;
 /** The verdict for one key. */
 export interface KeyResult {
   outcome: Outcome;
-  /** Ops the search considered: ok and info ops (fail ops and info reads drop out). */
+  /** Operations (invocations) of the key in the history, whatever their outcome. */
   ops: number;
   /** Search effort spent: model steps plus backtracks. */
   steps: number;
@@ -63,7 +63,7 @@ export function checkRegister(history: readonly HistoryEvent[], opts: RegisterOp
       continue;
     }
     const search = checkKey(paired, stepsMax);
-    const result: KeyResult = { outcome: search.outcome, ops: search.ops.length, steps: search.steps };
+    const result: KeyResult = { outcome: search.outcome, ops: paired.length, steps: search.steps };
     if (search.outcome === 'unknown') result.note = `search stopped after ${stepsMax} steps`;
     if (search.blocked !== undefined) result.anomaly = describeBlocked(search.blocked, search.ops);
     keys[key] = result;
