@@ -58,6 +58,10 @@ export interface SearchResult {
   steps: number;
   /** The compiled ops (ok and info, without fail ops and info reads). */
   ops: ModelOp[];
+  /** Failed configurations memoised. */
+  configs: number;
+  /** Why an 'unknown' search stopped: the step limit or the memo's size limit. */
+  stopped?: 'steps' | 'memo';
   blocked?: Blocked;
 }
 
@@ -139,11 +143,18 @@ export function compileKeyOps(paired: readonly PairedOp[], states: StateTable): 
   return ops;
 }
 
-/** Searches for a linearization of one key's ops; 'unknown' when more than stepsMax steps are needed. */
-export function checkKey(paired: readonly PairedOp[], stepsMax: number): SearchResult {
+/** Limits of one key's search. */
+export interface SearchLimits {
+  stepsMax: number;
+  /** Size limit of the failed-configuration memo, in 4-byte words. */
+  memoWordsMax?: number;
+}
+
+/** Searches for a linearization of one key's ops; 'unknown' when it needs more than its limits. */
+export function checkKey(paired: readonly PairedOp[], limits: SearchLimits): SearchResult {
   const states = new StateTable();
   const ops = dropUnobservableInfo(compileKeyOps(paired, states), states);
-  return new Search(ops, states, stepsMax).run();
+  return new Search(ops, states, limits).run();
 }
 
 function isReadOnly(op: ModelOp): boolean {
@@ -175,6 +186,7 @@ class Search {
   /** Per info op: the previous identical info op (by invoke time), or -1. */
   private readonly classPrev: Int32Array;
   private okHash = 0;
+  private memoFull = false;
   private steps = 0;
   /** The deepest block at an op that was refused somewhere, and at any other op. */
   private readonly refuted: BlockLog = { op: -1, depth: -1 };
@@ -182,10 +194,10 @@ class Search {
   /** Per ok op: states in which it could not take effect (capped). */
   private readonly refusedStates: number[][];
 
-  constructor(ops: ModelOp[], states: StateTable, stepsMax: number) {
+  constructor(ops: ModelOp[], states: StateTable, limits: SearchLimits) {
     this.ops = ops;
     this.states = states;
-    this.stepsMax = stepsMax;
+    this.stepsMax = limits.stepsMax;
     this.list = buildEntries(ops);
     this.bitIndex = new Int32Array(ops.length);
     let okCount = 0;
@@ -194,7 +206,7 @@ class Search {
     this.zobrist = zobristKeys(ops.length);
     this.okBits = new Uint32Array(Math.ceil(okCount / 32));
     this.infoBits = new Uint32Array(Math.ceil(infoCount / 32));
-    this.failed = new FailedConfigs(this.okBits.length, this.infoBits.length);
+    this.failed = new FailedConfigs(limits.memoWordsMax);
     this.classPrev = infoClassPrev(ops);
     this.readOnly = Uint8Array.from(ops, (op) => (isReadOnly(op) ? 1 : 0));
     this.blind = Uint8Array.from(ops, (op) => (op.kind === OpKind.Write || op.kind === OpKind.Delete ? 1 : 0));
@@ -203,7 +215,8 @@ class Search {
 
   run(): SearchResult {
     const outcome = this.search();
-    const result: SearchResult = { outcome, steps: this.steps, ops: this.ops };
+    const result: SearchResult = { outcome, steps: this.steps, ops: this.ops, configs: this.failed.size };
+    if (outcome === 'unknown') result.stopped = this.memoFull ? 'memo' : 'steps';
     if (outcome === 'invalid') result.blocked = this.blocked();
     return result;
   }
@@ -281,7 +294,10 @@ class Search {
       let index: number;
       do {
         if (++this.steps > this.stepsMax) return 'unknown';
-        this.failed.add(this.configHash(state), this.okBits, this.infoBits, state, restricted);
+        if (!this.failed.add(this.configHash(state), this.okBits, this.infoBits, state, restricted)) {
+          this.memoFull = true;
+          return 'unknown';
+        }
         if (depth === 0) return 'invalid';
         index = stackOp[--depth]!;
         state = stackState[depth]!;

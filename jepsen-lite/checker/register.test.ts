@@ -221,6 +221,15 @@ describe('checkRegister: limits and malformed input', () => {
     expect(limited.keys.k!.note).toContain('5 steps');
   });
 
+  it('answers unknown, never valid, when the memo of failed configurations is full', () => {
+    const specs: Parameters<typeof history>[0] = [];
+    for (let p = 0; p < 8; p++) specs.push({ p, f: 'write', v: String(p), start: p, end: 100 + p });
+    specs.push({ p: 9, f: 'read', start: 200, end: 201, out: '0' });
+    const limited = checkRegister(history(specs), { memoWordsMax: 20 });
+    expect(limited.outcome).toBe('unknown');
+    expect(limited.keys.k!.note).toContain('fill the memo');
+  });
+
   it('answers unknown for a key whose events do not pair up', () => {
     const h = history([{ p: 0, f: 'write', v: '1', start: 0, end: 1 }]);
     h.push({ process: 7, type: 'ok', f: 'read', key: 'k', value: '1', time: 5 });

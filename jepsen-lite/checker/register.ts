@@ -33,6 +33,8 @@ export interface RegisterResult {
 export interface RegisterOptions {
   /** Search effort allowed per key (default registerStepsMaxDefault). */
   stepsMax?: number;
+  /** Size limit of a key's failed-configuration memo in 4-byte words (default 64 Mi words = 256 MiB). */
+  memoWordsMax?: number;
 }
 
 /** The worst of a set of outcomes: invalid > unknown > valid. */
@@ -62,9 +64,10 @@ export function checkRegister(history: readonly HistoryEvent[], opts: RegisterOp
       keys[key] = { outcome: 'unknown', ops: paired.length, steps: 0, note: `malformed history: ${why}` };
       continue;
     }
-    const search = checkKey(paired, stepsMax);
+    const search = checkKey(paired, { stepsMax, memoWordsMax: opts.memoWordsMax });
     const result: KeyResult = { outcome: search.outcome, ops: paired.length, steps: search.steps };
-    if (search.outcome === 'unknown') result.note = `search stopped after ${stepsMax} steps`;
+    if (search.stopped === 'steps') result.note = `search stopped after ${stepsMax} steps`;
+    if (search.stopped === 'memo') result.note = `search stopped: ${search.configs} failed configurations fill the memo`;
     if (search.blocked !== undefined) result.anomaly = describeBlocked(search.blocked, search.ops);
     keys[key] = result;
   }
