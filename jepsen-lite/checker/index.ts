@@ -8,7 +8,7 @@
  */
 export type { Outcome } from '../history/types.js';
 export type { Anomaly } from './anomaly.js';
-export { checkRegister, combineOutcomes, registerStepsMaxDefault, type KeyResult, type RegisterOptions, type RegisterResult } from './register.js';
+export { checkRegister, combineOutcomes, registerStepsMaxDefault, registerStepsPerOpDefault, type KeyResult, type RegisterOptions, type RegisterResult } from './register.js';
 export { checkCounter, type CounterResult } from './counter.js';
 export { checkSet, setTokens, type SetResult } from './set.js';
 export { readHistory, HistoryParseError } from './read-history.js';

@@ -167,6 +167,10 @@ interface BlockLog {
   depth: number;
 }
 
+/** What a step of the search leads to. */
+const Next = { Continue: 0, Fail: 1, Invalid: 2, Unknown: 3 } as const;
+type Next = (typeof Next)[keyof typeof Next];
+
 /** One key's search; fields are the mutable configuration, kept flat for speed. */
 class Search {
   private readonly ops: ModelOp[];
@@ -188,6 +192,21 @@ class Search {
   private okHash = 0;
   private memoFull = false;
   private steps = 0;
+  // The current configuration and the path to it.
+  private readonly stackOp: Int32Array;
+  private readonly stackState: Int32Array;
+  /** 1 when the frame's op was linearized eagerly (its parent has no other child to try). */
+  private readonly stackEager: Uint8Array;
+  private depth = 0;
+  private okDepth = 0;
+  private okRemaining: number;
+  private state = absentState;
+  /** The last op linearized is an info op, so the next may not be a blind overwrite. */
+  private restricted = false;
+  /** The ok list's first return entry during pass 2, -1 during pass 1. */
+  private firstReturn = -1;
+  /** The candidate entry being looked at. */
+  private entry: number;
   /** The deepest block at an op that was refused somewhere, and at any other op. */
   private readonly refuted: BlockLog = { op: -1, depth: -1 };
   private readonly fallback: BlockLog = { op: -1, depth: -1 };
@@ -211,6 +230,11 @@ class Search {
     this.readOnly = Uint8Array.from(ops, (op) => (isReadOnly(op) ? 1 : 0));
     this.blind = Uint8Array.from(ops, (op) => (op.kind === OpKind.Write || op.kind === OpKind.Delete ? 1 : 0));
     this.refusedStates = ops.map(() => []);
+    this.stackOp = new Int32Array(ops.length);
+    this.stackState = new Int32Array(ops.length);
+    this.stackEager = new Uint8Array(ops.length);
+    this.okRemaining = okCount;
+    this.entry = this.list.next[this.list.okHead]!;
   }
 
   run(): SearchResult {
@@ -222,102 +246,110 @@ class Search {
   }
 
   /**
-   * The depth-first search; see the module comment. `restricted`: the last op linearized is
-   * an info op, so the next may not be a blind overwrite (see failed-configs.ts).
+   * The depth-first search (see the module comment): pass 1 walks the ok list to its first
+   * return entry, pass 2 the info calls invoked before that return; when both are exhausted
+   * the configuration fails and the search backtracks.
    */
   private search(): KeyOutcome {
-    const { ops, list, blind, readOnly } = this;
-    const { next, okHead } = list;
-    const stackOp = new Int32Array(ops.length);
-    const stackState = new Int32Array(ops.length);
-    /** 1 when the frame's op was linearized eagerly (the parent has no other child to try). */
-    const stackEager = new Uint8Array(ops.length);
-    let depth = 0;
-    let okDepth = 0;
-    let okRemaining = ops.reduce((n, op) => n + (op.info ? 0 : 1), 0);
-    let state = absentState;
-    let restricted = false;
-    /** The ok list's first return entry (pass 2), or -1 during pass 1. */
-    let firstReturn = -1;
-    let entry = next[okHead]!;
-    while (okRemaining > 0) {
-      if (firstReturn === -1 && (entry & 1) === 1) {
-        // Pass 1 reached the first return entry: now the info calls invoked before it.
-        assert(entry !== -1, 'the ok list ends with a return entry while ok ops remain');
-        firstReturn = entry;
-        entry = this.firstInfoCandidate(list.infoHead, firstReturn, restricted);
+    while (this.okRemaining > 0) {
+      if (this.firstReturn === -1 && (this.entry & 1) === 1) {
+        assert(this.entry !== -1, 'the ok list ends with a return entry while ok ops remain');
+        this.firstReturn = this.entry;
+        this.entry = this.infoCandidateFrom(this.list.next[this.list.infoHead]!);
         continue;
       }
-      let failing = firstReturn !== -1 && entry === -1;
-      if (failing) this.noteBlocked(firstReturn >> 1, okDepth);
-      if (!failing) {
-        const index = entry >> 1;
-        const op = ops[index]!;
-        if (restricted && firstReturn === -1 && blind[index] === 1) {
-          entry = next[entry]!;
-          continue;
-        }
-        if (++this.steps > this.stepsMax) return 'unknown';
-        const after = step(op, state, this.states);
-        if (after < 0 && !op.info) this.noteRefused(index, state);
-        // An ok op that never changes the state (a read) can be linearized as soon as it
-        // applies, with no alternatives tried: any linearization from here can be reordered
-        // to start with it. An info op that leaves the state as it is would be pointless.
-        const eager = after >= 0 && readOnly[index] === 1 && !op.info;
-        if (after >= 0 && !(after === state && op.info)) {
-          this.toggleBit(index);
-          if (!this.failed.dominates(this.configHash(after), this.okBits, this.infoBits, after, op.info)) {
-            stackOp[depth] = index;
-            stackState[depth] = state;
-            stackEager[depth] = eager ? 1 : 0;
-            depth++;
-            state = after;
-            restricted = op.info;
-            this.lift(index);
-            if (!op.info) {
-              okRemaining--;
-              okDepth++;
-            }
-            firstReturn = -1;
-            entry = next[okHead]!;
-            continue;
-          }
-          this.toggleBit(index);
-        }
-        if (!eager) {
-          entry = firstReturn === -1 ? next[entry]! : this.nextInfoCandidate(entry, firstReturn, restricted);
-          continue;
-        }
-        failing = true;
-      }
-      // This configuration fails; so do its parents as long as they were left eagerly.
-      let index: number;
-      do {
-        if (++this.steps > this.stepsMax) return 'unknown';
-        if (!this.failed.add(this.configHash(state), this.okBits, this.infoBits, state, restricted)) {
-          this.memoFull = true;
-          return 'unknown';
-        }
-        if (depth === 0) return 'invalid';
-        index = stackOp[--depth]!;
-        state = stackState[depth]!;
-        restricted = depth > 0 && ops[stackOp[depth - 1]!]!.info;
-        this.unlift(index);
-        this.toggleBit(index);
-        if (!ops[index]!.info) {
-          okRemaining++;
-          okDepth--;
-        }
-      } while (stackEager[depth] === 1);
-      if (ops[index]!.info) {
-        firstReturn = this.firstReturnEntry();
-        entry = this.nextInfoCandidate(2 * index, firstReturn, restricted);
+      let next: Next;
+      if (this.firstReturn !== -1 && this.entry === -1) {
+        this.noteBlocked(this.firstReturn >> 1, this.okDepth);
+        next = Next.Fail;
       } else {
-        firstReturn = -1;
-        entry = next[2 * index]!;
+        next = this.tryEntry();
       }
+      if (next === Next.Fail) next = this.backtrack();
+      if (next === Next.Invalid) return 'invalid';
+      if (next === Next.Unknown) return 'unknown';
     }
     return 'valid';
+  }
+
+  /** Tries to linearize the current candidate entry's op. */
+  private tryEntry(): Next {
+    const index = this.entry >> 1;
+    const op = this.ops[index]!;
+    if (this.restricted && this.firstReturn === -1 && this.blind[index] === 1) {
+      this.entry = this.list.next[this.entry]!;
+      return Next.Continue;
+    }
+    if (++this.steps > this.stepsMax) return Next.Unknown;
+    const after = step(op, this.state, this.states);
+    if (after < 0 && !op.info) this.noteRefused(index, this.state);
+    // An ok op that never changes the state (a read) can be linearized as soon as it
+    // applies, with no alternatives tried: any linearization from here can be reordered to
+    // start with it. An info op that leaves the state as it is would be pointless.
+    const eager = after >= 0 && this.readOnly[index] === 1 && !op.info;
+    if (after >= 0 && !(after === this.state && op.info) && this.descend(index, after, eager)) return Next.Continue;
+    if (eager) return Next.Fail;
+    this.entry = this.firstReturn === -1 ? this.list.next[this.entry]! : this.infoCandidateFrom(this.list.next[this.entry]!);
+    return Next.Continue;
+  }
+
+  /** Linearizes op `index` (new state `after`) unless the memo knows the result fails. */
+  private descend(index: number, after: number, eager: boolean): boolean {
+    const info = this.ops[index]!.info;
+    this.toggleBit(index);
+    if (this.failed.dominates(this.configHash(after), this.okBits, this.infoBits, after, info)) {
+      this.toggleBit(index);
+      return false;
+    }
+    const depth = this.depth++;
+    this.stackOp[depth] = index;
+    this.stackState[depth] = this.state;
+    this.stackEager[depth] = eager ? 1 : 0;
+    this.state = after;
+    this.restricted = info;
+    this.lift(index);
+    if (!info) {
+      this.okRemaining--;
+      this.okDepth++;
+    }
+    this.firstReturn = -1;
+    this.entry = this.list.next[this.list.okHead]!;
+    return true;
+  }
+
+  /**
+   * The current configuration fails: memoise it and undo the last op, and so for its
+   * parents as long as they were left eagerly; then resume after the op undone last.
+   */
+  private backtrack(): Next {
+    const ops = this.ops;
+    let index: number;
+    do {
+      if (++this.steps > this.stepsMax) return Next.Unknown;
+      if (!this.failed.add(this.configHash(this.state), this.okBits, this.infoBits, this.state, this.restricted)) {
+        this.memoFull = true;
+        return Next.Unknown;
+      }
+      if (this.depth === 0) return Next.Invalid;
+      const depth = --this.depth;
+      index = this.stackOp[depth]!;
+      this.state = this.stackState[depth]!;
+      this.restricted = depth > 0 && ops[this.stackOp[depth - 1]!]!.info;
+      this.unlift(index);
+      this.toggleBit(index);
+      if (!ops[index]!.info) {
+        this.okRemaining++;
+        this.okDepth--;
+      }
+    } while (this.stackEager[this.depth] === 1);
+    if (ops[index]!.info) {
+      this.firstReturn = this.firstReturnEntry();
+      this.entry = this.infoCandidateFrom(this.list.next[2 * index]!);
+    } else {
+      this.firstReturn = -1;
+      this.entry = this.list.next[2 * index]!;
+    }
+    return Next.Continue;
   }
 
   /** The ok list's first return entry. */
@@ -328,28 +360,20 @@ class Search {
     return entry;
   }
 
-  /** The first info call at or after `entry` that may be tried now, or -1. */
-  private infoCandidateFrom(entry: number, firstReturn: number, restricted: boolean): number {
+  /** The first info call at or after `entry` that may be tried now (invoked before firstReturn), or -1. */
+  private infoCandidateFrom(entry: number): number {
     const { ops, list, blind, classPrev } = this;
-    const limit = ops[firstReturn >> 1]!.source.completion!.time;
+    const limit = ops[this.firstReturn >> 1]!.source.completion!.time;
     for (; entry !== -1; entry = list.next[entry]!) {
       const index = entry >> 1;
       if (ops[index]!.source.invoke.time > limit) return -1;
-      if (restricted && blind[index] === 1) continue;
+      if (this.restricted && blind[index] === 1) continue;
       // Identical info ops are used in invoke order: skip this one while an earlier twin is unused.
       const twin = classPrev[index]!;
       if (twin !== -1 && !this.isSet(twin)) continue;
       return entry;
     }
     return -1;
-  }
-
-  private firstInfoCandidate(infoHead: number, firstReturn: number, restricted: boolean): number {
-    return this.infoCandidateFrom(this.list.next[infoHead]!, firstReturn, restricted);
-  }
-
-  private nextInfoCandidate(entry: number, firstReturn: number, restricted: boolean): number {
-    return this.infoCandidateFrom(this.list.next[entry]!, firstReturn, restricted);
   }
 
   private isSet(index: number): boolean {

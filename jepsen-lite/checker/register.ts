@@ -7,8 +7,15 @@ import { describeBlocked, type Anomaly } from './anomaly.js';
 import { pairOps } from './history-ops.js';
 import { checkKey } from './linearizable.js';
 
-/** Search effort allowed per key before its verdict is 'unknown'. */
+/** Search effort allowed per key before its verdict is 'unknown' (plus registerStepsPerOpDefault per op). */
 export const registerStepsMaxDefault = 2_000_000;
+
+/**
+ * Extra search effort per op of a key when stepsMax is not given: valid histories cost
+ * roughly 20-70 steps per op at 10 clients (npm run bench:checker), so long keys get
+ * proportionally more room rather than a spurious 'unknown'.
+ */
+export const registerStepsPerOpDefault = 200;
 
 /** The verdict for one key. */
 export interface KeyResult {
@@ -31,7 +38,7 @@ export interface RegisterResult {
 
 /** Options of checkRegister. */
 export interface RegisterOptions {
-  /** Search effort allowed per key (default registerStepsMaxDefault). */
+  /** Search effort allowed per key (default registerStepsMaxDefault + registerStepsPerOpDefault per op). */
   stepsMax?: number;
   /** Size limit of a key's failed-configuration memo in 4-byte words (default 64 Mi words = 256 MiB). */
   memoWordsMax?: number;
@@ -54,7 +61,6 @@ export function combineOutcomes(outcomes: Iterable<Outcome>): Outcome {
  */
 export function checkRegister(history: readonly HistoryEvent[], opts: RegisterOptions = {}): RegisterResult {
   const started = performance.now();
-  const stepsMax = opts.stepsMax ?? registerStepsMaxDefault;
   const { byKey, malformed } = pairOps(history);
   const keys: { [key: string]: KeyResult } = {};
   for (const [key, paired] of byKey) {
@@ -64,6 +70,7 @@ export function checkRegister(history: readonly HistoryEvent[], opts: RegisterOp
       keys[key] = { outcome: 'unknown', ops: paired.length, steps: 0, note: `malformed history: ${why}` };
       continue;
     }
+    const stepsMax = opts.stepsMax ?? registerStepsMaxDefault + registerStepsPerOpDefault * paired.length;
     const search = checkKey(paired, { stepsMax, memoWordsMax: opts.memoWordsMax });
     const result: KeyResult = { outcome: search.outcome, ops: paired.length, steps: search.steps };
     if (search.stopped === 'steps') result.note = `search stopped after ${stepsMax} steps`;
