@@ -108,6 +108,23 @@ describe('checkRegister: anomalies', () => {
     expect(message).toContain('no op that could have taken effect wrote "3"');
   });
 
+  it('lists the ops that explain an anomaly, not every earlier info op', () => {
+    const h = history([
+      { p: 0, f: 'write', v: 'a', start: 0, end: 1 },
+      { p: 5, f: 'write', v: 'old-info', start: 2, end: 3, type: 'info' },
+      { p: 0, f: 'write', v: 'b', start: 4, end: 5 },
+      { p: 1, f: 'read', start: 10, end: 20, out: 'a' },
+      { p: 2, f: 'write', v: 'c', start: 12, end: 14 },
+      { p: 6, f: 'write', v: 'd', start: 15, end: 16, type: 'info' },
+      { p: 3, f: 'read', start: 30, end: 31, out: 'd' },
+    ]);
+    const anomaly = checkRegister(h).keys.k!.anomaly!;
+    expect(anomaly.message).toBe('read of "k" returned "a" but the value could only be "b", "c" or "d"');
+    const written = anomaly.ops.filter((e) => e.type === 'invoke' && e.f === 'write').map((e) => e.value);
+    // The write of the value read, the writes before it, the ones during it; not "old-info".
+    expect(written).toEqual(['a', 'b', 'c', 'd']);
+  });
+
   it('rejects two concurrent cas from the same expected value that both succeed', () => {
     const h = history([
       { p: 0, f: 'write', v: '0', start: 0, end: 1 },
