@@ -66,7 +66,10 @@ const [result, cpuMs] = timed(() => checkRegister(history));
 const keys = Object.entries(result.keys);
 const worst = keys.reduce((a, b) => (b[1].steps > a[1].steps ? b : a));
 console.log(`outcome ${result.outcome}: wall ${per10k(result.ms)}, cpu ${per10k(cpuMs)}`);
+const slowest = keys.reduce((a, b) => ((b[1].ms ?? 0) > (a[1].ms ?? 0) ? b : a));
+const perKey = keys.map(([, k]) => k.ms ?? 0).sort((a, b) => a - b);
 console.log(`most steps: ${worst[0]} ${worst[1].steps} steps (${worst[1].ops} ops, ${worst[1].outcome})`);
+console.log(`per key: median ${perKey[perKey.length >> 1]} ms, slowest ${slowest[0]} ${slowest[1].ms} ms (${slowest[1].steps} steps)`);
 const unknown = keys.filter(([, k]) => k.outcome !== 'valid').map(([key]) => key);
 if (unknown.length > 0) console.log(`not valid: ${unknown.join(', ')}`);
 

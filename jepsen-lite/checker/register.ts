@@ -24,6 +24,8 @@ export interface KeyResult {
   ops: number;
   /** Search effort spent: model steps plus backtracks. */
   steps: number;
+  /** Time the key's check took. */
+  ms?: number;
   anomaly?: Anomaly;
   /** Why the outcome is 'unknown' (effort limit or a malformed history). */
   note?: string;
@@ -70,12 +72,14 @@ export function checkRegister(history: readonly HistoryEvent[], opts: RegisterOp
       keys[key] = { outcome: 'unknown', ops: paired.length, steps: 0, note: `malformed history: ${why}` };
       continue;
     }
+    const keyStarted = performance.now();
     const stepsMax = opts.stepsMax ?? registerStepsMaxDefault + registerStepsPerOpDefault * paired.length;
     const search = checkKey(paired, { stepsMax, memoWordsMax: opts.memoWordsMax });
     const result: KeyResult = { outcome: search.outcome, ops: paired.length, steps: search.steps };
     if (search.stopped === 'steps') result.note = `search stopped after ${stepsMax} steps`;
     if (search.stopped === 'memo') result.note = `search stopped: ${search.configs} failed configurations fill the memo`;
     if (search.blocked !== undefined) result.anomaly = describeBlocked(search.blocked, search.ops);
+    result.ms = Math.round((performance.now() - keyStarted) * 10) / 10;
     keys[key] = result;
   }
   for (const [key, why] of malformed) {
