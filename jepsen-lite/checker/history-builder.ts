@@ -94,11 +94,9 @@ class Registers {
   }
 }
 
-let uniqueNext = 0;
-
-function pickOp(choose: Choose, key: string, registers: Registers, opts: GenerateOptions): { f: OpF; value: HistoryEvent['value'] } {
+function pickOp(choose: Choose, key: string, registers: Registers, opts: GenerateOptions, unique: { next: number }): { f: OpF; value: HistoryEvent['value'] } {
   const values = opts.values;
-  const value = (): string => (values === 0 ? `u${uniqueNext++}` : String(Math.floor(choose() * values)));
+  const value = (): string => (values === 0 ? `u${unique.next++}` : String(Math.floor(choose() * values)));
   const r = choose();
   if (opts.mix === 'register') {
     if (r < 0.5) return { f: 'read', value: null };
@@ -125,6 +123,7 @@ export function generateHistory(choose: Choose, opts: GenerateOptions): HistoryE
   const slots: (Pending | null)[] = new Array(opts.processes).fill(null);
   const ids = slots.map((_, i) => i);
   let nextId = opts.processes;
+  const unique = { next: 0 };
   let invoked = 0;
   let time = 0;
   while (invoked < opts.ops || slots.some((s) => s !== null)) {
@@ -135,7 +134,7 @@ export function generateHistory(choose: Choose, opts: GenerateOptions): HistoryE
     if (pending === null || pending === undefined) {
       if (invoked >= opts.ops) continue;
       const key = opts.keys[Math.floor(choose() * opts.keys.length)]!;
-      const { f, value } = pickOp(choose, key, registers, opts);
+      const { f, value } = pickOp(choose, key, registers, opts, unique);
       slots[slot] = { key, f, value, applied: false };
       events.push({ process, type: 'invoke', f, key, value, time });
       invoked++;
