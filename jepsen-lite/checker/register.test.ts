@@ -153,6 +153,28 @@ describe('checkRegister: anomalies', () => {
     expect(checkRegister(h).keys.k!.anomaly!.message).toBe('incr of "k" by 1 returned 12 but the value could only be "10"');
   });
 
+  it('follows memcached for incr (wraps at 2^64, keeps the stored length) and cas of a missing key', () => {
+    const wrap = history([
+      { p: 0, f: 'write', v: '18446744073709551615', start: 0, end: 1 },
+      { p: 0, f: 'incr', v: '2', start: 2, end: 3, out: '1' },
+      // The new value is written in place, space padded to the old length, as memcached does.
+      { p: 0, f: 'read', start: 4, end: 5, out: '1'.padEnd(20, ' ') },
+    ]);
+    expect(checkRegister(wrap).outcome).toBe('valid');
+    const nonNumeric = history([
+      { p: 0, f: 'write', v: 'abc', start: 0, end: 1 },
+      { p: 0, f: 'incr', v: '1', start: 2, end: 3, out: '1' },
+    ]);
+    expect(checkRegister(nonNumeric).outcome).toBe('invalid');
+    const casMissing = history([{ p: 0, f: 'cas', v: [null, 'x'], start: 0, end: 1 }]);
+    expect(checkRegister(casMissing).outcome).toBe('invalid');
+    const deleteMissing = history([
+      { p: 0, f: 'delete', start: 0, end: 1 },
+      { p: 0, f: 'read', start: 2, end: 3, out: null },
+    ]);
+    expect(checkRegister(deleteMissing).outcome).toBe('valid');
+  });
+
   it('treats a failed write as never applied', () => {
     const h = history([
       { p: 0, f: 'write', v: 'z', start: 0, end: 1, type: 'fail' },
