@@ -29,6 +29,9 @@ export class ClusterExecutor implements Executor {
   /** Command counters of requests entering through this node. */
   readonly counters = new OpCounters();
   private closed = false;
+  /** Requests that arrived before the meta log created the ranges (a node just started). */
+  private beforeBootstrap: Array<{ ops: CacheOp[]; done: ExecuteCallback; deadlineMs: number }> = [];
+  private bootstrapTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly host: ClusterHost,
@@ -37,7 +40,7 @@ export class ClusterExecutor implements Executor {
 
   execute(ops: CacheOp[], done: ExecuteCallback): void {
     if (this.closed) return done(ops.map(() => serverError('node shutting down')));
-    if (!this.host.meta.view.bootstrapped) return done(ops.map(() => serverError('cluster not bootstrapped yet')));
+    if (!this.host.meta.view.bootstrapped) return this.waitForBootstrap(ops, done);
     if (ops.length === 1 && ops[0]!.type !== 'flush') return this.executeOne(ops, done);
     const results: CacheResult[] = new Array(ops.length);
     const shares = this.split(ops);
@@ -74,6 +77,34 @@ export class ClusterExecutor implements Executor {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.pollBootstrap();
+  }
+
+  /**
+   * A node that has just started has no routing table until the meta log's bootstrap entry
+   * applies (well under a second): hold requests until then, within the same bound as a
+   * request waiting for a leader, rather than refusing a client that connected early.
+   */
+  private waitForBootstrap(ops: CacheOp[], done: ExecuteCallback): void {
+    this.beforeBootstrap.push({ ops, done, deadlineMs: Date.now() + this.host.config.forwardTimeoutMs });
+    // The meta state has no "bootstrapped" event; a short poll only runs while requests wait.
+    this.bootstrapTimer ??= setInterval(() => this.pollBootstrap(), 20);
+  }
+
+  private pollBootstrap(): void {
+    const ready = this.host.meta.view.bootstrapped;
+    const nowMs = Date.now();
+    const waiting = this.beforeBootstrap;
+    this.beforeBootstrap = [];
+    for (const w of waiting) {
+      if (ready || this.closed) this.execute(w.ops, w.done);
+      else if (nowMs >= w.deadlineMs) w.done(w.ops.map(() => serverError('cluster not bootstrapped yet')));
+      else this.beforeBootstrap.push(w);
+    }
+    if (this.beforeBootstrap.length === 0 && this.bootstrapTimer !== null) {
+      clearInterval(this.bootstrapTimer);
+      this.bootstrapTimer = null;
+    }
   }
 
   // The common case, one keyed op: no share bookkeeping.

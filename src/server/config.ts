@@ -44,8 +44,14 @@ export interface ServeConfig {
   /** `-c`: simultaneous client connections; more get `ERROR Too many open connections`. */
   connectionsMax: number;
   logLevel: LogLevel;
-  /** Where node state lives (unused by the single-node executor). */
+  /** Where node state lives (the Raft logs and snapshots in LevelDB). */
   dataDir: string;
+  /**
+   * `--standalone`: no Raft and nothing on disk, like memcached itself (a restart loses
+   * everything). Without it and without cluster flags, `serve` runs the embedded default:
+   * a durable single-node cluster with its data in `dataDir` (DESIGN.md section 8).
+   */
+  standalone: boolean;
   /** Cluster flags, accepted and stored now; null/empty when not given. */
   cluster: ClusterFlags;
 }
@@ -76,10 +82,9 @@ export interface ClusterFlags {
   unsafeAckBeforeCommit: boolean;
 }
 
-/** True when any flag asks for a cluster rather than the embedded single node. */
+/** True unless `--standalone`: every other configuration runs Raft (maybe on one node). */
 export function isClusterConfig(config: ServeConfig): boolean {
-  const c = config.cluster;
-  return c.initialCluster.length > 0 || c.join !== null || c.peerListen !== null;
+  return !config.standalone;
 }
 
 /** The usage text printed with `--help` and after a usage error. */
@@ -91,6 +96,9 @@ export const serveUsage = `Usage: memraft serve [options]
   -c, --max-connections N   max simultaneous client connections (default 1024)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent (default info)
   --data-dir DIR            node state directory (default ./memraft-data)
+  --standalone              no Raft, nothing on disk: a plain memcached replacement
+
+With no cluster flags, serve runs a durable single-node cluster (node id 1) in --data-dir.
 
 Cluster (Raft) flags:
   --id ID  --peer-listen HOST:PORT  --admin-listen HOST:PORT
@@ -128,6 +136,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'max-connections', short: 'c', kind: 'string' },
   { long: 'log-level', kind: 'string' },
   { long: 'data-dir', kind: 'string' },
+  { long: 'standalone', kind: 'flag' },
   { long: 'id', kind: 'string' },
   { long: 'peer-listen', kind: 'string' },
   { long: 'admin-listen', kind: 'string' },
@@ -228,8 +237,24 @@ function buildConfig(raw: RawFlags): ServeConfig {
     connectionsMax: parseIntFlag(raw, 'max-connections', 1024, 1, 1_000_000),
     logLevel: parseChoice(raw, 'log-level', logLevels, 'info') as LogLevel,
     dataDir: raw.get('data-dir') ?? './memraft-data',
-    cluster: buildClusterFlags(raw),
+    standalone: raw.has('standalone'),
+    cluster: withEmbeddedDefault(buildClusterFlags(raw), raw),
   };
+}
+
+/**
+ * No cluster flags: the embedded default, a single-node cluster (node 1) whose peer
+ * listener takes any free loopback port, since no other node dials it. `--standalone`
+ * keeps the cluster flags empty (no Raft).
+ */
+function withEmbeddedDefault(cluster: ClusterFlags, raw: RawFlags): ClusterFlags {
+  const asked = cluster.initialCluster.length > 0 || cluster.join !== null || cluster.peerListen !== null;
+  if (raw.has('standalone')) {
+    if (asked) throw new UsageError('--standalone runs without Raft: it takes no cluster flags');
+    return cluster;
+  }
+  if (asked) return cluster;
+  return { ...cluster, id: cluster.id ?? '1', initialCluster: [{ id: cluster.id ?? '1', peer: { host: '127.0.0.1', port: 0 } }] };
 }
 
 function buildClusterFlags(raw: RawFlags): ClusterFlags {

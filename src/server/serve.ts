@@ -42,7 +42,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
     await executor.close(); // a cluster node's timers and sockets would keep the process alive
     throw err;
   });
-  const mode = isClusterConfig(config) ? 'cluster' : 'single-node';
+  const mode = isClusterConfig(config) ? 'cluster' : 'standalone';
   log.info({ host: address.address, port: address.port, memoryMb: config.memoryMb, mode }, 'listening');
   return server;
 }

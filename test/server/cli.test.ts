@@ -36,7 +36,7 @@ describe('memraft CLI', () => {
     const blocker = net.createServer().listen(0, '127.0.0.1');
     await once(blocker, 'listening');
     const port = (blocker.address() as net.AddressInfo).port;
-    const { status, stderr } = run(['serve', '--listen', `127.0.0.1:${port}`, '--log-level', 'silent']);
+    const { status, stderr } = run(['serve', '--standalone', '--listen', `127.0.0.1:${port}`, '--log-level', 'silent']);
     blocker.close();
     expect(status).toBe(1);
     expect(stderr).toContain('EADDRINUSE');

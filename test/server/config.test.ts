@@ -20,7 +20,7 @@ function usageError(argv: string[], env: Record<string, string> = {}): string {
 }
 
 describe('parseServeArgs', () => {
-  it('defaults to a single node on 127.0.0.1:11211', () => {
+  it('defaults to a durable single-node cluster on 127.0.0.1:11211', () => {
     const config = serve([]);
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 11211 });
     expect(config.memoryMb).toBe(64);
@@ -28,7 +28,16 @@ describe('parseServeArgs', () => {
     expect(config.connectionsMax).toBe(1024);
     expect(config.logLevel).toBe('info');
     expect(config.dataDir).toBe('./memraft-data');
+    expect(isClusterConfig(config)).toBe(true);
+    expect(config.cluster.id).toBe('1');
+    expect(config.cluster.initialCluster).toEqual([{ id: '1', peer: { host: '127.0.0.1', port: 0 } }]);
+  });
+
+  it('--standalone runs without Raft and refuses cluster flags', () => {
+    const config = serve(['--standalone']);
     expect(isClusterConfig(config)).toBe(false);
+    expect(config.cluster.initialCluster).toEqual([]);
+    expect(() => serve(['--standalone', '--initial-cluster', '1=127.0.0.1:7001'])).toThrow(UsageError);
   });
 
   it('reads memcached-style short flags, attached or separate', () => {

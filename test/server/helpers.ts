@@ -4,7 +4,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -41,11 +42,17 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** Spawns `node dist/cli/main.js serve --listen 127.0.0.1:PORT ...extra` and waits until it accepts. */
+/**
+ * Spawns `node dist/cli/main.js serve --listen 127.0.0.1:PORT ...extra` and waits until it
+ * accepts. Without `--standalone` that is the embedded default, a durable single-node Raft
+ * cluster, given a fresh data directory that `stop()` removes.
+ */
 export async function startServer(extra: string[] = []): Promise<ServerProcess> {
   ensureBuilt();
   const port = await freePort();
-  const child = spawn(process.execPath, [mainJs, 'serve', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra], {
+  const dataDir = extra.includes('--standalone') ? null : mkdtempSync(path.join(os.tmpdir(), 'memraft-server-test-'));
+  const dirArgs = dataDir === null ? [] : ['--data-dir', dataDir];
+  const child = spawn(process.execPath, [mainJs, 'serve', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...dirArgs, ...extra], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -64,10 +71,13 @@ export async function startServer(extra: string[] = []): Promise<ServerProcess> 
     child,
     output: () => output,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const [code] = await exited;
-      return code as number | null;
+      let code = child.exitCode;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        [code] = (await exited) as [number | null];
+      }
+      if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true });
+      return code;
     },
   };
 }

@@ -5,17 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './helpers.js';
 import type { ServerProcess } from './helpers.js';
 
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-});
-
-async function memccapable(flag: '-a' | '-b'): Promise<{ code: number | null; output: string }> {
+async function memccapable(server: ServerProcess, flag: '-a' | '-b'): Promise<{ code: number | null; output: string }> {
   const child = spawn('memccapable', ['-h', '127.0.0.1', '-p', String(server.port), '-t', '10', flag]);
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -24,15 +14,26 @@ async function memccapable(flag: '-a' | '-b'): Promise<{ code: number | null; ou
   return { code: code as number | null, output };
 }
 
-describe('memccapable', () => {
+// The embedded default (a durable single-node Raft cluster) and --standalone (no Raft).
+describe.each([['embedded single-node cluster', []], ['--standalone', ['--standalone']]])('memccapable against %s', (_name, extra) => {
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    server = await startServer(extra);
+  });
+
+  afterAll(async () => {
+    expect(await server.stop()).toBe(0);
+  });
+
   it('passes the ascii protocol tests', async () => {
-    const { code, output } = await memccapable('-a');
+    const { code, output } = await memccapable(server, '-a');
     expect(output).toContain('All tests passed');
     expect(code).toBe(0);
   });
 
   it('passes the binary protocol tests', async () => {
-    const { code, output } = await memccapable('-b');
+    const { code, output } = await memccapable(server, '-b');
     expect(output).toContain('All tests passed');
     expect(code).toBe(0);
   });
