@@ -11,7 +11,7 @@
  * (one proposal per flush, the worst case).
  */
 import { parseArgs } from 'node:util';
-import { decodeConfChange, EntryType, MemoryStorage, RawNode, type Message, type NodeId } from '../src/raft/index.js';
+import { decodeConfChange, EntryType, MemoryStorage, mulberry32, RawNode, type Message, type NodeId } from '../src/raft/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,16 +24,6 @@ const { values: args } = parseArgs({
 const seconds = Number(args.seconds);
 const entryBytes = Number(args.bytes);
 const nodeCount = Number(args.nodes);
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface BenchNode {
   node: RawNode;
@@ -58,7 +48,7 @@ function makeGroup(): Map<NodeId, BenchNode> {
       checkQuorum: true,
       preVote: true,
       readOnlyOption: 'safe',
-      random: seeded(id),
+      random: mulberry32(id),
     });
     nodes.set(id, { node, storage, applied: 0 });
   }

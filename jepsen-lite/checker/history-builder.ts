@@ -3,6 +3,7 @@
  * explicit intervals, and generated histories made by running a random concurrent schedule
  * against a plain sequential register (linearizable by construction).
  */
+import { mulberry32 } from '../../src/raft/prng.js';
 import type { HistoryEvent, OpF, OpType } from '../history/types.js';
 
 /** One hand-written op: process, f, invoke value, [start, end] times, completion type and value. */
@@ -161,11 +162,5 @@ export function generateHistory(choose: Choose, opts: GenerateOptions): HistoryE
 
 /** A seeded choice stream (mulberry32), for benchmarks. */
 export function seededChoose(seed: number): Choose {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }

@@ -1,6 +1,7 @@
 // A seeded generator of plausible runs (history, nemesis events, results) for the report's
 // tests and sample page. It imitates closed-loop clients: faults slow ops down and turn some
 // into timeouts (info), after which a new process id takes over the client slot.
+import { mulberry32 } from '../../src/raft/prng.js';
 import type { HistoryEvent, NemesisEvent, OpF, Results } from '../history/types.js';
 
 /** A fault the synthetic run injects: stopSec null means it never stops. */
@@ -31,23 +32,12 @@ export interface SyntheticRun {
   results: Results;
 }
 
-/** mulberry32: a small seeded PRNG (the generator must replay from its seed). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const timeoutNs = 500e6;
 
 /** Generates a run; the same options give the same run. */
 export function generateRun(opts: SyntheticOptions): SyntheticRun {
-  const rand = prng(opts.seed);
+  const rand = mulberry32(opts.seed);
   const endNs = opts.durationSec * 1e9;
   const inFault = (ns: number): boolean => opts.faults.some((f) => ns >= f.startSec * 1e9 && (f.stopSec === null || ns < f.stopSec * 1e9));
   const events: HistoryEvent[] = [];

@@ -9,6 +9,7 @@ import type { CacheOp } from '../cache/ops.js';
 import { decodeEntry, encodeEntry } from '../cache/op-codec.js';
 import { CacheStateMachine } from '../cache/state-machine.js';
 import { MemoryStorage, RawNode, decodeConfChange } from '../raft/index.js';
+import { mulberry32 } from '../raft/prng.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import { startAdminHttp } from '../server/admin-http.js';
 import type { ServeConfig } from '../server/config.js';
@@ -35,16 +36,6 @@ export const raftSettings = {
   maxUncommittedBytes: 64 * 1024 * 1024,
 };
 
-/** A small seeded PRNG (mulberry32) for election timeouts: replayable from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The real parts of a group replica. */
 export function realGroupFactory(nodeId: NodeId, readMode: 'read-index' | 'lease', itemBytesMax: number, seed: number, log: Logger): GroupFactory {
@@ -60,7 +51,7 @@ export function realGroupFactory(nodeId: NodeId, readMode: 'read-index' | 'lease
         checkQuorum: true,
         preVote: true,
         readOnlyOption: readMode === 'lease' ? 'lease' : 'safe',
-        random: seededRandom(seed + group * 7919),
+        random: mulberry32(seed + group * 7919),
         logger: log.child({ group }),
       }) as unknown as RaftNode,
     // The protocol enforces -I on the value; the cache counts header and key too: give it room.

@@ -123,3 +123,4 @@ export {
 } from './errors.js';
 export { ConfChangeError, encodeConfChange, decodeConfChange } from './conf-change.js';
 export { newMessage, emptyConfState, isSendBeforePersistMsg } from './util.js';
+export { mulberry32 } from './prng.js';

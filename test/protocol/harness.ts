@@ -4,6 +4,7 @@
  * requests so that whole transcripts (bytes in -> bytes out) can be compared with what
  * real memcached 1.6.18 sent for the same input.
  */
+import { mulberry32 } from '../../src/raft/prng.js';
 import { expect } from 'vitest';
 import type { CacheOp, CacheResult, ItemView } from '../../src/cache/ops.js';
 import { createConnectionParser, encodeReply } from '../../src/protocol/index.js';
@@ -40,17 +41,8 @@ export function splitAt(buf: Buffer, offsets: number[]): Buffer[] {
   return chunks;
 }
 
-/** A small deterministic PRNG (mulberry32) for split points in table tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG for split points in table tests. */
+export const prng = mulberry32;
 
 /**
  * Parses `input` whole, byte by byte and in a few seeded random splits, asserts all

@@ -3,6 +3,7 @@
  * etcd's rafttest interaction env): message queue, cut links, crash/restart, hosts that
  * persist to MemoryStorage and apply to an in-memory list, optional held persistence.
  */
+import { mulberry32 } from '../../src/raft/prng.js';
 import assert from 'node:assert';
 import {
   ConfChangeType,
@@ -20,17 +21,7 @@ import {
   type ReadState,
 } from '../../src/raft/index.js';
 
-/** Seeded PRNG (mulberry32) in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

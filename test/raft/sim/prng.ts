@@ -3,17 +3,7 @@
  * config (it never calls Math.random), so a run is fully determined by the fast-check input.
  */
 
-/** mulberry32: a small, fast 32-bit PRNG returning numbers in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../../../src/raft/prng.js';
 
 /** Mixes numbers into one 32-bit seed (so each node incarnation gets its own stream). */
 export function mixSeed(...parts: number[]): number {
