@@ -33,9 +33,12 @@ async function main(argv: string[]): Promise<number> {
 // A Ctrl-C or kill ends the run; the cluster's exit hook kills the nodes.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(2));
 
+let exitCode: number;
 try {
-  process.exitCode = await main(process.argv.slice(1).filter((a) => a !== '--'));
+  exitCode = await main(process.argv.slice(1).filter((a) => a !== '--'));
 } catch (err) {
   process.stderr.write(`jepsen-lite: harness error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 2;
+  exitCode = 2;
 }
+// Nothing the run started may keep the process alive past its verdict.
+process.exit(exitCode);

@@ -92,8 +92,7 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
   prepareOutDir(o.out);
   const kinds = expandNemeses(o.nemeses);
   const rng = new Rng(o.seed);
-  const mainJs = o.mainJs ?? path.join(repoRoot, 'dist/cli/main.js');
-  if (!fs.existsSync(mainJs)) throw new Error(`${mainJs} is missing: run npm run build first`);
+  const mainJs = o.mainJs ?? snapshotBuild(o.out);
   const commit = gitCommit();
   log(`jepsen-lite: seed ${o.seed} commit ${commit} nodes ${o.nodes} time ${o.timeSec}s workload ${o.workload} nemesis ${kinds.join(',') || 'none'}`);
 
@@ -230,6 +229,22 @@ async function createInitialKeys(cluster: Cluster, workload: Workload, opTimeout
     }
     if (!stored) throw new Error(`could not create the initial key ${key}`);
   }
+}
+
+/**
+ * Copies dist/ (with package.json, and node_modules as a link) into the run directory and
+ * returns its entry point: every node of the run, restarts included, runs the same build
+ * even if dist/ is rebuilt meanwhile (the tree is shared; `npm test` rebuilds).
+ */
+export function snapshotBuild(out: string): string {
+  const dist = path.join(repoRoot, 'dist');
+  if (!fs.existsSync(path.join(dist, 'cli/main.js'))) throw new Error(`${dist}/cli/main.js is missing: run npm run build first`);
+  const root = path.join(out, 'memraft');
+  fs.mkdirSync(root, { recursive: true });
+  fs.cpSync(dist, path.join(root, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  fs.copyFileSync(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));
+  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+  return path.join(root, 'dist/cli/main.js');
 }
 
 /** Makes `dir` an empty run directory; refuses a non-empty one that is not an old run. */

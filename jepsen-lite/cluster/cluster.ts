@@ -103,8 +103,14 @@ export class Cluster {
         child: null, state: 'killed', expectExit: false, starts: 0,
       });
     }
-    for (const id of cluster.ids) cluster.spawn(id);
-    await cluster.waitReady(cluster.ids, readyTimeoutMs);
+    try {
+      for (const id of cluster.ids) cluster.spawn(id);
+      await cluster.waitReady(cluster.ids, readyTimeoutMs);
+    } catch (err) {
+      // Nodes that did start and the proxies would keep the harness alive.
+      await cluster.stop();
+      throw err;
+    }
     return cluster;
   }
 
