@@ -98,68 +98,112 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
 
   const cluster = await Cluster.start({ nodes: o.nodes, dir: o.out, serverArgs: splitArgs(o.serverArgs), seed: o.seed, mainJs });
   const clock = new RunClock();
-  const history = new HistoryWriter(path.join(o.out, 'history.jsonl'), clock);
-  const nemesisLog = new NemesisLog(path.join(o.out, 'nemesis.jsonl'), clock);
-  const schedule = makeSchedule(o.seed, cluster.ids, kinds, o.timeSec * 1000, o.timing ?? defaultTiming);
+  const ctx: RunContext = {
+    o, log, cluster, clock, rng,
+    history: new HistoryWriter(path.join(o.out, 'history.jsonl'), clock),
+    nemesisLog: new NemesisLog(path.join(o.out, 'nemesis.jsonl'), clock),
+    schedule: makeSchedule(o.seed, cluster.ids, kinds, o.timeSec * 1000, o.timing ?? defaultTiming),
+    runner: null,
+  };
   let digests: DigestReport = { agree: false, converged: false, groups: {} };
-  let runner: Runner | null = null;
   let mainPhaseSec = o.timeSec;
   let harnessError: string | null = null;
   try {
     const workload = makeWorkload(o.workload);
-    await createInitialKeys(cluster, workload, o.opTimeoutMs);
-    const nemesis = new Nemesis(cluster, nemesisLog, rng.fork(2));
-    runner = new Runner({
-      concurrency: o.concurrency, ratePerSec: o.rate, opTimeoutMs: o.opTimeoutMs, nodes: cluster.ids,
-      portOf: (id) => cluster.clientPort(id), history, workload, rng: rng.fork(1),
-    });
-    const startMs = clock.nowMs();
-    const running = runner.run();
-    let stopped = false;
-    const progress = setInterval(() => log(progressLine(clock, runner!, nemesis)), (o.progressSec ?? 5) * 1000);
-    const faults = runSchedule(nemesis, schedule, clock, () => stopped);
+    mainPhaseSec = await workloadPhase(ctx, workload);
+    digests = await recoveryPhase(ctx, workload);
+  } catch (err) {
+    harnessError = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    log(`harness error: ${harnessError}`);
+  } finally {
+    ctx.runner?.stop();
+    await cluster.stop();
+    await ctx.history.close();
+    await ctx.nemesisLog.close();
+  }
+  const results = await buildResults(ctx, { commit, kinds, mainPhaseSec, digests, harnessError });
+  fs.writeFileSync(path.join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeReport(o.out, ctx.history.events, ctx.nemesisLog.events, results, log);
+  log(`outcome: ${results.outcome} (ops ${results.ops}: ok ${results.okOps} fail ${results.failOps} info ${results.infoOps}; ${results.opsPerSec} ops/s; ` +
+    `checker ${results.checkerMs} ms; crashes ${results.crashes.length}; digests ${digests.agree ? 'agree' : 'DISAGREE'}${digests.converged ? '' : ' (not converged)'})`);
+  return { results, history: ctx.history.events, nemesis: ctx.nemesisLog.events, schedule: ctx.schedule };
+}
+
+/** What the phases of a run share. */
+interface RunContext {
+  o: RunOptions;
+  log: (line: string) => void;
+  cluster: Cluster;
+  clock: RunClock;
+  rng: Rng;
+  history: HistoryWriter;
+  nemesisLog: NemesisLog;
+  schedule: FaultStep[];
+  runner: Runner | null;
+}
+
+/** The clients and the fault schedule for --time seconds, then heal; returns the phase's length in s. */
+async function workloadPhase(ctx: RunContext, workload: Workload): Promise<number> {
+  const { o, cluster, clock, log } = ctx;
+  await createInitialKeys(cluster, workload, o.opTimeoutMs);
+  const nemesis = new Nemesis(cluster, ctx.nemesisLog, ctx.rng.fork(2));
+  const runner = new Runner({
+    concurrency: o.concurrency, ratePerSec: o.rate, opTimeoutMs: o.opTimeoutMs, nodes: cluster.ids,
+    portOf: (id) => cluster.clientPort(id), history: ctx.history, workload, rng: ctx.rng.fork(1),
+  });
+  ctx.runner = runner;
+  const startMs = clock.nowMs();
+  const running = runner.run();
+  let stopped = false;
+  const progress = setInterval(() => log(progressLine(clock, runner, nemesis)), (o.progressSec ?? 5) * 1000);
+  try {
+    const faults = runSchedule(nemesis, ctx.schedule, clock, () => stopped);
     await waitMs(o.timeSec * 1000 - (clock.nowMs() - startMs));
     stopped = true;
     await faults;
     await nemesis.healAll();
     runner.stop();
     await running;
-    mainPhaseSec = (clock.nowMs() - startMs) / 1000;
-    clearInterval(progress);
-    log(`${progressLine(clock, runner, nemesis)} | healed; waiting for recovery`);
-    await cluster.waitReady(cluster.ids, o.recoveryTimeoutMs);
-    const reads = await finalReads({
-      nodes: cluster.ids, portOf: (id) => cluster.clientPort(id), keys: workload.finalKeys(), history,
-      processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5,
-    });
-    log(`final reads: ${reads.ok} ok, ${reads.failed} without an ok answer`);
-    digests = await compareDigests(cluster, 20_000);
-  } catch (err) {
-    harnessError = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    log(`harness error: ${harnessError}`);
   } finally {
-    await cluster.stop();
-    await history.close();
-    await nemesisLog.close();
+    clearInterval(progress);
   }
+  log(`${progressLine(clock, runner, nemesis)} | healed; waiting for recovery`);
+  return (clock.nowMs() - startMs) / 1000;
+}
+
+/** Waits for the healed cluster, reads every key through every node, compares replica digests. */
+async function recoveryPhase(ctx: RunContext, workload: Workload): Promise<DigestReport> {
+  const { o, cluster } = ctx;
+  await cluster.waitReady(cluster.ids, o.recoveryTimeoutMs);
+  const reads = await finalReads({
+    nodes: cluster.ids, portOf: (id) => cluster.clientPort(id), keys: workload.finalKeys(), history: ctx.history,
+    processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5,
+  });
+  ctx.log(`final reads: ${reads.ok} ok, ${reads.failed} without an ok answer`);
+  return compareDigests(cluster, 20_000);
+}
+
+/** Crash scan, checker, counts: results.json. */
+async function buildResults(
+  ctx: RunContext,
+  r: { commit: string; kinds: string[]; mainPhaseSec: number; digests: DigestReport; harnessError: string | null },
+): Promise<Results & { harnessError?: string; schedule?: unknown; network?: unknown }> {
+  const { o, cluster, history } = ctx;
   const crashes = detectCrashes(cluster.ids.map((id) => ({ node: id, file: cluster.logFile(id) })), cluster.unexpectedExits);
   const { checks, checkerMs } = await runChecks(o.workload, history.events);
   const counts = countCompletions(history.events, finalReadProcessBase);
   const ops = counts.ok + counts.fail + counts.info;
   const results: Results & { harnessError?: string; schedule?: unknown; network?: unknown } = {
-    outcome: 'unknown', seed: o.seed, commit, nodes: o.nodes, timeSec: o.timeSec, nemeses: kinds, workload: o.workload,
+    outcome: 'unknown', seed: o.seed, commit: r.commit, nodes: o.nodes, timeSec: o.timeSec, nemeses: r.kinds, workload: o.workload,
     serverArgs: o.serverArgs, ops, okOps: counts.ok, failOps: counts.fail, infoOps: counts.info,
-    opsPerSec: Math.round(ops / Math.max(mainPhaseSec, 0.001)), checkerMs: Math.round(checkerMs), checks,
-    crashes, digests,
+    opsPerSec: Math.round(ops / Math.max(r.mainPhaseSec, 0.001)), checkerMs: Math.round(checkerMs), checks,
+    crashes, digests: r.digests,
   };
-  results.outcome = overallOutcome(results, harnessError !== null);
-  if (harnessError !== null) results.harnessError = harnessError;
-  results.schedule = schedule.map((s) => ({ startMs: s.startMs, stopMs: s.stopMs, fault: s.fault.kind, detail: describeFault(s.fault) }));
+  results.outcome = overallOutcome(results, r.harnessError !== null);
+  if (r.harnessError !== null) results.harnessError = r.harnessError;
+  results.schedule = ctx.schedule.map((s) => ({ startMs: s.startMs, stopMs: s.stopMs, fault: s.fault.kind, detail: describeFault(s.fault) }));
   results.network = cluster.network.stats();
-  fs.writeFileSync(path.join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  await writeReport(o.out, history.events, nemesisLog.events, results, log);
-  log(`outcome: ${results.outcome} (ops ${ops}: ok ${counts.ok} fail ${counts.fail} info ${counts.info}; ${results.opsPerSec} ops/s; checker ${results.checkerMs} ms; crashes ${crashes.length}; digests ${digests.agree ? 'agree' : 'DISAGREE'}${digests.converged ? '' : ' (not converged)'})`);
-  return { results, history: history.events, nemesis: nemesisLog.events, schedule };
+  return results;
 }
 
 /** Process ids of the final reads start here (above every worker's). */
