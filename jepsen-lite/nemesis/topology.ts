@@ -17,18 +17,35 @@ export function partitionCuts(halves: readonly [readonly number[], readonly numb
 }
 
 /**
- * A majority ring: along `ring`, node at position p hears only the m = n/2+1 nodes starting
- * at p (itself and the next ones), so every node sees a majority and no two see the same
- * one. The cut is directed: node p does not receive from nodes outside its window.
+ * A majority ring: every node sees a majority and no two see the same one. Along `ring`,
+ * the cuts are symmetric where possible: a node talks with its k nearest neighbours on
+ * each side, the smallest k with 2k+1 >= the majority m (5 nodes: one each side), as
+ * Jepsen's majorities-ring. With 3 nodes that is impossible (everyone, or a matching that
+ * leaves one node alone), so the cut is directed: node at position p hears only itself and
+ * the next m-1 nodes along the ring (no two nodes can then exchange a round trip).
  */
 export function majorityRingCuts(ring: readonly number[]): Link[] {
   const n = ring.length;
   const m = Math.floor(n / 2) + 1;
+  const k = Math.ceil((m - 1) / 2);
+  if (2 * k + 1 < n) return symmetricRingCuts(ring, k);
   const out: Link[] = [];
   for (let p = 0; p < n; p++) {
     const window = new Set<number>();
-    for (let k = 0; k < m; k++) window.add(ring[(p + k) % n]!);
+    for (let i = 0; i < m; i++) window.add(ring[(p + i) % n]!);
     for (const j of ring) if (!window.has(j)) out.push([j, ring[p]!]);
+  }
+  return out;
+}
+
+function symmetricRingCuts(ring: readonly number[], k: number): Link[] {
+  const n = ring.length;
+  const out: Link[] = [];
+  for (let p = 0; p < n; p++) {
+    for (let q = 0; q < n; q++) {
+      const distance = Math.min(Math.abs(p - q), n - Math.abs(p - q));
+      if (distance > k) out.push([ring[q]!, ring[p]!]);
+    }
   }
   return out;
 }
