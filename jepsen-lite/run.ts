@@ -244,16 +244,17 @@ async function runChecks(workload: WorkloadName, history: HistoryEvent[]): Promi
   return { checks: { [workload]: check as Results['checks'][string] }, checkerMs: performance.now() - started };
 }
 
-/** Writes report.html through the report module (renderRunDir if it exists, else renderReport). */
+/** Writes report.html through the report module's renderRunDir (loaded lazily: a run still writes its files without it). */
 async function writeReport(dir: string, history: HistoryEvent[], nemesis: NemesisEvent[], results: Results, log: (l: string) => void): Promise<void> {
   try {
-    const report = (await import('./report/index.js')) as Record<string, unknown>;
-    if (typeof report.renderRunDir === 'function') {
-      await (report.renderRunDir as (d: string) => unknown)(dir);
-    } else if (typeof report.renderReport === 'function') {
-      const html = (report.renderReport as (i: unknown) => string)({ history, nemesis, results });
-      fs.writeFileSync(path.join(dir, 'report.html'), html);
+    const render = (await import('./report/render.js').catch(() => ({}))) as Record<string, unknown>;
+    if (typeof render.renderRunDir === 'function') {
+      (render.renderRunDir as (d: string) => unknown)(dir);
+      return;
     }
+    const report = (await import('./report/index.js')) as Record<string, unknown>;
+    const html = (report.renderReport as (i: unknown) => string)({ history, nemesis, results });
+    fs.writeFileSync(path.join(dir, 'report.html'), html);
   } catch (err) {
     log(`report.html not written: ${String(err)}`);
   }
