@@ -375,6 +375,7 @@ async function failover(cluster: Cluster, kills: number): Promise<void> {
     const balanced = Date.now() + 15_000;
     while (Date.now() < balanced && ((await cluster.status(victim))?.leaderOf ?? 0) < Math.floor(groups / 3)) await sleep(200);
   }
+  if (times.length === 0) return; // --kills 0: no failover figures
   times.sort((a, b) => a - b);
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
   console.log(`failover over ${kills} kills: mean ${mean.toFixed(0)} ms, median ${times[times.length >> 1]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms`);
