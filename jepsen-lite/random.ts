@@ -1,22 +1,17 @@
 /**
- * The harness's only source of randomness: a seeded PRNG (mulberry32), so a run's fault
- * schedule and op mix replay from `--seed`.
+ * The harness's only source of randomness: the project's seeded PRNG (mulberry32,
+ * src/raft/prng.ts) with the helpers the harness needs, so a run's fault schedule and op
+ * mix replay from `--seed`.
  */
+import { mulberry32 } from '../src/raft/prng.js';
 
 /** A seeded pseudo-random generator with the helpers the harness needs. */
 export class Rng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
   /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = Math.imul(this.state ^ (this.state >>> 15), 1 | this.state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+
+  constructor(private readonly seed: number) {
+    this.next = mulberry32(seed);
   }
 
   /** An integer in [lo, hi] (inclusive). */
@@ -49,8 +44,8 @@ export class Rng {
     return out;
   }
 
-  /** A derived generator with its own stream (so one consumer's draws do not shift another's). */
+  /** A derived generator with its own stream, from the seed alone (so one consumer's draws never shift another's). */
   fork(salt: number): Rng {
-    return new Rng(Math.imul(this.state ^ salt, 0x9e3779b1) ^ (salt * 7919));
+    return new Rng(Math.imul(this.seed ^ Math.imul(salt, 0x9e3779b1), 0x85ebca6b) ^ salt);
   }
 }
