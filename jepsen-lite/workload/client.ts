@@ -82,34 +82,42 @@ export class McClient {
     return this.failed !== null;
   }
 
+  /** `get key`: the value, or null when absent. */
   get(key: string): Promise<Reply> {
     return this.request(`get ${key}\r\n`, 'retrieval');
   }
 
+  /** `gets key`: the value and its CAS token. */
   gets(key: string): Promise<Reply> {
     return this.request(`gets ${key}\r\n`, 'retrieval');
   }
 
+  /** `set key 0 0 n`. */
   set(key: string, value: string): Promise<Reply> {
     return this.request(`set ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
   }
 
+  /** `add key 0 0 n`: NOT_STORED when present. */
   add(key: string, value: string): Promise<Reply> {
     return this.request(`add ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
   }
 
+  /** `append key 0 0 n`: NOT_STORED when absent. */
   append(key: string, value: string): Promise<Reply> {
     return this.request(`append ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
   }
 
+  /** `cas key 0 0 n token`: EXISTS when the token is stale, NOT_FOUND when absent. */
   cas(key: string, value: string, token: string): Promise<Reply> {
     return this.request(`cas ${key} 0 0 ${Buffer.byteLength(value)} ${token}\r\n${value}\r\n`, 'line');
   }
 
+  /** `incr key delta`: the new value, NOT_FOUND when absent. */
   incr(key: string, delta: number | string): Promise<Reply> {
     return this.request(`incr ${key} ${delta}\r\n`, 'line');
   }
 
+  /** `delete key`: DELETED or NOT_FOUND. */
   delete(key: string): Promise<Reply> {
     return this.request(`delete ${key}\r\n`, 'line');
   }
