@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfChangeType, MessageType, newMessage } from '../../src/raft/index.js';
-import { b, Network, s } from './scenarios-network.js';
+import { b, Network, s, replaceVoters } from './scenarios-network.js';
 
 const lease = { readOnlyOption: 'lease' } as const;
 
@@ -191,15 +191,7 @@ describe('raft scenarios: lease reads', () => {
     // The old half commits the change; the new voters are out of reach until later.
     net.cutLink(1, 4);
     net.cutLink(1, 5);
-    net.changeConf(1, {
-      changes: [
-        { type: ConfChangeType.AddNode, nodeId: 4 },
-        { type: ConfChangeType.AddNode, nodeId: 5 },
-        { type: ConfChangeType.RemoveNode, nodeId: 2 },
-        { type: ConfChangeType.RemoveNode, nodeId: 3 },
-      ],
-      transition: 'explicit',
-    });
+    net.changeConf(1, replaceVoters([4, 5], [2, 3], 'explicit'));
     net.tickAll(2);
     expect(net.node(1).status().confState).toMatchObject({ voters: [1, 4, 5], votersOutgoing: [1, 2, 3] });
     // Fresh acks from the whole outgoing half, none from the incoming one: no lease.

@@ -20,7 +20,7 @@ import {
 } from '../../src/raft/index.js';
 import { jointCommitted, majorityCommitted } from '../../src/raft/quorum.js';
 import fc from 'fast-check';
-import { b, confChange, Network } from './scenarios-network.js';
+import { b, confChange, Network, replaceVoters } from './scenarios-network.js';
 
 const ent = (index: number, term: number, data = ''): Entry => ({ index, term, type: EntryType.Normal, data: b(data) });
 
@@ -29,15 +29,7 @@ describe('raft scenarios: joint consensus', () => {
     const net = new Network([1, 2, 3]);
     net.elect(1);
     for (const id of [4, 5]) net.addEmptyHost(id);
-    net.changeConf(1, {
-      changes: [
-        { type: ConfChangeType.AddNode, nodeId: 4 },
-        { type: ConfChangeType.AddNode, nodeId: 5 },
-        { type: ConfChangeType.RemoveNode, nodeId: 2 },
-        { type: ConfChangeType.RemoveNode, nodeId: 3 },
-      ],
-      transition: 'explicit',
-    });
+    net.changeConf(1, replaceVoters([4, 5], [2, 3], 'explicit'));
     net.tickAll(2);
     let cs = net.node(1).status().confState;
     expect(cs.voters).toEqual([1, 4, 5]);
@@ -117,13 +109,7 @@ describe('raft scenarios: joint consensus', () => {
     const net = new Network([1, 2, 3]);
     net.elect(1);
     net.addEmptyHost(4);
-    net.changeConf(1, {
-      changes: [
-        { type: ConfChangeType.AddNode, nodeId: 4 },
-        { type: ConfChangeType.RemoveNode, nodeId: 1 },
-      ],
-      transition: 'auto',
-    });
+    net.changeConf(1, replaceVoters([4], [1], 'auto'));
     net.tickAll(40);
     const lead = net.leader();
     expect([2, 3, 4]).toContain(lead);

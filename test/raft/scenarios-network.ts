@@ -341,6 +341,17 @@ export function confChange(type: ConfChangeType, nodeId: NodeId): ConfChange {
   return { changes: [{ type, nodeId }], transition: 'auto' };
 }
 
+/** One ConfChange that adds `add` as voters and removes `remove`: joint consensus when it is more than one change. */
+export function replaceVoters(add: NodeId[], remove: NodeId[], transition: ConfChange['transition']): ConfChange {
+  return {
+    changes: [
+      ...add.map((nodeId) => ({ type: ConfChangeType.AddNode, nodeId })),
+      ...remove.map((nodeId) => ({ type: ConfChangeType.RemoveNode, nodeId })),
+    ],
+    transition,
+  };
+}
+
 /** Messages of a type in a list. */
 export function ofType(msgs: Message[], t: MessageType): Message[] {
   return msgs.filter((m) => m.type === t);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfChangeType, MessageType, ProposalDroppedError } from '../../src/raft/index.js';
-import { b, confChange, Network, ofType } from './scenarios-network.js';
+import { b, confChange, Network, ofType, replaceVoters } from './scenarios-network.js';
 
 describe('raft scenarios: election and replication', () => {
   it('elects a single leader', () => {
@@ -423,15 +423,7 @@ describe('raft scenarios: membership and snapshots', () => {
     net.elect(1);
     net.addEmptyHost(4);
     net.addEmptyHost(5);
-    net.changeConf(1, {
-      changes: [
-        { type: ConfChangeType.AddNode, nodeId: 4 },
-        { type: ConfChangeType.AddNode, nodeId: 5 },
-        { type: ConfChangeType.RemoveNode, nodeId: 2 },
-        { type: ConfChangeType.RemoveNode, nodeId: 3 },
-      ],
-      transition: 'auto',
-    });
+    net.changeConf(1, replaceVoters([4, 5], [2, 3], 'auto'));
     net.tickAll(3);
     const cs = net.node(1).status().confState;
     expect(cs.voters).toEqual([1, 4, 5]);
