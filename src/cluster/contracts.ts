@@ -4,6 +4,7 @@
  * follows and can be driven by any implementation with the same shape; `node.ts` plugs in
  * the real RawNode, MemoryStorage, LevelLogStore, Transport and CacheStateMachine.
  */
+import type { GroupWrite, GroupState as StoredGroup } from '../storage/types.js';
 import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
 import type { ConfChange, ConfState, Entry, GroupId, HardState, Message, NodeId, Snapshot } from '../raft/types.js';
 
@@ -76,23 +77,8 @@ export interface RaftMemoryStorage {
   compact(index: number): void;
 }
 
-/** One group's persisted changes of a flush (src/storage GroupWrite). */
-export interface GroupWrite {
-  group: GroupId;
-  hardState?: HardState;
-  entries?: Entry[];
-  snapshot?: Snapshot;
-  snapshotReplacesLog?: boolean;
-  compactBefore?: number;
-  destroy?: boolean;
-}
-
-/** A group's durable state on restart. */
-export interface StoredGroup {
-  hardState: HardState;
-  snapshot?: Snapshot;
-  entries: Entry[];
-}
+/** One group's persisted changes of a flush, and its durable state on restart: src/storage's own types. */
+export type { GroupWrite, GroupState as StoredGroup } from '../storage/types.js';
 
 /** The node's durable log store (src/storage LogStore). */
 export interface LogStoreLike {
