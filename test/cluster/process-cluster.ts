@@ -3,6 +3,7 @@
  * spawn, wait until every group has a leader (admin /status), SIGKILL, restart, and a
  * minimal memcached text client over a raw socket.
  */
+import type { GroupStatus } from '../../src/cluster/status.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -21,19 +22,8 @@ export function ensureBuilt(): void {
   if (!existsSync(mainJs)) throw new Error(`build did not produce ${mainJs}`);
 }
 
-/** One group in a node's /status. */
-export interface GroupStatus {
-  id: number;
-  role: string;
-  term: number;
-  commit: number;
-  applied: number;
-  leader: number;
-  firstIndex: number;
-  snapshotsTaken: number;
-  snapshotsInstalled: number;
-  digest?: string;
-}
+/** One group in a node's /status (the server's own type). */
+export type { GroupStatus };
 
 /** A node's /status. */
 export interface NodeStatus {
