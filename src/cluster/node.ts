@@ -12,7 +12,7 @@ import { MemoryStorage, RawNode, decodeConfChange } from '../raft/index.js';
 import { mulberry32 } from '../raft/prng.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import { startAdminHttp } from '../server/admin-http.js';
-import type { ServeConfig } from '../server/config.js';
+import type { HostPort, ServeConfig } from '../server/config.js';
 import { UsageError } from '../server/config.js';
 import type { Executor, ExecuteCallback } from '../server/executor.js';
 import { LevelLogStore } from '../storage/index.js';
@@ -144,6 +144,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
     secret: c.clusterSecret ?? 'memraft-loopback-only',
     listen: peerListen,
     advertise: parseAddress(peerAddress),
+    addressOverrides: new Map(c.peerAddresses.map((m) => [nodeIdOf(m.id, '--peer-addresses'), m.peer])),
     logger: log, // the transport adds its own node field
   });
   await transport.start();
@@ -158,7 +159,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   host.requestExtension = (from, payload) => rebalancer.handleRequest(from, payload);
   await host.start();
   rebalancer.start();
-  if (c.join !== null) await joinCluster(host, c.join, 'memraft', Date.now() + 60_000);
+  if (c.join !== null) await joinOnce(host, store, c.join, nodeLog);
   const executor = new ClusterExecutor(host, config.memoryMb * 1024 * 1024);
   const admin =
     c.adminListen === null
@@ -169,7 +170,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
             metrics: () => metricsText(host, executor.counters),
             blockPeers: (peers) => host.blockPeers(peers),
             setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),
-            ctl: (op, node) => rebalancer.ctl(op, node),
+            ctl: (op, node, peer) => rebalancer.ctl(op, node, peer),
           },
           { ...c.adminListen, debug: process.env.MEMRAFT_DEBUG_ADMIN === '1', logger: nodeLog },
         );
@@ -187,6 +188,16 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
       await store.close();
     },
   };
+}
+
+/**
+ * `--join`, once per data directory: a restarted member already knows the cluster from its
+ * stored meta group, and must not wait for the peer it first joined through.
+ */
+async function joinOnce(host: ClusterHost, store: LevelLogStore, via: HostPort, log: Logger): Promise<void> {
+  if ((await store.getMeta('joined')) !== undefined) return log.info('already joined (data directory): --join not needed');
+  await joinCluster(host, via, 'memraft', Date.now() + 60_000);
+  await store.putMeta('joined', Buffer.from('1'));
 }
 
 async function checkNodeId(store: LevelLogStore, nodeId: NodeId): Promise<void> {

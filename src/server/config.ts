@@ -65,6 +65,8 @@ export interface ClusterFlags {
   initialCluster: Array<{ id: string; peer: HostPort }>;
   /** `--join host:port`: any peer of an existing cluster. */
   join: HostPort | null;
+  /** `--peer-addresses id=host:port,...`: dial these peers here, whatever address they advertise. */
+  peerAddresses: Array<{ id: string; peer: HostPort }>;
   groups: number;
   replicas: number;
   fsync: FsyncMode;
@@ -103,6 +105,8 @@ With no cluster flags, serve runs a durable single-node cluster (node id 1) in -
 Cluster (Raft) flags:
   --id ID  --peer-listen HOST:PORT  --admin-listen HOST:PORT
   --initial-cluster ID=HOST:PORT,...  --join HOST:PORT
+  --peer-addresses ID=HOST:PORT,...  dial these peers at these addresses instead of
+                            the ones they advertise (NAT, proxies; jepsen-lite's links)
   --groups N (default 16)  --replicas N (default 3)
   --fsync always|never (default always; never is unsafe)
   --read-mode read-index|lease (default read-index)
@@ -142,6 +146,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'admin-listen', kind: 'string' },
   { long: 'initial-cluster', kind: 'string' },
   { long: 'join', kind: 'string' },
+  { long: 'peer-addresses', kind: 'string' },
   { long: 'groups', kind: 'string' },
   { long: 'replicas', kind: 'string' },
   { long: 'fsync', kind: 'string' },
@@ -269,8 +274,9 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     id: raw.get('id') ?? null,
     peerListen: optionalHostPort('peer-listen'),
     adminListen: optionalHostPort('admin-listen'),
-    initialCluster: initial === undefined ? [] : parseInitialCluster(initial),
+    initialCluster: initial === undefined ? [] : parseMemberList(initial, 'initial-cluster'),
     join,
+    peerAddresses: raw.has('peer-addresses') ? parseMemberList(raw.get('peer-addresses')!, 'peer-addresses') : [],
     groups: parseIntFlag(raw, 'groups', 16, 1, 4096),
     replicas: parseIntFlag(raw, 'replicas', 3, 1, 7),
     fsync: parseChoice(raw, 'fsync', ['always', 'never'], 'always') as FsyncMode,
@@ -321,11 +327,12 @@ export function parseHostPort(value: string, name: string): HostPort {
   return { host, port };
 }
 
-function parseInitialCluster(value: string): Array<{ id: string; peer: HostPort }> {
+/** `ID=HOST:PORT,...` (--initial-cluster, --peer-addresses). */
+function parseMemberList(value: string, name: string): Array<{ id: string; peer: HostPort }> {
   return value.split(',').map((part) => {
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--initial-cluster entries must be ID=HOST:PORT, got ${JSON.stringify(part)}`);
-    return { id: part.slice(0, eq), peer: parseHostPort(part.slice(eq + 1), 'initial-cluster') };
+    if (eq <= 0) throw new UsageError(`--${name} entries must be ID=HOST:PORT, got ${JSON.stringify(part)}`);
+    return { id: part.slice(0, eq), peer: parseHostPort(part.slice(eq + 1), name) };
   });
 }
 

@@ -36,6 +36,11 @@ export interface TransportConfig {
   /** Address to tell peers we listen on; defaults to `listen` with the bound port (wildcard hosts: as seen by the peer). */
   advertise?: PeerAddress;
   peers?: Map<NodeId, PeerAddress>;
+  /**
+   * Where to dial these peers, whatever address we are given or they advertise
+   * (--peer-addresses: NAT, proxies; jepsen-lite routes every link through its own proxy).
+   */
+  addressOverrides?: ReadonlyMap<NodeId, PeerAddress>;
   logger?: Logger;
   reconnectDelayMsMin?: number;
   reconnectDelayMsMax?: number;
@@ -113,7 +118,7 @@ export class Transport {
     this.keepaliveMs = config.keepaliveMs ?? 1000;
     assert((config.peerSilenceMsMax ?? 10_000) > this.keepaliveMs, 'peerSilenceMsMax must exceed keepaliveMs');
     this.logger = (config.logger ?? silentLogger).child({ component: 'transport', node: config.nodeId });
-    for (const [id, addr] of config.peers ?? []) this.peers.set(id, addr);
+    for (const [id, addr] of config.peers ?? []) this.peers.set(id, this.addressOf(id, addr));
   }
 
   /** Starts listening and connecting to the configured peers; resolves with the bound port. */
@@ -138,8 +143,9 @@ export class Transport {
   }
 
   /** Adds or updates a peer; a changed address replaces the connection. */
-  setPeer(id: NodeId, addr: PeerAddress): void {
+  setPeer(id: NodeId, given: PeerAddress): void {
     assert(id !== this.config.nodeId, 'a node is not its own peer');
+    const addr = this.addressOf(id, given);
     this.peers.set(id, { host: addr.host, port: addr.port });
     this.learned.delete(id);
     const link = this.links.get(id);
@@ -261,6 +267,11 @@ export class Transport {
     this.failPending(link.peerId, why);
   }
 
+  // Where to dial `id`: its --peer-addresses entry, else the address we were given.
+  private addressOf(id: NodeId, given: PeerAddress): PeerAddress {
+    return this.config.addressOverrides?.get(id) ?? given;
+  }
+
   // The link to `to`, opening one to a learned address on demand (answers to joiners).
   private linkFor(to: NodeId): OutboundLink | null {
     const link = this.links.get(to);
@@ -373,9 +384,10 @@ export class Transport {
     this.inbound.set(conn.peerId, conn);
     if (this.peers.has(conn.peerId) || conn.peerAddr === null) return;
     const known = this.learned.get(conn.peerId);
-    this.learned.set(conn.peerId, conn.peerAddr);
+    const addr = this.addressOf(conn.peerId, conn.peerAddr);
+    this.learned.set(conn.peerId, addr);
     const link = this.links.get(conn.peerId);
-    if (link !== undefined && (known?.host !== conn.peerAddr.host || known.port !== conn.peerAddr.port)) {
+    if (link !== undefined && (known?.host !== addr.host || known.port !== addr.port)) {
       this.dropLink(link, 'peer address changed');
     }
   }
