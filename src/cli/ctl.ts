@@ -1,5 +1,5 @@
 /**
- * `memraft ctl <status|drain|remove> [node] [--admin HOST:PORT] [--json]`: operator commands
+ * `memraft ctl <status|join|drain|remove> [node [peer]] [--admin HOST:PORT] [--json]`: operator commands
  * over a node's admin HTTP listener (any node; it forwards to the meta leader).
  */
 import http from 'node:http';
@@ -8,9 +8,11 @@ import http from 'node:http';
 export const ctlUsage = `Usage: memraft ctl <command> [--admin HOST:PORT] [--json]
 
 Commands:
-  status            nodes, groups (replicas, leader; group 0 = meta), moves in flight
-  drain <node>      move every replica off <node>, then mark it removed
-  remove <node>     mark a (dead) node removed: its replicas are re-created elsewhere
+  status              nodes, groups (replicas, leader; group 0 = meta), moves in flight
+  join <node> <peer>  record node <node> (peer listener HOST:PORT) as joining; then start
+                      it: memraft serve --id <node> --join <any member's peer address>
+  drain <node>        move every replica off <node>, then mark it removed
+  remove <node>       mark a (dead) node removed: its replicas are re-created elsewhere
 
 --admin defaults to 127.0.0.1:11312 (MEMRAFT_ADMIN).`;
 
@@ -30,15 +32,22 @@ export async function ctlCommand(args: string[]): Promise<number> {
     else if (args[i] === '--json') json = true;
     else rest.push(args[i]!);
   }
-  const [op, node] = rest;
+  const [op, node, peer] = rest;
   if (op === 'status') return status(admin, json);
+  if (op === 'join' && node !== undefined && /^[0-9]+$/.test(node) && peer !== undefined) {
+    return report(op, node, json, await call(admin, 'POST', `/ctl/join?node=${node}&peer=${encodeURIComponent(peer)}`));
+  }
   if ((op === 'drain' || op === 'remove') && node !== undefined && /^[0-9]+$/.test(node)) {
-    const { code, body } = await call(admin, 'POST', `/ctl/${op}?node=${node}`);
-    process.stdout.write(json ? JSON.stringify(body) + '\n' : code === 200 ? `${op} node ${node}: ok\n` : `${op} node ${node}: ${(body as { e?: string }).e}\n`);
-    return code === 200 ? 0 : 1;
+    return report(op, node, json, await call(admin, 'POST', `/ctl/${op}?node=${node}`));
   }
   process.stderr.write(ctlUsage + '\n');
   return 2;
+}
+
+/** Prints a join/drain/remove answer; the exit code. */
+function report(op: string, node: string, json: boolean, { code, body }: { code: number; body: unknown }): number {
+  process.stdout.write(json ? JSON.stringify(body) + '\n' : code === 200 ? `${op} node ${node}: ok\n` : `${op} node ${node}: ${(body as { e?: string }).e}\n`);
+  return code === 200 ? 0 : 1;
 }
 
 async function status(admin: string, json: boolean): Promise<number> {

@@ -258,15 +258,16 @@ export class Rebalancer {
       case 'join':
         return this.serveJoin(Number(p.id), String(p.peer));
       case 'ctl':
-        return this.serveCtl(String(p.op), Number(p.node ?? 0));
+        return this.serveCtl(String(p.op), Number(p.node ?? 0), typeof p.peer === 'string' ? p.peer : '');
       default:
         return undefined;
     }
   }
 
-  /** A new node asks to join: recorded through the meta log; answers the members' addresses. */
+  /** A new node asks to join (or `ctl join` announces it): recorded through the meta log; answers the members' addresses. */
   private async serveJoin(id: NodeId, peer: string): Promise<unknown> {
     if (!Number.isSafeInteger(id) || id <= 0) return { e: 'bad node id' };
+    if (!isHostPort(peer)) return { e: `bad peer address ${JSON.stringify(peer)}; want HOST:PORT` };
     this.host.knowPeer(id, peer);
     const res = await this.host.proposeMeta({ type: 'join', id, peer });
     if (!res.ok) return { e: res.reason };
@@ -274,12 +275,16 @@ export class Rebalancer {
   }
 
   /** `memraft ctl` operations; forwarded to the meta leader by the admin endpoint. */
-  async serveCtl(op: string, node: NodeId): Promise<unknown> {
+  async serveCtl(op: string, node: NodeId, peer = ''): Promise<unknown> {
     const view = this.host.meta.view;
     const known = view.nodes.find((n) => n.id === node);
     switch (op) {
       case 'status':
         return ctlStatus(view, this.host);
+      case 'join': {
+        const answer = (await this.serveJoin(node, peer)) as { e?: string };
+        return answer.e === undefined ? { ok: true } : answer;
+      }
       case 'drain': {
         if (known === undefined) return { e: `unknown node ${node}` };
         const up = view.nodes.filter((n) => n.state === 'up' && n.id !== node).length;
@@ -298,13 +303,13 @@ export class Rebalancer {
   }
 
   /** Runs a ctl op at the meta leader (locally when we lead). */
-  async ctl(op: string, node: NodeId): Promise<unknown> {
+  async ctl(op: string, node: NodeId, peer = ''): Promise<unknown> {
     const lead = this.metaReplica.lead;
-    if (lead === this.host.config.nodeId || lead === 0) return this.serveCtl(op, node);
+    if (lead === this.host.config.nodeId || lead === 0) return this.serveCtl(op, node, peer);
     try {
-      return await this.host.peerRequest(lead, { t: 'ctl', op, node }, 10_000);
+      return await this.host.peerRequest(lead, { t: 'ctl', op, node, peer }, 10_000);
     } catch (err) {
-      return op === 'status' ? this.serveCtl(op, node) : { e: String(err) };
+      return op === 'status' ? this.serveCtl(op, node, peer) : { e: String(err) };
     }
   }
 }
@@ -321,6 +326,13 @@ export function ctlStatus(view: Readonly<MetaView>, host: ClusterHost): unknown 
     groups,
     moves: view.moves.map((m) => ({ ...m })),
   };
+}
+
+/** "host:port" with a non-empty host and a port in 1..65535. */
+function isHostPort(s: string): boolean {
+  const at = s.lastIndexOf(':');
+  const port = Number(s.slice(at + 1));
+  return at > 0 && /^[0-9]+$/.test(s.slice(at + 1)) && port >= 1 && port <= 65535 && !/\s/.test(s);
 }
 
 function matchOf(st: { progress?: Map<NodeId, { match: number }> | Record<string, { match: number }> }): Map<NodeId, number> {

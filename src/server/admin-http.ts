@@ -17,8 +17,8 @@ export interface AdminSource {
   blockPeers(peers: number[]): void;
   /** Skews the node's clock (test-only); absent where the node has no such clock. */
   setClock?(offsetMs: number, strobeMs: number): void;
-  /** `memraft ctl` operations (status, drain, remove), run at the meta leader. */
-  ctl?(op: string, node: number): Promise<unknown>;
+  /** `memraft ctl` operations (status, join, drain, remove), run at the meta leader. */
+  ctl?(op: string, node: number, peer: string): Promise<unknown>;
 }
 
 /** Options of the admin listener. */
@@ -77,12 +77,12 @@ function route(source: AdminSource, options: AdminHttpOptions, req: http.Incomin
   reply(res, 404, 'text/plain', 'not found\n');
 }
 
-/** GET /ctl/status, POST /ctl/drain?node=N, POST /ctl/remove?node=N (JSON answers; `e` = refused). */
+/** GET /ctl/status, POST /ctl/join?node=N&peer=HOST:PORT, POST /ctl/drain?node=N, POST /ctl/remove?node=N (JSON answers; `e` = refused). */
 function routeCtl(ctl: NonNullable<AdminSource['ctl']>, url: URL, req: http.IncomingMessage, res: http.ServerResponse): void {
   const op = url.pathname.slice('/ctl/'.length);
   if ((op === 'status') !== (req.method === 'GET')) return reply(res, 405, 'text/plain', 'method not allowed\n');
   const node = Number(url.searchParams.get('node') ?? '0');
-  ctl(op, node).then(
+  ctl(op, node, url.searchParams.get('peer') ?? '').then(
     (answer) => reply(res, (answer as { e?: unknown }).e === undefined ? 200 : 409, 'application/json', JSON.stringify(answer) + '\n'),
     (err: unknown) => reply(res, 500, 'application/json', JSON.stringify({ e: String(err) }) + '\n'),
   );
