@@ -314,11 +314,12 @@ export class Rebalancer {
   }
 }
 
-/** `ctl status` as JSON: nodes, groups (meta group as id 0) with replicas and leader, moves. */
+/** `ctl status` as JSON: nodes, groups (meta group as id 0, with its voters and learners) with replicas and leader, moves. */
 export function ctlStatus(view: Readonly<MetaView>, host: ClusterHost): unknown {
   const meta = host.replicas.get(metaGroupId)!.raft.status();
+  const { voters, learners } = meta.confState;
   const groups = [
-    { id: 0, range: [0, 0], replicas: [...meta.confState.voters, ...meta.confState.learners], leader: meta.lead },
+    { id: 0, range: [0, 0], replicas: [...voters, ...learners], leader: meta.lead, voters: [...voters], learners: [...learners] },
     ...view.groups.map((g) => ({ id: g.id, range: [g.lo, g.hi], replicas: [...g.replicas], leader: host.leaderOf(g.id), epoch: g.epoch })),
   ];
   return {
