@@ -2,7 +2,8 @@
  * A growable cluster of `memraft serve` child processes for the membership tests: the
  * first nodes start with --initial-cluster, later ones with --join; `ctl` calls the admin
  * /ctl endpoints; a writer records acknowledged writes (unique keys) and `readAll` checks
- * each of them through a node.
+ * each of them through a node. `restart` re-runs a node with the very same arguments,
+ * `terminate` SIGTERMs one and reports how it exited, `runCli` runs `memraft` itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,14 +15,30 @@ import { ensureBuilt, mainJs, repoRoot, TextClient } from './process-cluster.js'
 /** `ctl status` JSON. */
 export interface CtlStatus {
   nodes: Array<{ id: number; state: string; client: string }>;
-  groups: Array<{ id: number; replicas: number[]; leader: number }>;
+  /** Group 0 is the meta group; its entry also carries `voters` and `learners`. */
+  groups: Array<{ id: number; replicas: number[]; leader: number; voters?: number[]; learners?: number[] }>;
   moves: Array<{ group: number; from: number; to: number; phase: string }>;
+}
+
+/** Per-node spawn options. */
+export interface SpawnOptions {
+  /** Flags for this node only, after the cluster's. */
+  extra?: string[];
+  /** The node whose peer port a joining node's --join names (default: the lowest other running node). */
+  via?: number;
+}
+
+/** How a child process ended. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 /** A cluster whose nodes 1..initial bootstrap it and the others join. */
 export class MemberCluster {
   readonly children = new Map<number, ChildProcess>();
   private readonly output = new Map<number, string>();
+  private readonly argsOf = new Map<number, string[]>();
 
   private constructor(
     readonly initial: number,
@@ -30,23 +47,40 @@ export class MemberCluster {
     private readonly extra: string[],
   ) {}
 
-  /** Starts nodes 1..initial (ports for up to `maxNodes`) and waits for ctl status to answer with every node up. */
-  static async start(initial: number, maxNodes: number, extra: string[]): Promise<MemberCluster> {
+  /**
+   * Starts nodes 1..initial (ports for up to `maxNodes`; `nodeOptions` by node id) and waits
+   * for ctl status to answer with every node up.
+   */
+  static async start(initial: number, maxNodes: number, extra: string[], nodeOptions: Record<number, SpawnOptions> = {}): Promise<MemberCluster> {
     ensureBuilt();
     const c = new MemberCluster(initial, await clusterPorts(maxNodes), await tempDir('membership'), extra);
-    for (let id = 1; id <= initial; id++) c.spawn(id);
+    for (let id = 1; id <= initial; id++) c.spawn(id, nodeOptions[id]);
     await c.until(async (s) => s.nodes.filter((n) => n.state === 'up').length === initial && s.groups.every((g) => g.leader !== 0), 'cluster up');
     return c;
   }
 
   /** Spawns node `id` (joining when beyond the initial nodes). */
-  spawn(id: number): void {
+  spawn(id: number, options: SpawnOptions = {}): void {
     const p = this.ports;
     const initial = p.peer.slice(0, this.initial).map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
-    const via = [...this.children.keys()].find((k) => k !== id) ?? 1;
+    const via = options.via ?? [...this.children.keys()].find((k) => k !== id) ?? 1;
     const members = id <= this.initial ? ['--initial-cluster', initial] : ['--join', `127.0.0.1:${p.peer[via - 1]}`];
     const args = [mainJs, 'serve', '--id', String(id), '--listen', `127.0.0.1:${p.client[id - 1]}`, '--peer-listen', `127.0.0.1:${p.peer[id - 1]}`,
-      '--admin-listen', `127.0.0.1:${p.admin[id - 1]}`, ...members, '--data-dir', path.join(this.dir, `node-${id}`), '--log-level', 'warn', ...this.extra];
+      '--admin-listen', `127.0.0.1:${p.admin[id - 1]}`, ...members, '--data-dir', path.join(this.dir, `node-${id}`), '--log-level', 'warn', ...this.extra,
+      ...(options.extra ?? [])];
+    this.run(id, args);
+  }
+
+  /** Starts node `id` again with exactly the arguments of its last start (a restart, not a new join). */
+  restart(id: number): void {
+    const args = this.argsOf.get(id);
+    if (args === undefined) throw new Error(`node ${id} was never started`);
+    if (this.children.has(id)) throw new Error(`node ${id} is running`);
+    this.run(id, args);
+  }
+
+  private run(id: number, args: string[]): void {
+    this.argsOf.set(id, args);
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MEMRAFT_SNAPSHOT_ENTRIES: '200' } });
     this.output.set(id, '');
     const append = (d: Buffer): void => void this.output.set(id, (this.output.get(id) ?? '') + d.toString());
@@ -65,11 +99,22 @@ export class MemberCluster {
     return this.ports.client[id - 1]!;
   }
 
-  /** A ctl call at the first running node that answers. */
-  async ctl(op: string, node = 0): Promise<unknown> {
+  /** Peer port of node `id`. */
+  peerPort(id: number): number {
+    return this.ports.peer[id - 1]!;
+  }
+
+  /** Admin port of node `id`. */
+  adminPort(id: number): number {
+    return this.ports.admin[id - 1]!;
+  }
+
+  /** A ctl call at the first running node that answers (`peer` for join). */
+  async ctl(op: string, node = 0, peer?: string): Promise<unknown> {
+    const query = `node=${node}${peer === undefined ? '' : `&peer=${encodeURIComponent(peer)}`}`;
     for (const id of [...this.children.keys()].sort((a, b) => a - b)) {
       try {
-        const res = await fetch(`http://127.0.0.1:${this.ports.admin[id - 1]}/ctl/${op}?node=${node}`, { method: op === 'status' ? 'GET' : 'POST' });
+        const res = await fetch(`http://127.0.0.1:${this.ports.admin[id - 1]}/ctl/${op}?${query}`, { method: op === 'status' ? 'GET' : 'POST' });
         return await res.json();
       } catch {
         // that node is down or starting: the next one
@@ -110,6 +155,28 @@ export class MemberCluster {
     await exited;
   }
 
+  /**
+   * SIGTERM node `id` and wait until it exits by itself (no SIGKILL fallback: a node that
+   * hangs fails the test at `timeoutMs`, and `stop` cleans it up).
+   */
+  async terminate(id: number, timeoutMs = 120_000): Promise<Exit> {
+    const child = this.children.get(id);
+    if (child === undefined) throw new Error(`node ${id} is not running`);
+    const exited = exitOf(child);
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`node ${id} did not exit within ${timeoutMs} ms of SIGTERM; output:\n${this.logOf(id)}`)), timeoutMs);
+    });
+    try {
+      const exit = await Promise.race([exited, late]);
+      this.children.delete(id);
+      return exit;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** SIGTERM everything and remove the data. */
   async stop(): Promise<void> {
     await Promise.all(
@@ -125,6 +192,27 @@ export class MemberCluster {
     this.children.clear();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Resolves with how `child` ended (at once if it already has). */
+function exitOf(child: ChildProcess): Promise<Exit> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** Output and exit code of one `memraft <args>` run (e.g. `ctl join 4 127.0.0.1:7001 --admin ...`). */
+export async function runCli(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  ensureBuilt();
+  const child = spawn(process.execPath, [mainJs, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  // 'close', not 'exit': the pipes may still hold output when the process has exited.
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }
 
 /** Every group has `rf` replicas, all on up nodes, none in flight. */
