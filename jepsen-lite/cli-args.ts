@@ -11,7 +11,8 @@ export const usage = `Usage: npm run jepsen -- [--nodes 3] [--time 60] [--nemesi
        [--seed N] [--out runs/NAME] [--server-args "--read-mode lease"] [--concurrency 10] [--rate 500] [--op-timeout 6000]
        [--fault-ms 3000-6000] [--quiet-ms 2000-4000]
 Nemeses: partition (halves, isolate, isolate-leaders, majority-ring, bridge), halves, isolate, isolate-leaders,
-         majority-ring, bridge, delay, loss, net (all network faults), kill, pause, clock, all, none.
+         majority-ring, bridge, delay, loss, net (all network faults), kill, pause, clock, all (every fault),
+         membership (join spare nodes and drain members: grows by up to 2 nodes, never below --nodes), none.
 Exit: 0 valid, 1 invalid, 2 unknown or harness error.`;
 
 /** A bad flag. */

@@ -49,6 +49,42 @@ describe('fault schedule', () => {
     }
   });
 
+  it('joins spare nodes in order and drains members, staying within initial..initial+2 nodes', () => {
+    const kinds = expandNemeses(['membership', 'partition', 'kill']);
+    let joins = 0;
+    let drains = 0;
+    for (let seed = 0; seed < 50; seed++) {
+      const members = new Set([1, 2, 3]);
+      let nextSpare = 4;
+      for (const s of makeSchedule(seed, [1, 2, 3], kinds, 120_000, undefined, [4, 5, 6, 7, 8, 9, 10, 11])) {
+        const f = s.fault;
+        if (f.kind === 'join') {
+          expect(f.node).toBe(nextSpare++);
+          members.add(f.node);
+          joins++;
+        } else if (f.kind === 'drain') {
+          expect(members.has(f.node)).toBe(true);
+          members.delete(f.node);
+          drains++;
+        } else {
+          // Later faults only name nodes that are members by then.
+          const named = f.kind === 'partition' ? f.halves.flat() : f.kind === 'isolate' ? [f.node] : f.kind === 'kill' && f.target.kind === 'nodes' ? f.target.nodes : [];
+          for (const n of named) expect(members.has(n), `seed ${seed}: ${JSON.stringify(f)}`).toBe(true);
+          if (f.kind === 'partition') expect(f.halves.flat().length).toBe(members.size);
+        }
+        expect(members.size).toBeGreaterThanOrEqual(3);
+        expect(members.size).toBeLessThanOrEqual(5);
+      }
+    }
+    expect(joins).toBeGreaterThan(50);
+    expect(drains).toBeGreaterThan(30);
+  });
+
+  it('has no membership steps without spare nodes, and none unless asked', () => {
+    expect(makeSchedule(1, [1, 2, 3], expandNemeses(['membership']), 60_000)).toEqual([]);
+    expect(expandNemeses(['all'])).not.toContain('join');
+  });
+
   it('expands families and refuses unknown names', () => {
     expect(expandNemeses(['partition'])).toEqual(nemesisFamilies.partition);
     expect(expandNemeses(['kill', 'kill', 'clock'])).toEqual(['kill', 'clock']);

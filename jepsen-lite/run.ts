@@ -13,6 +13,7 @@ import { detectCrashes } from './crash/detector.js';
 import type { HistoryEvent, NemesisEvent, Outcome, Results } from './history/types.js';
 import { HistoryWriter, NemesisLog, RunClock } from './history/writer.js';
 import { Nemesis, runSchedule } from './nemesis/nemesis.js';
+import type { MembershipReport } from './nemesis/membership.js';
 import { defaultTiming, describeFault, expandNemeses, makeSchedule, type FaultStep, type ScheduleTiming } from './nemesis/schedule.js';
 import { Rng } from './random.js';
 import { McClient } from './workload/client.js';
@@ -96,14 +97,19 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
   const commit = gitCommit();
   log(`jepsen-lite: seed ${o.seed} commit ${commit} nodes ${o.nodes} time ${o.timeSec}s workload ${o.workload} nemesis ${kinds.join(',') || 'none'}`);
 
-  const cluster = await Cluster.start({ nodes: o.nodes, dir: o.out, serverArgs: splitArgs(o.serverArgs), seed: o.seed, mainJs });
+  const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  const spareIds = Array.from({ length: spareNodesMax }, (_, i) => o.nodes + i + 1);
+  const schedule = makeSchedule(o.seed, ids, kinds, o.timeSec * 1000, o.timing ?? defaultTiming, spareIds);
+  const spareNodes = Math.max(0, ...schedule.map((s) => (s.fault.kind === 'join' ? s.fault.node - o.nodes : 0)));
+  const cluster = await Cluster.start({ nodes: o.nodes, spareNodes, dir: o.out, serverArgs: splitArgs(o.serverArgs), seed: o.seed, mainJs });
   const clock = new RunClock();
   const ctx: RunContext = {
     o, log, cluster, clock, rng,
     history: new HistoryWriter(path.join(o.out, 'history.jsonl'), clock),
     nemesisLog: new NemesisLog(path.join(o.out, 'nemesis.jsonl'), clock),
-    schedule: makeSchedule(o.seed, cluster.ids, kinds, o.timeSec * 1000, o.timing ?? defaultTiming),
+    schedule,
     runner: null,
+    membership: null,
   };
   let digests: DigestReport = { agree: false, converged: false, groups: {} };
   let mainPhaseSec = o.timeSec;
@@ -140,7 +146,14 @@ interface RunContext {
   nemesisLog: NemesisLog;
   schedule: FaultStep[];
   runner: Runner | null;
+  /** The joins and drains, once they settled (membership runs only). */
+  membership: MembershipReport | null;
 }
+
+/** Spare node ids a membership run may join (the schedule grows the cluster by at most two at a time). */
+const spareNodesMax = 8;
+/** Longest wait after the heal for joins and drains still in flight. */
+const membershipSettleMs = 90_000;
 
 /** The clients and the fault schedule for --time seconds, then heal; returns the phase's length in s. */
 async function workloadPhase(ctx: RunContext, workload: Workload): Promise<number> {
@@ -148,7 +161,7 @@ async function workloadPhase(ctx: RunContext, workload: Workload): Promise<numbe
   await createInitialKeys(cluster, workload, o.opTimeoutMs);
   const nemesis = new Nemesis(cluster, ctx.nemesisLog, ctx.rng.fork(2));
   const runner = new Runner({
-    concurrency: o.concurrency, ratePerSec: o.rate, opTimeoutMs: o.opTimeoutMs, nodes: cluster.ids,
+    concurrency: o.concurrency, ratePerSec: o.rate, opTimeoutMs: o.opTimeoutMs, nodes: () => cluster.members(),
     portOf: (id) => cluster.clientPort(id), history: ctx.history, workload, rng: ctx.rng.fork(1),
   });
   ctx.runner = runner;
@@ -164,6 +177,11 @@ async function workloadPhase(ctx: RunContext, workload: Workload): Promise<numbe
     await nemesis.healAll();
     runner.stop();
     await running;
+    if (ctx.schedule.some((s) => s.fault.kind === 'join' || s.fault.kind === 'drain')) {
+      ctx.membership = await nemesis.membership.settle(membershipSettleMs);
+      log(`membership: joined ${ctx.membership.joined.join(',') || 'none'}; drained ${ctx.membership.drained.join(',') || 'none'}` +
+        (ctx.membership.unfinished.length > 0 ? `; UNFINISHED ${ctx.membership.unfinished.join(', ')}` : ''));
+    }
   } finally {
     clearInterval(progress);
   }
@@ -174,9 +192,9 @@ async function workloadPhase(ctx: RunContext, workload: Workload): Promise<numbe
 /** Waits for the healed cluster, reads every key through every node, compares replica digests. */
 async function recoveryPhase(ctx: RunContext, workload: Workload): Promise<DigestReport> {
   const { o, cluster } = ctx;
-  await cluster.waitReady(cluster.ids, o.recoveryTimeoutMs);
+  await cluster.waitReady(cluster.members(), o.recoveryTimeoutMs);
   const reads = await finalReads({
-    nodes: cluster.ids, portOf: (id) => cluster.clientPort(id), keys: workload.finalKeys(), history: ctx.history,
+    nodes: cluster.members(), portOf: (id) => cluster.clientPort(id), keys: workload.finalKeys(), history: ctx.history,
     processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5,
   });
   ctx.log(`final reads: ${reads.ok} ok, ${reads.failed} without an ok answer`);
@@ -187,13 +205,13 @@ async function recoveryPhase(ctx: RunContext, workload: Workload): Promise<Diges
 async function buildResults(
   ctx: RunContext,
   r: { commit: string; kinds: string[]; mainPhaseSec: number; digests: DigestReport; harnessError: string | null },
-): Promise<Results & { harnessError?: string; schedule?: unknown; network?: unknown }> {
+): Promise<Results & { harnessError?: string; schedule?: unknown; network?: unknown; membership?: MembershipReport }> {
   const { o, cluster, history } = ctx;
   const crashes = detectCrashes(cluster.ids.map((id) => ({ node: id, file: cluster.logFile(id) })), cluster.unexpectedExits);
   const { checks, checkerMs } = await runChecks(o.workload, history.events);
   const counts = countCompletions(history.events, finalReadProcessBase);
   const ops = counts.ok + counts.fail + counts.info;
-  const results: Results & { harnessError?: string; schedule?: unknown; network?: unknown } = {
+  const results: Results & { harnessError?: string; schedule?: unknown; network?: unknown; membership?: MembershipReport } = {
     outcome: 'unknown', seed: o.seed, commit: r.commit, nodes: o.nodes, timeSec: o.timeSec, nemeses: r.kinds, workload: o.workload,
     serverArgs: o.serverArgs, ops, okOps: counts.ok, failOps: counts.fail, infoOps: counts.info,
     opsPerSec: Math.round(ops / Math.max(r.mainPhaseSec, 0.001)), checkerMs: Math.round(checkerMs), checks,
@@ -202,7 +220,8 @@ async function buildResults(
   results.outcome = overallOutcome(results, r.harnessError !== null);
   if (r.harnessError !== null) results.harnessError = r.harnessError;
   results.schedule = ctx.schedule.map((s) => ({ startMs: s.startMs, stopMs: s.stopMs, fault: s.fault.kind, detail: describeFault(s.fault) }));
-  results.network = cluster.network.stats();
+  results.network = { ...cluster.network.stats(), linkBytes: cluster.network.linkBytes() };
+  if (ctx.membership !== null) results.membership = ctx.membership;
   return results;
 }
 

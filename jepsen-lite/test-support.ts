@@ -21,7 +21,8 @@ export function ensureBuilt(): void {
 export function seedWith(needed: FaultKind[], nemeses: string[], nodes: number, timeSec: number, from = 1): number {
   const ids = Array.from({ length: nodes }, (_, i) => i + 1);
   for (let seed = from; ; seed++) {
-    const kinds = new Set(makeSchedule(seed, ids, expandNemeses(nemeses), timeSec * 1000).map((s) => s.fault.kind));
+    const spareIds = Array.from({ length: 8 }, (_, i) => nodes + i + 1);
+    const kinds = new Set(makeSchedule(seed, ids, expandNemeses(nemeses), timeSec * 1000, undefined, spareIds).map((s) => s.fault.kind));
     if (needed.every((k) => kinds.has(k))) return seed;
   }
 }

@@ -30,8 +30,11 @@ export interface NodeStatus {
   groups: GroupStatus[];
 }
 
-/** What a node is doing, as far as the harness made it. */
-export type NodeState = 'up' | 'killed' | 'paused';
+/**
+ * What a node is doing, as far as the harness made it: `absent` is a spare node that has
+ * not joined yet, `gone` one that was drained and stopped for good.
+ */
+export type NodeState = 'up' | 'killed' | 'paused' | 'absent' | 'gone';
 
 /** One node process. */
 interface NodeProc {
@@ -41,6 +44,8 @@ interface NodeProc {
   adminPort: number;
   child: ChildProcess | null;
   state: NodeState;
+  /** A node that joined: the node whose peer port its --join names. */
+  joinVia: number | null;
   /** Set just before the harness kills or stops the node: its exit is expected. */
   expectExit: boolean;
   starts: number;
@@ -57,6 +62,8 @@ export interface UnexpectedExit {
 /** Options of a cluster. */
 export interface ClusterOptions {
   nodes: number;
+  /** Nodes nodes+1..nodes+spareNodes: ports and link proxies reserved, started by join(). */
+  spareNodes?: number;
   /** The run directory: node data in node-<id>/, logs in node-<id>.log. */
   dir: string;
   /** Extra `memraft serve` flags for every node. */
@@ -87,7 +94,7 @@ export class Cluster {
 
   /** Allocates ports, starts the proxies and every node, waits until all are ready. */
   static async start(options: ClusterOptions, readyTimeoutMs = 60_000): Promise<Cluster> {
-    const n = options.nodes;
+    const n = options.nodes + (options.spareNodes ?? 0);
     // Hold the nodes' ports while the proxies pick theirs, so they cannot collide.
     const { ports, release } = await reservePorts(3 * n);
     const peerPorts = new Map<number, number>();
@@ -100,11 +107,11 @@ export class Cluster {
     for (let id = 1; id <= n; id++) {
       cluster.procs.set(id, {
         id, clientPort: ports[id - 1]!, peerPort: peerPorts.get(id)!, adminPort: ports[2 * n + id - 1]!,
-        child: null, state: 'killed', expectExit: false, starts: 0,
+        child: null, state: 'absent', joinVia: null, expectExit: false, starts: 0,
       });
     }
     try {
-      for (const id of cluster.ids) cluster.spawn(id);
+      for (let id = 1; id <= options.nodes; id++) cluster.spawn(id);
       await cluster.waitReady(cluster.ids, readyTimeoutMs);
     } catch (err) {
       // Nodes that did start and the proxies would keep the harness alive.
@@ -114,9 +121,28 @@ export class Cluster {
     return cluster;
   }
 
-  /** Node ids, ascending. */
+  /** Ids of the nodes ever started (gone ones included: their logs are the run's), ascending. */
   get ids(): number[] {
-    return [...this.procs.keys()];
+    return [...this.procs.values()].filter((p) => p.state !== 'absent').map((p) => p.id);
+  }
+
+  /** The nodes in the cluster now: started and not gone (killed and paused ones included). */
+  members(): number[] {
+    return [...this.procs.values()].filter((p) => p.state !== 'absent' && p.state !== 'gone').map((p) => p.id);
+  }
+
+  /** Starts spare node `id`, joining the cluster through node `via`'s peer port (through their link's proxy). */
+  join(id: number, via: number): void {
+    const p = this.proc(id);
+    if (p.state !== 'absent') throw new Error(`node ${id} has already been started`);
+    p.joinVia = via;
+    this.spawn(id);
+  }
+
+  /** Stops a drained node for good (SIGTERM) and leaves it out of members(). */
+  async retire(id: number, graceMs = 5000): Promise<void> {
+    await this.stopNode(id, graceMs);
+    this.proc(id).state = 'gone';
   }
 
   /** The client (memcached) port of a node. */
@@ -149,7 +175,8 @@ export class Cluster {
 
   /** Starts a killed node again with the same flags and data directory. */
   restart(id: number): void {
-    if (this.proc(id).child !== null) return;
+    const p = this.proc(id);
+    if (p.child !== null || p.state === 'absent' || p.state === 'gone') return;
     this.spawn(id);
   }
 
@@ -205,7 +232,7 @@ export class Cluster {
   /** Which nodes lead data groups now, with how many each (nodes that do not answer are left out). */
   async leaders(): Promise<Map<number, number>> {
     const out = new Map<number, number>();
-    const all = await Promise.all(this.ids.map(async (id) => [id, await this.status(id)] as const));
+    const all = await Promise.all(this.members().map(async (id) => [id, await this.status(id)] as const));
     for (const [id, s] of all) {
       if (s === null) continue;
       const led = s.groups.filter((g) => g.id !== 0 && g.role === 'leader').length;
@@ -254,7 +281,10 @@ export class Cluster {
       '--listen', `127.0.0.1:${p.clientPort}`,
       '--peer-listen', `127.0.0.1:${p.peerPort}`,
       '--admin-listen', `127.0.0.1:${p.adminPort}`,
-      '--initial-cluster', this.network.initialClusterOf(id, this.peerPorts()),
+      ...(p.joinVia === null
+        ? ['--initial-cluster', this.network.initialClusterOf(id, this.initialIds(), this.peerPorts())]
+        : ['--join', `127.0.0.1:${this.network.proxy(id, p.joinVia).port}`]),
+      '--peer-addresses', this.network.peerAddressesOf(id),
       '--data-dir', path.join(o.dir, `node-${id}`),
       ...o.serverArgs,
     ];
@@ -277,6 +307,10 @@ export class Cluster {
     p.state = 'killed';
     if (p.expectExit || this.stopping) return;
     this.unexpectedExits.push({ node: p.id, code, signal, timeMs: performance.now() - this.startMs });
+  }
+
+  private initialIds(): number[] {
+    return Array.from({ length: this.options.nodes }, (_, i) => i + 1);
   }
 
   private peerPorts(): Map<number, number> {

@@ -24,7 +24,7 @@ export interface DigestReport {
 export async function compareDigests(cluster: Cluster, timeoutMs: number): Promise<DigestReport> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const statuses = await Promise.all(cluster.ids.map(async (id) => [id, await cluster.status(id, true)] as const));
+    const statuses = await Promise.all(cluster.members().map(async (id) => [id, await cluster.status(id, true)] as const));
     const report = evaluate(statuses);
     if (report.converged || performance.now() > deadline) return report;
     await delay(250);

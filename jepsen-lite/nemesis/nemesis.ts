@@ -2,11 +2,13 @@
  * Runs faults against a live cluster and logs them to nemesis.jsonl: network faults
  * through the link proxies, process faults through signals, clock faults through the
  * nodes' test-only admin endpoint. One fault at a time; `healAll` undoes everything.
+ * Joins and drains go to the membership nemesis, which finishes them in the background.
  */
 import type { Cluster } from '../cluster/cluster.js';
 import { delay } from '../cluster/cluster.js';
 import type { NemesisLog, RunClock } from '../history/writer.js';
 import type { Rng } from '../random.js';
+import { MembershipNemesis } from './membership.js';
 import { describeFault, type Fault, type FaultStep, type ProcessTarget } from './schedule.js';
 import { bridgeCuts, isolateCuts, majorityRingCuts, partitionCuts } from './topology.js';
 
@@ -22,12 +24,15 @@ export class Nemesis {
   private active: Active | null = null;
   /** Faults started so far, by kind. */
   readonly started = new Map<string, number>();
+  readonly membership: MembershipNemesis;
 
   constructor(
     private readonly cluster: Cluster,
     private readonly log: NemesisLog,
     private readonly rng: Rng,
-  ) {}
+  ) {
+    this.membership = new MembershipNemesis(cluster, log, rng.fork(7));
+  }
 
   /** A one-line description of what is in effect now. */
   describe(): string {
@@ -38,10 +43,12 @@ export class Nemesis {
   /** Starts a fault (healing the current one first). */
   async start(fault: Fault): Promise<void> {
     if (this.active !== null) await this.stop();
+    this.started.set(fault.kind, (this.started.get(fault.kind) ?? 0) + 1);
+    if (fault.kind === 'join') return this.membership.join(fault.node);
+    if (fault.kind === 'drain') return this.membership.drain(fault.node);
     const nodes = await this.inject(fault);
     const detail = describeFault(fault) + (nodes.length > 0 ? ` -> nodes ${nodes.join(',')}` : '');
     this.active = { fault, nodes, detail };
-    this.started.set(fault.kind, (this.started.get(fault.kind) ?? 0) + 1);
     this.log.record({ fault: fault.kind, phase: 'start', nodes, detail });
   }
 
@@ -58,18 +65,19 @@ export class Nemesis {
   async healAll(): Promise<void> {
     await this.stop();
     this.cluster.network.heal();
-    for (const id of this.cluster.ids) {
+    const members = this.cluster.members();
+    for (const id of members) {
       if (this.cluster.state(id) === 'paused') this.cluster.resume(id);
       if (this.cluster.state(id) === 'killed') this.cluster.restart(id);
     }
-    await Promise.all(this.cluster.ids.map((id) => this.setClock(id, 0, 0)));
-    this.log.record({ fault: 'heal', phase: 'start', nodes: this.cluster.ids, detail: 'heal everything' });
+    await Promise.all(members.map((id) => this.setClock(id, 0, 0)));
+    this.log.record({ fault: 'heal', phase: 'start', nodes: members, detail: 'heal everything' });
   }
 
   /** Applies a fault; returns the nodes it hit. */
   private async inject(fault: Fault): Promise<number[]> {
     const net = this.cluster.network;
-    const all = this.cluster.ids;
+    const all = this.cluster.members();
     switch (fault.kind) {
       case 'partition':
         net.cut(partitionCuts(fault.halves));
@@ -107,6 +115,9 @@ export class Nemesis {
       case 'clock':
         await Promise.all(fault.offsetsMs.map(([id, ms]) => this.setClock(id, ms, fault.strobeMs)));
         return fault.offsetsMs.map(([id]) => id);
+      case 'join':
+      case 'drain':
+        throw new Error(`${fault.kind} is the membership nemesis's`);
     }
   }
 
@@ -134,7 +145,7 @@ export class Nemesis {
   private async leaders(countMax: number): Promise<number[]> {
     const led = await this.cluster.leaders();
     const ranked = [...led.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
-    if (ranked.length === 0) return [this.rng.pick(this.cluster.ids)];
+    if (ranked.length === 0) return [this.rng.pick(this.cluster.members())];
     return ranked.slice(0, countMax).sort((a, b) => a - b);
   }
 

@@ -4,6 +4,11 @@
  * time: quiet for 2-4 s, a fault for 3-6 s, heal, and so on; the last one stops before the
  * run's time is up. Choices that depend on the live cluster (who leads now) are resolved
  * when the fault starts.
+ *
+ * Membership steps (`join`, `drain`) change which nodes later faults pick from: a join adds
+ * the next spare node, a drain takes a member out at once (its drain and stop then run in
+ * the background, under the faults that follow). The cluster grows up to two nodes beyond
+ * its initial size and never shrinks below it.
  */
 import { Rng } from '../random.js';
 
@@ -18,17 +23,23 @@ export type FaultKind =
   | 'loss'
   | 'kill'
   | 'pause'
-  | 'clock';
+  | 'clock'
+  | 'join'
+  | 'drain';
 
 /** Every fault kind. */
-export const faultKinds: readonly FaultKind[] = ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge', 'delay', 'loss', 'kill', 'pause', 'clock'];
+export const faultKinds: readonly FaultKind[] = ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge', 'delay', 'loss', 'kill', 'pause', 'clock', 'join', 'drain'];
+
+/** The membership steps: they need spare nodes, and are picked apart from the faults. */
+export const membershipKinds: readonly FaultKind[] = ['join', 'drain'];
 
 /** `--nemesis` names that stand for several faults. */
 export const nemesisFamilies: Record<string, readonly FaultKind[]> = {
   partition: ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge'],
   halves: ['partition'],
   net: ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge', 'delay', 'loss'],
-  all: faultKinds,
+  membership: membershipKinds,
+  all: faultKinds.filter((k) => !membershipKinds.includes(k)),
   none: [],
 };
 
@@ -62,7 +73,9 @@ export type Fault =
   | { kind: 'loss'; lossP: number; stallMs: number; resetP: number }
   | { kind: 'kill'; target: ProcessTarget }
   | { kind: 'pause'; target: ProcessTarget }
-  | { kind: 'clock'; offsetsMs: Array<[node: number, offsetMs: number]>; strobeMs: number };
+  | { kind: 'clock'; offsetsMs: Array<[node: number, offsetMs: number]>; strobeMs: number }
+  | { kind: 'join'; node: number }
+  | { kind: 'drain'; node: number };
 
 /** A fault and when it runs (ms since the workload started). */
 export interface FaultStep {
@@ -82,20 +95,70 @@ export interface ScheduleTiming {
 /** 2-4 s quiet, 3-6 s faults. */
 export const defaultTiming: ScheduleTiming = { quietMsMin: 2000, quietMsMax: 4000, faultMsMin: 3000, faultMsMax: 6000 };
 
-/** The schedule of a run. */
-export function makeSchedule(seed: number, nodes: readonly number[], kinds: readonly FaultKind[], runMs: number, timing: ScheduleTiming = defaultTiming): FaultStep[] {
+/** Share of the steps that are membership steps when faults are enabled too. */
+const membershipShare = 0.4;
+
+/** The schedule of a run; `spareIds` are the nodes joins may start, in order. */
+export function makeSchedule(
+  seed: number,
+  nodes: readonly number[],
+  kinds: readonly FaultKind[],
+  runMs: number,
+  timing: ScheduleTiming = defaultTiming,
+  spareIds: readonly number[] = [],
+): FaultStep[] {
   const rng = new Rng(seed ^ 0x5eed);
   const steps: FaultStep[] = [];
+  const faults = kinds.filter((k) => !membershipKinds.includes(k));
+  const membership = new MembershipPlan(nodes, spareIds, kinds);
   if (kinds.length === 0) return steps;
   let atMs = 0;
   for (;;) {
     const startMs = atMs + rng.int(timing.quietMsMin, timing.quietMsMax);
     const stopMs = startMs + rng.int(timing.faultMsMin, timing.faultMsMax);
     if (stopMs > runMs) break;
-    steps.push({ startMs, stopMs, fault: makeFault(rng.pick(kinds), nodes, rng) });
+    const step = membership.enabled && (faults.length === 0 || rng.chance(membershipShare)) ? membership.next(rng) : null;
+    const fault = step ?? (faults.length > 0 ? makeFault(rng.pick(faults), membership.members, rng) : null);
+    if (fault !== null) steps.push({ startMs, stopMs, fault });
     atMs = stopMs;
   }
   return steps;
+}
+
+/** The members as the schedule's membership steps leave them (pure bookkeeping). */
+class MembershipPlan {
+  readonly members: number[];
+  private readonly spare: number[];
+  private readonly growMax: number;
+  private readonly joins: boolean;
+  private readonly drains: boolean;
+
+  constructor(private readonly initial: readonly number[], spareIds: readonly number[], kinds: readonly FaultKind[]) {
+    this.members = [...initial];
+    this.spare = [...spareIds];
+    this.growMax = initial.length + 2;
+    this.joins = kinds.includes('join');
+    this.drains = kinds.includes('drain');
+  }
+
+  get enabled(): boolean {
+    return this.joins || this.drains;
+  }
+
+  /** The next join or drain, or null when neither is possible now. */
+  next(rng: Rng): Fault | null {
+    const canJoin = this.joins && this.spare.length > 0 && this.members.length < this.growMax;
+    const canDrain = this.drains && this.members.length > this.initial.length;
+    if (canJoin && (!canDrain || rng.chance(0.5))) {
+      const node = this.spare.shift()!;
+      this.members.push(node);
+      return { kind: 'join', node };
+    }
+    if (!canDrain) return null;
+    const node = rng.pick(this.members);
+    this.members.splice(this.members.indexOf(node), 1);
+    return { kind: 'drain', node };
+  }
 }
 
 /** The largest number of nodes that is still a minority. */
@@ -106,6 +169,9 @@ export function minorityOf(n: number): number {
 function makeFault(kind: FaultKind, nodes: readonly number[], rng: Rng): Fault {
   const n = nodes.length;
   switch (kind) {
+    case 'join':
+    case 'drain':
+      throw new Error(`${kind} is a membership step (MembershipPlan)`);
     case 'partition': {
       const shuffled = rng.shuffle(nodes);
       const cut = rng.int(1, Math.floor(n / 2));
@@ -179,5 +245,9 @@ export function describeFault(f: Fault): string {
       return f.target.kind === 'nodes' ? `nodes ${f.target.nodes.join(',')}` : `up to ${f.target.countMax} leading node(s)`;
     case 'clock':
       return f.offsetsMs.map(([id, ms]) => `${id}:${ms > 0 ? '+' : ''}${ms}ms`).join(' ') + (f.strobeMs > 0 ? ` strobe ${f.strobeMs} ms` : '');
+    case 'join':
+      return `node ${f.node} joins`;
+    case 'drain':
+      return `node ${f.node} drained and stopped`;
   }
 }

@@ -31,9 +31,18 @@ export class Network {
     return net;
   }
 
-  /** Node `id`'s --initial-cluster: itself at its real peer port, every peer through its proxy. */
-  initialClusterOf(id: number, peerPorts: Map<number, number>): string {
-    return this.nodeIds.map((j) => `${j}=127.0.0.1:${j === id ? peerPorts.get(j) : this.proxy(id, j).port}`).join(',');
+  /** Node `id`'s --initial-cluster over `members`: itself at its real peer port, every peer through its proxy. */
+  initialClusterOf(id: number, members: readonly number[], peerPorts: Map<number, number>): string {
+    return members.map((j) => `${j}=127.0.0.1:${j === id ? peerPorts.get(j) : this.proxy(id, j).port}`).join(',');
+  }
+
+  /**
+   * Node `id`'s --peer-addresses: every other node through the proxy of its link, so that
+   * nodes that join later, whose addresses the cluster learns from the meta state, are
+   * reached through the harness too.
+   */
+  peerAddressesOf(id: number): string {
+    return this.nodeIds.filter((j) => j !== id).map((j) => `${j}=127.0.0.1:${this.proxy(id, j).port}`).join(',');
   }
 
   /** The proxy of link from->to. */
@@ -81,6 +90,13 @@ export class Network {
       sum.resets += p.stats.resets;
     }
     return sum;
+  }
+
+  /** Bytes each directed link forwarded, by "from>to" (links that carried nothing left out). */
+  linkBytes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, p] of this.proxies) if (p.stats.bytesForwarded > 0) out[k] = p.stats.bytesForwarded;
+    return out;
   }
 
   /** Closes every proxy. */

@@ -16,8 +16,8 @@ export interface RunnerOptions {
   /** Total ops/s over all slots. */
   ratePerSec: number;
   opTimeoutMs: number;
-  /** Node ids; slot s starts on nodes[s % n]. */
-  nodes: number[];
+  /** The nodes clients may use now (members change during membership runs); slot s starts on nodes()[s % n]. */
+  nodes: () => readonly number[];
   /** The client port of a node. */
   portOf: (node: number) => number;
   history: HistoryWriter;
@@ -55,7 +55,7 @@ export class Runner {
   private async slot(s: number, rng: Rng): Promise<void> {
     const { nodes, concurrency } = this.o;
     let process = s;
-    let node = nodes[s % nodes.length]!;
+    let node = nodeAt(nodes(), s);
     let client: McClient | null = null;
     let misses = 0;
     const intervalMs = (1000 * concurrency) / this.o.ratePerSec;
@@ -70,7 +70,7 @@ export class Runner {
       if (this.stopped) break;
       if (client === null || client.broken) {
         // The slot's own node first; while it is down or unreachable, the next ones in turn.
-        node = nodes[(s + misses) % nodes.length]!;
+        node = nodeAt(nodes(), s + misses);
         client = await this.connect(node);
         if (client === null) {
           misses++;
@@ -117,6 +117,10 @@ export class Runner {
       this.wakers.add(wake);
     });
   }
+}
+
+function nodeAt(nodes: readonly number[], i: number): number {
+  return nodes[i % nodes.length]!;
 }
 
 /** Options of the final reads. */
