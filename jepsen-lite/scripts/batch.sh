@@ -16,7 +16,7 @@ cd "$ROOT" || exit 2
 for ((seed = FIRST; seed <= LAST; seed++)); do
   echo "== seed $seed: $(date -u +%H:%M:%S)"
   node --input-type=module -e "await (await import('vite')).runnerImport('./jepsen-lite/cli.ts')" -- \
-    --seed "$seed" --out "$OUT/seed-$seed" "$@" 2>&1 | grep --line-buffered -E '^(jepsen-lite|outcome|final reads|harness error)'
+    --seed "$seed" --out "$OUT/seed-$seed" "$@" 2>&1 | grep --line-buffered -E '^(jepsen-lite|outcome|final reads|membership|harness error)'
 done
 node --input-type=module - "$OUT" "$FIRST" "$LAST" <<'JS' | tee "$OUT/table.md"
 import fs from 'node:fs';
@@ -31,7 +31,10 @@ for (let s = Number(first); s <= Number(last); s++) {
   const faults = {};
   for (const f of r.schedule ?? []) faults[f.fault] = (faults[f.fault] ?? 0) + 1;
   const per10k = r.ops > 0 ? Math.round((r.checkerMs * 10000) / r.ops) : '';
-  rows.push(`| ${s} | ${r.outcome} | ${r.ops} | ${r.opsPerSec} | ${r.okOps} | ${r.failOps} | ${r.infoOps} | ${r.checkerMs} | ${per10k} | ${r.crashes.length} | ${r.digests.agree ? 'agree' : 'DISAGREE'} | ${Object.entries(faults).map(([k, v]) => `${k}×${v}`).join(' ')} |`);
+  const m = r.membership;
+  const membership = m === undefined ? '' : ` (joined ${m.joined.join(',') || '-'}, drained ${m.drained.join(',') || '-'}${m.unfinished.length > 0 ? `, UNFINISHED ${m.unfinished.join(', ')}` : ''})`;
+  if (m !== undefined && m.unfinished.length > 0) bad++;
+  rows.push(`| ${s} | ${r.outcome} | ${r.ops} | ${r.opsPerSec} | ${r.okOps} | ${r.failOps} | ${r.infoOps} | ${r.checkerMs} | ${per10k} | ${r.crashes.length} | ${r.digests.agree ? 'agree' : 'DISAGREE'} | ${Object.entries(faults).map(([k, v]) => `${k}×${v}`).join(' ')}${membership} |`);
 }
 console.log(rows.join('\n'));
 process.exitCode = bad > 0 ? 1 : 0;
