@@ -69,10 +69,20 @@ describe('parseServeArgs', () => {
       { id: 'n2', peer: { host: '127.0.0.1', port: 7002 } },
     ]);
     expect(config.cluster.groups).toBe(8);
+    expect(config.cluster.peerAddresses).toEqual([]);
     expect(config.cluster.fsync).toBe('never');
     expect(config.cluster.readMode).toBe('lease');
     expect(config.dataDir).toBe('/tmp/x');
     expect(isClusterConfig(config)).toBe(true);
+  });
+
+  it('parses --peer-addresses like --initial-cluster', () => {
+    const config = serve(['--id', '4', '--peer-listen', '127.0.0.1:7004', '--join', '127.0.0.1:7001', '--peer-addresses', '1=127.0.0.1:9001,2=[::1]:9002']);
+    expect(config.cluster.peerAddresses).toEqual([
+      { id: '1', peer: { host: '127.0.0.1', port: 9001 } },
+      { id: '2', peer: { host: '::1', port: 9002 } },
+    ]);
+    expect(usageError(['--join', '127.0.0.1:1', '--peer-addresses', '127.0.0.1:9001'])).toMatch(/--peer-addresses entries must be ID=HOST:PORT/);
   });
 
   it('answers --help', () => {

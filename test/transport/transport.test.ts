@@ -248,6 +248,21 @@ describe('transport: peer changes', () => {
   });
 });
 
+describe('transport: address overrides (--peer-addresses)', () => {
+  it('dials a peer at its override, whatever address it is given', async () => {
+    const given = await startNode(2);
+    const pinned = await startNode(2);
+    const a = await startNode(1, { addressOverrides: new Map([[2, { host, port: pinned.port }]]) });
+    nodes = [a, given, pinned];
+    a.t.setPeer(2, { host, port: given.port });
+    await a.probe.until(() => a.t.isPeerUp(2));
+    a.t.send(2, 'via the override');
+    await pinned.probe.until(() => pinned.batches.length === 1);
+    expect(pinned.from(1)).toEqual(['via the override']);
+    expect(given.batches).toEqual([]);
+  });
+});
+
 describe('transport: handshake replay', () => {
   it('refuses a recorded handshake replayed on a new connection', async () => {
     nodes = [await startNode(1)];
