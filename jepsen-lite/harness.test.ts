@@ -155,16 +155,19 @@ describe('replies', () => {
 });
 
 describe('crash detector', () => {
-  it('finds assertion failures, fatal lines and uncaught-exception trailers, nothing else', () => {
+  it('finds assertion failures, fatal lines, connection-handler exceptions and uncaught-exception trailers, nothing else', () => {
     const log = [
       '{"level":30,"msg":"listening"}',
       '{"level":40,"msg":"stepped down"}',
       '{"level":60,"msg":"log write failed"}',
+      '{"level":50,"err":{"type":"TypeError"},"msg":"connection handler failed, closing connection"}',
+      '{"level":50,"msg":"listener error"}',
       'AssertionError [ERR_ASSERTION]: applied index went backwards',
       'Node.js v20.19.0',
     ].join('\n');
     expect(scanLog(2, log).map((c) => c.line)).toEqual([
       '{"level":60,"msg":"log write failed"}',
+      '{"level":50,"err":{"type":"TypeError"},"msg":"connection handler failed, closing connection"}',
       'AssertionError [ERR_ASSERTION]: applied index went backwards',
       'Node.js v20.19.0',
     ]);

@@ -13,8 +13,11 @@ export interface Crash {
 
 // Node prints an uncaught exception's stack to stderr and ends it with "Node.js v20.x";
 // memraft's CLI prefixes fatal errors with "memraft: fatal:"; pino's fatal level is 60.
+// An exception in a client connection's handler is caught (that connection is closed, the
+// node keeps serving) but is a bug all the same: bad input gets error lines, not throws.
 const crashPatterns: readonly RegExp[] = [
   /AssertionError/,
+  /connection handler failed/,
   /"level":60\b/,
   /^memraft: fatal:/,
   /^Node\.js v\d+/,

@@ -258,7 +258,9 @@ export class ClusterHost {
 
   /** Notes who leads `group` (learned from a membership request's answer). */
   noteLeader(group: GroupId, lead: NodeId): void {
-    if (lead === 0) this.leaderHints.delete(group);
+    // Our own leadership is our replica's to say: a hint naming us outlives the replica
+    // once the group moves away.
+    if (lead === 0 || lead === this.config.nodeId) this.leaderHints.delete(group);
     else this.leaderHints.set(group, lead);
   }
 
@@ -766,13 +768,15 @@ export class ClusterHost {
     this.attemptRemote(a, target);
   }
 
+  /** Where to send the attempt: us only when our replica leads; a hint naming us (stale) is skipped. */
   private pickTarget(a: Attempt): NodeId {
+    const me = this.config.nodeId;
     const r = this.replicas.get(a.group);
-    if (r !== undefined && r.isLeader) return this.config.nodeId;
-    if (a.hint !== 0) return a.hint;
-    if (r !== undefined && r.lead !== 0) return r.lead;
+    if (r !== undefined && r.isLeader) return me;
+    if (a.hint !== 0 && a.hint !== me) return a.hint;
+    if (r !== undefined && r.lead !== 0 && r.lead !== me) return r.lead;
     const hinted = this.leaderHints.get(a.group);
-    if (hinted !== undefined && hinted !== 0) return hinted;
+    if (hinted !== undefined && hinted !== 0 && hinted !== me) return hinted;
     // No idea who leads: ask the replicas in turn (they answer with their leader).
     const placed = a.group === metaGroupId ? null : this.meta.group(a.group);
     const candidates = (placed?.replicas ?? [...this.peersSet]).filter((id) => id !== this.config.nodeId);

@@ -150,3 +150,36 @@ describe('InstallSnapshot of a multi-MiB snapshot', () => {
     }
   });
 });
+
+describe('four in-process nodes (each holds 3 of 4 groups)', () => {
+  let nodes: ClusterNode[] = [];
+
+  beforeAll(async () => {
+    const ports = await clusterPorts(4);
+    const dir = await tempDir('inproc4');
+    nodes = await Promise.all([1, 2, 3, 4].map((id) => startInProcess(id, ports, dir, ['--groups', '4', '--fsync', 'never'])));
+    await until(() => nodes.every((n) => n.host.allGroupsHaveLeaders()), 'leaders of every group');
+  });
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+
+  it('forwards past a stale leader hint that names the node itself (a group that moved away)', async () => {
+    // Found by jepsen-lite: a node that had led a group kept its own id as the group's
+    // leader hint after the group moved off it, and its next request for that group threw.
+    const node = nodes[0]!;
+    const me = node.host.config.nodeId;
+    const key = Array.from({ length: 200 }, (_, i) => `stale-${i}`).find((k) => {
+      const g = node.host.meta.routing.groupOfKey(Buffer.from(k));
+      return g !== null && !g.replicas.includes(me);
+    })!;
+    const group = node.host.meta.routing.groupOfKey(Buffer.from(key))!.id;
+    node.host.noteLeader(group, me);
+    (node.host as unknown as { leaderHints: Map<number, number> }).leaderHints.set(group, me);
+    const [stored] = await run(node, [setOp(key, 'v')]);
+    expect(stored!.kind).toBe('stored');
+    const [got] = await run(nodes[1]!, [getOp(key)]);
+    expect(got!.kind).toBe('hit');
+  });
+});
