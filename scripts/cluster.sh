@@ -63,8 +63,15 @@ launch() {
   echo $! >"$DIR/node-$i.pid"
 }
 
+# GET http://$HOST:<admin port of node $1>/status; prints {} when the node does not answer.
+# Node's own fetch, not curl: a fresh machine has node but maybe no curl.
+admin_status() {
+  node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) }).then((r) => r.text())
+    .then((t) => process.stdout.write(t), () => process.stdout.write("{}"))' "http://$HOST:$(admin_port "$1")/status"
+}
+
 node_ready() {
-  curl -fsS --max-time 2 "http://$HOST:$(admin_port "$1")/status" 2>/dev/null | grep -q '"ready":true'
+  admin_status "$1" | grep -q '"ready":true'
 }
 
 wait_ready() {
@@ -167,7 +174,7 @@ cmd_status() {
   for ((i = 1; i <= NODES; i++)); do
     if alive "$i"; then
       local s
-      s=$(curl -fsS --max-time 2 "http://$HOST:$(admin_port "$i")/status" 2>/dev/null || echo '{}')
+      s=$(admin_status "$i")
       node -e '
         const s = JSON.parse(process.argv[1] || "{}");
         const g = (s.groups || []).filter((x) => x.id !== 0);
