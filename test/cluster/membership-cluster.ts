@@ -55,8 +55,27 @@ export class MemberCluster {
     ensureBuilt();
     const c = new MemberCluster(initial, await clusterPorts(maxNodes), await tempDir('membership'), extra);
     for (let id = 1; id <= initial; id++) c.spawn(id, nodeOptions[id]);
-    await c.until(async (s) => s.nodes.filter((n) => n.state === 'up').length === initial && s.groups.every((g) => g.leader !== 0), 'cluster up');
+    await c.until((s) => s.nodes.filter((n) => n.state === 'up').length === initial && (s.groups.find((g) => g.id === 0)?.leader ?? 0) !== 0, 'cluster up');
+    // Leaders as each node sees them: ctl status knows only the meta leader's own groups' leaders.
+    await c.ready([...c.children.keys()]);
     return c;
+  }
+
+  /** Polls each node's admin /status until it reports `ready` (a leader for every group it holds). */
+  async ready(ids: number[], timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const id of ids) {
+      for (;;) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${this.adminPort(id)}/status`);
+          if (((await res.json()) as { ready?: boolean }).ready === true) break;
+        } catch {
+          // still starting
+        }
+        if (Date.now() > deadline) throw new Error(`node ${id} not ready within ${timeoutMs} ms; output:\n${this.logOf(id)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /** Spawns node `id` (joining when beyond the initial nodes). */
@@ -107,6 +126,24 @@ export class MemberCluster {
   /** Admin port of node `id`. */
   adminPort(id: number): number {
     return this.ports.admin[id - 1]!;
+  }
+
+  /**
+   * A text client of node `id` once its client listener accepts (it opens after the node
+   * has started, e.g. after --join); fails early if the process exits meanwhile.
+   */
+  async connect(id: number, timeoutMs = 90_000): Promise<TextClient> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await TextClient.connect(this.clientPort(id));
+      } catch (err) {
+        const child = this.children.get(id);
+        if (child === undefined || child.exitCode !== null || child.signalCode !== null) throw new Error(`node ${id} is not running; output:\n${this.logOf(id)}`);
+        if (Date.now() > deadline) throw new Error(`node ${id}'s client port did not open: ${String(err)}; output:\n${this.logOf(id)}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** A ctl call at the first running node that answers (`peer` for join). */
