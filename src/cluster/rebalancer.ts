@@ -282,6 +282,9 @@ export class Rebalancer {
       case 'status':
         return ctlStatus(view, this.host);
       case 'join': {
+        // Only a new id (or a `joining` one, to correct its address; a removed one is refused
+        // below): re-pointing a member would send nodes that join or restart later astray.
+        if (known !== undefined && known.state !== 'joining' && known.state !== 'removed') return { e: `node ${node} is already a member (${known.state})` };
         const answer = (await this.serveJoin(node, peer)) as { e?: string };
         return answer.e === undefined ? { ok: true } : answer;
       }
