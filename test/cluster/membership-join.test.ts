@@ -36,8 +36,16 @@ it('refuses bad ctl join input clearly', async () => {
   expect(noPeer.code).toBe(2);
   const badId = await ctlCli('join', 'x7', `127.0.0.1:${c.peerPort(1)}`);
   expect(badId.code).toBe(2);
+  const unknown = await ctlCli('drain', '9');
+  expect(unknown).toMatchObject({ code: 1, stdout: 'drain node 9: unknown node 9\n' });
+  // A member's id with another address: refused, the recorded address stays (a typo must
+  // not send new and restarted nodes to the wrong place).
+  const taken = await ctlCli('join', '1', '127.0.0.1:1');
+  expect(taken.code).toBe(1);
+  expect(taken.stdout).toContain('join node 1: node 1 is already a member (up)');
   const s = await c.status();
   expect(s.nodes.map((n) => n.id)).toEqual([1, 2, 3]);
+  expect(s.nodes.find((n) => n.id === 1)?.peer).toBe(`127.0.0.1:${c.peerPort(1)}`);
 });
 
 it('ctl join, then serve --join: the node comes up and gets replicas', async () => {
