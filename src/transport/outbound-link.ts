@@ -112,8 +112,10 @@ export class OutboundLink {
     if (count === 0) return;
     if (this.state !== 'up' && this.reported === false) {
       // The peer is known to be down: Raft retries, and a stale backlog would only delay
-      // fresh messages after reconnect.
-      this.opts.counters.dropped += count;
+      // fresh messages after reconnect. Calls are kept: they are answers to requests the
+      // peer has just sent us (a request to a down peer fails at once), so it is alive.
+      this.opts.counters.dropped += this.msgs.length;
+      if (this.calls.length > 0) this.encode([], this.calls);
     } else {
       this.encode(this.msgs, this.calls);
     }
@@ -148,6 +150,13 @@ export class OutboundLink {
   private emit(frame: Buffer, count: number): void {
     if (this.state === 'up' && !this.waitingDrain) this.write(frame, count);
     else this.enqueue(frame, count);
+  }
+
+  /** Skips the rest of a reconnect backoff (the peer has just connected to us, so it is back). */
+  reconnectNow(): void {
+    if (this.state !== 'backoff') return;
+    this.clearTimer();
+    this.connect();
   }
 
   /** Closes the link for good, without reporting a status change. */

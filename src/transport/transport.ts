@@ -382,6 +382,8 @@ export class Transport {
     // A node has one outbound link to us; a newer connection means the old one is dead.
     if (previous !== undefined) previous.destroy();
     this.inbound.set(conn.peerId, conn);
+    // Our answers to its requests travel on our own link: do not leave that one in backoff.
+    this.links.get(conn.peerId)?.reconnectNow();
     if (this.peers.has(conn.peerId) || conn.peerAddr === null) return;
     const known = this.learned.get(conn.peerId);
     const addr = this.addressOf(conn.peerId, conn.peerAddr);
