@@ -55,9 +55,14 @@ export class MemberCluster {
     ensureBuilt();
     const c = new MemberCluster(initial, await clusterPorts(maxNodes), await tempDir('membership'), extra);
     for (let id = 1; id <= initial; id++) c.spawn(id, nodeOptions[id]);
-    await c.until((s) => s.nodes.filter((n) => n.state === 'up').length === initial && (s.groups.find((g) => g.id === 0)?.leader ?? 0) !== 0, 'cluster up');
-    // Leaders as each node sees them: ctl status knows only the meta leader's own groups' leaders.
-    await c.ready([...c.children.keys()]);
+    try {
+      await c.until((s) => s.nodes.filter((n) => n.state === 'up').length === initial && (s.groups.find((g) => g.id === 0)?.leader ?? 0) !== 0, 'cluster up');
+      // Leaders as each node sees them: ctl status knows only the meta leader's own groups' leaders.
+      await c.ready([...c.children.keys()]);
+    } catch (err) {
+      await c.stop(); // the caller never gets `c`: its afterAll could not stop these processes
+      throw err;
+    }
     return c;
   }
 
