@@ -222,7 +222,11 @@ async function drainSelf(host: ClusterHost, rebalancer: Rebalancer, log: Logger)
     const state = host.meta.node(me)?.state;
     if (state === 'removed' || state === undefined) return log.info('drained');
     if (state !== 'draining') {
-      const answer = (await rebalancer.ctl('drain', me)) as { e?: string };
+      const answer = (await rebalancer.ctl('drain', me)) as { e?: string; code?: string };
+      // Too few nodes to take our replicas: waiting would only hold the shutdown up (a
+      // Kubernetes preStop would be cut short anyway). Other refusals (no meta leader
+      // during an election) pass: ask again.
+      if (answer.code === 'too-few-nodes') return log.warn({ err: answer.e }, 'cannot drain: exiting without draining');
       if (answer.e !== undefined) log.warn({ err: answer.e }, 'drain refused, retrying');
     }
     await new Promise((r) => setTimeout(r, 500));

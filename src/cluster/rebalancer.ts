@@ -291,7 +291,9 @@ export class Rebalancer {
       case 'drain': {
         if (known === undefined) return { e: `unknown node ${node}` };
         const up = view.nodes.filter((n) => n.state === 'up' && n.id !== node).length;
-        if (up < view.config.replicas) return { e: `draining node ${node} would leave ${up} up nodes < ${view.config.replicas} replicas` };
+        if (up < view.config.replicas) {
+          return { e: `draining node ${node} would leave ${up} up nodes < ${view.config.replicas} replicas`, code: 'too-few-nodes' };
+        }
         const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'draining' });
         return res.ok ? { ok: true } : { e: res.reason };
       }

@@ -3,7 +3,8 @@
  * under a write load drains it first (its replicas move to the others, it is marked
  * `removed`), then the process exits by itself with code 0. First node 4 of 4; then, with
  * node 5 joined, the meta leader itself (it hands meta leadership away before it leaves the
- * meta group). No acknowledged write is lost.
+ * meta group). No acknowledged write is lost. Last, with 3 nodes left (RF 3), a SIGTERM
+ * cannot drain: the node says so and exits at once.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MemberCluster, loads, missingThrough, settled, startWriters, type CtlStatus } from './membership-cluster.js';
@@ -54,4 +55,14 @@ it('drains the meta leader on SIGTERM, then exits 0', async () => {
   expect(rest).toContain(metaLeader(s));
   await writers.stop();
   for (const id of rest) expect(await missingThrough(c, id, acked)).toEqual([]);
+}, 180_000);
+
+it('exits at once without draining when the others cannot take its replicas (3 nodes, RF 3)', async () => {
+  const up = (await c.status()).nodes.filter((n) => n.state === 'up').map((n) => n.id);
+  expect(up).toHaveLength(3);
+  const id = up[0]!;
+  // Without the refusal's code, drainSelf would ask again for 5 minutes: terminate's bound fails first.
+  expect(await c.terminate(id)).toEqual({ code: 0, signal: null });
+  expect(c.logOf(id)).toMatch(/cannot drain: exiting without draining/);
+  expect(stateOf(await c.status(), id)).toBe('up');
 }, 180_000);
