@@ -35,6 +35,9 @@ export interface RebalancerOptions {
   catchUpSlackEntries: number;
 }
 
+/** Passes between two refreshes of the leaders of groups held elsewhere (4 = every 2 s). */
+const leaderRefreshPasses = 4;
+
 /** Defaults. */
 export const defaultRebalancerOptions: RebalancerOptions = { maxMoves: 2, deadAfterMs: 30_000, passIntervalMs: 500, catchUpSlackEntries: 64 };
 
@@ -44,6 +47,8 @@ export class Rebalancer {
   private running = false;
   private leaderSinceMs = 0;
   private wasLeader = false;
+  private passes = 0;
+  private refreshingLeaders = false;
 
   constructor(
     private readonly host: ClusterHost,
@@ -70,6 +75,7 @@ export class Rebalancer {
     if (leads && !this.wasLeader) this.leaderSinceMs = clockNowMs();
     this.wasLeader = leads;
     if (!leads || this.running || !this.host.meta.view.bootstrapped) return;
+    if (this.passes++ % leaderRefreshPasses === 0) this.refreshLeaders();
     this.running = true;
     try {
       this.syncMetaConf();
@@ -83,6 +89,20 @@ export class Rebalancer {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Learns who leads the groups this node holds no replica of (its own replicas know
+   * theirs): the planner balances leaders from this, and `ctl status` shows it. In the
+   * background, so a group that does not answer (a partition) never holds up a pass.
+   */
+  private refreshLeaders(): void {
+    if (this.refreshingLeaders) return;
+    this.refreshingLeaders = true;
+    const away = this.host.meta.view.groups.filter((g) => !this.host.replicas.has(g.id));
+    void Promise.all(away.map((g) => callGroupLeader(this.host, g.id, { op: 'conf' }, [...g.replicas]))).finally(() => {
+      this.refreshingLeaders = false;
+    });
   }
 
   // ---- the meta group's own config ---------------------------------------------------

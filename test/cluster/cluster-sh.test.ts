@@ -81,7 +81,9 @@ it('starts, grows by add, shrinks by drain and stops a local cluster', async () 
   first.close();
 
   expect((await sh('add')).trim()).toBe(`node 4 127.0.0.1:${base + 3}`);
-  await until((s) => s.nodes.find((n) => n.id === 4)?.state === 'up' && s.groups.some((g) => g.replicas.includes(4)) && s.moves.length === 0, 'node 4 holding replicas');
+  // Every group's leader is shown, also for groups the answering meta leader holds no replica of.
+  await until((s) => s.nodes.find((n) => n.id === 4)?.state === 'up' && s.groups.some((g) => g.replicas.includes(4)) && s.moves.length === 0 &&
+    s.groups.every((g) => g.leader !== 0 && (g.id === 0 || g.replicas.includes(g.leader))), 'node 4 holding replicas, every leader known');
 
   expect((await sh('drain', '1')).trim()).toBe('drained node 1');
   const s = await until((x) => x.moves.length === 0, 'no moves in flight');

@@ -47,7 +47,9 @@ it('keeps 5 meta voters, promotes a learner when a voter leaves, survives losing
 
   const oldLeader = meta(s).leader;
   await c.kill(oldLeader);
-  s = await c.until((x) => meta(x).leader !== 0 && meta(x).leader !== oldLeader, 'a new meta leader');
+  // The new meta leader shows a live leader for every group, those it holds no replica of too.
+  s = await c.until((x) => meta(x).leader !== 0 && meta(x).leader !== oldLeader &&
+    x.groups.every((g) => g.id === 0 || (g.leader !== 0 && g.leader !== oldLeader && g.replicas.includes(g.leader))), 'a new meta leader that knows every group leader');
   const next = [3, 1, 4, 5, 6].find((id) => id !== oldLeader)!;
   expect(await c.ctl('drain', next)).toEqual({ ok: true });
   c.restart(oldLeader);
