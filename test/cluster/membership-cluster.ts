@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { clusterPorts, tempDir, type ClusterPorts } from './helpers.js';
-import { ensureBuilt, mainJs, repoRoot, TextClient } from './process-cluster.js';
+import { ensureBuilt, mainJs, repoRoot, terminateAll, TextClient } from './process-cluster.js';
 
 /** `ctl status` JSON. */
 export interface CtlStatus {
@@ -221,16 +221,7 @@ export class MemberCluster {
 
   /** SIGTERM everything and remove the data. */
   async stop(): Promise<void> {
-    await Promise.all(
-      [...this.children.values()].map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await terminateAll(this.children.values());
     this.children.clear();
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -158,16 +158,7 @@ export class ProcessCluster {
 
   /** SIGTERM every node and wait. */
   async stop(): Promise<void> {
-    await Promise.all(
-      [...this.children.values()].map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await terminateAll(this.children.values());
     this.children.clear();
     await rm(this.dir, { recursive: true, force: true });
   }
@@ -250,4 +241,18 @@ function replyEnd(text: string, multi: boolean): number {
     at = next;
   }
   return at + 5;
+}
+
+/** SIGTERMs every child still running and waits for each to exit (SIGKILL after 10 s). */
+export async function terminateAll(children: Iterable<ChildProcess>): Promise<void> {
+  await Promise.all(
+    [...children].map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }

@@ -8,7 +8,7 @@
  * the schedule the simulator found; these pin each rule down.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfChangeType, MessageType, newMessage } from '../../src/raft/index.js';
+import { MessageType, newMessage } from '../../src/raft/index.js';
 import { b, Network, s, replaceVoters } from './scenarios-network.js';
 
 const lease = { readOnlyOption: 'lease' } as const;
