@@ -150,8 +150,11 @@ interface RunContext {
   membership: MembershipReport | null;
 }
 
-/** Spare node ids a membership run may join (the schedule grows the cluster by at most two at a time). */
-const spareNodesMax = 8;
+/**
+ * Spare node ids a membership run may join, each once (a drained id is never reused); only
+ * those the schedule does join get ports and proxies. Once spent, the schedule only drains.
+ */
+const spareNodesMax = 16;
 /** Longest wait after the heal for joins and drains still in flight. */
 const membershipSettleMs = 90_000;
 
