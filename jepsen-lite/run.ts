@@ -111,7 +111,9 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
     runner: null,
     membership: null,
   };
-  let digests: DigestReport = { agree: false, converged: false, groups: {} };
+  // Until compared, no evidence either way: a harness error before the comparison makes the
+  // outcome unknown, not invalid (converged false and no groups say nothing was compared).
+  let digests: DigestReport = { agree: true, converged: false, groups: {} };
   let mainPhaseSec = o.timeSec;
   let harnessError: string | null = null;
   try {

@@ -49,6 +49,8 @@ export class Rebalancer {
   private wasLeader = false;
   private passes = 0;
   private refreshingLeaders = false;
+  /** When this node first saw each node in the meta state (a node's silence counts from then at the earliest). */
+  private readonly firstSeenMs = new Map<NodeId, number>();
 
   constructor(
     private readonly host: ClusterHost,
@@ -122,7 +124,9 @@ export class Rebalancer {
         } else this.proposeMetaConf(ConfChangeType.RemoveNode, n.id);
         return;
       }
-      if (n.state !== 'removed' && n.state !== 'dead' && !inConf(n.id)) return this.proposeMetaConf(ConfChangeType.AddLearnerNode, n.id);
+      // A dead node joins as a learner too: one marked dead before it ever got the meta log
+      // (it never answered in time) could otherwise never register and come back.
+      if (n.state !== 'removed' && !inConf(n.id)) return this.proposeMetaConf(ConfChangeType.AddLearnerNode, n.id);
     }
     if (voters.length >= metaVotersMax) return;
     const match = matchOf(st);
@@ -146,13 +150,19 @@ export class Rebalancer {
 
   // ---- failure detection and drains ---------------------------------------------------
 
-  /** Nodes not heard from for --dead-after (the meta leader's own view). */
+  /**
+   * Nodes not heard from for --dead-after (the meta leader's own view). Silence counts at
+   * the earliest from our election and from when the node appeared in the meta state: a
+   * node that joins long after the election has not been silent for that long.
+   */
   private deadNodes(): NodeId[] {
     const now = clockNowMs();
     const dead: NodeId[] = [];
     for (const n of this.host.meta.view.nodes) {
       if (n.id === this.host.config.nodeId || n.state === 'removed') continue;
-      const heard = Math.max(this.host.lastHeardOf(n.id) ?? 0, this.leaderSinceMs);
+      let seen = this.firstSeenMs.get(n.id);
+      if (seen === undefined) this.firstSeenMs.set(n.id, (seen = now));
+      const heard = Math.max(this.host.lastHeardOf(n.id) ?? 0, this.leaderSinceMs, seen);
       if (now - heard > this.options.deadAfterMs) dead.push(n.id);
     }
     return dead;
