@@ -7,6 +7,7 @@ import assert from 'node:assert';
 import type { NodeId } from '../../src/raft/types.js';
 import type { NodeState } from '../../src/membership/meta-state.js';
 import { initialPlacement } from '../../src/membership/placement.js';
+import { mulberry32 } from '../../src/raft/prng.js';
 import {
   applyPlannedMove,
   effectiveLeader,
@@ -23,7 +24,11 @@ import {
 
 /** A cluster of nodes 1..n (all `up`) with the initial placement of `groups` groups. */
 export function initialCluster(n: number, groups: number, rf: number, maxMoves = 2): PlannerInput {
-  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  return clusterOf(Array.from({ length: n }, (_, i) => i + 1), groups, rf, maxMoves);
+}
+
+/** A cluster of the nodes `ids` (all `up`) with the initial placement of `groups` groups. */
+export function clusterOf(ids: NodeId[], groups: number, rf: number, maxMoves: number): PlannerInput {
   return {
     nodes: ids.map((id) => ({ id, state: 'up' as NodeState })),
     groups: initialPlacement(ids, groups, rf).map((g) => ({ id: g.id, replicas: g.replicas })),
@@ -62,19 +67,11 @@ export interface Converged {
 
 /** Plans, completes every planned move (and those in flight), and repeats until a plan is empty. */
 export function converge(start: PlannerInput, roundsMax: number): Converged {
-  let state = start;
-  const rounds: Round[] = [];
-  for (;;) {
-    const plan = planPlacement(state);
-    checkRound(state, plan.moves);
-    if (plan.moves.length === 0 && state.movesInFlight.length === 0) {
-      return { state, rounds, moves: rounds.flatMap((r) => r.moves), notes: plan.notes };
-    }
-    rounds.push(plan);
-    assert(rounds.length <= roundsMax, `no convergence within ${roundsMax} rounds`);
-    state = settleMovesInFlight(state);
-    for (const move of plan.moves) state = applyPlannedMove(state, move);
-  }
+  return convergeBy(start, roundsMax, (state, moves) => {
+    let next = settleMovesInFlight(state);
+    for (const move of moves) next = applyPlannedMove(next, move);
+    return next;
+  });
 }
 
 /**
@@ -83,14 +80,26 @@ export function converge(start: PlannerInput, roundsMax: number): Converged {
  * keeps seeing moves in flight. Leader transfers complete at once.
  */
 export function convergeWithMovesInFlight(start: PlannerInput, roundsMax: number, seed: number): Converged {
+  const random = mulberry32(seed);
+  return convergeBy(start, roundsMax, (state, moves) => {
+    const pending = [];
+    let next = state;
+    for (const move of state.movesInFlight) {
+      if (random() < 0.5) next = { ...settleMovesInFlight({ ...next, movesInFlight: [move] }), movesInFlight: state.movesInFlight };
+      else pending.push(move);
+    }
+    next = { ...next, movesInFlight: pending };
+    for (const move of moves) {
+      if (move.kind === 'transfer-leader') next = applyPlannedMove(next, move);
+      else next.movesInFlight.push({ group: move.group, from: move.kind === 'add-replica' ? undefined : move.from, to: move.kind === 'remove-replica' ? undefined : move.to });
+    }
+    return next;
+  });
+}
+
+/** The loop of both: plan, check the round, stop at an empty plan with nothing in flight, else `advance`. */
+function convergeBy(start: PlannerInput, roundsMax: number, advance: (state: PlannerInput, moves: PlannedMove[]) => PlannerInput): Converged {
   let state = start;
-  let random = seed >>> 0 || 1;
-  const coin = (): boolean => {
-    random ^= random << 13;
-    random ^= random >>> 17;
-    random ^= random << 5;
-    return ((random >>> 0) & 1) === 1;
-  };
   const rounds: Round[] = [];
   for (;;) {
     const plan = planPlacement(state);
@@ -100,16 +109,7 @@ export function convergeWithMovesInFlight(start: PlannerInput, roundsMax: number
     }
     rounds.push(plan);
     assert(rounds.length <= roundsMax, `no convergence within ${roundsMax} rounds`);
-    const pending = [];
-    for (const move of state.movesInFlight) {
-      if (coin()) state = { ...settleMovesInFlight({ ...state, movesInFlight: [move] }), movesInFlight: state.movesInFlight };
-      else pending.push(move);
-    }
-    state = { ...state, movesInFlight: pending };
-    for (const move of plan.moves) {
-      if (move.kind === 'transfer-leader') state = applyPlannedMove(state, move);
-      else state.movesInFlight.push({ group: move.group, from: move.kind === 'add-replica' ? undefined : move.from, to: move.kind === 'remove-replica' ? undefined : move.to });
-    }
+    state = advance(state, plan.moves);
   }
 }
 

@@ -23,7 +23,7 @@ import {
   type PlannerInput,
 } from '../../src/membership/planner.js';
 import type { NodeId } from '../../src/raft/types.js';
-import { checkFinal, converge, convergeWithMovesInFlight, replicaMoves, withNode } from './planner-harness.js';
+import { checkFinal, clusterOf, converge, convergeWithMovesInFlight, replicaMoves, withNode } from './planner-harness.js';
 
 /** A node state, with "dead" split by whether --dead-after has passed. */
 type NodeSpec = NodeState | 'dead-expired';
@@ -260,12 +260,5 @@ describe('planner properties', () => {
 
 /** Nodes 1, 4, 7, ... all up, with the initial placement. */
 function healthyCluster(n: number, groups: number, rf: number, maxMoves: number): PlannerInput {
-  const ids = Array.from({ length: n }, (_, i) => 1 + i * 3);
-  return {
-    nodes: ids.map((id) => ({ id, state: 'up' as NodeState })),
-    groups: initialPlacement(ids, groups, rf).map((g) => ({ id: g.id, replicas: g.replicas })),
-    movesInFlight: [],
-    replicas: rf,
-    maxMoves,
-  };
+  return clusterOf(Array.from({ length: n }, (_, i) => 1 + i * 3), groups, rf, maxMoves);
 }
