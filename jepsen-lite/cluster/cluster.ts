@@ -9,18 +9,11 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import type { GroupStatus as ServerGroupStatus } from '../../src/cluster/status.js';
 import { Network } from '../net/network.js';
 
-/** A group as a node's admin /status shows it. */
-export interface GroupStatus {
-  id: number;
-  role: string;
-  term: number;
-  commit: number;
-  applied: number;
-  leader: number;
-  digest?: string;
-}
+/** The fields of a group in a node's admin /status that the harness reads (the server's own type). */
+export type GroupStatus = Pick<ServerGroupStatus, 'id' | 'role' | 'term' | 'commit' | 'applied' | 'leader' | 'digest'>;
 
 /** The part of admin /status the harness reads. */
 export interface NodeStatus {
