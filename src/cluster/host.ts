@@ -353,18 +353,14 @@ export class ClusterHost {
     for (const [r, rd] of immediate) this.complete(r, rd);
   }
 
-  /** Sends what waited for durability, applies, answers, advances. */
-  private complete(r: Replica, rd: RaftReady): void {
+  /**
+   * Sends what waited for durability, applies (unless `appliedEarly`: the committed entries
+   * were applied while the Ready was persisted), answers, advances.
+   */
+  private complete(r: Replica, rd: RaftReady, appliedEarly = false): void {
     this.sendMessages(r.group, rd.messages);
-    r.afterPersist(rd, clockNowMs());
-    const snap = r.maybeSnapshot();
-    if (snap !== null) this.extraWrites.push(snap);
-  }
-
-  /** complete() for a Ready whose committed entries were applied while it was persisted. */
-  private completeEarly(r: Replica, rd: RaftReady): void {
-    this.sendMessages(r.group, rd.messages);
-    r.finishPersisted(rd);
+    if (appliedEarly) r.finishPersisted(rd);
+    else r.afterPersist(rd, clockNowMs());
     const snap = r.maybeSnapshot();
     if (snap !== null) this.extraWrites.push(snap);
   }
@@ -378,8 +374,7 @@ export class ClusterHost {
         for (const r of unblock) r.persisting = false;
         for (const [r, rd, early] of durable) {
           r.persisting = false;
-          if (early) this.completeEarly(r, rd);
-          else this.complete(r, rd);
+          this.complete(r, rd, early);
         }
         this.afterFlush();
       },
