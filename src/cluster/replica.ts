@@ -284,12 +284,7 @@ export class Replica {
    */
   prepareReads(nowMs: number): void {
     if (this.readQueue.length === 0 || !this.options.hostReadIndex) return;
-    if (!this.isLeader) {
-      const reads = this.readQueue;
-      this.readQueue = [];
-      for (const r of reads) r.done(null, this.lead);
-      return;
-    }
+    if (!this.isLeader) return this.failReadQueue();
     if (this.canStartReads) this.startReadRound(nowMs);
   }
 
@@ -619,13 +614,17 @@ export class Replica {
   private failQueued(): void {
     const waiters = this.batchWaiters;
     const meta = this.metaQueue;
-    const reads = this.readQueue;
     this.batchOps = [];
     this.batchWaiters = [];
     this.metaQueue = [];
-    this.readQueue = [];
     for (const w of waiters) w.done(null, this.lead);
     for (const m of meta) m.done(null, this.lead);
+    this.failReadQueue();
+  }
+
+  private failReadQueue(): void {
+    const reads = this.readQueue;
+    this.readQueue = [];
     for (const r of reads) r.done(null, this.lead);
   }
 
