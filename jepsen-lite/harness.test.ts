@@ -146,11 +146,15 @@ describe('replies', () => {
     expect(classify('write', { kind: 'stored' }, 'v1')).toEqual({ type: 'ok', value: 'v1' });
     expect(classify('cas', { kind: 'exists' }, ['a', 'b']).type).toBe('fail');
     expect(classify('incr', { kind: 'number', value: '7' }, '2')).toEqual({ type: 'ok', value: '7' });
-    expect(classify('read', { kind: 'server_error', message: 'outcome unknown: x' }, null).type).toBe('fail');
-    expect(classify('write', { kind: 'server_error', message: 'outcome unknown: timeout' }, 'v').type).toBe('info');
-    expect(classify('write', { kind: 'server_error', message: 'proposal not committed within 5000 ms' }, 'v').type).toBe('info');
-    expect(classify('write', { kind: 'server_error', message: 'no leader of group 3 answered within 5000 ms' }, 'v').type).toBe('fail');
-    expect(surelyNotApplied('node shutting down')).toBe(false);
+    expect(classify('read', { kind: 'server_error', message: 'ERR_OUTCOME_UNKNOWN outcome unknown: x' }, null).type).toBe('fail');
+    expect(classify('write', { kind: 'server_error', message: 'ERR_OUTCOME_UNKNOWN outcome unknown: timeout' }, 'v').type).toBe('info');
+    expect(classify('write', { kind: 'server_error', message: 'ERR_OUTCOME_UNKNOWN proposal not committed within 5000 ms' }, 'v').type).toBe('info');
+    expect(classify('write', { kind: 'server_error', message: 'ERR_NO_LEADER no leader of group 3 answered within 5000 ms' }, 'v').type).toBe('fail');
+    expect(classify('write', { kind: 'server_error', message: 'ERR_NOT_BOOTSTRAPPED cluster not bootstrapped yet' }, 'v').type).toBe('fail');
+    // By code only: the same words without the code, or another code, may have been applied.
+    expect(classify('write', { kind: 'server_error', message: 'no leader of group 3 answered within 5000 ms' }, 'v').type).toBe('info');
+    expect(surelyNotApplied('ERR_SHUTTING_DOWN node shutting down')).toBe(false);
+    expect(surelyNotApplied('out of memory storing object')).toBe(false);
   });
 });
 

@@ -127,7 +127,7 @@ async function freePorts(n: number): Promise<number[]> {
 // ---- child ----------------------------------------------------------------------------
 
 async function childMain(id: number): Promise<void> {
-  const { startClusterNode } = await import('../src/cluster/node.js');
+  const { startClusterNode } = await import('../src/server/cluster-node.js');
   const { parseServeArgs } = await import('../src/server/config.js');
   const ports = args.ports!.split(',').map(Number);
   const initial = [1, 2, 3].map((i) => `${i}=127.0.0.1:${ports[i - 1]}`).join(',');

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { GroupStatus as ServerGroupStatus } from '../../src/cluster/status.js';
+import type { GroupStatus as ServerGroupStatus } from '../../src/server/cluster-status.js';
 import { Network } from '../net/network.js';
 
 /** The fields of a group in a node's admin /status that the harness reads (the server's own type). */

@@ -22,17 +22,24 @@ export interface Completion {
 }
 
 /**
- * SERVER_ERROR texts the cluster sends only for a write it never proposed (src/cluster/
- * host.ts attempt(): every earlier try was refused by a non-leader or never sent;
- * executor.ts: before bootstrap). Every other SERVER_ERROR of a write ("outcome unknown: …",
- * "proposal not committed within …", "node shutting down", "replaced by a snapshot …")
- * may have been applied.
+ * The cluster's error codes (src/cluster/errors.ts) that it sends only for a write it never
+ * proposed: `SERVER_ERROR <code> <message>`. Every other SERVER_ERROR of a write
+ * (ERR_OUTCOME_UNKNOWN, ERR_SHUTTING_DOWN, ERR_REPLICA_REMOVED, the cache's own errors, a
+ * line without a code) may have been applied.
  */
-const surelyNotAppliedPrefixes = ['no leader of group ', 'cluster not bootstrapped'];
+const surelyNotAppliedCodes = new Set(['ERR_NO_LEADER', 'ERR_NOT_BOOTSTRAPPED']);
+
+/** The cluster error code of a SERVER_ERROR message (its first word, when it is one), or null. */
+export function errorCodeOf(message: string): string | null {
+  const space = message.indexOf(' ');
+  const first = space < 0 ? message : message.slice(0, space);
+  return /^ERR_[A-Z_]+$/.test(first) ? first : null;
+}
 
 /** Whether a SERVER_ERROR message of a mutating op guarantees it was not applied. */
 export function surelyNotApplied(message: string): boolean {
-  return surelyNotAppliedPrefixes.some((p) => message.startsWith(p));
+  const code = errorCodeOf(message);
+  return code !== null && surelyNotAppliedCodes.has(code);
 }
 
 /** Maps a reply of op `f` to its completion. */

@@ -61,6 +61,10 @@ export interface RaftNode {
   ready(): RaftReady;
   advance(rd: RaftReady): void;
   status(): RaftStatusView;
+  /** The current term (cheap: no status object). */
+  currentTerm(): number;
+  /** The commit index this node knows (cheap: no status object). */
+  commitIndex(): number;
 }
 
 /** The in-memory stable log a RawNode reads (raft MemoryStorage). */

@@ -3,7 +3,7 @@
  * one flush per event-loop turn over all groups (DESIGN.md §2, §4).
  *
  * A flush follows the RawNode recipe for all groups at once:
- *   1. each replica proposes this turn's batched entry and one ReadIndex for its reads;
+ *   1. each replica proposes this turn's batched entry and one read round for its reads;
  *   2. rd = ready() per group; send rd.messagesBeforePersist (a leader's appends go out
  *      while it persists, thesis 10.2.1);
  *   3. ONE storage.write() holding every group's hard state, entries and snapshot (one
@@ -14,40 +14,31 @@
  * Work arriving during the write (client ops, peer messages) waits for the next flush,
  * which is how proposals batch up under load (group commit).
  *
+ * Around the flush, one file per job: forwarder.ts finds leaders and runs requests there,
+ * read-rounds.ts carries the read confirmations between nodes, housekeeping.ts does the
+ * tick duties. Time and timers come from the Runtime the host is handed (runtime.ts), so
+ * the whole node runs in the simulator (test/cluster/sim) as it runs in a process.
+ *
  * The meta group (0) lives here too: every node applies it, creates the data groups the
  * meta state places on it, and registers its client/admin addresses through it.
  */
 import { AssertionError } from 'node:assert';
 import { pino, type Logger } from 'pino';
 import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
-import {
-  encodeMetaCommand,
-  initialPlacement,
-  memoryBytesPerGroup,
-  metaMembers,
-  type MetaCommand,
-  type MetaResult,
-  type MetaStateMachine,
-} from '../membership/index.js';
+import { encodeMetaCommand, metaMembers, type MetaCommand, type MetaResult, type MetaStateMachine } from '../membership/index.js';
 import { MessageType, type GroupId, type Message, type NodeId } from '../raft/types.js';
 import type { CacheFigures, GroupFactory, GroupWrite, LogStoreLike, RaftReady, StoredGroup, TransportLike } from './contracts.js';
+import { ReplicaRemovedError, ShuttingDownError } from './errors.js';
+import { Forwarder, metaGroupId, type GroupCallback } from './forwarder.js';
+import { Housekeeping } from './housekeeping.js';
 import { CacheGroupMachine, MetaGroupMachine } from './machines.js';
 import { HostMetrics } from './metrics.js';
-import { Replica, defaultReplicaOptions, type ReplicaDone, type ReplicaOptions } from './replica.js';
-import {
-  SnapshotAssembler,
-  chunkSnapshot,
-  decodeRaftMessage,
-  decodeResults,
-  encodeRaftMessage,
-  encodeResults,
-  isChunk,
-  snapshotChunkBytes,
-} from './wire.js';
-import { clockNowMs } from './clock.js';
+import { ReadRounds } from './read-rounds.js';
+import { Replica, defaultReplicaOptions, type ReplicaOptions } from './replica.js';
+import type { Runtime, Timer } from './runtime.js';
+import { SnapshotAssembler, chunkSnapshot, decodeRaftMessage, encodeRaftMessage, isChunk, isReadRoundMessage, snapshotChunkBytes } from './wire.js';
 
-/** The meta group's id. */
-export const metaGroupId: GroupId = 0;
+export { metaGroupId, type GroupCallback } from './forwarder.js';
 
 /** A cluster member as given by --initial-cluster. */
 export interface InitialMember {
@@ -90,6 +81,8 @@ export interface UnsafeModes {
   staleReads: boolean;
   /** A leader acknowledges a `set` as soon as it is queued, before it is committed. */
   ackBeforeCommit: boolean;
+  /** A replica sends the messages that promise durability (append acks, votes) before its fsync. */
+  ackBeforeDurable?: boolean;
 }
 
 /** Defaults of the timing-related fields. */
@@ -103,56 +96,25 @@ export const defaultHostTiming = {
   replica: defaultReplicaOptions,
 };
 
-/** Called with the results of a request, or with an error message (SERVER_ERROR). */
-export type GroupCallback = (results: unknown[] | null, error?: string) => void;
-
-/** A forwarded or local request on its way to the group leader. */
-interface Attempt {
-  group: GroupId;
-  /** Encoded data ops, or an encoded meta command. */
-  /** What is sent to a remote leader; data ops are encoded only if one is needed. */
-  payload: { t: 'ops'; g: GroupId; d: Uint8Array | null; k?: number } | { t: 'meta'; d: Uint8Array };
-  ops: CacheOp[] | null;
-  mutates: boolean;
-  hint: NodeId;
-  tries: number;
-  deadlineMs: number;
-  cb: GroupCallback;
-  /** Set while waiting for a leader to be elected or learned. */
-  timer?: NodeJS.Timeout;
-}
-
-/** Longest wait for one forwarded read before trying elsewhere. */
-const readAttemptMs = 1000;
-
-/** Why a peer is considered alive: heard from within this many ms. */
-const peerAliveMs = 2000;
-
 /** The node's multi-Raft host. */
 export class ClusterHost {
   readonly replicas = new Map<GroupId, Replica>();
   readonly metrics = new HostMetrics();
   readonly logger: Logger;
+  readonly forwarder: Forwarder;
+  private readonly readRounds: ReadRounds;
+  private readonly housekeeping: Housekeeping;
   private readonly stored = new Map<GroupId, StoredGroup>();
   private readonly assembler = new SnapshotAssembler();
   private readonly lastHeardMs = new Map<NodeId, number>();
-  private readonly leaderHints = new Map<GroupId, NodeId>();
-  /** Requests waiting for their group to have a leader, woken when one is known. */
-  private readonly leaderWaiters = new Map<GroupId, Set<Attempt>>();
   private extraWrites: GroupWrite[] = [];
   private flushScheduled = false;
-  /** Read confirmation requests of this turn per peer: flat [group, term, seq, ...]. */
-  private readRoundsOut = new Map<NodeId, number[]>();
-  private readRoundsFlushScheduled = false;
   /** New replicas whose bootstrap state must be durable before they run. */
   private blockedUntilDurable: Replica[] = [];
   private metaChanged = false;
-  private ticker: NodeJS.Timeout | null = null;
-  private ticks = 0;
+  private ticker: Timer | null = null;
   private snapshotIdNext = 1;
-  private bootstrapInFlight = false;
-  private registerInFlight = false;
-  private closed = false;
+  private isClosed = false;
   private readonly peersSet = new Set<NodeId>();
   /** Peers whose incoming traffic is ignored (test fault injection, with blockPeers). */
   private blockedInbound = new Set<NodeId>();
@@ -161,12 +123,26 @@ export class ClusterHost {
 
   constructor(
     readonly config: HostConfig,
-    private readonly factory: GroupFactory,
+    readonly factory: GroupFactory,
     private readonly store: LogStoreLike,
-    private readonly transport: TransportLike,
+    readonly transport: TransportLike,
+    readonly runtime: Runtime,
     logger?: Logger,
   ) {
     this.logger = (logger ?? pino({ level: 'silent' })).child({ node: config.nodeId });
+    this.forwarder = new Forwarder(this, config.forwardTimeoutMs);
+    this.readRounds = new ReadRounds(this);
+    this.housekeeping = new Housekeeping(this);
+  }
+
+  /** This node's id. */
+  get nodeId(): NodeId {
+    return this.config.nodeId;
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.isClosed;
   }
 
   /** The meta state machine (the routing table), once the meta replica exists. */
@@ -183,23 +159,23 @@ export class ClusterHost {
     this.transport.onPeerStatus((id, up) => this.onPeerStatus(id, up));
     this.createMetaReplica();
     this.ensureGroups();
-    this.ticker = setInterval(() => this.tick(), this.config.tickMs);
+    this.ticker = this.runtime.every(this.config.tickMs, () => this.tick());
     this.scheduleFlush();
   }
 
   /** Stops ticking and flushing and fails waiting work (writes in flight are the store's to finish). */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.ticker !== null) clearInterval(this.ticker);
-    for (const r of this.replicas.values()) r.failAll('node shutting down');
+    if (this.isClosed) return;
+    this.isClosed = true;
+    if (this.ticker !== null) this.runtime.cancel(this.ticker);
+    const err = new ShuttingDownError();
+    for (const r of this.replicas.values()) r.failAll(err);
   }
 
   /** Runs `ops` (all of one data group) at the group's leader, forwarding as needed. */
   runOps(group: GroupId, ops: CacheOp[], mutates: boolean, cb: GroupCallback): void {
     if (this.config.unsafe !== undefined && this.runUnsafe(group, ops, mutates, cb)) return;
-    const payload = { t: 'ops' as const, g: group, d: null };
-    this.attempt({ group, payload, ops, mutates, hint: 0, tries: 0, deadlineMs: clockNowMs() + this.config.forwardTimeoutMs, cb });
+    this.forwarder.run(group, ops, mutates, cb);
   }
 
   /** The --unsafe-* shortcuts; true when it answered. */
@@ -209,7 +185,7 @@ export class ClusterHost {
     const machine = r?.cacheMachine ?? null;
     if (machine === null) return false;
     if (!mutates && unsafe.staleReads) {
-      const atMs = Math.max(clockNowMs(), machine.lastNowMs);
+      const atMs = Math.max(this.runtime.nowMs(), machine.lastNowMs);
       const results: CacheResult[] = [];
       for (const op of ops) {
         const res = machine.read(op as GetOp, atMs);
@@ -220,7 +196,7 @@ export class ClusterHost {
       return true;
     }
     if (mutates && unsafe.ackBeforeCommit && r!.isLeader && ops.every((op) => op.type === 'store' && op.mode === 'set')) {
-      this.attempt({ group, payload: { t: 'ops', g: group, d: null }, ops, mutates, hint: 0, tries: 0, deadlineMs: clockNowMs() + this.config.forwardTimeoutMs, cb: () => {} });
+      this.forwarder.run(group, ops, mutates, () => {});
       cb(ops.map((op) => ({ kind: 'stored', cas: 0, size: (op as { value: Buffer }).value.length })));
       return true;
     }
@@ -230,10 +206,9 @@ export class ClusterHost {
   /** Proposes a meta command at the meta leader. */
   proposeMeta(cmd: MetaCommand): Promise<MetaResult> {
     return new Promise((resolve) => {
-      const payload = { t: 'meta' as const, d: encodeMetaCommand(cmd) };
-      const cb: GroupCallback = (results, error) =>
-        resolve(results === null ? { ok: false, reason: error ?? 'failed' } : (results[0] as MetaResult));
-      this.attempt({ group: metaGroupId, payload, ops: null, mutates: true, hint: 0, tries: 0, deadlineMs: clockNowMs() + this.config.forwardTimeoutMs, cb });
+      this.forwarder.runMeta(encodeMetaCommand(cmd), (results, error) =>
+        resolve(results === null ? { ok: false, reason: error?.message ?? 'failed' } : (results[0] as MetaResult)),
+      );
     });
   }
 
@@ -244,24 +219,25 @@ export class ClusterHost {
     return this.replicas.size === this.meta.groupsOf(this.config.nodeId).length + 1;
   }
 
-  /** When we last heard from `id` (ms, clockNowMs), if ever. */
+  /** When we last heard from `id` (ms, runtime clock), if ever. */
   lastHeardOf(id: NodeId): number | undefined {
     return this.lastHeardMs.get(id);
   }
 
   /** The leader of `group` as this node knows it (0 = unknown). */
   leaderOf(group: GroupId): NodeId {
-    const r = this.replicas.get(group);
-    if (r !== undefined && r.lead !== 0) return r.lead;
-    return this.leaderHints.get(group) ?? 0;
+    return this.forwarder.leaderOf(group);
   }
 
   /** Notes who leads `group` (learned from a membership request's answer). */
   noteLeader(group: GroupId, lead: NodeId): void {
-    // Our own leadership is our replica's to say: a hint naming us outlives the replica
-    // once the group moves away.
-    if (lead === 0 || lead === this.config.nodeId) this.leaderHints.delete(group);
-    else this.leaderHints.set(group, lead);
+    this.forwarder.noteLeader(group, lead);
+  }
+
+  /** Who may lead `group` when nothing better is known: its placed replicas, or every peer. */
+  candidatesOf(group: GroupId): NodeId[] {
+    const placed = group === metaGroupId ? null : this.meta.group(group);
+    return placed?.replicas ?? [...this.peersSet];
   }
 
   /** A transport request to a peer (membership requests). */
@@ -287,19 +263,26 @@ export class ClusterHost {
     this.blockedInbound = blocked;
   }
 
+  private tick(): void {
+    for (const r of this.replicas.values()) r.raft.tick();
+    this.housekeeping.onTick();
+    this.scheduleFlush();
+  }
+
   // ---- the flush -------------------------------------------------------------------
 
   /** Asks for a flush at the end of this event-loop turn. */
   scheduleFlush(): void {
-    if (this.flushScheduled || this.closed) return;
+    if (this.flushScheduled || this.isClosed) return;
     this.flushScheduled = true;
-    setImmediate(this.runFlush);
+    this.runtime.soon(this.runFlush);
   }
 
   private readonly runFlush = (): void => {
     this.flushScheduled = false;
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.flush();
+    this.readRounds.sendQueued();
     this.afterFlush();
   };
 
@@ -322,7 +305,7 @@ export class ClusterHost {
    * merges writes issued meanwhile into its next batch, in order).
    */
   private flush(): void {
-    const nowMs = clockNowMs();
+    const nowMs = this.runtime.nowMs();
     const durable: Array<[Replica, RaftReady, boolean]> = [];
     const immediate: Array<[Replica, RaftReady]> = [];
     const writes: GroupWrite[] = [];
@@ -342,6 +325,8 @@ export class ClusterHost {
       if (write !== null) {
         writes.push(write);
         r.persisting = true;
+        // --unsafe-ack-before-durable (simulator canary): acks leave before the fsync.
+        if (this.config.unsafe?.ackBeforeDurable === true) this.sendMessages(r.group, rd.messages.splice(0));
         const early = r.canApplyEarly(rd);
         if (early) r.applyEarly(rd, nowMs);
         durable.push([r, rd, early]);
@@ -360,7 +345,7 @@ export class ClusterHost {
   private complete(r: Replica, rd: RaftReady, appliedEarly = false): void {
     this.sendMessages(r.group, rd.messages);
     if (appliedEarly) r.finishPersisted(rd);
-    else r.afterPersist(rd, clockNowMs());
+    else r.afterPersist(rd, this.runtime.nowMs());
     const snap = r.maybeSnapshot();
     if (snap !== null) this.extraWrites.push(snap);
   }
@@ -370,7 +355,7 @@ export class ClusterHost {
     this.store.write(writes).then(
       () => {
         this.metrics.fsyncSeconds.observe((performance.now() - startMs) / 1000);
-        if (this.closed) return;
+        if (this.isClosed) return;
         for (const r of unblock) r.persisting = false;
         for (const [r, rd, early] of durable) {
           r.persisting = false;
@@ -387,7 +372,7 @@ export class ClusterHost {
    * commit index from the leader; etcd does not sync it either), so that a restart
    * replays about as far as the node had applied. Not awaited.
    */
-  private saveHardStates(): void {
+  saveHardStates(): void {
     const writes: GroupWrite[] = [];
     for (const r of this.replicas.values()) {
       if (r.persisting) continue;
@@ -399,10 +384,10 @@ export class ClusterHost {
 
   private fatal(err: unknown): void {
     // Writes refused because we are shutting down are expected, not fatal.
-    if (this.closed) return;
+    if (this.isClosed) return;
     // A failed durable write leaves Raft state we cannot trust: stop the node.
     this.logger.fatal({ err: String(err) }, 'log write failed');
-    process.exit(70);
+    this.runtime.fatal(err);
   }
 
   private sendMessages(group: GroupId, msgs: Message[]): void {
@@ -421,120 +406,12 @@ export class ClusterHost {
     let i = 0;
     // One chunk per event-loop turn: each leaves in its own frame.
     const next = (): void => {
-      if (this.closed) return;
+      if (this.isClosed) return;
       this.transport.send(m.to, chunks[i++]);
-      if (i < chunks.length) setImmediate(next);
+      if (i < chunks.length) this.runtime.soon(next);
       else this.replicas.get(group)?.raft.reportSnapshot(m.to, true);
     };
     next();
-  }
-
-  // ---- ticks and housekeeping ------------------------------------------------------
-
-  private tick(): void {
-    this.ticks++;
-    for (const r of this.replicas.values()) r.raft.tick();
-    const tickMs = this.config.tickMs;
-    if (this.every(this.config.bumpIntervalMs, tickMs)) this.proposeBumps();
-    if (this.every(this.config.expireIntervalMs, tickMs)) this.proposeExpires();
-    if (this.every(this.config.balanceIntervalMs, tickMs)) this.balanceLeaders();
-    if (this.every(1000, tickMs)) {
-      this.housekeepMeta();
-      if (this.meta.view.bootstrapped) this.destroyUnplaced();
-      this.saveHardStates();
-    }
-    if (this.every(500, tickMs)) {
-      const nowMs = clockNowMs();
-      for (const r of this.replicas.values()) r.expireWaiting(nowMs);
-    }
-    this.scheduleFlush();
-  }
-
-  private every(intervalMs: number, tickMs: number): boolean {
-    return this.ticks % Math.max(1, Math.round(intervalMs / tickMs)) === 0;
-  }
-
-  private proposeBumps(): void {
-    for (const r of this.replicas.values()) {
-      if (!r.isLeader || r.cacheMachine === null) continue;
-      const keys = r.takeBumpKeys();
-      if (keys.length > 0) r.queueHousekeeping({ type: 'bump', keys });
-    }
-  }
-
-  private proposeExpires(): void {
-    for (const r of this.replicas.values()) {
-      // An empty cache has nothing to expire: idle groups add nothing to their logs.
-      if (!r.isLeader || r.cacheMachine === null || (this.figuresOf(r)?.currItems ?? 0) === 0) continue;
-      r.queueHousekeeping({ type: 'expire', scanMax: this.config.expireScanMax });
-    }
-  }
-
-  /**
-   * Leader balancing: a leader hands leadership to the first replica in its group's list
-   * that is alive (heard from recently). The lists rotate over the nodes (placement.ts),
-   * so with every node up each leads its fair share, and after a node comes back its
-   * groups return to it. Deterministic, and needs no coordination between nodes.
-   */
-  private balanceLeaders(): void {
-    if (!this.meta.view.bootstrapped) return;
-    const nowMs = clockNowMs();
-    for (const r of this.replicas.values()) {
-      if (!r.isLeader || r.group === metaGroupId) continue;
-      const status = r.raft.status();
-      if (status.leadTransferee !== 0) continue;
-      const placed = this.meta.group(r.group);
-      if (placed === undefined) continue;
-      // The source of a move in flight is about to be removed: never hand it leadership.
-      const leaving = this.meta.moveOf(r.group)?.from ?? 0;
-      const preferred = placed.replicas.find((id) => id !== leaving && (id === this.config.nodeId || nowMs - (this.lastHeardMs.get(id) ?? 0) < peerAliveMs));
-      if (preferred === undefined || preferred === this.config.nodeId) continue;
-      if (!this.caughtUp(status, preferred)) continue;
-      this.logger.info({ group: r.group, to: preferred }, 'transferring leadership to the preferred replica');
-      r.raft.transferLeader(preferred);
-    }
-  }
-
-  private caughtUp(status: ReturnType<Replica['raft']['status']>, id: NodeId): boolean {
-    const p = status.progress;
-    if (p === undefined) return false;
-    const pr = p instanceof Map ? p.get(id) : p[String(id)];
-    return pr !== undefined && pr.match >= status.commit;
-  }
-
-  /** Meta duties: bootstrap the ranges (first meta leader), register our addresses. */
-  private housekeepMeta(): void {
-    const metaReplica = this.replicas.get(metaGroupId)!;
-    const view = this.meta.view;
-    if (!view.bootstrapped) {
-      if (metaReplica.isLeader && this.config.initialCluster.length > 0 && !this.bootstrapInFlight) this.proposeBootstrap();
-      return;
-    }
-    const me = this.meta.node(this.config.nodeId);
-    if (me === undefined || this.registerInFlight) return;
-    const c = this.config;
-    if (me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress) return;
-    this.registerInFlight = true;
-    void this.proposeMeta({ type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress }).then((res) => {
-      this.registerInFlight = false;
-      if (!res.ok) this.logger.warn({ reason: res.reason }, 'registration not applied yet');
-    });
-  }
-
-  private proposeBootstrap(): void {
-    const c = this.config;
-    const ids = c.initialCluster.map((m) => m.id).sort((a, b) => a - b);
-    const cmd: MetaCommand = {
-      type: 'bootstrap',
-      config: { replicas: c.replicas, groups: c.groups, memoryBytesPerGroup: memoryBytesPerGroup(c.memoryBytes, ids.length, c.groups, c.replicas) },
-      nodes: c.initialCluster.map((m) => ({ id: m.id, peer: m.peer })),
-      groups: initialPlacement(ids, c.groups, c.replicas),
-    };
-    this.bootstrapInFlight = true;
-    this.logger.info({ groups: c.groups, replicas: c.replicas, nodes: ids }, 'bootstrapping the cluster ranges');
-    void this.proposeMeta(cmd).then(() => {
-      this.bootstrapInFlight = false;
-    });
   }
 
   // ---- group replicas --------------------------------------------------------------
@@ -583,7 +460,7 @@ export class ClusterHost {
    * completed move, the target of an aborted one): they were removed from the group's
    * Raft config before the meta state changed. One waiting for its write waits a turn.
    */
-  private destroyUnplaced(): void {
+  destroyUnplaced(): void {
     const meta = this.meta;
     const me = this.config.nodeId;
     // Only from an up-to-date meta view: after a restart our view may predate the move
@@ -596,7 +473,7 @@ export class ClusterHost {
       const g = meta.group(id);
       if (g === undefined || g.replicas.includes(me) || meta.moveOf(id)?.to === me) continue;
       this.replicas.delete(id);
-      r.failAll('replica removed from this node');
+      r.failAll(new ReplicaRemovedError());
       this.extraWrites.push({ group: id, destroy: true });
       this.logger.info({ group: id, replicas: g.replicas }, 'group replica destroyed (moved away)');
     }
@@ -624,10 +501,11 @@ export class ClusterHost {
       if (applied > 0) machine.restore(storage.snapshot().data, applied);
     }
     const raft = this.factory.newRaft(group, storage, applied);
-    const r = new Replica(group, this.config.nodeId, raft, storage, machine, this.factory, this.config.replica);
+    const r = new Replica(group, this.config.nodeId, raft, storage, machine, this.factory, this.config.replica, this.runtime.nowMs);
     r.onProposalLatency = (ms) => this.metrics.proposalSeconds.observe(ms / 1000);
-    r.onLeaderKnown = (lead) => this.wakeLeaderWaiters(group, lead);
-    r.onReadRound = (term, seq, voters) => this.queueReadRound(group, term, seq, voters);
+    r.onLeaderKnown = (lead) => this.forwarder.wakeLeaderWaiters(group, lead);
+    r.onReadRound = (term, seq, voters) => this.readRounds.queueRound(group, term, seq, voters);
+    r.onReadIndexRequest = (leader, term, seq) => this.readRounds.queueIndexRequest(leader, group, term, seq);
     if (bootstrapped) {
       r.persisting = true;
       this.blockedUntilDurable.push(r);
@@ -646,8 +524,8 @@ export class ClusterHost {
   }
 
   private onPeerMessages(from: NodeId, msgs: unknown[]): void {
-    if (this.closed || this.blockedInbound.has(from)) return;
-    this.lastHeardMs.set(from, clockNowMs());
+    if (this.isClosed || this.blockedInbound.has(from)) return;
+    this.lastHeardMs.set(from, this.runtime.nowMs());
     const me = this.config.nodeId;
     for (const t of msgs) {
       try {
@@ -662,7 +540,7 @@ export class ClusterHost {
   }
 
   private onPeerMessage(from: NodeId, me: NodeId, t: unknown): void {
-    if (isReadRoundMessage(t)) return this.onReadRoundMessage(from, t);
+    if (isReadRoundMessage(t)) return this.readRounds.onMessage(from, t);
     const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
     if (decoded === null) return;
     // A group we do not hold (yet: our meta view may be behind) is skipped: Raft resends.
@@ -676,221 +554,14 @@ export class ClusterHost {
 
   private onPeerRequest(from: NodeId, payload: unknown): Promise<unknown> | unknown {
     if (this.blockedInbound.has(from)) return new Promise(() => {});
-    const p = payload as { t?: string; g?: number; d?: Uint8Array };
-    if (p.t === 'ops' && typeof p.g === 'number' && p.d instanceof Uint8Array) {
-      const term = (payload as { k?: unknown }).k;
-      const ack = typeof term === 'number' ? { from, term } : undefined;
-      return this.serveForwarded(p.g, (done) => this.replicas.get(p.g!)!.submit(this.factory.decodeEntry(p.d!).ops, done, ack));
-    }
-    if (p.t === 'meta' && p.d instanceof Uint8Array) {
-      return this.serveForwarded(metaGroupId, (done) => this.replicas.get(metaGroupId)!.submitMeta(p.d!, done));
-    }
+    const forwarded = this.forwarder.serve(from, payload);
+    if (forwarded !== undefined) return forwarded;
     if (this.requestExtension !== null) {
       const answer = this.requestExtension(from, payload);
       if (answer !== undefined) return answer;
     }
     return { e: 'unknown request' };
   }
-
-  /** Runs a forwarded request if we lead the group; never forwards again (one hop). */
-  private serveForwarded(group: GroupId, submit: (done: ReplicaDone) => void): Promise<unknown> | unknown {
-    const r = this.replicas.get(group);
-    if (r === undefined || !r.isLeader) return { nl: r?.lead ?? 0 };
-    return new Promise((resolve) => {
-      submit((results, hint, error) => {
-        if (results !== null) resolve({ r: group === metaGroupId ? results : encodeResults(results as CacheResult[]) });
-        else if (error !== undefined) resolve({ e: error });
-        else resolve({ nl: hint });
-      });
-      this.scheduleFlush();
-    });
-  }
-
-  // ---- read confirmation rounds (see ReadRound in replica.ts) ------------------------
-
-  private queueReadRound(group: GroupId, term: number, seq: number, voters: NodeId[]): void {
-    for (const id of voters) {
-      let out = this.readRoundsOut.get(id);
-      if (out === undefined) {
-        out = [];
-        this.readRoundsOut.set(id, out);
-      }
-      out.push(group, term, seq);
-    }
-    if (this.readRoundsFlushScheduled) return;
-    this.readRoundsFlushScheduled = true;
-    // After this turn's flush: one message per peer carries every group's round.
-    setImmediate(() => {
-      this.readRoundsFlushScheduled = false;
-      const out = this.readRoundsOut;
-      this.readRoundsOut = new Map();
-      for (const [id, flat] of out) this.transport.send(id, ['rc', flat]);
-    });
-  }
-
-  private onReadRoundMessage(from: NodeId, t: ['rc' | 'ra', number[]]): void {
-    const [kind, flat] = t;
-    if (kind === 'rc') {
-      // "Am I still your leader in this term?" from our in-memory Raft state, at once.
-      const answer: number[] = new Array(flat.length + flat.length / 3);
-      let k = 0;
-      for (let i = 0; i + 2 < flat.length; i += 3) {
-        const r = this.replicas.get(flat[i]!);
-        const ok = r !== undefined && r.lead === from && r.raft.status().term === flat[i + 1];
-        answer[k++] = flat[i]!;
-        answer[k++] = flat[i + 1]!;
-        answer[k++] = flat[i + 2]!;
-        answer[k++] = ok ? 1 : 0;
-      }
-      this.transport.send(from, ['ra', answer]);
-      return;
-    }
-    for (let i = 0; i + 3 < flat.length; i += 4) {
-      this.replicas.get(flat[i]!)?.onReadAck(from, flat[i + 1]!, flat[i + 2]!, flat[i + 3] === 1);
-    }
-  }
-
-  // ---- finding the leader ----------------------------------------------------------
-
-  private attempt(a: Attempt): void {
-    if (this.closed) return a.cb(null, 'node shutting down');
-    if (clockNowMs() >= a.deadlineMs) {
-      return a.cb(null, `no leader of group ${a.group} answered within ${this.config.forwardTimeoutMs} ms`);
-    }
-    const target = this.pickTarget(a);
-    if (target === this.config.nodeId) return this.attemptLocal(a);
-    if (target === 0) return this.retryLater(a);
-    this.attemptRemote(a, target);
-  }
-
-  /** Where to send the attempt: us only when our replica leads; a hint naming us (stale) is skipped. */
-  private pickTarget(a: Attempt): NodeId {
-    const me = this.config.nodeId;
-    const r = this.replicas.get(a.group);
-    if (r !== undefined && r.isLeader) return me;
-    if (a.hint !== 0 && a.hint !== me) return a.hint;
-    if (r !== undefined && r.lead !== 0 && r.lead !== me) return r.lead;
-    const hinted = this.leaderHints.get(a.group);
-    if (hinted !== undefined && hinted !== 0 && hinted !== me) return hinted;
-    // No idea who leads: ask the replicas in turn (they answer with their leader).
-    const placed = a.group === metaGroupId ? null : this.meta.group(a.group);
-    const candidates = (placed?.replicas ?? [...this.peersSet]).filter((id) => id !== this.config.nodeId);
-    if (candidates.length === 0) return 0;
-    return candidates[a.tries % candidates.length]!;
-  }
-
-  private attemptLocal(a: Attempt): void {
-    const r = this.replicas.get(a.group)!;
-    let answered = false;
-    // The same bound as a forwarded request: a leader cut off from its quorum must not
-    // hold its own clients longer than the deadline (its proposal stays in the log and
-    // may still commit, so the outcome is unknown).
-    const timer = setTimeout(() => {
-      answered = true;
-      a.cb(null, `${a.mutates ? 'outcome unknown: ' : ''}no answer from group ${a.group} within ${this.config.forwardTimeoutMs} ms`);
-    }, Math.max(1, a.deadlineMs - clockNowMs()));
-    const done: ReplicaDone = (results, hint, error) => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      if (results !== null) return a.cb(results);
-      if (error !== undefined) return a.cb(null, error);
-      this.retry(a, hint === this.config.nodeId ? 0 : hint);
-    };
-    if (a.payload.t === 'meta') r.submitMeta(a.payload.d, done);
-    else r.submit(a.ops!, done);
-    this.scheduleFlush();
-  }
-
-  private attemptRemote(a: Attempt, target: NodeId): void {
-    const remainingMs = Math.max(1, a.deadlineMs - clockNowMs());
-    // A read may be retried elsewhere, so it does not give one silent node all its time;
-    // a write's timeout is final (its outcome is unknown), so it waits as long as allowed.
-    const timeoutMs = a.mutates ? remainingMs : Math.min(remainingMs, readAttemptMs);
-    if (a.payload.t === 'ops' && a.payload.d === null) a.payload.d = this.factory.encodeEntry(0, a.ops!);
-    const payload = a.mutates ? a.payload : this.withReadAck(a.payload, a.group, target);
-    this.transport.request(target, payload, timeoutMs).then(
-      (resp) => this.onRemoteAnswer(a, target, resp as { r?: unknown; nl?: NodeId; e?: string }),
-      (err: unknown) => this.onRemoteError(a, target, err),
-    );
-  }
-
-  /**
-   * A forwarded read carries our ack for its leader (see Replica.servesWithAck) when our
-   * own replica of the group follows `target` in its current term: read now, after the
-   * client invoked the read here.
-   */
-  private withReadAck(payload: Attempt['payload'], group: GroupId, target: NodeId): Attempt['payload'] {
-    const r = this.replicas.get(group);
-    if (payload.t !== 'ops' || r === undefined || r.lead !== target || r.isLeader) return payload;
-    const st = r.raft.status();
-    if (st.lead !== target || !st.confState.voters.includes(this.config.nodeId)) return payload;
-    return { ...payload, k: st.term };
-  }
-
-  private onRemoteAnswer(a: Attempt, target: NodeId, resp: { r?: unknown; nl?: NodeId; e?: string }): void {
-    if (resp.r !== undefined) {
-      this.leaderHints.set(a.group, target);
-      return a.cb(a.payload.t === 'meta' ? (resp.r as unknown[]) : decodeResults(resp.r));
-    }
-    if (resp.e !== undefined) return a.cb(null, resp.e);
-    const hint = resp.nl ?? 0;
-    this.leaderHints.delete(a.group);
-    this.retry(a, hint === target ? 0 : hint);
-  }
-
-  private onRemoteError(a: Attempt, target: NodeId, err: unknown): void {
-    this.leaderHints.delete(a.group);
-    const e = err as { code?: string; message?: string; notSent?: boolean };
-    // Reads are safe to repeat; a write may be repeated only when it surely never left.
-    const neverSent = e.code === 'EUNREACHABLE' && e.notSent === true;
-    if (a.mutates && !neverSent) return a.cb(null, `outcome unknown: ${e.message ?? String(err)}`);
-    this.logger.debug({ group: a.group, target, err: e.message }, 'forward failed, retrying');
-    this.retry(a, 0);
-  }
-
-  private retry(a: Attempt, hint: NodeId): void {
-    a.tries++;
-    a.hint = hint;
-    if (hint !== 0 && a.tries < 3) return this.attempt(a);
-    this.retryLater(a);
-  }
-
-  private retryLater(a: Attempt): void {
-    a.tries++;
-    // An election is probably under way (~0.5-1 s): wait for our replica to learn the new
-    // leader (wakeLeaderWaiters), polling gently meanwhile until the deadline.
-    const delayMs = Math.min(100, 10 * 2 ** Math.min(a.tries, 4));
-    let waiters = this.leaderWaiters.get(a.group);
-    if (waiters === undefined) {
-      waiters = new Set();
-      this.leaderWaiters.set(a.group, waiters);
-    }
-    waiters.add(a);
-    a.timer = setTimeout(() => {
-      waiters.delete(a);
-      this.attempt(a);
-    }, delayMs);
-  }
-
-  private wakeLeaderWaiters(group: GroupId, lead: NodeId): void {
-    const waiters = this.leaderWaiters.get(group);
-    if (waiters === undefined || waiters.size === 0) return;
-    const woken = [...waiters];
-    waiters.clear();
-    for (const a of woken) {
-      clearTimeout(a.timer);
-      a.hint = lead === this.config.nodeId ? 0 : lead;
-    }
-    // Not from inside the flush that learned the leader: the next turn.
-    setImmediate(() => {
-      for (const a of woken) this.attempt(a);
-    });
-  }
-}
-
-function isReadRoundMessage(t: unknown): t is ['rc' | 'ra', number[]] {
-  return Array.isArray(t) && t.length === 2 && (t[0] === 'rc' || t[0] === 'ra') && Array.isArray(t[1]);
 }
 
 /** Everything a freshly bootstrapped in-memory log holds, as one durable write. */

@@ -20,8 +20,8 @@
  */
 import { ConfChangeType, type GroupId, type NodeId } from '../raft/types.js';
 import { metaVotersMax, plannerInputFromMeta, planPlacement, type MetaMove, type MetaView, type PlannedMove } from '../membership/index.js';
-import { clockNowMs } from './clock.js';
 import { metaGroupId, type ClusterHost } from './host.js';
+import type { Timer } from './runtime.js';
 import { callGroupLeader, serveMoveOp, type GroupConf, type MoveOp } from './moves.js';
 
 /** Membership settings (serve flags). */
@@ -43,7 +43,7 @@ export const defaultRebalancerOptions: RebalancerOptions = { maxMoves: 2, deadAf
 
 /** The meta leader's membership driver (and the request handlers for join and ctl). */
 export class Rebalancer {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private running = false;
   private leaderSinceMs = 0;
   private wasLeader = false;
@@ -59,12 +59,12 @@ export class Rebalancer {
 
   /** Starts the passes. */
   start(): void {
-    this.timer = setInterval(() => void this.pass(), this.options.passIntervalMs);
+    this.timer = this.host.runtime.every(this.options.passIntervalMs, () => void this.pass());
   }
 
   /** Stops the passes. */
   close(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) this.host.runtime.cancel(this.timer);
     this.timer = null;
   }
 
@@ -74,7 +74,7 @@ export class Rebalancer {
 
   private async pass(): Promise<void> {
     const leads = this.metaReplica.isLeader;
-    if (leads && !this.wasLeader) this.leaderSinceMs = clockNowMs();
+    if (leads && !this.wasLeader) this.leaderSinceMs = this.host.runtime.nowMs();
     this.wasLeader = leads;
     if (!leads || this.running || !this.host.meta.view.bootstrapped) return;
     if (this.passes++ % leaderRefreshPasses === 0) this.refreshLeaders();
@@ -156,7 +156,7 @@ export class Rebalancer {
    * node that joins long after the election has not been silent for that long.
    */
   private deadNodes(): NodeId[] {
-    const now = clockNowMs();
+    const now = this.host.runtime.nowMs();
     const dead: NodeId[] = [];
     for (const n of this.host.meta.view.nodes) {
       if (n.id === this.host.config.nodeId || n.state === 'removed') continue;

@@ -15,15 +15,18 @@ import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
 import { opMutates } from '../cache/ops.js';
 import { EntryType, type ConfState, type GroupId, type HardState, type NodeId, type Snapshot } from '../raft/types.js';
 import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
+import { OutcomeUnknownError, type ClusterError } from './errors.js';
 import { CacheGroupMachine, type GroupMachine } from './machines.js';
-import { clockNowMs } from './clock.js';
 
 /**
  * Called once per submitted request: `results` in op order, or null with `error` unset when
  * this replica is not (or no longer) the leader and the caller should retry at `hint`, or
  * null with `error` set when the outcome is unknown (the write may or may not have happened).
  */
-export type ReplicaDone = (results: unknown[] | null, hint: NodeId, error?: string) => void;
+export type ReplicaDone = (results: unknown[] | null, hint: NodeId, error?: ClusterError) => void;
+
+/** Answers a follower's read index question: the index, or -1 when refused. */
+export type IndexReply = (index: number) => void;
 
 /** Tunables of a replica. */
 export interface ReplicaOptions {
@@ -44,6 +47,11 @@ export interface ReplicaOptions {
   hostReadIndex: boolean;
   /** A read round not confirmed by a quorum within this long fails (the caller retries). */
   readRoundTimeoutMs: number;
+  /**
+   * Reads arriving at a follower are served from its own state once the leader confirmed
+   * their read index (see FollowerRead); false: they are forwarded to the leader.
+   */
+  followerReads: boolean;
 }
 
 /** Defaults. */
@@ -55,6 +63,7 @@ export const defaultReplicaOptions: ReplicaOptions = {
   entryOpsMax: 1024,
   hostReadIndex: true,
   readRoundTimeoutMs: 1000,
+  followerReads: true,
 };
 
 interface Waiter {
@@ -92,7 +101,31 @@ interface ReadRound {
   seq: number;
   term: number;
   reads: Read[];
+  /** Followers' read index questions riding on this round (answered with our commit index). */
+  indexReplies: IndexReply[];
   acks: Set<NodeId>;
+  createdMs: number;
+}
+
+/**
+ * Reads served by a follower (Raft thesis 6.4, TiKV's follower read): the follower asks its
+ * leader for a read index ('ri', one question per group per turn for all its reads), the
+ * leader answers with its commit index once it knows it still leads (the question is the
+ * follower's ack of the leader's term: with 3 voters the two make a quorum at once), and
+ * the follower serves the reads from its own state once it has applied that index. Only
+ * indexes cross the network; the leader does no work per read. Why it is linearizable:
+ * the question is asked after the reads arrived, when no leader of a later term can exist
+ * (it would need the follower's or the leader's vote, and both were still in `term`), so
+ * the leader's commit index then covers every write acknowledged before the reads arrived
+ * (committed in terms <= `term`; the leader has committed an entry of its own term) and
+ * every entry any replica had applied; serving a state at or past it is serving the
+ * state of a moment between the reads' arrival and their answer.
+ */
+interface FollowerBatch {
+  seq: number;
+  reads: Read[];
+  /** The confirmed read index; -1 while waiting for the leader. */
+  index: number;
   createdMs: number;
 }
 
@@ -125,12 +158,21 @@ export class Replica {
   private readBatches = new Map<number, ReadBatch>();
   private readRounds: ReadRound[] = [];
   private readRoundSeq = 0;
+  /** Followers' read index questions waiting for this turn's round (leader). */
+  private indexQueue: IndexReply[] = [];
+  /** Reads arrived here as a follower, for this turn's read index question. */
+  private followerQueue: Read[] = [];
+  /** Follower reads waiting for their read index, then for apply; in seq order. */
+  private followerBatches: FollowerBatch[] = [];
+  private followerSeq = 0;
   /** The group's current term as of the last Ready (a leader's term is durable). */
   term = 0;
   /** Term of the last applied entry: == term once a leader has applied its own first entry. */
   private appliedTerm = 0;
   /** Asks the host to send a confirmation round for (term, seq) to the other voters. */
   onReadRound: ((term: number, seq: number, voters: NodeId[]) => void) | null = null;
+  /** Asks the host to send a read index question (term, seq) to the leader. */
+  onReadIndexRequest: ((leader: NodeId, term: number, seq: number) => void) | null = null;
   private readCtxNext = 1;
 
   /**
@@ -163,6 +205,8 @@ export class Replica {
     readonly machine: GroupMachine,
     private readonly factory: GroupFactory,
     private readonly options: ReplicaOptions,
+    /** The node's clock (Runtime.nowMs). */
+    private readonly now: () => number,
   ) {
     this.snapshotIndex = storage.firstIndex() - 1;
     this.term = storage.initialState().hardState.term;
@@ -194,7 +238,7 @@ export class Replica {
     }
     if (!reads || this.readsPendingWrite(ops)) return this.queueWrite(ops, done);
     const read: Read = { ops: ops as GetOp[], done };
-    if (ack !== undefined && this.servesWithAck(ack.from, ack.term)) return this.serveRead(read, clockNowMs());
+    if (ack !== undefined && this.servesWithAck(ack.from, ack.term)) return this.serveRead(read, this.now());
     this.readQueue.push(read);
   }
 
@@ -209,7 +253,8 @@ export class Replica {
     return this.hasReadQuorum(new Set([this.nodeId, from]));
   }
 
-  private readsPendingWrite(ops: CacheOp[]): boolean {
+  /** True when a write of one of these keys (or a flush) is in flight from here. */
+  readsPendingWrite(ops: CacheOp[]): boolean {
     const writing = this.writing;
     if (writing.size === 0) return false;
     if (writing.has('')) return true;
@@ -219,6 +264,19 @@ export class Replica {
 
   /** Marks the keys of `ops` as being written until `done` runs. */
   private trackWriting(ops: CacheOp[], done: ReplicaDone): ReplicaDone {
+    const release = this.noteWriting(ops);
+    return (results, hint, error) => {
+      release();
+      done(results, hint, error);
+    };
+  }
+
+  /**
+   * Marks the keys of `ops` as being written (here, or forwarded from here) until the
+   * returned function is called: reads of them then follow the write instead of being
+   * served beside it.
+   */
+  noteWriting(ops: CacheOp[]): () => void {
     const ids: string[] = new Array(ops.length);
     for (let i = 0; i < ops.length; i++) {
       const key = (ops[i] as { key?: Buffer }).key;
@@ -226,14 +284,65 @@ export class Replica {
       ids[i] = id;
       this.writing.set(id, (this.writing.get(id) ?? 0) + 1);
     }
-    return (results, hint, error) => {
+    return () => {
       for (const id of ids) {
         const n = this.writing.get(id)! - 1;
+        assert(n >= 0, 'a write released twice');
         if (n === 0) this.writing.delete(id);
         else this.writing.set(id, n);
       }
-      done(results, hint, error);
     };
+  }
+
+  /** True while reads arriving here may be served as a follower read (see FollowerBatch). */
+  canReadAsFollower(): boolean {
+    return this.options.hostReadIndex && this.options.followerReads && !this.isLeader && this.ackTermFor(this.lead) !== 0 && this.cacheMachine !== null;
+  }
+
+  /** Queues a read (ops of this group) to serve here once the leader confirms a read index. */
+  submitFollowerRead(ops: CacheOp[], done: ReplicaDone): void {
+    this.followerQueue.push({ ops: ops as GetOp[], done });
+  }
+
+  /**
+   * The term in which this replica, a voter, follows `leader` now (0 when it does not):
+   * a question or request sent to `leader` with it is an ack of its leadership.
+   */
+  ackTermFor(leader: NodeId): number {
+    if (leader === 0 || leader === this.nodeId || this.lead !== leader || this.raft.currentTerm() !== this.term) return 0;
+    const cs = this.confState;
+    if (cs === undefined || !(cs.voters.includes(this.nodeId) || cs.votersOutgoing.includes(this.nodeId))) return 0;
+    return this.term;
+  }
+
+  /** True when this replica follows `leader` in `term` ("still your follower?"). */
+  followsIn(leader: NodeId, term: number): boolean {
+    return this.lead === leader && this.raft.currentTerm() === term;
+  }
+
+  /**
+   * A follower's read index question (leader side): the answer now (our commit index, or
+   * -1 refused), or null when it rides on this turn's confirmation round and `reply` gets it.
+   */
+  readIndexFor(from: NodeId, term: number, reply: IndexReply): number | null {
+    if (!this.isLeader || term !== this.term || this.raft.currentTerm() !== term) return -1;
+    if (this.servesWithAck(from, term)) return this.raft.commitIndex();
+    if (!this.options.hostReadIndex) return -1;
+    this.indexQueue.push(reply);
+    return null;
+  }
+
+  /** The leader's answer to follower read question `seq`. */
+  onReadIndex(seq: number, index: number): void {
+    const batch = this.followerBatches.find((b) => b.seq === seq);
+    if (batch === undefined || batch.index >= 0) return;
+    if (index < 0) {
+      this.followerBatches.splice(this.followerBatches.indexOf(batch), 1);
+      for (const r of batch.reads) r.done(null, this.lead);
+      return;
+    }
+    batch.index = index;
+    this.serveFollowerReads(this.now());
   }
 
   /** Queues an encoded meta command (meta group only). */
@@ -258,7 +367,12 @@ export class Replica {
 
   /** True when prepare() has something to propose or confirm. */
   get hasQueued(): boolean {
-    return this.batchOps.length > 0 || this.metaQueue.length > 0 || (this.readQueue.length > 0 && this.canStartReads);
+    return (
+      this.batchOps.length > 0 ||
+      this.metaQueue.length > 0 ||
+      this.followerQueue.length > 0 ||
+      ((this.readQueue.length > 0 || this.indexQueue.length > 0) && this.canStartReads)
+    );
   }
 
   /** Reads wait (without spinning flushes) until a new leader applied an entry of its term. */
@@ -269,11 +383,12 @@ export class Replica {
   /** Proposes this turn's batched entry and asks one ReadIndex for this turn's reads. */
   prepare(nowMs: number): void {
     if (!this.hasQueued) return;
+    if (this.followerQueue.length > 0) this.startFollowerReads(nowMs);
     if (!this.isLeader) return this.failQueued();
     if (this.batchOps.length > 0) this.proposeBatch(nowMs);
     for (const m of this.metaQueue) this.proposeOne(m.data, [{ start: 0, count: 1, done: m.done }]);
     this.metaQueue = [];
-    if (this.readQueue.length === 0) return;
+    if (this.readQueue.length === 0 && this.indexQueue.length === 0) return;
     if (!this.options.hostReadIndex) this.requestReadIndex();
     else if (this.canStartReads) this.startReadRound(nowMs);
   }
@@ -283,9 +398,56 @@ export class Replica {
    * batching for the next entry, but the turn's read round starts anyway (it needs no Ready).
    */
   prepareReads(nowMs: number): void {
-    if (this.readQueue.length === 0 || !this.options.hostReadIndex) return;
+    if (this.followerQueue.length > 0) this.startFollowerReads(nowMs);
+    if ((this.readQueue.length === 0 && this.indexQueue.length === 0) || !this.options.hostReadIndex) return;
     if (!this.isLeader) return this.failReadQueue();
     if (this.canStartReads) this.startReadRound(nowMs);
+  }
+
+  /** Asks the leader one read index for this turn's follower reads. */
+  private startFollowerReads(nowMs: number): void {
+    const reads = this.followerQueue;
+    this.followerQueue = [];
+    const leader = this.lead;
+    const term = this.isLeader ? 0 : this.ackTermFor(leader);
+    if (term === 0 || this.onReadIndexRequest === null) {
+      // We lead now, or follow no one: the reads take the leader's way (the forwarder).
+      for (const r of reads) r.done(null, leader);
+      return;
+    }
+    const seq = ++this.followerSeq;
+    this.followerBatches.push({ seq, reads, index: -1, createdMs: nowMs });
+    this.onReadIndexRequest(leader, term, seq);
+  }
+
+  /** Serves the follower reads whose read index we have applied, in order. */
+  private serveFollowerReads(nowMs: number): void {
+    const batches = this.followerBatches;
+    if (batches.length === 0) return;
+    const applied = this.machine.appliedIndex;
+    let kept = 0;
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i]!;
+      if (b.index < 0 || b.index > applied) {
+        batches[kept++] = b;
+        continue;
+      }
+      for (const r of b.reads) this.serveLocalRead(r, nowMs);
+    }
+    batches.length = kept;
+  }
+
+  /** A follower read: from our state, or (a win flag to hand out) back to the forwarder. */
+  private serveLocalRead(r: Read, nowMs: number): void {
+    const machine = this.cacheMachine!;
+    const at = Math.max(nowMs, machine.lastNowMs);
+    const results: CacheResult[] = new Array(r.ops.length);
+    for (let i = 0; i < r.ops.length; i++) {
+      const res = machine.read(r.ops[i]!, at);
+      if (res === null) return r.done(null, this.lead);
+      results[i] = res;
+    }
+    r.done(results, this.nodeId);
   }
 
   /** Takes the Ready; returns its durable part, or null when nothing needs persisting. */
@@ -328,6 +490,7 @@ export class Replica {
     for (const e of rd.committedEntries) this.applyCommitted(e.index, e.term, e.type, e.data);
     for (const rs of rd.readStates) this.confirmRead(rs.index, rs.context);
     this.serveConfirmedReads(nowMs);
+    this.serveFollowerReads(nowMs);
     this.raft.advance(rd);
   }
 
@@ -350,6 +513,7 @@ export class Replica {
     for (const e of rd.committedEntries) this.applyCommitted(e.index, e.term, e.type, e.data);
     for (const rs of rd.readStates) this.confirmRead(rs.index, rs.context);
     this.serveConfirmedReads(nowMs);
+    this.serveFollowerReads(nowMs);
   }
 
   /** The other half, once rd's write is durable: the in-memory log, then advance. */
@@ -382,11 +546,15 @@ export class Replica {
     for (const [index, p] of this.pending) {
       if (nowMs - p.createdMs < timeoutMs) continue;
       this.pending.delete(index);
-      for (const w of p.waiters) w.done(null, this.lead, `proposal not committed within ${timeoutMs} ms`);
+      const err = new OutcomeUnknownError(`proposal not committed within ${timeoutMs} ms`);
+      for (const w of p.waiters) w.done(null, this.lead, err);
     }
     const roundTimeoutMs = this.options.readRoundTimeoutMs;
     while (this.readRounds.length > 0 && nowMs - this.readRounds[0]!.createdMs >= roundTimeoutMs) {
-      for (const r of this.readRounds.shift()!.reads) r.done(null, this.lead);
+      failRound(this.readRounds.shift()!, this.lead);
+    }
+    while (this.followerBatches.length > 0 && nowMs - this.followerBatches[0]!.createdMs >= roundTimeoutMs) {
+      for (const r of this.followerBatches.shift()!.reads) r.done(null, this.lead);
     }
     for (const [ctx, b] of this.readBatches) {
       if (nowMs - b.createdMs < timeoutMs) continue;
@@ -396,17 +564,20 @@ export class Replica {
   }
 
   /** Fails everything (shutdown). */
-  failAll(reason: string): void {
+  failAll(err: ClusterError): void {
     this.failQueued();
-    for (const p of this.pending.values()) for (const w of p.waiters) w.done(null, 0, reason);
+    for (const p of this.pending.values()) for (const w of p.waiters) w.done(null, 0, err);
     this.pending.clear();
     this.failReads();
+    const batches = this.followerBatches;
+    this.followerBatches = [];
+    for (const b of batches) for (const r of b.reads) r.done(null, 0, err);
   }
 
   private queueWrite(ops: CacheOp[], done: ReplicaDone): void {
     if (this.batchOps.length + ops.length > this.options.entryOpsMax && this.batchOps.length > 0) {
       // The entry is full: propose it now (bounded entry size); this request starts the next.
-      this.proposeBatch(clockNowMs());
+      this.proposeBatch(this.now());
     }
     this.batchWaiters.push({ start: this.batchOps.length, count: ops.length, done: this.trackWriting(ops, done) });
     for (let i = 0; i < ops.length; i++) this.batchOps.push(ops[i]!);
@@ -437,7 +608,7 @@ export class Replica {
   }
 
   private noteProposalIndexes(rd: RaftReady): void {
-    const nowMs = clockNowMs();
+    const nowMs = this.now();
     for (const e of rd.entries) {
       const waiters = this.proposed.get(e.data);
       if (waiters === undefined) continue;
@@ -450,8 +621,16 @@ export class Replica {
   }
 
   private startReadRound(nowMs: number): void {
-    const round: ReadRound = { seq: ++this.readRoundSeq, term: this.term, reads: this.readQueue, acks: new Set([this.nodeId]), createdMs: nowMs };
+    const round: ReadRound = {
+      seq: ++this.readRoundSeq,
+      term: this.term,
+      reads: this.readQueue,
+      indexReplies: this.indexQueue,
+      acks: new Set([this.nodeId]),
+      createdMs: nowMs,
+    };
     this.readQueue = [];
+    this.indexQueue = [];
     this.readRounds.push(round);
     if (this.hasReadQuorum(round.acks)) return this.serveReadRounds(nowMs);
     const voters = this.votersOf();
@@ -465,7 +644,7 @@ export class Replica {
       if (round.seq > seq) break;
       if (round.term === term) round.acks.add(from);
     }
-    this.serveReadRounds(clockNowMs());
+    this.serveReadRounds(this.now());
   }
 
   private serveReadRounds(nowMs: number): void {
@@ -474,9 +653,14 @@ export class Replica {
       if (!this.hasReadQuorum(round.acks)) return;
       this.readRounds.shift();
       const valid = this.isLeader && this.term === round.term && this.appliedTerm === round.term;
-      for (const r of round.reads) {
-        if (valid) this.serveRead(r, nowMs);
-        else r.done(null, this.lead);
+      if (!valid) {
+        failRound(round, this.lead);
+        continue;
+      }
+      for (const r of round.reads) this.serveRead(r, nowMs);
+      if (round.indexReplies.length > 0) {
+        const commit = this.raft.commitIndex();
+        for (const reply of round.indexReplies) reply(commit);
       }
     }
   }
@@ -503,8 +687,11 @@ export class Replica {
     const context = Buffer.allocUnsafe(8);
     context.writeUInt32BE(this.group >>> 0, 0);
     context.writeUInt32BE(ctx >>> 0, 4);
-    this.readBatches.set(ctx, { reads: this.readQueue, index: -1, createdMs: clockNowMs() });
+    this.readBatches.set(ctx, { reads: this.readQueue, index: -1, createdMs: this.now() });
     this.readQueue = [];
+    // Lease / Raft ReadIndex mode answers no follower questions (canReadAsFollower is false).
+    for (const reply of this.indexQueue) reply(-1);
+    this.indexQueue = [];
     this.raft.readIndex(context);
   }
 
@@ -576,7 +763,7 @@ export class Replica {
       for (const w of p.waiters) w.done(null, this.lead);
       return;
     }
-    if (this.onProposalLatency !== null) this.onProposalLatency(clockNowMs() - p.createdMs);
+    if (this.onProposalLatency !== null) this.onProposalLatency(this.now() - p.createdMs);
     for (const w of p.waiters) {
       w.done(w.start === 0 && w.count === results.length ? results : results.slice(w.start, w.start + w.count), this.nodeId);
     }
@@ -592,7 +779,8 @@ export class Replica {
     for (const [index, p] of this.pending) {
       if (index > snap.meta.index) continue;
       this.pending.delete(index);
-      for (const w of p.waiters) w.done(null, this.lead, 'replaced by a snapshot before its outcome was known');
+      const err = new OutcomeUnknownError('replaced by a snapshot before its outcome was known');
+      for (const w of p.waiters) w.done(null, this.lead, err);
     }
     if (this.onRestored !== null) this.onRestored();
   }
@@ -624,8 +812,14 @@ export class Replica {
 
   private failReadQueue(): void {
     const reads = this.readQueue;
+    const replies = this.indexQueue;
+    const follower = this.followerQueue;
     this.readQueue = [];
+    this.indexQueue = [];
+    this.followerQueue = [];
     for (const r of reads) r.done(null, this.lead);
+    for (const reply of replies) reply(-1);
+    for (const r of follower) r.done(null, this.lead);
   }
 
   private failReads(): void {
@@ -634,6 +828,12 @@ export class Replica {
     const rounds = this.readRounds;
     this.readRounds = [];
     for (const b of batches) for (const r of b.reads) r.done(null, this.lead);
-    for (const round of rounds) for (const r of round.reads) r.done(null, this.lead);
+    for (const round of rounds) failRound(round, this.lead);
   }
+}
+
+/** Fails a round's reads (retry at `hint`) and refuses its followers' questions. */
+function failRound(round: ReadRound, hint: NodeId): void {
+  for (const r of round.reads) r.done(null, hint);
+  for (const reply of round.indexReplies) reply(-1);
 }

@@ -16,6 +16,7 @@
  */
 import type { CacheResult } from '../cache/ops.js';
 import type { Entry, GroupId, Message, NodeId, Snapshot } from '../raft/types.js';
+import type { WireError } from './errors.js';
 
 /** Snapshot data above this is chunked (and each chunk is this size). */
 export const snapshotChunkBytes = 1024 * 1024;
@@ -161,4 +162,48 @@ export function decodeResults(raw: unknown): CacheResult[] {
   return (raw as Array<Record<string, unknown>>).map((r) =>
     r.kind === 'number' ? ({ ...r, value: BigInt(r.value as string) } as unknown as CacheResult) : (r as unknown as CacheResult),
   );
+}
+
+/**
+ * A client request forwarded to a group's leader (transport request). `d` is the encoded
+ * entry of the ops (null until a forward needs it); `k` is the sender's read ack: "you lead
+ * me in term k" (see Replica.servesWithAck).
+ */
+export type ForwardRequest = { t: 'ops'; g: GroupId; d: Uint8Array | null; k?: number } | { t: 'meta'; d: Uint8Array };
+
+/** A forwarded request as it arrives: its data always present. */
+export type ArrivedForwardRequest = { t: 'ops'; g: GroupId; d: Uint8Array; k?: number } | { t: 'meta'; d: Uint8Array };
+
+/** The leader's answer: results, "not leader" with a hint (0 = unknown), or an error. */
+export type ForwardAnswer = { r: unknown } | { nl: NodeId } | { e: WireError };
+
+/** True for a well-formed forwarded request. */
+export function isForwardRequest(p: unknown): p is ArrivedForwardRequest {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as { t?: unknown; g?: unknown; d?: unknown; k?: unknown };
+  if (!(q.d instanceof Uint8Array)) return false;
+  if (q.t === 'meta') return true;
+  return q.t === 'ops' && typeof q.g === 'number' && (q.k === undefined || typeof q.k === 'number');
+}
+
+/** True for a well-formed answer to a forwarded request. */
+export function isForwardAnswer(p: unknown): p is ForwardAnswer {
+  if (typeof p !== 'object' || p === null) return false;
+  const q = p as { r?: unknown; nl?: unknown; e?: unknown };
+  return q.r !== undefined || typeof q.nl === 'number' || q.e !== undefined;
+}
+
+/**
+ * Read confirmation messages, one per peer per turn, each a flat array over groups:
+ *   ['rc', [group, term, seq, ...]]          leader -> voter: "do you still follow me in term?"
+ *   ['ra', [group, term, seq, ok, ...]]      the voter's answers (ok 1/0)
+ *   ['ri', [group, term, seq, ...]]          follower -> leader: "your read index, please"
+ *                                            (the question is itself an ack of term)
+ *   ['ia', [group, seq, index, ...]]         the leader's answers (index -1 = refused)
+ */
+export type ReadRoundMessage = ['rc' | 'ra' | 'ri' | 'ia', number[]];
+
+/** True for a read confirmation message. */
+export function isReadRoundMessage(t: unknown): t is ReadRoundMessage {
+  return Array.isArray(t) && t.length === 2 && (t[0] === 'rc' || t[0] === 'ra' || t[0] === 'ri' || t[0] === 'ia') && Array.isArray(t[1]);
 }

@@ -215,6 +215,16 @@ export class RawNode {
   }
 
   /** The node's Raft state (progress of followers on the leader). */
+  /** The current term, without building a status (hot paths: read confirmations). */
+  currentTerm(): number {
+    return this.raft.term;
+  }
+
+  /** The commit index as this node knows it, without building a status. */
+  commitIndex(): number {
+    return this.raft.raftLog.committed;
+  }
+
   status(): RaftStatus {
     const r = this.raft;
     const st: RaftStatus = {

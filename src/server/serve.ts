@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { ProtocolLimits } from '../protocol/request.js';
 import { defaultProtocolLimits } from '../protocol/request.js';
-import { startClusterNode } from '../cluster/node.js';
+import { startClusterNode } from './cluster-node.js';
 import { isClusterConfig } from './config.js';
 import type { ServeConfig } from './config.js';
 import type { Executor } from './executor.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import { pino } from 'pino';
 import type { CacheOp, CacheResult } from '../../src/cache/ops.js';
-import { startClusterNode, type ClusterNode } from '../../src/cluster/node.js';
+import { startClusterNode, type ClusterNode } from '../../src/server/cluster-node.js';
 import { parseServeArgs } from '../../src/server/config.js';
 
 /** Ports that were free a moment ago (listen on 0, close). */

@@ -3,7 +3,7 @@
  * to end before any child process is involved.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClusterNode } from '../../src/cluster/node.js';
+import type { ClusterNode } from '../../src/server/cluster-node.js';
 import { clusterPorts, getOp, removeTempDirs, run, setOp, startInProcess, tempDir, until } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -176,7 +176,7 @@ describe('four in-process nodes (each holds 3 of 4 groups)', () => {
     })!;
     const group = node.host.meta.routing.groupOfKey(Buffer.from(key))!.id;
     node.host.noteLeader(group, me);
-    (node.host as unknown as { leaderHints: Map<number, number> }).leaderHints.set(group, me);
+    (node.host.forwarder as unknown as { leaderHints: Map<number, number> }).leaderHints.set(group, me);
     const [stored] = await run(node, [setOp(key, 'v')]);
     expect(stored!.kind).toBe('stored');
     const [got] = await run(nodes[1]!, [getOp(key)]);

@@ -3,7 +3,7 @@
  * spawn, wait until every group has a leader (admin /status), SIGKILL, restart, and a
  * minimal memcached text client over a raw socket.
  */
-import type { GroupStatus } from '../../src/cluster/status.js';
+import type { GroupStatus } from '../../src/server/cluster-status.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';

@@ -5,66 +5,22 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { CacheOp } from '../cache/ops.js';
-import { decodeEntry, encodeEntry } from '../cache/op-codec.js';
-import { CacheStateMachine } from '../cache/state-machine.js';
-import { MemoryStorage, RawNode, decodeConfChange } from '../raft/index.js';
-import { mulberry32 } from '../raft/prng.js';
-import type { GroupId, NodeId } from '../raft/types.js';
-import { startAdminHttp } from '../server/admin-http.js';
-import type { HostPort, ServeConfig } from '../server/config.js';
-import { UsageError } from '../server/config.js';
-import type { Executor, ExecuteCallback } from '../server/executor.js';
+import type { NodeId } from '../raft/types.js';
+import { setClockOffset } from '../cluster/clock.js';
+import { realGroupFactory } from '../cluster/group-factory.js';
+import { ClusterHost, defaultHostTiming, type HostConfig } from '../cluster/host.js';
+import { Rebalancer, defaultRebalancerOptions } from '../cluster/rebalancer.js';
+import { defaultReplicaOptions, type ReplicaOptions } from '../cluster/replica.js';
+import { realRuntime } from '../cluster/runtime.js';
 import { LevelLogStore } from '../storage/index.js';
 import { Transport } from '../transport/index.js';
-import type { CacheMachine, GroupFactory, RaftMemoryStorage, RaftNode } from './contracts.js';
-import { ClusterExecutor } from './executor.js';
-import { ClusterHost, defaultHostTiming, type HostConfig } from './host.js';
-import { defaultReplicaOptions, type ReplicaOptions } from './replica.js';
-import { setClockOffset } from './clock.js';
-import { metricsText, statusJson } from './status.js';
-import { joinCluster } from './join.js';
-import { Rebalancer, defaultRebalancerOptions } from './rebalancer.js';
-
-/** Raft timing and flow-control settings of every group (DESIGN.md §4). */
-export const raftSettings = {
-  electionTicks: 10,
-  heartbeatTicks: 2,
-  maxSizePerMsgBytes: 1024 * 1024,
-  maxInflightMsgs: 256,
-  maxInflightBytes: 32 * 1024 * 1024,
-  maxUncommittedBytes: 64 * 1024 * 1024,
-};
-
-
-/** The real parts of a group replica. */
-export function realGroupFactory(nodeId: NodeId, readMode: 'read-index' | 'lease', itemBytesMax: number, seed: number, log: Logger): GroupFactory {
-  return {
-    newStorage: () => new MemoryStorage(),
-    bootstrap: (storage, voters, learners) => RawNode.bootstrap(storage as MemoryStorage, voters, learners),
-    newRaft: (group: GroupId, storage: RaftMemoryStorage, applied: number): RaftNode =>
-      new RawNode({
-        id: nodeId,
-        ...raftSettings,
-        storage: storage as MemoryStorage,
-        applied,
-        checkQuorum: true,
-        preVote: true,
-        readOnlyOption: readMode === 'lease' ? 'lease' : 'safe',
-        random: mulberry32(seed + group * 7919),
-        logger: log.child({ group }),
-      }) as unknown as RaftNode,
-    // The protocol enforces -I on the value; the cache counts header and key too: give it room.
-    newCache: (memoryBytesMax: number): CacheMachine => new CacheStateMachine({ memoryBytesMax, itemBytesMax: itemBytesMax + 1024 }),
-    cacheFigures: (cache) => {
-      const s = (cache as CacheStateMachine).stats();
-      return { currItems: s.curr_items, totalItems: s.total_items, bytes: s.bytes, evictions: s.evictions };
-    },
-    encodeEntry: (nowMs: number, ops: CacheOp[]) => encodeEntry({ nowMs, ops }),
-    decodeEntry: (data: Uint8Array) => decodeEntry(data),
-    decodeConfChange: (data: Uint8Array) => decodeConfChange(data),
-  };
-}
+import { startAdminHttp } from './admin-http.js';
+import { ClusterExecutor } from './cluster-executor.js';
+import { joinCluster } from './cluster-join.js';
+import { metricsText, statusJson } from './cluster-status.js';
+import type { HostPort, ServeConfig } from './config.js';
+import { UsageError } from './config.js';
+import type { Executor, ExecuteCallback } from './executor.js';
 
 function parseAddress(s: string): { host: string; port: number } {
   const at = s.lastIndexOf(':');
@@ -154,7 +110,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
     nodeLog.warn({ unsafeStaleReads: c.unsafeStaleReads, unsafeAckBeforeCommit: c.unsafeAckBeforeCommit }, 'UNSAFE test-only mode: this node is not linearizable');
   }
   const factory = realGroupFactory(nodeId, c.readMode, config.itemBytesMax, seed, nodeLog);
-  const host = new ClusterHost(hostConfig, factory, store, transport, log); // the host adds the node field
+  const host = new ClusterHost(hostConfig, factory, store, transport, realRuntime(), log); // the host adds the node field
   const rebalancer = new Rebalancer(host, { ...defaultRebalancerOptions, maxMoves: c.maxMoves, deadAfterMs: c.deadAfterMs });
   host.requestExtension = (from, payload) => rebalancer.handleRequest(from, payload);
   await host.start();

@@ -2,10 +2,10 @@
  * What a node reports about itself: the admin /status JSON, the /metrics text, and the
  * memcached `stats` / `stats raft` answers.
  */
-import type { OpCounters } from '../server/op-counters.js';
-import type { ClusterHost } from './host.js';
-import { metricLines } from './metrics.js';
-import type { Replica } from './replica.js';
+import type { ClusterHost } from '../cluster/host.js';
+import { metricLines } from '../cluster/metrics.js';
+import type { Replica } from '../cluster/replica.js';
+import type { OpCounters } from './op-counters.js';
 
 /** One group as /status shows it. */
 export interface GroupStatus {

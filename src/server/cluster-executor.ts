@@ -5,16 +5,17 @@
  */
 import type { CacheOp, CacheResult } from '../cache/ops.js';
 import { opMutates } from '../cache/ops.js';
+import { NotBootstrappedError, ShuttingDownError, serverErrorText, type ClusterError } from '../cluster/errors.js';
+import { metaGroupId, type ClusterHost } from '../cluster/host.js';
+import type { Timer } from '../cluster/runtime.js';
 import type { GroupId } from '../raft/types.js';
-import type { ExecuteCallback, Executor } from '../server/executor.js';
-import { OpCounters } from '../server/op-counters.js';
-import type { ClusterHost } from './host.js';
-import { metaGroupId } from './host.js';
-import { itemStats, nodeStats, raftStats } from './status.js';
+import { itemStats, nodeStats, raftStats } from './cluster-status.js';
+import type { ExecuteCallback, Executor } from './executor.js';
+import { OpCounters } from './op-counters.js';
 
-/** The server_error every op of a failed group share gets. */
-function serverError(message: string): CacheResult {
-  return { kind: 'server_error', message };
+/** The server_error every op of a failed group share gets: the one place a ClusterError becomes a reply. */
+function serverError(err: ClusterError): CacheResult {
+  return { kind: 'server_error', message: serverErrorText(err) };
 }
 
 /** One group's share of a request: its ops and where their results go. */
@@ -31,7 +32,7 @@ export class ClusterExecutor implements Executor {
   private closed = false;
   /** Requests that arrived before the meta log created the ranges (a node just started). */
   private beforeBootstrap: Array<{ ops: CacheOp[]; done: ExecuteCallback; deadlineMs: number }> = [];
-  private bootstrapTimer: NodeJS.Timeout | null = null;
+  private bootstrapTimer: Timer | null = null;
 
   constructor(
     private readonly host: ClusterHost,
@@ -39,7 +40,7 @@ export class ClusterExecutor implements Executor {
   ) {}
 
   execute(ops: CacheOp[], done: ExecuteCallback): void {
-    if (this.closed) return done(ops.map(() => serverError('node shutting down')));
+    if (this.closed) return done(ops.map(() => serverError(new ShuttingDownError('no'))));
     if (!this.host.meta.view.bootstrapped) return this.waitForBootstrap(ops, done);
     if (ops.length === 1 && ops[0]!.type !== 'flush') return this.executeOne(ops, done);
     const results: CacheResult[] = new Array(ops.length);
@@ -86,23 +87,23 @@ export class ClusterExecutor implements Executor {
    * request waiting for a leader, rather than refusing a client that connected early.
    */
   private waitForBootstrap(ops: CacheOp[], done: ExecuteCallback): void {
-    this.beforeBootstrap.push({ ops, done, deadlineMs: Date.now() + this.host.config.forwardTimeoutMs });
+    this.beforeBootstrap.push({ ops, done, deadlineMs: this.host.runtime.nowMs() + this.host.config.forwardTimeoutMs });
     // The meta state has no "bootstrapped" event; a short poll only runs while requests wait.
-    this.bootstrapTimer ??= setInterval(() => this.pollBootstrap(), 20);
+    this.bootstrapTimer ??= this.host.runtime.every(20, () => this.pollBootstrap());
   }
 
   private pollBootstrap(): void {
     const ready = this.host.meta.view.bootstrapped;
-    const nowMs = Date.now();
+    const nowMs = this.host.runtime.nowMs();
     const waiting = this.beforeBootstrap;
     this.beforeBootstrap = [];
     for (const w of waiting) {
       if (ready || this.closed) this.execute(w.ops, w.done);
-      else if (nowMs >= w.deadlineMs) w.done(w.ops.map(() => serverError('cluster not bootstrapped yet')));
+      else if (nowMs >= w.deadlineMs) w.done(w.ops.map(() => serverError(new NotBootstrappedError())));
       else this.beforeBootstrap.push(w);
     }
     if (this.beforeBootstrap.length === 0 && this.bootstrapTimer !== null) {
-      clearInterval(this.bootstrapTimer);
+      this.host.runtime.cancel(this.bootstrapTimer);
       this.bootstrapTimer = null;
     }
   }
@@ -112,7 +113,7 @@ export class ClusterExecutor implements Executor {
     const op = ops[0]!;
     const group = this.groupOf(op);
     this.host.runOps(group, ops, opMutates(op), (res, error) => {
-      const results = res === null ? [serverError(error ?? 'failed')] : (res as CacheResult[]);
+      const results = res === null ? [serverError(error!)] : (res as CacheResult[]);
       this.counters.count(op, results[0]!);
       done(results);
     });
@@ -147,10 +148,10 @@ export class ClusterExecutor implements Executor {
     return shares;
   }
 
-  private place(results: CacheResult[], share: Share, res: CacheResult[] | null, error: string | undefined): void {
+  private place(results: CacheResult[], share: Share, res: CacheResult[] | null, error: ClusterError | undefined): void {
     for (let k = 0; k < share.positions.length; k++) {
       const at = share.positions[k]!;
-      const r = res === null ? serverError(error ?? 'failed') : res[k]!;
+      const r = res === null ? serverError(error!) : res[k]!;
       const prior = results[at];
       // A flush fans out to every group: it is ok only if every group said ok.
       if (prior === undefined || (prior.kind === 'ok' && r.kind !== 'ok')) results[at] = r;

@@ -9,7 +9,7 @@
 import net from 'node:net';
 import { FrameDecoder, decodeFrameBody, encodeFrame } from '../transport/index.js';
 import type { NodeId } from '../raft/types.js';
-import type { ClusterHost } from './host.js';
+import type { ClusterHost } from '../cluster/host.js';
 
 /** Longest wait for one probe or join request. */
 const joinStepMs = 3000;

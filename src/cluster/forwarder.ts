@@ -1,0 +1,310 @@
+/**
+ * Running a request at its group's leader (DESIGN.md §2): here when our replica leads,
+ * otherwise forwarded one hop to the leader we know of, following "not leader" hints and
+ * waiting out elections until the request's deadline. Also the other end: serving the
+ * requests other nodes forward to us (never forwarded again: one hop).
+ *
+ * Reads first try to be served where they arrive (see Replica.submitFollowerRead): only a
+ * read index crosses the network. A read that cannot (no leader known, a write of its key
+ * in flight from here, a learner replica, a win flag to hand out) is forwarded like a write.
+ *
+ * Failures are ClusterErrors (errors.ts): a read that found no leader is ERR_NO_LEADER; a
+ * write is ERR_NO_LEADER only while it surely never left this node, and
+ * ERR_OUTCOME_UNKNOWN once it may have been proposed.
+ */
+import assert from 'node:assert';
+import type { Logger } from 'pino';
+import type { CacheOp, CacheResult } from '../cache/ops.js';
+import type { GroupId, NodeId } from '../raft/types.js';
+import type { GroupFactory, TransportLike } from './contracts.js';
+import { ClusterError, NoLeaderError, OutcomeUnknownError, ReadTimeoutError, ShuttingDownError, fromWire, toWire } from './errors.js';
+import type { Replica, ReplicaDone } from './replica.js';
+import type { Runtime, Timer } from './runtime.js';
+import { decodeResults, encodeResults, isForwardAnswer, isForwardRequest, type ForwardAnswer, type ForwardRequest } from './wire.js';
+
+/** The meta group's id. */
+export const metaGroupId: GroupId = 0;
+
+/** Called once with a request's results, or with the error that stopped it. */
+export type GroupCallback = (results: unknown[] | null, error?: ClusterError) => void;
+
+/** What the forwarder needs of its host. */
+export interface ForwardingHost {
+  readonly nodeId: NodeId;
+  readonly runtime: Runtime;
+  readonly transport: TransportLike;
+  readonly factory: GroupFactory;
+  readonly logger: Logger;
+  readonly replicas: ReadonlyMap<GroupId, Replica>;
+  readonly closed: boolean;
+  /** Who may lead `group` when nothing better is known: its placed replicas (or every peer). */
+  candidatesOf(group: GroupId): NodeId[];
+  scheduleFlush(): void;
+}
+
+/** A request on its way to its group's leader. */
+interface Attempt {
+  group: GroupId;
+  /** What a remote leader is sent (data ops are encoded only once one is needed). */
+  request: ForwardRequest;
+  ops: CacheOp[] | null;
+  mutates: boolean;
+  hint: NodeId;
+  tries: number;
+  deadlineMs: number;
+  cb: GroupCallback;
+  /** Set while waiting for a leader to be elected or learned. */
+  timer: Timer | null;
+  /** Set while the attempt runs at our own replica: the deadline sweep may answer it. */
+  answered: boolean;
+}
+
+/** Longest wait for one forwarded read before trying elsewhere. */
+const readAttemptMs = 1000;
+
+/** Forwarded-request tries that follow a hint at once before backing off. */
+const hintedTriesMax = 3;
+
+/** Finds leaders and runs requests there. */
+export class Forwarder {
+  private readonly leaderHints = new Map<GroupId, NodeId>();
+  /** Requests waiting for their group to have a leader, woken when one is known. */
+  private readonly leaderWaiters = new Map<GroupId, Set<Attempt>>();
+  /** Attempts running at our own replica, answered by the deadline sweep if nothing else does. */
+  private readonly local = new Set<Attempt>();
+
+  constructor(
+    private readonly host: ForwardingHost,
+    private readonly forwardTimeoutMs: number,
+  ) {}
+
+  /** Runs data `ops` (all of one group) at the group's leader. */
+  run(group: GroupId, ops: CacheOp[], mutates: boolean, cb: GroupCallback): void {
+    const a = this.newAttempt(group, { t: 'ops', g: group, d: null }, ops, mutates, cb);
+    if (!mutates && this.tryFollowerRead(a)) return;
+    this.attempt(a);
+  }
+
+  /** Runs an encoded meta command at the meta leader. */
+  runMeta(data: Uint8Array, cb: GroupCallback): void {
+    this.attempt(this.newAttempt(metaGroupId, { t: 'meta', d: data }, null, true, cb));
+  }
+
+  /** The leader of `group` as this node knows it (0 = unknown). */
+  leaderOf(group: GroupId): NodeId {
+    const r = this.host.replicas.get(group);
+    if (r !== undefined && r.lead !== 0) return r.lead;
+    return this.leaderHints.get(group) ?? 0;
+  }
+
+  /** Notes who leads `group` (learned from a membership request's answer). */
+  noteLeader(group: GroupId, lead: NodeId): void {
+    // Our own leadership is our replica's to say: a hint naming us outlives the replica
+    // once the group moves away.
+    if (lead === 0 || lead === this.host.nodeId) this.leaderHints.delete(group);
+    else this.leaderHints.set(group, lead);
+  }
+
+  /** Wakes the requests waiting for `group`'s leader: our replica learned it. */
+  wakeLeaderWaiters(group: GroupId, lead: NodeId): void {
+    const waiters = this.leaderWaiters.get(group);
+    if (waiters === undefined || waiters.size === 0) return;
+    const woken = [...waiters];
+    waiters.clear();
+    for (const a of woken) {
+      if (a.timer !== null) this.host.runtime.cancel(a.timer);
+      a.timer = null;
+      a.hint = lead === this.host.nodeId ? 0 : lead;
+    }
+    // Not from inside the flush that learned the leader: the next turn.
+    this.host.runtime.soon(() => {
+      for (const a of woken) this.attempt(a);
+    });
+  }
+
+  /** Answers local attempts past their deadline (a leader cut off from its quorum). */
+  sweepDeadlines(nowMs: number): void {
+    for (const a of this.local) {
+      if (nowMs < a.deadlineMs) continue;
+      this.local.delete(a);
+      a.answered = true;
+      const why = `no answer from group ${a.group} within ${this.forwardTimeoutMs} ms`;
+      // Its proposal stays in the log and may still commit: the outcome is unknown.
+      a.cb(null, a.mutates ? new OutcomeUnknownError(why) : new ReadTimeoutError(why));
+    }
+  }
+
+  /**
+   * Serves a request another node forwarded to us, if it is one (undefined otherwise).
+   * We run it only if we lead the group; otherwise the answer names our leader.
+   */
+  serve(from: NodeId, payload: unknown): Promise<ForwardAnswer> | ForwardAnswer | undefined {
+    if (!isForwardRequest(payload)) return undefined;
+    const group = payload.t === 'meta' ? metaGroupId : payload.g;
+    const r = this.host.replicas.get(group);
+    if (r === undefined || !r.isLeader) return { nl: r?.lead ?? 0 };
+    return new Promise((resolve) => {
+      const done: ReplicaDone = (results, hint, error) => {
+        if (results !== null) resolve({ r: group === metaGroupId ? results : encodeResults(results as CacheResult[]) });
+        else if (error !== undefined) resolve({ e: toWire(error) });
+        else resolve({ nl: hint });
+      };
+      if (payload.t === 'meta') r.submitMeta(payload.d, done);
+      else r.submit(this.host.factory.decodeEntry(payload.d).ops, done, payload.k === undefined ? undefined : { from, term: payload.k });
+      this.host.scheduleFlush();
+    });
+  }
+
+  private newAttempt(group: GroupId, request: ForwardRequest, ops: CacheOp[] | null, mutates: boolean, cb: GroupCallback): Attempt {
+    const deadlineMs = this.host.runtime.nowMs() + this.forwardTimeoutMs;
+    return { group, request, ops, mutates, hint: 0, tries: 0, deadlineMs, cb, timer: null, answered: false };
+  }
+
+  /** A read served from our own replica once the leader confirmed its read index; false = not possible here. */
+  private tryFollowerRead(a: Attempt): boolean {
+    const r = this.host.replicas.get(a.group);
+    if (r === undefined || !r.canReadAsFollower() || r.readsPendingWrite(a.ops!)) return false;
+    r.submitFollowerRead(a.ops!, (results, hint) => {
+      if (results !== null) return a.cb(results);
+      // Refused, timed out, lost the leader, or needs the log: the leader's way.
+      a.hint = hint === this.host.nodeId ? 0 : hint;
+      this.attempt(a);
+    });
+    this.host.scheduleFlush();
+    return true;
+  }
+
+  /**
+   * One try. Every earlier try of `a` ended in a "not leader" answer or a send that surely
+   * never left, both of which mean it was not applied: so a write that runs out of time
+   * here is ERR_NO_LEADER, not ERR_OUTCOME_UNKNOWN.
+   */
+  private attempt(a: Attempt): void {
+    if (this.host.closed) return a.cb(null, new ShuttingDownError('no'));
+    if (this.host.runtime.nowMs() >= a.deadlineMs) {
+      return a.cb(null, new NoLeaderError(`no leader of group ${a.group} answered within ${this.forwardTimeoutMs} ms`));
+    }
+    const target = this.pickTarget(a);
+    if (target === this.host.nodeId) return this.attemptLocal(a);
+    if (target === 0) return this.retryLater(a);
+    this.attemptRemote(a, target);
+  }
+
+  /** Where to send the attempt: us only when our replica leads; a hint naming us (stale) is skipped. */
+  private pickTarget(a: Attempt): NodeId {
+    const me = this.host.nodeId;
+    const r = this.host.replicas.get(a.group);
+    if (r !== undefined && r.isLeader) return me;
+    if (a.hint !== 0 && a.hint !== me) return a.hint;
+    if (r !== undefined && r.lead !== 0 && r.lead !== me) return r.lead;
+    const hinted = this.leaderHints.get(a.group);
+    if (hinted !== undefined && hinted !== 0 && hinted !== me) return hinted;
+    // No idea who leads: ask the replicas in turn (they answer with their leader).
+    const candidates = this.host.candidatesOf(a.group).filter((id) => id !== me);
+    if (candidates.length === 0) return 0;
+    return candidates[a.tries % candidates.length]!;
+  }
+
+  private attemptLocal(a: Attempt): void {
+    const r = this.host.replicas.get(a.group)!;
+    a.answered = false;
+    this.local.add(a);
+    const done: ReplicaDone = (results, hint, error) => {
+      if (a.answered) return;
+      a.answered = true;
+      this.local.delete(a);
+      if (results !== null) return a.cb(results);
+      if (error !== undefined) return a.cb(null, error);
+      this.retry(a, hint === this.host.nodeId ? 0 : hint);
+    };
+    if (a.request.t === 'meta') r.submitMeta(a.request.d, done);
+    else r.submit(a.ops!, done);
+    this.host.scheduleFlush();
+  }
+
+  private attemptRemote(a: Attempt, target: NodeId): void {
+    const remainingMs = Math.max(1, a.deadlineMs - this.host.runtime.nowMs());
+    // A read may be retried elsewhere, so it does not give one silent node all its time;
+    // a write's timeout is final (its outcome is unknown), so it waits as long as allowed.
+    const timeoutMs = a.mutates ? remainingMs : Math.min(remainingMs, readAttemptMs);
+    const request = a.request;
+    if (request.t === 'ops' && request.d === null) request.d = this.host.factory.encodeEntry(0, a.ops!);
+    const payload = a.mutates ? request : this.withReadAck(request, a.group, target);
+    // A write in flight from here: reads of its keys arriving here go the same way, behind it.
+    const release = a.mutates && a.ops !== null ? this.host.replicas.get(a.group)?.noteWriting(a.ops) : undefined;
+    this.host.transport.request(target, payload, timeoutMs).then(
+      (resp) => {
+        release?.();
+        this.onRemoteAnswer(a, target, resp);
+      },
+      (err: unknown) => {
+        release?.();
+        this.onRemoteError(a, target, err);
+      },
+    );
+  }
+
+  /**
+   * A forwarded read carries our ack for its leader (see Replica.servesWithAck) when our
+   * own replica of the group follows `target` in its current term: read now, after the
+   * client invoked the read here.
+   */
+  private withReadAck(request: ForwardRequest, group: GroupId, target: NodeId): ForwardRequest {
+    const r = this.host.replicas.get(group);
+    if (request.t !== 'ops' || r === undefined) return request;
+    const term = r.ackTermFor(target);
+    return term === 0 ? request : { ...request, k: term };
+  }
+
+  private onRemoteAnswer(a: Attempt, target: NodeId, resp: unknown): void {
+    if (!isForwardAnswer(resp)) {
+      return a.cb(null, fromWire(resp));
+    }
+    if ('r' in resp) {
+      this.leaderHints.set(a.group, target);
+      return a.cb(a.request.t === 'meta' ? (resp.r as unknown[]) : decodeResults(resp.r));
+    }
+    if ('e' in resp) return a.cb(null, fromWire(resp.e));
+    this.leaderHints.delete(a.group);
+    this.retry(a, resp.nl === target ? 0 : resp.nl);
+  }
+
+  private onRemoteError(a: Attempt, target: NodeId, err: unknown): void {
+    this.leaderHints.delete(a.group);
+    const e = err as { code?: string; message?: string; notSent?: boolean };
+    // Reads are safe to repeat; a write may be repeated only when it surely never left.
+    const neverSent = e.code === 'EUNREACHABLE' && e.notSent === true;
+    if (a.mutates && !neverSent) {
+      return a.cb(null, new OutcomeUnknownError(`outcome unknown: ${e.message ?? String(err)}`));
+    }
+    this.host.logger.debug({ group: a.group, target, err: e.message }, 'forward failed, retrying');
+    this.retry(a, 0);
+  }
+
+  private retry(a: Attempt, hint: NodeId): void {
+    a.tries++;
+    a.hint = hint;
+    if (hint !== 0 && a.tries < hintedTriesMax) return this.attempt(a);
+    this.retryLater(a);
+  }
+
+  private retryLater(a: Attempt): void {
+    assert(a.timer === null, 'an attempt waits for a leader once at a time');
+    a.tries++;
+    // An election is probably under way (~0.5-1 s): wait for our replica to learn the new
+    // leader (wakeLeaderWaiters), polling gently meanwhile until the deadline.
+    const delayMs = Math.min(100, 10 * 2 ** Math.min(a.tries, 4));
+    let waiters = this.leaderWaiters.get(a.group);
+    if (waiters === undefined) {
+      waiters = new Set();
+      this.leaderWaiters.set(a.group, waiters);
+    }
+    waiters.add(a);
+    const group = waiters;
+    a.timer = this.host.runtime.after(delayMs, () => {
+      a.timer = null;
+      group.delete(a);
+      this.attempt(a);
+    });
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The node-to-node half of linearizable reads without the log (see ReadRound and
+ * FollowerRead in replica.ts): the questions every replica asked this turn go to each peer
+ * as ONE flat message, whatever the number of groups and reads, and the answers come back
+ * the same way. The transport then puts them into its one frame per peer per turn.
+ *
+ *   leader confirmation ('rc' -> 'ra'): answered at once from our in-memory Raft state;
+ *   follower read index ('ri' -> 'ia'): answered by the leader's replica, at once when the
+ *   question itself completes a quorum (3 voters), or after its own confirmation round.
+ */
+import type { GroupId, NodeId } from '../raft/types.js';
+import type { TransportLike } from './contracts.js';
+import type { Replica } from './replica.js';
+import type { ReadRoundMessage } from './wire.js';
+
+/** What the read rounds need of their host. */
+export interface ReadRoundHost {
+  readonly transport: TransportLike;
+  readonly replicas: ReadonlyMap<GroupId, Replica>;
+}
+
+/** Collects the turn's questions per peer and answers the peers' questions. */
+export class ReadRounds {
+  /** Confirmation questions of this turn per peer: flat [group, term, seq, ...]. */
+  private confirmOut = new Map<NodeId, number[]>();
+  /** Read index questions of this turn per leader: flat [group, term, seq, ...]. */
+  private indexOut = new Map<NodeId, number[]>();
+
+  constructor(private readonly host: ReadRoundHost) {}
+
+  /** A leader's round (term, seq) of `group`, to ask every other voter. */
+  queueRound(group: GroupId, term: number, seq: number, voters: NodeId[]): void {
+    for (const id of voters) push(this.confirmOut, id, group, term, seq);
+  }
+
+  /** A follower's read index question (term, seq) of `group` to its leader. */
+  queueIndexRequest(leader: NodeId, group: GroupId, term: number, seq: number): void {
+    push(this.indexOut, leader, group, term, seq);
+  }
+
+  /** Sends this turn's questions: one message per peer and kind. Called at the end of a flush. */
+  sendQueued(): void {
+    if (this.confirmOut.size > 0) {
+      for (const [id, flat] of this.confirmOut) this.host.transport.send(id, ['rc', flat]);
+      this.confirmOut = new Map();
+    }
+    if (this.indexOut.size > 0) {
+      for (const [id, flat] of this.indexOut) this.host.transport.send(id, ['ri', flat]);
+      this.indexOut = new Map();
+    }
+  }
+
+  /** Handles a read round message from `from`. */
+  onMessage(from: NodeId, t: ReadRoundMessage): void {
+    const [kind, flat] = t;
+    switch (kind) {
+      case 'rc':
+        return this.answerConfirm(from, flat);
+      case 'ra':
+        return this.takeConfirmAnswers(from, flat);
+      case 'ri':
+        return this.answerIndex(from, flat);
+      case 'ia':
+        return this.takeIndexAnswers(flat);
+    }
+  }
+
+  /** "Am I still your leader in this term?" from our in-memory Raft state, at once. */
+  private answerConfirm(from: NodeId, flat: number[]): void {
+    const answer: number[] = new Array(flat.length + flat.length / 3);
+    let k = 0;
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const r = this.host.replicas.get(flat[i]!);
+      answer[k++] = flat[i]!;
+      answer[k++] = flat[i + 1]!;
+      answer[k++] = flat[i + 2]!;
+      answer[k++] = r !== undefined && r.followsIn(from, flat[i + 1]!) ? 1 : 0;
+    }
+    this.host.transport.send(from, ['ra', answer.slice(0, k)]);
+  }
+
+  private takeConfirmAnswers(from: NodeId, flat: number[]): void {
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      this.host.replicas.get(flat[i]!)?.onReadAck(from, flat[i + 1]!, flat[i + 2]!, flat[i + 3] === 1);
+    }
+  }
+
+  /** A follower's read index questions: answered now where possible, the rest after a round. */
+  private answerIndex(from: NodeId, flat: number[]): void {
+    const now: number[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const group = flat[i]!;
+      const seq = flat[i + 2]!;
+      const r = this.host.replicas.get(group);
+      if (r === undefined) {
+        now.push(group, seq, -1);
+        continue;
+      }
+      const index = r.readIndexFor(from, flat[i + 1]!, (late) => this.host.transport.send(from, ['ia', [group, seq, late]]));
+      if (index !== null) now.push(group, seq, index);
+    }
+    if (now.length > 0) this.host.transport.send(from, ['ia', now]);
+  }
+
+  private takeIndexAnswers(flat: number[]): void {
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      this.host.replicas.get(flat[i]!)?.onReadIndex(flat[i + 1]!, flat[i + 2]!);
+    }
+  }
+}
+
+function push(out: Map<NodeId, number[]>, id: NodeId, group: GroupId, term: number, seq: number): void {
+  let flat = out.get(id);
+  if (flat === undefined) {
+    flat = [];
+    out.set(id, flat);
+  }
+  flat.push(group, term, seq);
+}
