@@ -7,17 +7,29 @@
  *   leader confirmation ('rc' -> 'ra'): answered at once from our in-memory Raft state;
  *   follower read index ('ri' -> 'ia'): answered by the leader's replica, at once when the
  *   question itself completes a quorum (3 voters), or after its own confirmation round.
+ *
+ * Self-clocked: while a question of a kind to a peer is unanswered, the next one waits and
+ * gathers every read that arrives meanwhile (as etcd batches ReadIndex requests). Under
+ * light load a read costs one round trip as before; under heavy load one round trip
+ * carries the reads of a whole round trip, so socket writes per read fall as load rises
+ * (a write syscall is the largest single cost per operation: docs/perf/profile.md).
+ * An unanswered question (a lost message) holds the next one back at most `questionHoldMsMax`.
  */
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { TransportLike } from './contracts.js';
 import type { Replica } from './replica.js';
+import type { Runtime } from './runtime.js';
 import type { ReadRoundMessage } from './wire.js';
 
 /** What the read rounds need of their host. */
 export interface ReadRoundHost {
   readonly transport: TransportLike;
   readonly replicas: ReadonlyMap<GroupId, Replica>;
+  readonly runtime: Runtime;
 }
+
+/** Longest a question waits behind an unanswered one to the same peer. */
+const questionHoldMsMax = 20;
 
 /** Collects the turn's questions per peer and answers the peers' questions. */
 export class ReadRounds {
@@ -25,6 +37,10 @@ export class ReadRounds {
   private confirmOut = new Map<NodeId, number[]>();
   /** Read index questions of this turn per leader: flat [group, term, seq, ...]. */
   private indexOut = new Map<NodeId, number[]>();
+  /** When the unanswered confirmation question to a peer was sent. */
+  private readonly confirmSentMs = new Map<NodeId, number>();
+  /** When the unanswered read index question to a leader was sent. */
+  private readonly indexSentMs = new Map<NodeId, number>();
 
   constructor(private readonly host: ReadRoundHost) {}
 
@@ -38,15 +54,24 @@ export class ReadRounds {
     push(this.indexOut, leader, group, term, seq);
   }
 
-  /** Sends this turn's questions: one message per peer and kind. Called at the end of a flush. */
+  /**
+   * Sends the questions gathered so far, one message per peer and kind, to every peer with
+   * no question of that kind unanswered. Called at the end of every flush.
+   */
   sendQueued(): void {
-    if (this.confirmOut.size > 0) {
-      for (const [id, flat] of this.confirmOut) this.host.transport.send(id, ['rc', flat]);
-      this.confirmOut = new Map();
-    }
-    if (this.indexOut.size > 0) {
-      for (const [id, flat] of this.indexOut) this.host.transport.send(id, ['ri', flat]);
-      this.indexOut = new Map();
+    if (this.confirmOut.size === 0 && this.indexOut.size === 0) return;
+    const nowMs = this.host.runtime.nowMs();
+    this.sendReady('rc', this.confirmOut, this.confirmSentMs, nowMs);
+    this.sendReady('ri', this.indexOut, this.indexSentMs, nowMs);
+  }
+
+  private sendReady(kind: 'rc' | 'ri', out: Map<NodeId, number[]>, sentMs: Map<NodeId, number>, nowMs: number): void {
+    for (const [id, flat] of out) {
+      const at = sentMs.get(id);
+      if (at !== undefined && nowMs - at < questionHoldMsMax) continue;
+      out.delete(id);
+      sentMs.set(id, nowMs);
+      this.host.transport.send(id, [kind, flat]);
     }
   }
 
@@ -57,10 +82,12 @@ export class ReadRounds {
       case 'rc':
         return this.answerConfirm(from, flat);
       case 'ra':
+        this.confirmSentMs.delete(from);
         return this.takeConfirmAnswers(from, flat);
       case 'ri':
         return this.answerIndex(from, flat);
       case 'ia':
+        this.indexSentMs.delete(from);
         return this.takeIndexAnswers(flat);
     }
   }
