@@ -122,7 +122,7 @@ export class Forwarder {
     });
   }
 
-  /** Answers local attempts past their deadline (a leader cut off from its quorum). */
+  /** Answers local attempts past their deadline (a leader cut off from its quorum); monotonic ms. */
   sweepDeadlines(nowMs: number): void {
     for (const a of this.local) {
       if (nowMs < a.deadlineMs) continue;
@@ -156,7 +156,7 @@ export class Forwarder {
   }
 
   private newAttempt(group: GroupId, request: ForwardRequest, ops: CacheOp[] | null, mutates: boolean, cb: GroupCallback): Attempt {
-    const deadlineMs = this.host.runtime.nowMs() + this.forwardTimeoutMs;
+    const deadlineMs = this.host.runtime.monoMs() + this.forwardTimeoutMs;
     return { group, request, ops, mutates, hint: 0, tries: 0, deadlineMs, cb, timer: null, answered: false };
   }
 
@@ -181,7 +181,7 @@ export class Forwarder {
    */
   private attempt(a: Attempt): void {
     if (this.host.closed) return a.cb(null, new ShuttingDownError('no'));
-    if (this.host.runtime.nowMs() >= a.deadlineMs) {
+    if (this.host.runtime.monoMs() >= a.deadlineMs) {
       return a.cb(null, new NoLeaderError(`no leader of group ${a.group} answered within ${this.forwardTimeoutMs} ms`));
     }
     const target = this.pickTarget(a);
@@ -223,7 +223,7 @@ export class Forwarder {
   }
 
   private attemptRemote(a: Attempt, target: NodeId): void {
-    const remainingMs = Math.max(1, a.deadlineMs - this.host.runtime.nowMs());
+    const remainingMs = Math.max(1, a.deadlineMs - this.host.runtime.monoMs());
     // A read may be retried elsewhere, so it does not give one silent node all its time;
     // a write's timeout is final (its outcome is unknown), so it waits as long as allowed.
     const timeoutMs = a.mutates ? remainingMs : Math.min(remainingMs, readAttemptMs);

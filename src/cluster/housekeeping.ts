@@ -32,7 +32,7 @@ export class Housekeeping {
   onTick(): void {
     this.ticks++;
     const c = this.host.config;
-    const nowMs = this.host.runtime.nowMs();
+    const nowMs = this.host.runtime.monoMs();
     this.host.forwarder.sweepDeadlines(nowMs);
     if (this.due(c.bumpIntervalMs)) this.proposeBumps();
     if (this.due(c.expireIntervalMs)) this.proposeExpires();

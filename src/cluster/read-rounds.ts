@@ -60,7 +60,7 @@ export class ReadRounds {
    */
   sendQueued(): void {
     if (this.confirmOut.size === 0 && this.indexOut.size === 0) return;
-    const nowMs = this.host.runtime.nowMs();
+    const nowMs = this.host.runtime.monoMs();
     this.sendReady('rc', this.confirmOut, this.confirmSentMs, nowMs);
     this.sendReady('ri', this.indexOut, this.indexSentMs, nowMs);
   }

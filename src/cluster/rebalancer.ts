@@ -74,7 +74,7 @@ export class Rebalancer {
 
   private async pass(): Promise<void> {
     const leads = this.metaReplica.isLeader;
-    if (leads && !this.wasLeader) this.leaderSinceMs = this.host.runtime.nowMs();
+    if (leads && !this.wasLeader) this.leaderSinceMs = this.host.runtime.monoMs();
     this.wasLeader = leads;
     if (!leads || this.running || !this.host.meta.view.bootstrapped) return;
     if (this.passes++ % leaderRefreshPasses === 0) this.refreshLeaders();
@@ -156,7 +156,7 @@ export class Rebalancer {
    * node that joins long after the election has not been silent for that long.
    */
   private deadNodes(): NodeId[] {
-    const now = this.host.runtime.nowMs();
+    const now = this.host.runtime.monoMs();
     const dead: NodeId[] = [];
     for (const n of this.host.meta.view.nodes) {
       if (n.id === this.host.config.nodeId || n.state === 'removed') continue;

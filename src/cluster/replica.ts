@@ -17,6 +17,7 @@ import { EntryType, type ConfState, type GroupId, type HardState, type NodeId, t
 import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
 import { OutcomeUnknownError, type ClusterError } from './errors.js';
 import { CacheGroupMachine, type GroupMachine } from './machines.js';
+import type { Runtime } from './runtime.js';
 
 /**
  * Called once per submitted request: `results` in op order, or null with `error` unset when
@@ -205,8 +206,8 @@ export class Replica {
     readonly machine: GroupMachine,
     private readonly factory: GroupFactory,
     private readonly options: ReplicaOptions,
-    /** The node's clock (Runtime.nowMs). */
-    private readonly now: () => number,
+    /** The node's clocks: wall (entry times, expiry) and monotonic (timeouts). */
+    private readonly clock: Pick<Runtime, 'nowMs' | 'monoMs'>,
   ) {
     this.snapshotIndex = storage.firstIndex() - 1;
     this.term = storage.initialState().hardState.term;
@@ -238,7 +239,7 @@ export class Replica {
     }
     if (!reads || this.readsPendingWrite(ops)) return this.queueWrite(ops, done);
     const read: Read = { ops: ops as GetOp[], done };
-    if (ack !== undefined && this.servesWithAck(ack.from, ack.term)) return this.serveRead(read, this.now());
+    if (ack !== undefined && this.servesWithAck(ack.from, ack.term)) return this.serveRead(read, this.clock.nowMs());
     this.readQueue.push(read);
   }
 
@@ -342,7 +343,7 @@ export class Replica {
       return;
     }
     batch.index = index;
-    this.serveFollowerReads(this.now());
+    this.serveFollowerReads(this.clock.nowMs());
   }
 
   /** Queues an encoded meta command (meta group only). */
@@ -416,7 +417,7 @@ export class Replica {
       return;
     }
     const seq = ++this.followerSeq;
-    this.followerBatches.push({ seq, reads, index: -1, createdMs: nowMs });
+    this.followerBatches.push({ seq, reads, index: -1, createdMs: this.clock.monoMs() });
     this.onReadIndexRequest(leader, term, seq);
   }
 
@@ -540,7 +541,7 @@ export class Replica {
     return write;
   }
 
-  /** Fails work that waited too long (a lost leadership, a partition). */
+  /** Fails work that waited too long (a lost leadership, a partition); `nowMs` is monotonic. */
   expireWaiting(nowMs: number): void {
     const timeoutMs = this.options.proposalTimeoutMs;
     for (const [index, p] of this.pending) {
@@ -577,7 +578,7 @@ export class Replica {
   private queueWrite(ops: CacheOp[], done: ReplicaDone): void {
     if (this.batchOps.length + ops.length > this.options.entryOpsMax && this.batchOps.length > 0) {
       // The entry is full: propose it now (bounded entry size); this request starts the next.
-      this.proposeBatch(this.now());
+      this.proposeBatch(this.clock.nowMs());
     }
     this.batchWaiters.push({ start: this.batchOps.length, count: ops.length, done: this.trackWriting(ops, done) });
     for (let i = 0; i < ops.length; i++) this.batchOps.push(ops[i]!);
@@ -608,7 +609,7 @@ export class Replica {
   }
 
   private noteProposalIndexes(rd: RaftReady): void {
-    const nowMs = this.now();
+    const nowMs = this.clock.monoMs();
     for (const e of rd.entries) {
       const waiters = this.proposed.get(e.data);
       if (waiters === undefined) continue;
@@ -627,7 +628,7 @@ export class Replica {
       reads: this.readQueue,
       indexReplies: this.indexQueue,
       acks: new Set([this.nodeId]),
-      createdMs: nowMs,
+      createdMs: this.clock.monoMs(),
     };
     this.readQueue = [];
     this.indexQueue = [];
@@ -644,7 +645,7 @@ export class Replica {
       if (round.seq > seq) break;
       if (round.term === term) round.acks.add(from);
     }
-    this.serveReadRounds(this.now());
+    this.serveReadRounds(this.clock.nowMs());
   }
 
   private serveReadRounds(nowMs: number): void {
@@ -687,7 +688,7 @@ export class Replica {
     const context = Buffer.allocUnsafe(8);
     context.writeUInt32BE(this.group >>> 0, 0);
     context.writeUInt32BE(ctx >>> 0, 4);
-    this.readBatches.set(ctx, { reads: this.readQueue, index: -1, createdMs: this.now() });
+    this.readBatches.set(ctx, { reads: this.readQueue, index: -1, createdMs: this.clock.monoMs() });
     this.readQueue = [];
     // Lease / Raft ReadIndex mode answers no follower questions (canReadAsFollower is false).
     for (const reply of this.indexQueue) reply(-1);
@@ -763,7 +764,7 @@ export class Replica {
       for (const w of p.waiters) w.done(null, this.lead);
       return;
     }
-    if (this.onProposalLatency !== null) this.onProposalLatency(this.now() - p.createdMs);
+    if (this.onProposalLatency !== null) this.onProposalLatency(this.clock.monoMs() - p.createdMs);
     for (const w of p.waiters) {
       w.done(w.start === 0 && w.count === results.length ? results : results.slice(w.start, w.start + w.count), this.nodeId);
     }

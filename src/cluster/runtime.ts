@@ -14,8 +14,13 @@ export type Timer = object;
 
 /** The clock and the scheduler a node runs on. */
 export interface Runtime {
-  /** Wall-clock milliseconds: entry timestamps (and so TTLs), deadlines, liveness. */
+  /** Wall-clock milliseconds: entry timestamps (and so TTLs), reads' expiry checks. */
   nowMs(): number;
+  /**
+   * Monotonic milliseconds: deadlines, timeouts and liveness, which must not stretch or
+   * snap when the wall clock is stepped (found by the simulator's clock jumps).
+   */
+  monoMs(): number;
   /** Runs `fn` once after `ms`. */
   after(ms: number, fn: () => void): Timer;
   /** Runs `fn` every `ms` until cancelled. */
@@ -35,6 +40,7 @@ export interface Runtime {
 export function realRuntime(): Runtime {
   return {
     nowMs: clockNowMs,
+    monoMs: () => performance.now(),
     after: (ms, fn) => setTimeout(fn, ms),
     every: (ms, fn) => setInterval(fn, ms),
     cancel: (timer) => clearTimeout(timer as NodeJS.Timeout),

@@ -87,14 +87,14 @@ export class ClusterExecutor implements Executor {
    * request waiting for a leader, rather than refusing a client that connected early.
    */
   private waitForBootstrap(ops: CacheOp[], done: ExecuteCallback): void {
-    this.beforeBootstrap.push({ ops, done, deadlineMs: this.host.runtime.nowMs() + this.host.config.forwardTimeoutMs });
+    this.beforeBootstrap.push({ ops, done, deadlineMs: this.host.runtime.monoMs() + this.host.config.forwardTimeoutMs });
     // The meta state has no "bootstrapped" event; a short poll only runs while requests wait.
     this.bootstrapTimer ??= this.host.runtime.every(20, () => this.pollBootstrap());
   }
 
   private pollBootstrap(): void {
     const ready = this.host.meta.view.bootstrapped;
-    const nowMs = this.host.runtime.nowMs();
+    const nowMs = this.host.runtime.monoMs();
     const waiting = this.beforeBootstrap;
     this.beforeBootstrap = [];
     for (const w of waiting) {
