@@ -18,6 +18,7 @@ import type { CacheOp, CacheResult } from '../cache/ops.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { GroupFactory, TransportLike } from './contracts.js';
 import { ClusterError, NoLeaderError, OutcomeUnknownError, ReadTimeoutError, ShuttingDownError, fromWire, toWire } from './errors.js';
+import type { HostMetrics } from './metrics.js';
 import type { Replica, ReplicaDone } from './replica.js';
 import type { Runtime, Timer } from './runtime.js';
 import { decodeResults, encodeResults, isForwardAnswer, isForwardRequest, type ForwardAnswer, type ForwardRequest } from './wire.js';
@@ -37,9 +38,11 @@ export interface ForwardingHost {
   readonly logger: Logger;
   readonly replicas: ReadonlyMap<GroupId, Replica>;
   readonly closed: boolean;
+  readonly metrics: HostMetrics;
   /** Who may lead `group` when nothing better is known: its placed replicas (or every peer). */
   candidatesOf(group: GroupId): NodeId[];
-  scheduleFlush(): void;
+  /** Asks for a flush that visits `r`. */
+  scheduleFlush(r: Replica): void;
 }
 
 /** A request on its way to its group's leader. */
@@ -143,6 +146,7 @@ export class Forwarder {
     const group = payload.t === 'meta' ? metaGroupId : payload.g;
     const r = this.host.replicas.get(group);
     if (r === undefined || !r.isLeader) return { nl: r?.lead ?? 0 };
+    this.host.metrics.paths.served++;
     return new Promise((resolve) => {
       const done: ReplicaDone = (results, hint, error) => {
         if (results !== null) resolve({ r: group === metaGroupId ? results : encodeResults(results as CacheResult[]) });
@@ -151,7 +155,7 @@ export class Forwarder {
       };
       if (payload.t === 'meta') r.submitMeta(payload.d, done);
       else r.submit(this.host.factory.decodeEntry(payload.d).ops, done, payload.k === undefined ? undefined : { from, term: payload.k });
-      this.host.scheduleFlush();
+      this.host.scheduleFlush(r);
     });
   }
 
@@ -165,12 +169,15 @@ export class Forwarder {
     const r = this.host.replicas.get(a.group);
     if (r === undefined || !r.canReadAsFollower() || r.readsPendingWrite(a.ops!)) return false;
     r.submitFollowerRead(a.ops!, (results, hint) => {
-      if (results !== null) return a.cb(results);
+      if (results !== null) {
+        this.host.metrics.paths.followerReads++;
+        return a.cb(results);
+      }
       // Refused, timed out, lost the leader, or needs the log: the leader's way.
       a.hint = hint === this.host.nodeId ? 0 : hint;
       this.attempt(a);
     });
-    this.host.scheduleFlush();
+    this.host.scheduleFlush(r);
     return true;
   }
 
@@ -209,6 +216,7 @@ export class Forwarder {
     const r = this.host.replicas.get(a.group)!;
     a.answered = false;
     this.local.add(a);
+    this.host.metrics.paths.local++;
     const done: ReplicaDone = (results, hint, error) => {
       if (a.answered) return;
       a.answered = true;
@@ -219,7 +227,7 @@ export class Forwarder {
     };
     if (a.request.t === 'meta') r.submitMeta(a.request.d, done);
     else r.submit(a.ops!, done);
-    this.host.scheduleFlush();
+    this.host.scheduleFlush(r);
   }
 
   private attemptRemote(a: Attempt, target: NodeId): void {
@@ -228,6 +236,7 @@ export class Forwarder {
     // a write's timeout is final (its outcome is unknown), so it waits as long as allowed.
     const timeoutMs = a.mutates ? remainingMs : Math.min(remainingMs, readAttemptMs);
     const request = a.request;
+    this.host.metrics.paths.forwarded++;
     if (request.t === 'ops' && request.d === null) request.d = this.host.factory.encodeEntry(0, a.ops!);
     const payload = a.mutates ? request : this.withReadAck(request, a.group, target);
     // A write in flight from here: reads of its keys arriving here go the same way, behind it.

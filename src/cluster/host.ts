@@ -109,6 +109,13 @@ export class ClusterHost {
   private readonly lastHeardMs = new Map<NodeId, number>();
   private extraWrites: GroupWrite[] = [];
   private flushScheduled = false;
+  /**
+   * The replicas the next flush visits: those given work since the last one (a submit, a
+   * stepped message, a completed write). `allDirty` (a tick, or a wake-up from outside the
+   * hot paths) visits every replica, so nothing waits longer than a tick.
+   */
+  private readonly dirty = new Set<Replica>();
+  private allDirty = true;
   /** New replicas whose bootstrap state must be durable before they run. */
   private blockedUntilDurable: Replica[] = [];
   private metaChanged = false;
@@ -271,8 +278,14 @@ export class ClusterHost {
 
   // ---- the flush -------------------------------------------------------------------
 
-  /** Asks for a flush at the end of this event-loop turn. */
-  scheduleFlush(): void {
+  /** Asks for a flush at the end of this event-loop turn, visiting `r` (or every replica). */
+  scheduleFlush(r?: Replica): void {
+    if (r === undefined) this.allDirty = true;
+    else this.dirty.add(r);
+    this.requestFlush();
+  }
+
+  private requestFlush(): void {
     if (this.flushScheduled || this.isClosed) return;
     this.flushScheduled = true;
     this.runtime.soon(this.runFlush);
@@ -281,19 +294,29 @@ export class ClusterHost {
   private readonly runFlush = (): void => {
     this.flushScheduled = false;
     if (this.isClosed) return;
-    this.flush();
+    const visited = this.flush();
     this.readRounds.sendQueued();
-    this.afterFlush();
+    this.afterFlush(visited);
   };
 
-  private afterFlush(): void {
+  /** Flushes again soon if a visited replica still has work it could do now. */
+  private afterFlush(visited: Iterable<Replica>): void {
     if (this.metaChanged) {
       this.metaChanged = false;
       this.onMetaChanged();
     }
-    for (const r of this.replicas.values()) {
-      if (!r.persisting && (r.hasQueued || r.raft.hasReady())) return this.scheduleFlush();
+    for (const r of visited) {
+      if (!r.persisting && (r.hasQueued || r.raft.hasReady())) this.dirty.add(r);
     }
+    if (this.dirty.size > 0 || this.allDirty) this.requestFlush();
+  }
+
+  /** The replicas this flush visits (see `dirty`), taken. */
+  private takeDirty(): Replica[] {
+    const visit = this.allDirty ? [...this.replicas.values()] : [...this.dirty];
+    this.allDirty = false;
+    this.dirty.clear();
+    return visit;
   }
 
   /**
@@ -304,7 +327,8 @@ export class ClusterHost {
    * another group's fsync, and batches keep flowing while one is being synced (the store
    * merges writes issued meanwhile into its next batch, in order).
    */
-  private flush(): void {
+  private flush(): Replica[] {
+    const visit = this.takeDirty();
     const nowMs = this.runtime.nowMs();
     const durable: Array<[Replica, RaftReady, boolean]> = [];
     const immediate: Array<[Replica, RaftReady]> = [];
@@ -313,7 +337,9 @@ export class ClusterHost {
     this.blockedUntilDurable = [];
     for (const x of this.extraWrites) writes.push(x);
     this.extraWrites = [];
-    for (const r of this.replicas.values()) {
+    for (const r of visit) {
+      // Destroyed (moved away) since it was marked.
+      if (this.replicas.get(r.group) !== r) continue;
       if (r.persisting) {
         r.prepareReads(nowMs);
         continue;
@@ -336,6 +362,7 @@ export class ClusterHost {
     }
     if (writes.length > 0) this.persist(writes, durable, unblock);
     for (const [r, rd] of immediate) this.complete(r, rd);
+    return visit;
   }
 
   /**
@@ -361,7 +388,7 @@ export class ClusterHost {
           r.persisting = false;
           this.complete(r, rd, early);
         }
-        this.afterFlush();
+        this.afterFlush(unblock.concat(durable.map((d) => d[0])));
       },
       (err: unknown) => this.fatal(err),
     );
@@ -508,7 +535,7 @@ export class ClusterHost {
     const r = new Replica(group, this.config.nodeId, raft, storage, machine, this.factory, this.config.replica, this.runtime);
     r.onProposalLatency = (ms) => this.metrics.proposalSeconds.observe(ms / 1000);
     r.onLeaderKnown = (lead) => this.forwarder.wakeLeaderWaiters(group, lead);
-    r.onReadRound = (term, seq, voters) => this.readRounds.queueRound(group, term, seq, voters);
+    r.onReadRound = (term, seq, voters, needed) => this.readRounds.queueRound(group, term, seq, voters, needed);
     r.onReadIndexRequest = (leader, term, seq) => this.readRounds.queueIndexRequest(leader, group, term, seq);
     if (bootstrapped) {
       r.persisting = true;
@@ -540,7 +567,7 @@ export class ClusterHost {
         this.logger.warn({ from, err: String(err) }, 'peer message refused');
       }
     }
-    this.scheduleFlush();
+    this.requestFlush();
   }
 
   private onPeerMessage(from: NodeId, me: NodeId, t: unknown): void {
@@ -548,12 +575,16 @@ export class ClusterHost {
     const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
     if (decoded === null) return;
     // A group we do not hold (yet: our meta view may be behind) is skipped: Raft resends.
-    this.replicas.get(decoded.group)?.raft.step(decoded.msg);
+    const r = this.replicas.get(decoded.group);
+    if (r === undefined) return;
+    r.raft.step(decoded.msg);
+    this.dirty.add(r);
   }
 
   private onPeerStatus(id: NodeId, up: boolean): void {
     if (up) return;
     for (const r of this.replicas.values()) if (r.isLeader) r.raft.reportUnreachable(id);
+    this.scheduleFlush();
   }
 
   private onPeerRequest(from: NodeId, payload: unknown): Promise<unknown> | unknown {

@@ -61,6 +61,17 @@ export class HostMetrics {
   readonly fsyncSeconds = new Histogram(latencyBucketsSeconds);
   /** From proposal to the result of the committed entry, at the leader. */
   readonly proposalSeconds = new Histogram(latencyBucketsSeconds);
+  /** How requests arriving here were run: which path each took (see forwarder.ts). */
+  readonly paths = {
+    /** Reads served from this node's follower replica after a confirmed read index. */
+    followerReads: 0,
+    /** Requests run at this node's own leader replica. */
+    local: 0,
+    /** Requests forwarded to another node's leader replica (each try counts). */
+    forwarded: 0,
+    /** Requests other nodes forwarded to this node. */
+    served: 0,
+  };
 }
 
 /** One gauge or counter with optional labels, in exposition format. */

@@ -26,7 +26,17 @@ export interface ReadRoundHost {
   readonly transport: TransportLike;
   readonly replicas: ReadonlyMap<GroupId, Replica>;
   readonly runtime: Runtime;
+  /** When we last heard from a peer (monotonic ms). */
+  lastHeardOf(id: NodeId): number | undefined;
+  /** Asks for a flush that visits `r` (its reads may have queued work for the log). */
+  scheduleFlush(r: Replica): void;
 }
+
+/**
+ * A voter heard from within this long is asked alone when its yes completes the quorum;
+ * otherwise every voter is asked (heartbeats every 100 ms keep a live peer fresher).
+ */
+const voterFreshMsMax = 150;
 
 /** Longest a question waits behind an unanswered one to the same peer. */
 const questionHoldMsMax = 20;
@@ -44,9 +54,21 @@ export class ReadRounds {
 
   constructor(private readonly host: ReadRoundHost) {}
 
-  /** A leader's round (term, seq) of `group`, to ask every other voter. */
-  queueRound(group: GroupId, term: number, seq: number, voters: NodeId[]): void {
-    for (const id of voters) push(this.confirmOut, id, group, term, seq);
+  /**
+   * A leader's round (term, seq) of `group`: asks the `needed` voters heard from most
+   * recently when all of them are fresh (with 3 replicas one question, one answer), else
+   * every other voter. Asking fewer is no less safe: only the count of yes matters.
+   */
+  queueRound(group: GroupId, term: number, seq: number, voters: NodeId[], needed: number): void {
+    for (const id of this.askFor(voters, needed)) push(this.confirmOut, id, group, term, seq);
+  }
+
+  private askFor(voters: NodeId[], needed: number): NodeId[] {
+    if (needed >= voters.length) return voters;
+    const nowMs = this.host.runtime.monoMs();
+    const heard = (id: NodeId): number => this.host.lastHeardOf(id) ?? -Infinity;
+    const freshest = [...voters].sort((a, b) => heard(b) - heard(a)).slice(0, needed);
+    return freshest.every((id) => nowMs - heard(id) <= voterFreshMsMax) ? freshest : voters;
   }
 
   /** A follower's read index question (term, seq) of `group` to its leader. */
@@ -108,7 +130,11 @@ export class ReadRounds {
 
   private takeConfirmAnswers(from: NodeId, flat: number[]): void {
     for (let i = 0; i + 3 < flat.length; i += 4) {
-      this.host.replicas.get(flat[i]!)?.onReadAck(from, flat[i + 1]!, flat[i + 2]!, flat[i + 3] === 1);
+      const r = this.host.replicas.get(flat[i]!);
+      if (r === undefined) continue;
+      r.onReadAck(from, flat[i + 1]!, flat[i + 2]!, flat[i + 3] === 1);
+      // A read the cache refuses to answer purely goes through the log: a batch to propose.
+      this.host.scheduleFlush(r);
     }
   }
 
@@ -125,6 +151,7 @@ export class ReadRounds {
       }
       const index = r.readIndexFor(from, flat[i + 1]!, (late) => this.host.transport.send(from, ['ia', [group, seq, late]]));
       if (index !== null) now.push(group, seq, index);
+      else this.host.scheduleFlush(r); // it rides on this turn's confirmation round
     }
     if (now.length > 0) this.host.transport.send(from, ['ia', now]);
   }

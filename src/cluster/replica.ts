@@ -170,8 +170,11 @@ export class Replica {
   term = 0;
   /** Term of the last applied entry: == term once a leader has applied its own first entry. */
   private appliedTerm = 0;
-  /** Asks the host to send a confirmation round for (term, seq) to the other voters. */
-  onReadRound: ((term: number, seq: number, voters: NodeId[]) => void) | null = null;
+  /**
+   * Asks the host to send a confirmation round for (term, seq) to the other voters; `needed`
+   * of their yes make a quorum with ours (the host may ask just that many).
+   */
+  onReadRound: ((term: number, seq: number, voters: NodeId[], needed: number) => void) | null = null;
   /** Asks the host to send a read index question (term, seq) to the leader. */
   onReadIndexRequest: ((leader: NodeId, term: number, seq: number) => void) | null = null;
   private readCtxNext = 1;
@@ -634,8 +637,11 @@ export class Replica {
     this.indexQueue = [];
     this.readRounds.push(round);
     if (this.hasReadQuorum(round.acks)) return this.serveReadRounds(nowMs);
-    const voters = this.votersOf();
-    if (this.onReadRound !== null) this.onReadRound(round.term, round.seq, voters.filter((id) => id !== this.nodeId));
+    const others = this.votersOf().filter((id) => id !== this.nodeId);
+    const cs = this.confState!;
+    // In a joint configuration both majorities count: ask everyone.
+    const needed = cs.votersOutgoing.length > 0 ? others.length : Math.floor(cs.voters.length / 2);
+    if (this.onReadRound !== null) this.onReadRound(round.term, round.seq, others, needed);
   }
 
   /** A voter's answer to read round `seq` (and so to every earlier round of `term`). */

@@ -149,6 +149,13 @@ export function metricsText(host: ClusterHost, counters: OpCounters | null): str
   lines.push(...metricLines('memraft_group_term', 'gauge', 'Raft term.', per((r) => r.raft.status().term)));
   lines.push(...metricLines('memraft_group_commit', 'gauge', 'Raft commit index.', per((r) => r.raft.status().commit)));
   lines.push(...metricLines('memraft_group_applied', 'gauge', 'Applied index.', per((r) => r.machine.appliedIndex)));
+  const p = host.metrics.paths;
+  lines.push(...metricLines('memraft_requests_total', 'counter', 'Requests arriving here by the path they took (follower_read, local leader, forwarded; served = forwarded to us).', [
+    [`{${node},path="follower_read"}`, p.followerReads],
+    [`{${node},path="local"}`, p.local],
+    [`{${node},path="forwarded"}`, p.forwarded],
+    [`{${node},path="served"}`, p.served],
+  ]));
   lines.push(...host.metrics.proposalSeconds.render('memraft_proposal_seconds', 'Proposal to committed result, at the leader.'));
   lines.push(...host.metrics.fsyncSeconds.render('memraft_fsync_seconds', 'Durable log write per flush (all groups).'));
   return lines.join('\n') + '\n';
