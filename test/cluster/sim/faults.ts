@@ -3,21 +3,27 @@
  * undoes whatever is still in force when the run heals. Victims named as data (`leaderOf`
  * a group, a minority) are resolved when the fault starts, from the nodes' state then.
  */
-import { harnessOwner, type Scheduler, type SimEvent } from './scheduler.js';
+import { Rng, harnessOwner, type Scheduler, type SimEvent } from './scheduler.js';
 import type { Fault, FaultKind, NodePick } from './schedule.js';
 import type { LinkFaults, SimNetwork } from './sim-network.js';
 import type { SimNode } from './sim-node.js';
 
 /** What the nemesis acts on. */
 export interface FaultWorld {
+  seed: number;
   scheduler: Scheduler;
   network: SimNetwork;
   nodes: SimNode[];
   groups: number;
   /** Called right after a node crashed (its clients' connections drop). */
   onCrash(node: number): void;
+  /** Listeners told of every write acknowledged to a client. */
+  writeAcks: Set<() => void>;
   trace?: (line: string) => void;
 }
+
+/** How long a `busy` crash waits for a write in flight before it crashes anyway. */
+const busyWaitMsMax = 1000;
 
 interface Active {
   fault: Fault;
@@ -32,8 +38,13 @@ export class Nemesis {
   /** Nodes actually crashed by crash faults. */
   crashes = 0;
   private readonly active = new Set<Active>();
+  private readonly rng: Rng;
+  /** After healAll: no fault starts any more (aimed crashes still waiting are called off). */
+  private healed = false;
 
-  constructor(private readonly w: FaultWorld) {}
+  constructor(private readonly w: FaultWorld) {
+    this.rng = new Rng(w.seed, 0x6e656d);
+  }
 
   /** Schedules every fault relative to now; none starts at or after `endMs` from now. */
   schedule(faults: readonly Fault[], endMs: number): void {
@@ -45,16 +56,54 @@ export class Nemesis {
 
   /** Undoes every fault in force (oldest first) and stops scheduling new ones. */
   healAll(): void {
+    this.healed = true;
     for (const a of [...this.active]) this.end(a);
   }
 
   private begin(f: Fault): void {
-    const undo = this.apply(f);
+    if (this.healed) return;
+    if (f.kind === 'crash' && f.busy) return this.crashWhenBusy(f);
+    this.started(f, this.apply(f));
+  }
+
+  /** Records fault `f` as in force (unless it had no victim) until `undo` at its end. */
+  private started(f: Fault, undo: (() => void) | null): void {
     if (undo === null) return;
     this.fired[f.kind]++;
     const a: Active = { fault: f, undo, timer: null };
     this.active.add(a);
     a.timer = this.w.scheduler.at(f.forMs * 1000, harnessOwner, () => this.end(a));
+  }
+
+  /**
+   * Crash fault `f`, aimed at the window where durability bugs lose acknowledged writes.
+   * Several victims: the moment a client is told a write happened while two of them still
+   * have writes in flight to their disks. One victim: a random point of one of its writes'
+   * fsync. If no such moment comes within busyWaitMsMax, they crash then.
+   */
+  private crashWhenBusy(f: Extract<Fault, { kind: 'crash' }>): void {
+    const victims = this.resolve(f.nodes).map((id) => this.node(id));
+    const scheduler = this.w.scheduler;
+    let armed = true;
+    const fire = (): void => {
+      if (!armed) return;
+      armed = false;
+      this.w.writeAcks.delete(onAck);
+      for (const n of victims) n.disk.writeListeners.delete(onWrite);
+      if (!this.healed) this.started(f, this.crash(victims.map((n) => n.id)));
+    };
+    const onAck = (): void => {
+      if (victims.filter((n) => n.unsyncedWrites > 0).length >= 2) scheduler.at(0, harnessOwner, fire);
+    };
+    // After this instant's soon events, when the write's fsync has started.
+    const aim = (): void => {
+      const doneUs = victims[0]!.syncDoneAtUs;
+      if (armed && doneUs !== null) scheduler.at(this.rng.int(0, Math.max(0, doneUs - scheduler.nowUs - 1)), harnessOwner, fire);
+    };
+    const onWrite = (): void => void scheduler.at(0, harnessOwner, aim);
+    if (victims.length > 1) this.w.writeAcks.add(onAck);
+    else victims[0]!.disk.writeListeners.add(onWrite);
+    scheduler.at(busyWaitMsMax * 1000, harnessOwner, fire);
   }
 
   private end(a: Active): void {

@@ -18,7 +18,7 @@ import { checkRegister } from '../../../jepsen-lite/checker/index.js';
 import type { HistoryEvent } from '../../../jepsen-lite/history/types.js';
 import type { Replica } from '../../../src/cluster/replica.js';
 import { Nemesis } from './faults.js';
-import { Rng, Scheduler } from './scheduler.js';
+import { Rng, RunawayError, Scheduler } from './scheduler.js';
 import type { FaultKind, Schedule } from './schedule.js';
 import { SimDisk } from './sim-log-store.js';
 import { SimNetwork, type NetStats } from './sim-network.js';
@@ -36,7 +36,7 @@ export interface RunOptions {
 }
 
 /** What can be wrong with a run. */
-export type FailureKind = 'linearizability' | 'digest' | 'convergence' | 'bootstrap' | 'node-error';
+export type FailureKind = 'linearizability' | 'digest' | 'convergence' | 'bootstrap' | 'node-error' | 'runaway';
 
 /** Why a run failed. */
 export interface Failure {
@@ -77,6 +77,11 @@ const bootMsMax = 30_000;
 const settleMsMax = 60_000;
 /** How often convergence is checked while settling. */
 const pollMs = 100;
+/**
+ * Events a run may take: runs of the correct build take about 4,000-5,000 (at most ~7,000
+ * in 1,000 seeds); far more means a message storm, which is a failure of its own.
+ */
+const eventsMax = 200_000;
 
 /** Runs one schedule to its verdict. */
 export async function runSchedule(schedule: Schedule, opts: RunOptions = {}): Promise<Verdict> {
@@ -97,6 +102,7 @@ class ClusterRun {
     private readonly s: Schedule,
     private readonly opts: RunOptions,
   ) {
+    this.scheduler.eventsMax = eventsMax;
     this.network = new SimNetwork(this.scheduler, s.seed, { delayUsMin: s.netDelayUsMin, delayUsMax: s.netDelayUsMax });
     const nodeIds = Array.from({ length: s.nodes }, (_, i) => i + 1);
     const world: NodeWorld = {
@@ -112,24 +118,37 @@ class ClusterRun {
     };
     const timing = { fsyncUsMin: s.fsyncUsMin, fsyncUsMax: s.fsyncUsMax };
     this.nodes = nodeIds.map((id) => new SimNode(id, world, new SimDisk(timing, new Rng(s.seed, 0x6469736b, id))));
-    this.workload = new Workload(this.scheduler, this.access(), s.clients);
+    this.workload = new Workload(this.scheduler, this.access(), s.clients, opts.trace);
     this.nemesis = new Nemesis({
+      seed: s.seed,
       scheduler: this.scheduler,
       network: this.network,
       nodes: this.nodes,
       groups: s.groups,
       onCrash: (node) => this.workload.onCrash(node),
+      writeAcks: this.workload.writeAckListeners,
       trace: opts.trace,
     });
   }
 
+  /**
+   * A node's unhandled rejection is this run's verdict (a real process would die of it),
+   * not an error of whatever runs the simulation (vitest): while a run lasts, only the run
+   * listens for them.
+   */
   async run(): Promise<Verdict> {
     const onRejection = (err: unknown): void => this.nodeError(0, 'unhandled rejection', err);
+    const others = process.listeners('unhandledRejection');
+    process.removeAllListeners('unhandledRejection');
     process.on('unhandledRejection', onRejection);
     try {
-      return this.verdict(await this.phases());
+      const failure = await this.phases();
+      // Rejections of the last turn are reported after it: one more turn hears them.
+      await new Promise((resolve) => setImmediate(resolve));
+      return this.verdict(failure ?? this.errorSoFar());
     } finally {
       process.off('unhandledRejection', onRejection);
+      for (const listener of others) process.on('unhandledRejection', listener);
     }
   }
 
@@ -158,7 +177,7 @@ class ClusterRun {
     for (const n of this.nodes) {
       n.clock.offsetMs = 0;
       n.disk.slowUsMax = 0;
-      n.start();
+      this.scheduler.soon(null, () => n.start());
     }
   }
 
@@ -219,7 +238,6 @@ class ClusterRun {
     const history = this.workload.history;
     const check = checkRegister(history);
     if (failure === undefined && check.outcome === 'invalid') failure = { kind: 'linearizability', message: describeInvalid(check.keys) };
-    for (const n of this.nodes) n.collectFigures();
     const verdict: Verdict = {
       seed: this.s.seed,
       ok: failure === undefined,
@@ -242,8 +260,8 @@ class ClusterRun {
       crashes: this.nemesis.crashes,
       restarts: sum((n) => n.figures.starts) - this.nodes.length,
       writesLost: sum((n) => n.disk.writesLost),
-      snapshotsTaken: sum((n) => n.figures.snapshotsTaken),
-      snapshotsInstalled: sum((n) => n.figures.snapshotsInstalled),
+      snapshotsTaken: sum((n) => n.snapshots().taken),
+      snapshotsInstalled: sum((n) => n.snapshots().installed),
       net: this.network.stats,
       checker,
     };
@@ -256,7 +274,8 @@ class ClusterRun {
   }
 
   private errorSoFar(): Failure | undefined {
-    if (this.scheduler.error !== undefined) this.nodeError(0, 'exception in an event', this.scheduler.error);
+    if (this.scheduler.error instanceof RunawayError) return { kind: 'runaway', message: `${this.scheduler.error.message} (${this.describeNodes()})` };
+    if (this.scheduler.error !== undefined) this.nodeError(this.scheduler.errorOwner?.node ?? 0, 'exception in an event', this.scheduler.error);
     this.scheduler.error = undefined;
     if (this.nodeErrors.length === 0) return undefined;
     return { kind: 'node-error', message: this.nodeErrors.join('\n') };
@@ -286,8 +305,10 @@ class ClusterRun {
         const n = node(id);
         return n.executor === null ? null : { execute: (ops, done) => void n.execute(ops, done) };
       },
-      incarnation: (id) => node(id).incarnation,
-      leadsKey: (id, key) => node(id).host?.replicas.get(groupOf(key))?.isLeader === true,
+      readPath: (id, key) => {
+        const r = node(id).host?.replicas.get(groupOf(key));
+        return r === undefined ? 'remote' : r.isLeader ? 'leader' : 'follower';
+      },
       groupOf,
     };
   }

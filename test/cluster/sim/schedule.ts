@@ -8,6 +8,7 @@
  * minority), so a shrunk schedule still aims where the original did. Times are virtual
  * milliseconds from the start of the workload (every node ready).
  */
+import { RoutingTable, initialPlacement } from '../../../src/membership/index.js';
 import { Rng } from './scheduler.js';
 
 /** A set of nodes, resolved when the fault fires. */
@@ -27,8 +28,11 @@ export type Fault =
   | { kind: 'oneway'; atMs: number; forMs: number; nodes: NodePick; dir: 'mute' | 'deafen' }
   /** Frames lost, duplicated, reordered, delayed on every link. */
   | { kind: 'links'; atMs: number; forMs: number; dropP: number; dupP: number; reorderP: number; reorderMsMax: number; slowMsMax: number }
-  /** The picked nodes crash (unsynced writes lost) and restart `forMs` later. */
-  | { kind: 'crash'; atMs: number; forMs: number; nodes: NodePick }
+  /**
+   * The picked nodes crash (unsynced writes lost) and restart `forMs` later. `busy`: the
+   * crash waits (a little) for a moment when one of them has a write not yet synced.
+   */
+  | { kind: 'crash'; atMs: number; forMs: number; nodes: NodePick; busy: boolean }
   /** A node's wall clock jumps by `jumpMs` (either way) and jumps back `forMs` later. */
   | { kind: 'clock'; atMs: number; forMs: number; node: number; jumpMs: number }
   /** A node's fsyncs take up to `slowMsMax` longer. */
@@ -40,8 +44,8 @@ export type FaultKind = Fault['kind'];
 /** A client operation. `cas`: a gets, then a cas with its token (two history ops). */
 export type PlannedOp =
   | { f: 'get'; keys: string[]; thinkMs: number }
-  | { f: 'cas'; key: string; value: string; thinkMs: number }
-  | { f: 'set' | 'add'; key: string; value: string; thinkMs: number }
+  | { f: 'cas'; key: string; value: string; exptime: number; thinkMs: number }
+  | { f: 'set' | 'add'; key: string; value: string; exptime: number; thinkMs: number }
   | { f: 'delete'; key: string; thinkMs: number }
   | { f: 'incr'; key: string; delta: number; thinkMs: number };
 
@@ -77,6 +81,9 @@ export interface ScheduleShape {
   faultFactor?: number;
 }
 
+/** The TTL of items stored with one (memcached exptime, seconds). */
+const ttlSec = 86_400;
+
 const opWeights = { get: 24, multiget: 8, cas: 12, set: 24, add: 8, delete: 8, incr: 10 };
 const faultWeights = { isolate: 4, oneway: 2, links: 3, crash: 5, clock: 2, disk: 2 };
 
@@ -84,7 +91,8 @@ const faultWeights = { isolate: 4, oneway: 2, links: 3, crash: 5, clock: 2, disk
 export function generateSchedule(seed: number, shape: ScheduleShape): Schedule {
   const rng = new Rng(seed, 0x736368);
   const nodes = shape.nodes;
-  const keys = Array.from({ length: rng.int(4, 8) }, (_, i) => `k${i}`);
+  const groups = rng.int(2, 4);
+  const keys = keysOverGroups(groups, rng.int(1, 2));
   const runMs = rng.int(3000, 6000);
   const faultCount = Math.round(rng.int(2, 6) * (shape.faultFactor ?? 1));
   const faults = Array.from({ length: faultCount }, () => generateFault(rng, nodes, runMs)).sort((a, b) => a.atMs - b.atMs);
@@ -94,7 +102,7 @@ export function generateSchedule(seed: number, shape: ScheduleShape): Schedule {
   return {
     seed,
     nodes,
-    groups: rng.int(2, 4),
+    groups,
     snapshotEntriesMin: rng.pick([8, 24, 64, 20_000]),
     netDelayUsMin: 50,
     netDelayUsMax: rng.pick([300, 1000, 3000]),
@@ -107,14 +115,43 @@ export function generateSchedule(seed: number, shape: ScheduleShape): Schedule {
   };
 }
 
+/**
+ * `perGroup` keys in each data group. Names are searched for, since similar short names
+ * hash close together (FNV-1a): `k0`..`k7` all fall in one range of 2, 3 or 4.
+ */
+function keysOverGroups(groups: number, perGroup: number): string[] {
+  const routing = new RoutingTable(initialPlacement([1], groups, 1));
+  const counts = new Map<number, number>();
+  const keys: string[] = [];
+  for (let n = 0; keys.length < groups * perGroup; n++) {
+    const key = `key-${n}`;
+    const g = routing.groupOfKey(Buffer.from(key))!.id;
+    if ((counts.get(g) ?? 0) >= perGroup) continue;
+    counts.set(g, (counts.get(g) ?? 0) + 1);
+    keys.push(key);
+  }
+  return keys;
+}
+
+/** Half the ops follow the previous one at once, most others within 10 ms, a few after a pause. */
+function thinkMsOf(rng: Rng, pauseMsMax: number): number {
+  if (rng.chance(0.5)) return 0;
+  return rng.chance(0.6) ? rng.int(1, 10) : rng.int(0, pauseMsMax);
+}
+
 function generateClient(rng: Rng, node: number, keys: string[], runMs: number, values: { next: number }): ClientPlan {
   const count = rng.int(10, 25);
-  const thinkMsMax = Math.round((2 * runMs) / count);
+  // Bursts of back-to-back ops between pauses: races between clients need ops in flight
+  // together, and the whole list still spreads over the run's faults.
+  const pauseMsMax = Math.round((4 * runMs) / count);
   const ops: PlannedOp[] = [];
   for (let i = 0; i < count; i++) {
-    const thinkMs = rng.chance(0.3) ? 0 : rng.int(0, thinkMsMax);
+    const thinkMs = thinkMsOf(rng, pauseMsMax);
     const key = rng.pick(keys);
     const value = String(values.next++);
+    // Some items carry a TTL, so expiry times are computed (at the leader, in the entry),
+    // snapshotted and restored; a day is beyond any clock jump, so none expires in a run.
+    const exptime = rng.chance(0.3) ? ttlSec : 0;
     switch (rng.weighted(opWeights)) {
       case 'get':
         ops.push({ f: 'get', keys: [key], thinkMs });
@@ -123,13 +160,13 @@ function generateClient(rng: Rng, node: number, keys: string[], runMs: number, v
         ops.push({ f: 'get', keys: rng.sample(keys, rng.int(2, Math.min(4, keys.length))), thinkMs });
         break;
       case 'cas':
-        ops.push({ f: 'cas', key, value, thinkMs });
+        ops.push({ f: 'cas', key, value, exptime, thinkMs });
         break;
       case 'set':
-        ops.push({ f: 'set', key, value, thinkMs });
+        ops.push({ f: 'set', key, value, exptime, thinkMs });
         break;
       case 'add':
-        ops.push({ f: 'add', key, value, thinkMs });
+        ops.push({ f: 'add', key, value, exptime, thinkMs });
         break;
       case 'delete':
         ops.push({ f: 'delete', key, thinkMs });
@@ -163,7 +200,7 @@ function generateFault(rng: Rng, nodes: number, runMs: number): Fault {
         slowMsMax: rng.pick([0, 5, 50]),
       };
     case 'crash':
-      return { kind: 'crash', atMs, forMs, nodes: rng.chance(0.15) ? { all: true } : pickNodes(rng, nodes) };
+      return { kind: 'crash', atMs, forMs, nodes: pickCrashed(rng, nodes), busy: rng.chance(0.7) };
     case 'clock':
       return { kind: 'clock', atMs, forMs, node, jumpMs: rng.pick([-1, 1]) * rng.pick([200, 2000, 20_000, 120_000]) };
     case 'disk':
@@ -183,6 +220,24 @@ function pickNodes(rng: Rng, nodes: number): NodePick {
       return { from: rng.int(0, nodes - 1), count: minority };
     case 'majority':
       return { from: rng.int(0, nodes - 1), count: nodes - minority };
+  }
+}
+
+/**
+ * Crash victims: whole-cluster and majority crashes as often as single ones, since losing
+ * unsynced writes on a quorum at once is what tests durability (power loss, kill -9 all).
+ */
+function pickCrashed(rng: Rng, nodes: number): NodePick {
+  const majority = nodes - Math.floor((nodes - 1) / 2);
+  switch (rng.weighted({ all: 4, majority: 2, leader: 2, node: 2 })) {
+    case 'all':
+      return { all: true };
+    case 'majority':
+      return { from: rng.int(0, nodes - 1), count: majority };
+    case 'leader':
+      return { leaderOf: rng.int(0, 4) };
+    case 'node':
+      return { node: rng.int(1, nodes) };
   }
 }
 

@@ -19,6 +19,8 @@ export { mixSeed };
 /** Who owns an event: a node incarnation's events die with it. */
 export interface Owner {
   readonly alive: boolean;
+  /** The node it belongs to, if any (named when one of its events throws). */
+  readonly node?: number;
 }
 
 /** The class of an event at a given instant: soon before timers. */
@@ -41,6 +43,13 @@ export const harnessOwner: Owner = { alive: true };
 /** Events one instant may hold before the run is declared a livelock. */
 const eventsPerInstantMax = 200_000;
 
+/** The run's event budget ran out: a message storm or a node spinning on timers. */
+export class RunawayError extends Error {
+  constructor(eventsMax: number, atUs: number) {
+    super(`runaway: more than ${eventsMax} events by virtual time ${Math.floor(atUs / 1000)} ms (a message storm?)`);
+  }
+}
+
 /** Thrown when the queue spins at one instant (a node rescheduling itself forever). */
 export class LivelockError extends Error {
   constructor(atUs: number) {
@@ -53,6 +62,8 @@ export class Scheduler {
   nowUs = 0;
   /** Events run so far (for figures). */
   eventsRun = 0;
+  /** Events a run may take in all; past it the run stops with a RunawayError. */
+  eventsMax = Infinity;
   private heap: SimEvent[] = [];
   private seqNext = 0;
   private eventsAtInstant = 0;
@@ -60,6 +71,8 @@ export class Scheduler {
   private readonly turnHooks: Array<() => void> = [];
   /** The first error an event threw; the run stops at it. */
   error: unknown = undefined;
+  /** The owner of the event that threw it. */
+  errorOwner: Owner | null = null;
 
   /** Schedules `fn` `delayUs` from now. */
   at(delayUs: number, owner: Owner | null, fn: () => void): SimEvent {
@@ -101,12 +114,16 @@ export class Scheduler {
       }
       this.pop();
       if (ev.cancelled || (ev.owner !== null && !ev.owner.alive)) continue;
-      this.eventsRun++;
+      if (++this.eventsRun > this.eventsMax) {
+        this.error = new RunawayError(this.eventsMax, ev.atUs);
+        return;
+      }
       try {
         this.advanceTo(ev.atUs);
         ev.fn();
       } catch (err) {
         this.error = err;
+        this.errorOwner = ev.owner;
         return;
       }
       await turn();

@@ -24,6 +24,8 @@ export interface DiskTiming {
 /** What survives a node's crashes: the durable contents and the disk's counters. */
 export class SimDisk {
   readonly durable = new MemoryLogStore();
+  /** Told of every write issued (the nemesis aims crashes at writes in flight). */
+  readonly writeListeners = new Set<() => void>();
   /** Extra fsync delay while a slow-disk fault lasts. */
   slowUsMax = 0;
   batchesSynced = 0;
@@ -47,6 +49,8 @@ interface QueuedWrite {
 export class SimLogStore implements LogStoreLike {
   private queued: QueuedWrite[] = [];
   private syncing: QueuedWrite[] | null = null;
+  /** When the batch being synced becomes durable (virtual us), if one is. */
+  syncDoneAtUs: number | null = null;
   private batchScheduled = false;
 
   constructor(
@@ -66,6 +70,7 @@ export class SimLogStore implements LogStoreLike {
     return new Promise((resolve, reject) => {
       this.queued.push({ writes: writes.map(copyWrite), resolve, reject });
       this.scheduleBatch();
+      for (const listener of this.disk.writeListeners) listener();
     });
   }
 
@@ -92,6 +97,7 @@ export class SimLogStore implements LogStoreLike {
     this.disk.writesLost += this.unsyncedWrites;
     this.queued = [];
     this.syncing = null;
+    this.syncDoneAtUs = null;
   }
 
   /** Starts a batch at the end of this instant's soon events (writes of this turn join it). */
@@ -111,12 +117,13 @@ export class SimLogStore implements LogStoreLike {
     this.syncing = batch;
     const { fsyncUsMin, fsyncUsMax } = this.disk.timing;
     const delayUs = this.disk.rng.int(fsyncUsMin, fsyncUsMax) + (this.disk.slowUsMax > 0 ? this.disk.rng.int(0, this.disk.slowUsMax) : 0);
-    this.scheduler.at(delayUs, this.life, () => this.finishBatch(batch));
+    this.syncDoneAtUs = this.scheduler.at(delayUs, this.life, () => this.finishBatch(batch)).atUs;
   }
 
   private finishBatch(batch: QueuedWrite[]): void {
     if (this.syncing !== batch) return;
     this.syncing = null;
+    this.syncDoneAtUs = null;
     this.disk.batchesSynced++;
     for (const w of batch) {
       try {

@@ -73,6 +73,8 @@ export class SimNetwork {
   /** Delivery time of the last in-order frame per link (FIFO). */
   private readonly lastAtUs = new Map<number, number>();
   private readonly dirty = new Set<SimTransport>();
+  /** Draws each incarnation's first request id. */
+  readonly firstRequestIdRng: Rng;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -80,6 +82,7 @@ export class SimNetwork {
     private readonly timing: NetTiming,
   ) {
     scheduler.onTurnEnd(() => this.flushOutboxes());
+    this.firstRequestIdRng = new Rng(seed, 0x726571);
   }
 
   /** A fresh endpoint for a node incarnation (replacing its previous one). */
@@ -249,7 +252,8 @@ export class SimTransport implements TransportLike {
   private readonly peers = new Set<NodeId>();
   private readonly outboxes = new Map<NodeId, Outbox>();
   private readonly pending = new Map<number, PendingRequest>();
-  private requestIdNext = 1;
+  /** Random first id per incarnation, as the real transport's (a late answer to a previous incarnation must not match). */
+  private requestIdNext: number;
   private messagesHandler: MessagesHandler = () => {};
   private statusHandler: (id: NodeId, up: boolean) => void = () => {};
   private requestHandler: RequestHandler | null = null;
@@ -260,7 +264,9 @@ export class SimTransport implements TransportLike {
     readonly id: NodeId,
     readonly life: Life,
     private readonly net: SimNetwork,
-  ) {}
+  ) {
+    this.requestIdNext = 1 + Math.floor(net.firstRequestIdRng.float() * 2 ** 48);
+  }
 
   setPeer(id: NodeId): void {
     this.peers.add(id);

@@ -48,14 +48,20 @@ const itemBytesMax = 1024 * 1024;
 export interface NodeFigures {
   starts: number;
   crashes: number;
-  snapshotsTaken: number;
-  snapshotsInstalled: number;
+}
+
+/** Snapshot counts of a node. */
+export interface SnapshotFigures {
+  taken: number;
+  installed: number;
 }
 
 /** One simulated node and its successive incarnations. */
 export class SimNode {
   readonly clock: NodeClock = { offsetMs: 0 };
-  readonly figures: NodeFigures = { starts: 0, crashes: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+  readonly figures: NodeFigures = { starts: 0, crashes: 0 };
+  /** Snapshots of the incarnations that crashed. */
+  private readonly pastSnapshots: SnapshotFigures = { taken: 0, installed: 0 };
   host: ClusterHost | null = null;
   executor: ClusterExecutor | null = null;
   private life: Life | null = null;
@@ -72,9 +78,9 @@ export class SimNode {
     return this.life?.alive === true;
   }
 
-  /** The incarnation number (0 before the first start). */
-  get incarnation(): number {
-    return this.figures.starts;
+  /** When the write being synced becomes durable (virtual us), if one is. */
+  get syncDoneAtUs(): number | null {
+    return this.store?.syncDoneAtUs ?? null;
   }
 
   /** Writes issued and not yet durable. */
@@ -105,7 +111,9 @@ export class SimNode {
   /** Kills the incarnation: timers, connections and unsynced writes are gone. */
   crash(): void {
     if (!this.up) return;
-    this.collectFigures();
+    const live = this.snapshots();
+    this.pastSnapshots.taken = live.taken;
+    this.pastSnapshots.installed = live.installed;
     this.life!.alive = false;
     this.store!.crash();
     this.world.network.detach(this.id);
@@ -122,14 +130,14 @@ export class SimNode {
     return true;
   }
 
-  /** Adds the live incarnation's snapshot counters to the figures (before it goes). */
-  collectFigures(): void {
+  /** Snapshots taken and installed by every incarnation so far. */
+  snapshots(): SnapshotFigures {
+    const sum = { ...this.pastSnapshots };
     for (const r of this.host?.replicas.values() ?? []) {
-      this.figures.snapshotsTaken += r.snapshotsTaken;
-      this.figures.snapshotsInstalled += r.snapshotsInstalled;
-      r.snapshotsTaken = 0;
-      r.snapshotsInstalled = 0;
+      sum.taken += r.snapshotsTaken;
+      sum.installed += r.snapshotsInstalled;
     }
+    return sum;
   }
 
   private hostConfig(): HostConfig {

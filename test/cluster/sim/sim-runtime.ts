@@ -1,8 +1,8 @@
 /**
  * The Runtime (src/cluster/runtime.ts) of one simulated node incarnation: its timers are
  * events of the shared Scheduler owned by the incarnation, so a crash drops them all at
- * once; its wall clock is virtual time plus the node's clock offset (a clock jump moves the
- * offset, never virtual time).
+ * once; its wall clock (nowMs) is virtual time plus the node's clock offset (a clock jump
+ * moves the offset), its monotonic clock (monoMs) is virtual time.
  */
 import type { Runtime, Timer } from '../../../src/cluster/runtime.js';
 import type { Owner, Scheduler, SimEvent } from './scheduler.js';
@@ -44,6 +44,9 @@ export class SimRuntime implements Runtime {
   ) {}
 
   readonly nowMs = (): number => epochMs + this.scheduler.nowMs + this.clock.offsetMs;
+
+  /** Virtual time itself: clock jumps never touch it. */
+  readonly monoMs = (): number => this.scheduler.nowUs / 1000;
 
   readonly after = (ms: number, fn: () => void): Timer => {
     const t: SimTimer = { ev: null, cancelled: false };

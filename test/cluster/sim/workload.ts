@@ -6,9 +6,9 @@
  * request whose keys are recorded as reads of their own sub-processes (memcached's
  * multi-get is not atomic across keys; each key's read must be linearizable on its own).
  *
- * Classification follows jepsen-lite (workload/ops.ts) by error code: a failed read is a
- * fail; a failed write is a fail only when its code says it was never proposed
- * (ERR_NO_LEADER, ERR_NOT_BOOTSTRAPPED), info otherwise. A client whose node crashes with
+ * Classification is jepsen-lite's own (workload/ops.ts `surelyNotApplied`), by error code:
+ * a failed read is a fail; a failed write is a fail only when its code says it was never
+ * proposed (ERR_NO_LEADER, ERR_NOT_BOOTSTRAPPED), info otherwise. A client whose node crashes with
  * an op outstanding sees its connection drop: a read fails, a write is info.
  *
  * History times are virtual nanoseconds, made strictly increasing, so the checker sees
@@ -16,6 +16,7 @@
  */
 import type { CacheOp, CacheResult } from '../../../src/cache/ops.js';
 import type { HistoryEvent, OpF } from '../../../jepsen-lite/history/types.js';
+import { surelyNotApplied } from '../../../jepsen-lite/workload/ops.js';
 import { harnessOwner, type Scheduler } from './scheduler.js';
 import type { ClientPlan, PlannedOp } from './schedule.js';
 
@@ -23,13 +24,14 @@ import type { ClientPlan, PlannedOp } from './schedule.js';
 export interface ClusterAccess {
   /** The node's executor, or null while it is down (connection refused). */
   executor(node: number): { execute(ops: CacheOp[], done: (results: CacheResult[]) => void): void } | null;
-  /** The node's incarnation (a reply from an older one is never delivered). */
-  incarnation(node: number): number;
-  /** Whether `node` leads the data group holding `key` right now (for figures). */
-  leadsKey(node: number, key: string): boolean;
+  /** Where a read of `key` arriving at `node` starts (for figures): its leader, a follower, or no replica. */
+  readPath(node: number, key: string): ReadPath;
   /** The data group holding `key` (for figures). */
   groupOf(key: string): number;
 }
+
+/** Where a read starts: at the group's leader, at a follower replica (a follower read), or at a node without a replica (forwarded). */
+export type ReadPath = 'leader' | 'follower' | 'remote';
 
 /** Figures of the workload (non-vacuity). */
 export interface WorkloadStats {
@@ -39,22 +41,12 @@ export interface WorkloadStats {
   info: number;
   /** ok completions per f. */
   okByF: Record<string, number>;
-  /** Reads answered ok by a node that did not lead the key's group (forwarded reads). */
-  forwardedReadsOk: number;
-  /** Reads answered ok at the node leading the group. */
-  localReadsOk: number;
+  /** Reads answered ok, by the path they started on (ReadPath). */
+  readsOk: Record<ReadPath, number>;
   /** Multi-key gets whose keys spanned more than one group, answered ok in full. */
   multiGetsOk: number;
   /** Ops cut off by their node's crash. */
   cutByCrash: number;
-}
-
-/** The code prefixes of SERVER_ERRORs that prove a write never happened (src/cluster/errors.ts). */
-const surelyNotAppliedCodes = ['ERR_NO_LEADER', 'ERR_NOT_BOOTSTRAPPED'];
-
-/** Whether a write's SERVER_ERROR text (`<CODE> <message>`) proves it was not applied. */
-export function surelyNotApplied(message: string): boolean {
-  return surelyNotAppliedCodes.some((code) => message === code || message.startsWith(`${code} `));
 }
 
 /** Wait before retrying to connect to a node that is down. */
@@ -62,13 +54,11 @@ const reconnectMs = 50;
 
 interface Outstanding {
   node: number;
-  incarnation: number;
   /** History ops waiting for this request's answer: [process, f, key, invoke value]. */
   ops: Array<[number, OpF, string, HistoryEvent['value']]>;
 }
 
 interface Client {
-  index: number;
   plan: ClientPlan;
   next: number;
   process: number;
@@ -83,8 +73,10 @@ interface Client {
 export class Workload {
   readonly history: HistoryEvent[] = [];
   readonly stats: WorkloadStats = {
-    invoked: 0, ok: 0, fail: 0, info: 0, okByF: {}, forwardedReadsOk: 0, localReadsOk: 0, multiGetsOk: 0, cutByCrash: 0,
+    invoked: 0, ok: 0, fail: 0, info: 0, okByF: {}, readsOk: { leader: 0, follower: 0, remote: 0 }, multiGetsOk: 0, cutByCrash: 0,
   };
+  /** Told of every write acknowledged to a client (the nemesis aims crashes at them). */
+  readonly writeAckListeners = new Set<() => void>();
   private readonly clients: Client[];
   private processNext = 0;
   private lastNs = 0;
@@ -95,8 +87,10 @@ export class Workload {
     private readonly scheduler: Scheduler,
     private readonly cluster: ClusterAccess,
     plans: ClientPlan[],
+    /** Every history event as it is recorded (replays with --verbose). */
+    private readonly trace?: (line: string) => void,
   ) {
-    this.clients = plans.map((plan, index) => ({ index, plan, next: 0, process: this.newProcess(), readers: [], outstanding: null, token: 0 }));
+    this.clients = plans.map((plan) => ({ plan, next: 0, process: this.newProcess(), readers: [], outstanding: null, token: 0 }));
   }
 
   /** Starts every client (its first op after its think time). */
@@ -165,7 +159,7 @@ export class Workload {
     }
     const op = c.plan.ops[c.next++]!;
     if (op.f === 'get') return this.runGet(c, op.keys, false);
-    if (op.f === 'cas') return this.runGet(c, [op.key], true, op.value);
+    if (op.f === 'cas') return this.runGet(c, [op.key], true, op);
     this.runWrite(c, op);
   }
 
@@ -174,7 +168,7 @@ export class Workload {
     const node = c.plan.node;
     const exec = this.cluster.executor(node)!;
     const token = c.token;
-    c.outstanding = { node, incarnation: this.cluster.incarnation(node), ops: history };
+    c.outstanding = { node, ops: history };
     exec.execute(ops, (results) => {
       if (c.token !== token || c.outstanding === null) return;
       c.outstanding = null;
@@ -182,11 +176,11 @@ export class Workload {
     });
   }
 
-  private runGet(c: Client, keys: string[], thenCas: boolean, casValue?: string): void {
+  private runGet(c: Client, keys: string[], thenCas: boolean, cas?: Extract<PlannedOp, { f: 'cas' }>): void {
     const node = c.plan.node;
     while (c.readers.length < keys.length - 1) c.readers.push(this.newProcess());
     const procs = keys.map((_, i) => (i === 0 ? c.process : c.readers[i - 1]!));
-    const forwarded = keys.map((k) => !this.cluster.leadsKey(node, k));
+    const paths = keys.map((k) => this.cluster.readPath(node, k));
     keys.forEach((key, i) => this.invoke(procs[i]!, 'read', key, null, node));
     const ops: CacheOp[] = keys.map((k) => ({ type: 'get', key: Buffer.from(k) }));
     this.send(c, ops, keys.map((k, i) => [procs[i]!, 'read', k, null]), (results) => {
@@ -194,20 +188,21 @@ export class Workload {
       keys.forEach((key, i) => {
         const ok = this.completeRead(procs[i]!, key, results[i]!, node);
         allOk &&= ok;
-        if (ok) forwarded[i] ? this.stats.forwardedReadsOk++ : this.stats.localReadsOk++;
+        if (ok) this.stats.readsOk[paths[i]!]++;
       });
       if (allOk && new Set(keys.map((k) => this.cluster.groupOf(k))).size > 1) this.stats.multiGetsOk++;
       const first = results[0]!;
-      if (thenCas && first.kind === 'hit') return this.runCas(c, keys[0]!, first.item.value.toString(), first.item.cas, casValue!);
+      if (thenCas && first.kind === 'hit') return this.runCas(c, cas!, first.item.value.toString(), first.item.cas);
       this.scheduleNext(c);
     });
   }
 
-  private runCas(c: Client, key: string, expected: string, cas: number, value: string): void {
+  private runCas(c: Client, planned: Extract<PlannedOp, { f: 'cas' }>, expected: string, cas: number): void {
+    const { key, value, exptime } = planned;
     const node = c.plan.node;
     const invokeValue: [string, string] = [expected, value];
     this.invoke(c.process, 'cas', key, invokeValue, node);
-    const op: CacheOp = { type: 'store', mode: 'cas', key: Buffer.from(key), flags: 0, exptime: 0, value: Buffer.from(value), cas };
+    const op: CacheOp = { type: 'store', mode: 'cas', key: Buffer.from(key), flags: 0, exptime, value: Buffer.from(value), cas };
     this.send(c, [op], [[c.process, 'cas', key, invokeValue]], (results) => this.completeWrite(c, 'cas', key, invokeValue, results[0]!));
   }
 
@@ -221,7 +216,7 @@ export class Workload {
       case 'set':
       case 'add':
         [f, value] = [op.f === 'set' ? 'write' : 'add', op.value];
-        cacheOp = { type: 'store', mode: op.f, key, flags: 0, exptime: 0, value: Buffer.from(op.value) };
+        cacheOp = { type: 'store', mode: op.f, key, flags: 0, exptime: op.exptime, value: Buffer.from(op.value) };
         break;
       case 'delete':
         [f, value, cacheOp] = ['delete', null, { type: 'delete', key }];
@@ -246,7 +241,10 @@ export class Workload {
   private completeWrite(c: Client, f: OpF, key: string, value: HistoryEvent['value'], r: CacheResult): void {
     const node = c.plan.node;
     const outcome = writeOutcome(f, r);
-    if (outcome.type === 'ok') this.recordOk(c.process, f, key, outcome.value ?? value, node);
+    if (outcome.type === 'ok') {
+      this.recordOk(c.process, f, key, outcome.value ?? value, node);
+      for (const listener of this.writeAckListeners) listener();
+    }
     else this.record({ process: c.process, type: outcome.type, f, key, value, node, error: errorText(r) });
     if (outcome.type === 'info') c.process = this.newProcess();
     this.scheduleNext(c);
@@ -254,7 +252,7 @@ export class Workload {
 
   private invoke(process: number, f: OpF, key: string, value: HistoryEvent['value'], node: number): void {
     this.stats.invoked++;
-    this.history.push({ process, type: 'invoke', f, key, value, time: this.nowNs(), node });
+    this.push({ process, type: 'invoke', f, key, value, time: this.nowNs(), node });
   }
 
   private recordOk(process: number, f: OpF, key: string, value: HistoryEvent['value'], node: number): true {
@@ -265,7 +263,14 @@ export class Workload {
 
   private record(e: Omit<HistoryEvent, 'time'>): void {
     this.stats[e.type as 'ok' | 'fail' | 'info']++;
-    this.history.push({ ...e, time: this.nowNs() });
+    this.push({ ...e, time: this.nowNs() });
+  }
+
+  private push(e: HistoryEvent): void {
+    this.history.push(e);
+    if (this.trace === undefined) return;
+    const error = e.error === undefined ? '' : ` (${e.error})`;
+    this.trace(`[${String(this.scheduler.nowMs).padStart(6)} ms]   client p${e.process} at node ${e.node}: ${e.type} ${e.f} ${e.key} ${JSON.stringify(e.value)}${error}`);
   }
 
   /** Virtual ns, strictly increasing: events at one instant keep their real order. */
