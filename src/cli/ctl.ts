@@ -4,6 +4,12 @@
  */
 import http from 'node:http';
 
+/**
+ * Admin listener of node 1 in `npm start`'s layout (base port P = 11211; node i listens for
+ * clients on P+i-1, for peers on P+100+i, for admin HTTP on P+200+i).
+ */
+export const ctlAdminDefault = '127.0.0.1:11412';
+
 /** Usage of `memraft ctl`. */
 export const ctlUsage = `Usage: memraft ctl <command> [--admin HOST:PORT] [--json]
 
@@ -14,7 +20,8 @@ Commands:
   drain <node>        move every replica off <node>, then mark it removed
   remove <node>       mark a (dead) node removed: its replicas are re-created elsewhere
 
---admin defaults to 127.0.0.1:11312 (MEMRAFT_ADMIN).`;
+--admin is any node's admin listener (--admin-listen; node i of a cluster on base port P
+listens on P+200+i). Default: MEMRAFT_ADMIN, else ${ctlAdminDefault} (node 1 of npm start).`;
 
 interface StatusJson {
   nodes: Array<{ id: number; state: string; client: string; peer: string; admin: string }>;
@@ -22,9 +29,33 @@ interface StatusJson {
   moves: Array<{ group: number; from: number; to: number; phase: string }>;
 }
 
-/** Runs `memraft ctl`; answers the exit code. */
+/** An admin address that does not answer HTTP (nothing listens, or not an admin listener). */
+export class CtlUnreachableError extends Error {
+  /** Stable code for callers that match on it. */
+  readonly code = 'E_CTL_UNREACHABLE';
+  constructor(admin: string, why: string) {
+    super(
+      `no HTTP answer from ${admin} (${why}): is it a node's admin listener? ` +
+        `Pass --admin HOST:PORT or set MEMRAFT_ADMIN (node i on base port P: P+200+i; npm start's node 1: ${ctlAdminDefault})`,
+    );
+    this.name = 'CtlUnreachableError';
+  }
+}
+
+/** Runs `memraft ctl`; answers the exit code. An unreachable admin address is one line on stderr and exit 1. */
 export async function ctlCommand(args: string[]): Promise<number> {
-  let admin = process.env.MEMRAFT_ADMIN ?? '127.0.0.1:11312';
+  try {
+    return await ctlDispatch(args);
+  } catch (err) {
+    if (!(err instanceof CtlUnreachableError)) throw err;
+    process.stderr.write(`memraft ctl: ${err.message}\n`);
+    return 1;
+  }
+}
+
+async function ctlDispatch(args: string[]): Promise<number> {
+  const fromEnv = process.env.MEMRAFT_ADMIN;
+  let admin = fromEnv === undefined || fromEnv === '' ? ctlAdminDefault : fromEnv;
   let json = false;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -33,6 +64,14 @@ export async function ctlCommand(args: string[]): Promise<number> {
     else rest.push(args[i]!);
   }
   const [op, node, peer] = rest;
+  if (op === 'help' || op === '--help' || op === '-h') {
+    process.stdout.write(ctlUsage + '\n');
+    return 0;
+  }
+  if (!/^(?:\[[^\]]+\]|[^:]*):[0-9]{1,5}$/.test(admin)) {
+    process.stderr.write(`memraft ctl: --admin must be HOST:PORT, got ${JSON.stringify(admin)}\n\n${ctlUsage}\n`);
+    return 2;
+  }
   if (op === 'status') return status(admin, json);
   if (op === 'join' && node !== undefined && /^[0-9]+$/.test(node) && peer !== undefined) {
     return report(op, node, json, await call(admin, 'POST', `/ctl/join?node=${node}&peer=${encodeURIComponent(peer)}`));
@@ -75,12 +114,15 @@ function pad(v: unknown, width: number): string {
   return String(v).padEnd(width);
 }
 
+// Any failure to get an HTTP answer (refused, reset, not HTTP, timeout) is a CtlUnreachableError.
 function call(admin: string, method: string, path: string): Promise<{ code: number; body: unknown }> {
   const at = admin.lastIndexOf(':');
+  const host = admin.slice(0, at).replace(/^\[(.*)\]$/, '$1');
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: admin.slice(0, at), port: Number(admin.slice(at + 1)), method, path, timeout: 15_000 }, (res) => {
+    const req = http.request({ host, port: Number(admin.slice(at + 1)), method, path, timeout: 15_000 }, (res) => {
       let data = '';
       res.setEncoding('utf8');
+      res.on('error', (err) => reject(new CtlUnreachableError(admin, err.message)));
       res.on('data', (c: string) => (data += c));
       res.on('end', () => {
         try {
@@ -90,8 +132,8 @@ function call(admin: string, method: string, path: string): Promise<{ code: numb
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${admin}`)));
-    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new CtlUnreachableError(admin, err.message)));
     req.end();
   });
 }

@@ -1,14 +1,26 @@
 // The `memraft` command line as a real child process: usage errors, help, signals.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { RawClient, ensureBuilt, mainJs, startServer } from './helpers.js';
+import { RawClient, ensureBuilt, freePort, mainJs, startServer } from './helpers.js';
 
 function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   ensureBuilt();
   const result = spawnSync(process.execPath, [mainJs, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+// Like run, but leaves this process's event loop free to serve sockets the child talks to.
+async function runAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  ensureBuilt();
+  const child = spawn(process.execPath, [mainJs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [status] = (await once(child, 'exit')) as [number | null];
+  return { status, stdout, stderr };
 }
 
 describe('memraft CLI', () => {
@@ -50,5 +62,39 @@ describe('memraft CLI', () => {
     const [code] = await once(server.child, 'exit');
     expect(code).toBe(0);
     await c.readToClose();
+  });
+});
+
+describe('memraft ctl', () => {
+  it('defaults --admin to node 1 of npm start (admin port P+201), not its peer port', () => {
+    const help = run(['ctl', '--help'], { MEMRAFT_ADMIN: '' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('127.0.0.1:11412');
+    expect(help.stdout).not.toContain('11312');
+  });
+
+  it('names the address and --admin in one line when the port hangs up on HTTP (a peer port)', async () => {
+    // A peer listener closes on the first bytes that are not a handshake.
+    const peerLike = net.createServer((socket) => socket.once('data', () => socket.destroy())).listen(0, '127.0.0.1');
+    await once(peerLike, 'listening');
+    const admin = `127.0.0.1:${(peerLike.address() as net.AddressInfo).port}`;
+    try {
+      const { status, stderr } = await runAsync(['ctl', 'status', '--admin', admin]);
+      expect(status).toBe(1);
+      expect(stderr).toMatch(new RegExp(`^memraft ctl: no HTTP answer from ${admin} \\(socket hang up\\).*--admin HOST:PORT.*\n$`));
+    } finally {
+      peerLike.close();
+    }
+  });
+
+  it('names the address when nothing listens, and answers a malformed --admin with usage', async () => {
+    const admin = `127.0.0.1:${await freePort()}`;
+    const { status, stderr } = await runAsync(['ctl', 'drain', '2', '--admin', admin]);
+    expect(status).toBe(1);
+    expect(stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
+    expect(stderr).toContain(`no HTTP answer from ${admin} (connect ECONNREFUSED`);
+    const bad = run(['ctl', 'status', '--admin', '11412']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--admin must be HOST:PORT');
   });
 });
