@@ -33,6 +33,21 @@ export interface InboundOptions {
 
 type InboundState = 'hello' | 'auth' | 'open' | 'closed';
 
+/** Bytes kept from before the hello, to name what connected when it is not a peer. */
+const firstBytesKept = 40;
+
+/**
+ * Why a connection whose first bytes were not a frame is refused. Text (an HTTP request,
+ * a memcached command) read as a length is a frame of about a gigabyte ("GET " is
+ * 1195725856): say what it sent instead, since that is nearly always a client at the wrong port.
+ */
+function notAPeer(firstBytes: Buffer, why: string): string {
+  const text = firstBytes.toString('latin1');
+  const firstLine = /^[\x20-\x7e]{4,}/.exec(text);
+  if (firstLine === null) return `not a memraft peer: ${why}`;
+  return `not a memraft peer: it sent text ${JSON.stringify(firstLine[0])} (an HTTP or memcached client at the peer port?)`;
+}
+
 /** The server half of a peer connection. */
 export class InboundConnection {
   /** The authenticated peer (0 until the handshake completes). */
@@ -44,6 +59,7 @@ export class InboundConnection {
   private readonly opts: InboundOptions;
   private readonly decoder = new FrameDecoder(handshakeFrameBytesMax);
   private readonly remote: string;
+  private firstBytes: Buffer = Buffer.alloc(0);
   private state: InboundState = 'hello';
   private proofInput: ProofInput | null = null;
   private timer: NodeJS.Timeout | null;
@@ -73,11 +89,15 @@ export class InboundConnection {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    if (this.state === 'hello' && this.firstBytes.length < firstBytesKept) {
+      this.firstBytes = Buffer.concat([this.firstBytes, chunk.subarray(0, firstBytesKept - this.firstBytes.length)]);
+    }
     let frames: Buffer[];
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
-      this.fail((err as Error).message);
+      const why = (err as Error).message;
+      this.fail(this.state === 'hello' ? notAPeer(this.firstBytes, why) : why);
       return;
     }
     for (const body of frames) {

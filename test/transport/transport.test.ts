@@ -133,6 +133,23 @@ describe('transport: authentication and bad input', () => {
     expect(nodes[0].logs[0]['remote']).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
+  it('refuses an HTTP request at once with one line saying what it sent', async () => {
+    nodes = [await startNode(1)];
+    const socket = net.connect({ host, port: nodes[0].port });
+    await once(socket, 'connect');
+    const received: Buffer[] = [];
+    socket.on('data', (d: Buffer) => received.push(d));
+    // ctl status pointed at a peer port: "GET " read as a length would be a 1.2 GB frame.
+    socket.write('GET /ctl/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await once(socket, 'close');
+    expect(Buffer.concat(received).length).toBe(0);
+    const refused = nodes[0].logs.filter((l) => String(l['msg']).includes('peer connection refused'));
+    expect(refused.map((l) => l['msg'])).toEqual([
+      'peer connection refused: not a memraft peer: it sent text "GET /ctl/status HTTP/1.1" (an HTTP or memcached client at the peer port?)',
+    ]);
+    expect(nodes[0].t.stats().handshakeFailures).toBe(1);
+  });
+
   it('closes an authenticated connection that sends garbage, and keeps serving others', async () => {
     nodes = await startCluster(2);
     const [a, b] = nodes;
