@@ -6,6 +6,10 @@
  * Flag forms: `--name value`, `--name=value`, and for memcached's short flags also
  * `-m 64` / `-m64`. Every long flag has an environment equivalent `MEMRAFT_<NAME>`
  * (upper case, dashes to underscores, e.g. `MEMRAFT_MEMORY_MB`); argv wins over env.
+ *
+ * memcached's own flags work as a drop-in: `-p`, `-l`, `-m`, `-I`, `-c`, `-v`/`-vv`/`-vvv`;
+ * `-t` and `-U 0` are accepted for scripts that pass them, and what memraft cannot do
+ * (UDP, `-d` daemonizing) is a usage error that says what to do instead.
  */
 
 /** An operating error for bad command-line input; the CLI prints it with usage and exits 2. */
@@ -92,13 +96,22 @@ export function isClusterConfig(config: ServeConfig): boolean {
 /** The usage text printed with `--help` and after a usage error. */
 export const serveUsage = `Usage: memraft serve [options]
 
-  --listen HOST:PORT        client listener (default 127.0.0.1:11211)
+  -l, --listen ADDR         client listener: HOST:PORT, [V6]:PORT, or a HOST alone with
+                            the port from -p (default 127.0.0.1:11211)
+  -p, --port PORT           client TCP port (default 11211)
   -m, --memory-mb MB        cache memory limit in MiB (default 64)
   -I, --item-size-max SIZE  largest item, bytes; accepts 512k, 1m (default 1m)
   -c, --max-connections N   max simultaneous client connections (default 1024)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent (default info)
+  -v, -vv, -vvv             memcached's verbosity: --log-level info, debug, trace
   --data-dir DIR            node state directory (default ./memraft-data)
   --standalone              no Raft, nothing on disk: a plain memcached replacement
+
+memcached flags accepted for compatibility:
+  -t, --threads N           ignored: a node is one event-loop thread per process
+  -U, --udp-port 0          only 0 (UDP off): memraft serves TCP only
+  -d, --daemon              refused: run serve under a process supervisor (systemd, a
+                            container runtime) or start a cluster with scripts/cluster.sh
 
 With no cluster flags, serve runs a durable single-node cluster (node id 1) in --data-dir.
 
@@ -124,7 +137,8 @@ with data you care about):
 
 Every long flag also reads MEMRAFT_<NAME> from the environment (e.g. MEMRAFT_MEMORY_MB).`;
 
-type FlagKind = 'string' | 'flag';
+/** `verbosity`: memcached's -v, repeatable and stackable (-vv), mapped onto --log-level. */
+type FlagKind = 'string' | 'flag' | 'verbosity';
 
 interface FlagSpec {
   long: string;
@@ -134,11 +148,16 @@ interface FlagSpec {
 
 // The accepted flags; the long name is the key of the raw values and of the env name.
 const flagSpecs: FlagSpec[] = [
-  { long: 'listen', kind: 'string' },
+  { long: 'listen', short: 'l', kind: 'string' },
+  { long: 'port', short: 'p', kind: 'string' },
   { long: 'memory-mb', short: 'm', kind: 'string' },
   { long: 'item-size-max', short: 'I', kind: 'string' },
   { long: 'max-connections', short: 'c', kind: 'string' },
   { long: 'log-level', kind: 'string' },
+  { long: 'verbose', short: 'v', kind: 'verbosity' },
+  { long: 'threads', short: 't', kind: 'string' },
+  { long: 'udp-port', short: 'U', kind: 'string' },
+  { long: 'daemon', short: 'd', kind: 'flag' },
   { long: 'data-dir', kind: 'string' },
   { long: 'standalone', kind: 'flag' },
   { long: 'id', kind: 'string' },
@@ -161,6 +180,12 @@ const flagSpecs: FlagSpec[] = [
 ];
 
 const logLevels: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Log level for memcached's verbosity: -v, -vv, -vvv (and more) as a count of v's. */
+const verbosityLevels: readonly LogLevel[] = ['info', 'debug', 'trace'];
+
+/** Client port when neither -p nor --listen names one: memcached's. */
+const clientPortDefault = 11211;
 
 /** memcached's bounds for -I: at least 1 KiB, at most 1 GiB. */
 const itemBytesMin = 1024;
@@ -196,9 +221,15 @@ function readEnv(env: Readonly<Record<string, string | undefined>>): RawFlags {
 }
 
 function readArgv(argv: readonly string[], raw: RawFlags): void {
+  let verbosity = 0;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const { spec, inline } = matchFlag(arg);
+    if (spec.kind === 'verbosity') {
+      verbosity += verbosityOf(arg, inline);
+      raw.set('log-level', verbosityLevels[Math.min(verbosity, verbosityLevels.length) - 1]!);
+      continue;
+    }
     if (spec.kind === 'flag') {
       if (inline !== null) throw new UsageError(`flag --${spec.long} takes no value`);
       raw.set(spec.long, 'true');
@@ -211,6 +242,13 @@ function readArgv(argv: readonly string[], raw: RawFlags): void {
     }
     raw.set(spec.long, value);
   }
+}
+
+/** How many v's one -v, -vv, -vvv or --verbose adds. */
+function verbosityOf(arg: string, inline: string | null): number {
+  if (inline === null) return 1;
+  if (!arg.startsWith('--') && /^v+$/.test(inline)) return 1 + inline.length;
+  throw new UsageError(`flag ${arg} takes no value (use -v, -vv or -vvv)`);
 }
 
 function matchFlag(arg: string): { spec: FlagSpec; inline: string | null } {
@@ -235,8 +273,9 @@ function buildConfig(raw: RawFlags): ServeConfig {
   if (itemBytesMax > (memoryMb * 1024 * 1024) / 2) {
     throw new UsageError('item size max (-I) cannot be larger than half of the memory limit (-m)');
   }
+  checkMemcachedOnlyFlags(raw);
   return {
-    listen: parseHostPort(raw.get('listen') ?? '127.0.0.1:11211', 'listen'),
+    listen: resolveListen(raw),
     memoryMb,
     itemBytesMax,
     connectionsMax: parseIntFlag(raw, 'max-connections', 1024, 1, 1_000_000),
@@ -245,6 +284,47 @@ function buildConfig(raw: RawFlags): ServeConfig {
     standalone: raw.has('standalone'),
     cluster: withEmbeddedDefault(buildClusterFlags(raw), raw),
   };
+}
+
+/**
+ * memcached flags memraft takes without using: -t (one event-loop thread per process
+ * whatever it says) and -U 0. What memraft cannot do is a usage error naming the alternative.
+ */
+function checkMemcachedOnlyFlags(raw: RawFlags): void {
+  if (raw.has('daemon')) {
+    throw new UsageError(
+      '-d (daemonize) is not supported: run memraft serve in the foreground under a process supervisor ' +
+        '(systemd, a container runtime), or start a cluster with scripts/cluster.sh, which runs the nodes in the background',
+    );
+  }
+  parseIntFlag(raw, 'threads', 1, 1, 1024);
+  if (parseIntFlag(raw, 'udp-port', 0, 0, 65535) !== 0) {
+    throw new UsageError(`UDP is not supported: memraft serves memcached over TCP only; leave -U out or pass -U 0, got -U ${raw.get('udp-port')}`);
+  }
+}
+
+/**
+ * The client listener from --listen/-l and -p, memcached's pair: -l names the address (with
+ * or without a port), -p the port. Two different ports are an error rather than a silent pick.
+ */
+function resolveListen(raw: RawFlags): HostPort {
+  const listen = raw.get('listen');
+  const address = listen === undefined ? { host: '127.0.0.1', port: null } : parseListenAddress(listen);
+  if (!raw.has('port')) return { host: address.host, port: address.port ?? clientPortDefault };
+  const port = parseIntFlag(raw, 'port', clientPortDefault, 0, 65535);
+  if (address.port !== null && address.port !== port) {
+    throw new UsageError(`-p ${port} and --listen ${listen} name different ports; give the port once`);
+  }
+  return { host: address.host, port };
+}
+
+/** `HOST:PORT`, `[V6]:PORT`, `:PORT`, or an address alone: `HOST`, `[V6]`, `V6` (port null). */
+function parseListenAddress(value: string): { host: string; port: number | null } {
+  const bracketed = /^\[([^\]]+)\]$/.exec(value);
+  if (bracketed !== null) return { host: bracketed[1]!, port: null };
+  const bareV6 = /^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*:[0-9a-fA-F:.]*$/.test(value);
+  if (bareV6 || (value !== '' && !value.includes(':'))) return { host: value, port: null };
+  return parseHostPort(value, 'listen');
 }
 
 /**

@@ -44,6 +44,17 @@ describe('memraft CLI', () => {
     expect(run(['version']).stdout).toMatch(/^memraft \d+\.\d+\.\d+\n$/);
   });
 
+  it("lists memcached's flags in help and refuses -d and UDP with exit 2", () => {
+    const help = run(['serve', '--help']).stdout;
+    for (const flag of ['-p, --port', '-l, --listen', '-v, -vv, -vvv', '-t, --threads', '-U, --udp-port 0', '-d, --daemon']) expect(help).toContain(flag);
+    const daemon = run(['serve', '-d', '-p', '11211']);
+    expect(daemon.status).toBe(2);
+    expect(daemon.stderr).toMatch(/^memraft: -d \(daemonize\) is not supported: .*systemd.*scripts\/cluster\.sh/);
+    const udp = run(['serve', '-U', '11211']);
+    expect(udp.status).toBe(2);
+    expect(udp.stderr).toContain('UDP is not supported');
+  });
+
   it('fails clearly when the port is taken', async () => {
     const blocker = net.createServer().listen(0, '127.0.0.1');
     await once(blocker, 'listening');

@@ -48,6 +48,47 @@ describe('parseServeArgs', () => {
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 1234 });
   });
 
+  it("reads memcached's -p and -l as the client listener, alone or together", () => {
+    expect(serve(['-p', '11311']).listen).toEqual({ host: '127.0.0.1', port: 11311 });
+    expect(serve(['-l', '0.0.0.0']).listen).toEqual({ host: '0.0.0.0', port: 11211 });
+    expect(serve(['-l', '0.0.0.0', '-p', '11311']).listen).toEqual({ host: '0.0.0.0', port: 11311 });
+    expect(serve(['-p11311', '-l10.0.0.5']).listen).toEqual({ host: '10.0.0.5', port: 11311 });
+    expect(serve(['-l', '127.0.0.1:11311', '-p', '11311']).listen).toEqual({ host: '127.0.0.1', port: 11311 });
+    expect(serve(['-l', '::1', '-p', '5000']).listen).toEqual({ host: '::1', port: 5000 });
+    expect(serve(['-l', '[::1]']).listen).toEqual({ host: '::1', port: 11211 });
+    expect(serve(['--listen', 'localhost', '--port=6000']).listen).toEqual({ host: 'localhost', port: 6000 });
+    expect(serve(['-p', '7000'], { MEMRAFT_LISTEN: '0.0.0.0' }).listen).toEqual({ host: '0.0.0.0', port: 7000 });
+    expect(serve([], { MEMRAFT_PORT: '7001' }).listen).toEqual({ host: '127.0.0.1', port: 7001 });
+    expect(usageError(['-l', '127.0.0.1:5000', '-p', '6000'])).toMatch(/different ports/);
+    expect(usageError(['-p', '70000'])).toMatch(/--port must be between 0 and 65535/);
+    expect(usageError(['-p', 'http'])).toMatch(/--port must be a whole number/);
+  });
+
+  it('maps -v, -vv, -vvv onto --log-level info, debug, trace', () => {
+    expect(serve(['-v']).logLevel).toBe('info');
+    expect(serve(['-vv']).logLevel).toBe('debug');
+    expect(serve(['-vvv']).logLevel).toBe('trace');
+    expect(serve(['-v', '-v']).logLevel).toBe('debug');
+    expect(serve(['-vvvv']).logLevel).toBe('trace');
+    expect(serve(['--verbose']).logLevel).toBe('info');
+    expect(serve(['-vv'], { MEMRAFT_LOG_LEVEL: 'warn' }).logLevel).toBe('debug');
+    expect(serve(['-vv', '--log-level', 'warn']).logLevel).toBe('warn');
+    expect(serve(['--log-level', 'warn', '-vvv']).logLevel).toBe('trace');
+    expect(usageError(['-vx'])).toMatch(/takes no value/);
+    expect(usageError(['--verbose=2'])).toMatch(/takes no value/);
+  });
+
+  it('accepts -t N and -U 0, and refuses UDP and -d with what to do instead', () => {
+    const config = serve(['-t', '4', '-U', '0', '-p', '11211', '-m', '64']);
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 11211 });
+    expect(serve(['-t8', '-U0']).memoryMb).toBe(64);
+    expect(usageError(['-t', '0'])).toMatch(/--threads must be between/);
+    expect(usageError(['-U', '11211'])).toMatch(/^UDP is not supported: .*-U 0/);
+    expect(usageError([], { MEMRAFT_UDP_PORT: '11211' })).toMatch(/UDP is not supported/);
+    expect(usageError(['-d'])).toMatch(/^-d \(daemonize\) is not supported: .*process supervisor .*systemd.*scripts\/cluster\.sh/);
+    expect(usageError(['--daemon', '-p', '11211'])).toMatch(/daemonize/);
+  });
+
   it('reads long flags with = and the environment, argv winning', () => {
     const env = { MEMRAFT_MEMORY_MB: '128', MEMRAFT_LOG_LEVEL: 'debug', MEMRAFT_LISTEN: '127.0.0.1:5000' };
     const config = serve(['--memory-mb=256', '--item-size-max', '512k'], env);
@@ -95,7 +136,7 @@ describe('parseServeArgs', () => {
     expect(usageError(['-m'])).toMatch(/needs a value/);
     expect(usageError(['-m', 'lots'])).toMatch(/whole number/);
     expect(usageError(['-c', '0'])).toMatch(/between/);
-    expect(usageError(['--listen', 'nohost'])).toMatch(/HOST:PORT/);
+    expect(usageError(['--listen', 'nohost:port'])).toMatch(/HOST:PORT/);
     expect(usageError(['--listen', '127.0.0.1:70000'])).toMatch(/out of range/);
     expect(usageError(['--log-level', 'loud'])).toMatch(/one of/);
     expect(usageError(['-I', '10'])).toMatch(/at least/);
