@@ -111,6 +111,8 @@ interface Measured {
   executed: number;
   perServer: number[];
   cpuUsPerOp: number;
+  /** Peer frames sent (one socket write each) per executed op, all nodes; null off a cluster. */
+  peerFramesPerOp: number | null;
   get: Latency | null;
   set: Latency | null;
   /** Paced rows: the rate offered and the error replies. */
@@ -226,7 +228,7 @@ async function rows(server: ServerName, servers: string[], pids: () => number[],
     await caslap({ servers, cfg: cfgs.cfg90, seconds: warmupSeconds, threads, connections: concurrency, perNode });
     await caslap({ servers, cfg: cfgs.cfgSet, seconds: Math.max(1, warmupSeconds >> 1), threads, connections: concurrency, perNode });
   }
-  const run = async (row: RowName, measure: () => Promise<Omit<Measured, 'executed' | 'perServer' | 'cpuUsPerOp'>>): Promise<void> => {
+  const run = async (row: RowName, measure: () => Promise<Omit<Measured, 'executed' | 'perServer' | 'cpuUsPerOp' | 'peerFramesPerOp'>>): Promise<void> => {
     if (!wanted.includes(row) || !only.has(row)) return;
     const m = await counted(servers, pids, measure);
     mine.set(row, m);
@@ -258,31 +260,50 @@ async function rows(server: ServerName, servers: string[], pids: () => number[],
  * request the server refuses, e.g. a key it rejects, is still an op to memcaslap) and of
  * their processes' CPU time.
  */
-async function counted(servers: string[], pids: () => number[], run: () => Promise<Omit<Measured, 'executed' | 'perServer' | 'cpuUsPerOp'>>): Promise<Measured> {
+async function counted(servers: string[], pids: () => number[], run: () => Promise<Omit<Measured, 'executed' | 'perServer' | 'cpuUsPerOp' | 'peerFramesPerOp'>>): Promise<Measured> {
   const before = await Promise.all(servers.map(serverOps));
+  const frames0 = await peerFrames(servers);
   const cpu0 = cpuSeconds(pids());
   const r = await run();
   const cpu1 = cpuSeconds(pids());
   const after = await Promise.all(servers.map(serverOps));
+  const frames1 = await peerFrames(servers);
   const perServer = after.map((a, i) => a - before[i]!);
   const executed = perServer.reduce((a, b) => a + b, 0);
-  return { ...r, executed, perServer, cpuUsPerOp: ((cpu1 - cpu0) * 1e6) / Math.max(1, executed) };
+  const peerFramesPerOp = frames0 === null || frames1 === null ? null : (frames1 - frames0) / Math.max(1, executed);
+  return { ...r, executed, perServer, cpuUsPerOp: ((cpu1 - cpu0) * 1e6) / Math.max(1, executed), peerFramesPerOp };
 }
 
 async function serverOps(server: string): Promise<number> {
+  let total = 0;
+  for (const m of (await statsText(server, 'stats')).matchAll(/^STAT (cmd_get|cmd_set) (\d+)\r$/gm)) total += Number(m[2]);
+  return total;
+}
+
+/** Peer frames sent so far by the servers (`stats raft` of a cluster node); null when not a cluster. */
+async function peerFrames(servers: string[]): Promise<number | null> {
+  if (servers.length < 2) return null;
+  let total = 0;
+  for (const server of servers) {
+    const m = /^STAT peer_frames_sent (\d+)\r$/m.exec(await statsText(server, 'stats raft'));
+    if (m === null) return null;
+    total += Number(m[1]);
+  }
+  return total;
+}
+
+async function statsText(server: string, command: string): Promise<string> {
   const [host, port] = server.split(':');
   const socket = await connect(Number(port), host);
   let text = '';
   socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-  socket.write('stats\r\n');
-  while (!/(^|\r\n)END\r\n$/.test(text)) {
-    if (socket.destroyed) throw new Error(`stats from ${server}: connection closed`);
+  socket.write(`${command}\r\n`);
+  while (!/(^|\r\n)(END|ERROR)\r\n$/.test(text)) {
+    if (socket.destroyed) throw new Error(`${command} from ${server}: connection closed`);
     await once(socket, 'data');
   }
   socket.destroy();
-  let total = 0;
-  for (const m of text.matchAll(/^STAT (cmd_get|cmd_set) (\d+)\r$/gm)) total += Number(m[2]);
-  return total;
+  return text;
 }
 
 /** CPU seconds (user + system) the processes have used so far. */
@@ -306,6 +327,7 @@ function report(server: ServerName, row: RowName, m: Measured): void {
   parts.push(`executed ${fmt(m.executed)} of ${fmt(m.clientOps)}${m.uncounted > 0 ? ` - ${m.uncounted}` : ''} (${(share(m) * 100).toFixed(1)}%)`);
   if (m.perServer.length > 1) parts.push(`per node ${m.perServer.map(fmt).join(' / ')}`);
   parts.push(`CPU ${m.cpuUsPerOp.toFixed(1)} µs/op`);
+  if (m.peerFramesPerOp !== null) parts.push(`${m.peerFramesPerOp.toFixed(2)} peer frames/op`);
   if (m.get !== null) parts.push(`get p50/p99 ${ms(m.get.p50Us)} / ${ms(m.get.p99Us)}`);
   if (m.set !== null) parts.push(`set p50/p99 ${ms(m.set.p50Us)} / ${ms(m.set.p99Us)}`);
   if ((m.errors ?? 0) > 0) parts.push(`${fmt(m.errors!)} error replies, first: ${m.firstError}`);
@@ -325,14 +347,14 @@ function printTables(): void {
   const mc90 = get('memcached', 'get90');
 
   const lines: string[] = [];
-  lines.push('| workload | memcached | memraft standalone | memraft 3 nodes | ratio (3 nodes / memcached) | CPU µs/op (3 nodes) | target |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  lines.push('| workload | memcached | memraft standalone | memraft 3 nodes | ratio (3 nodes / memcached) | CPU µs/op (3 nodes) | peer frames/op | target |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   const row = (label: string, r: RowName, node: ServerName, reference: Measured | undefined, target: (m: Measured) => string): void => {
     const m = get(node, r);
     if (m === undefined && get('memcached', r) === undefined && get('standalone', r) === undefined) return;
     const ratio = m !== undefined && reference !== undefined ? m.tps / reference.tps : undefined;
     lines.push(`| ${label} | ${withCpu(get('memcached', r))} | ${withCpu(get('standalone', r))} | ${plain(m)} | ${ratio?.toFixed(2) ?? ''} | ` +
-      `${m?.cpuUsPerOp.toFixed(0) ?? ''} | ${m === undefined ? '' : target(m)} |`);
+      `${m?.cpuUsPerOp.toFixed(0) ?? ''} | ${m?.peerFramesPerOp?.toFixed(2) ?? ''} | ${m === undefined ? '' : target(m)} |`);
   };
   const ratioTarget = (m: Measured): string => (mc90 === undefined ? '' : `ratio ≥ ${targets.ratio90} ${mark(m.tps / mc90.tps >= targets.ratio90)}; `);
   row(`90% get / 10% set, ${concurrency} conns`, 'get90', 'cluster', mc90, (m) => ratioTarget(m) + cpuTarget(m));
@@ -343,7 +365,8 @@ function printTables(): void {
   console.log('');
   console.log(lines.join('\n'));
   console.log(`\nops/s as memcaslap counts them; (N µs) = the server's CPU per executed op (user + system, /proc); ` +
-    `CPU µs/op (3 nodes) = all three nodes' CPU over the ops they executed (cmd_get + cmd_set); ⚠ = the servers executed under 99% of memcaslap's ops.` +
+    `CPU µs/op (3 nodes) = all three nodes' CPU over the ops they executed (cmd_get + cmd_set); ` +
+    `peer frames/op = frames the 3 nodes sent each other (one socket write each, \`stats raft\` peer_frames_sent) per executed op; ⚠ = the servers executed under 99% of memcaslap's ops.` +
     (idleCpu.has('cluster') ? ` With no load the 3 nodes use ${(idleCpu.get('cluster')! * 1000).toFixed(0)} ms of CPU per second.` : ''));
 
   const halves = (['memcached', 'standalone', 'cluster'] as const).map((s) => get(s, 'half'));

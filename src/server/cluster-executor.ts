@@ -9,7 +9,7 @@ import { NotBootstrappedError, ShuttingDownError, serverErrorText, type ClusterE
 import { metaGroupId, type ClusterHost } from '../cluster/host.js';
 import type { Timer } from '../cluster/runtime.js';
 import type { GroupId } from '../raft/types.js';
-import { itemStats, nodeStats, raftStats } from './cluster-status.js';
+import { itemStats, nodeStats, raftStats, type PeerTraffic } from './cluster-status.js';
 import type { ExecuteCallback, Executor } from './executor.js';
 import { OpCounters } from './op-counters.js';
 
@@ -37,6 +37,8 @@ export class ClusterExecutor implements Executor {
   constructor(
     private readonly host: ClusterHost,
     private readonly limitMaxBytes: number,
+    /** Node-to-node traffic so far, for `stats raft` (absent: not reported). */
+    private readonly traffic?: () => PeerTraffic,
   ) {}
 
   execute(ops: CacheOp[], done: ExecuteCallback): void {
@@ -60,7 +62,7 @@ export class ClusterExecutor implements Executor {
       case '':
         return nodeStats(this.host, this.counters, this.limitMaxBytes);
       case 'raft':
-        return raftStats(this.host);
+        return raftStats(this.host, this.traffic?.());
       case 'items':
       case 'slabs':
         return itemStats(this.host, group);

@@ -17,7 +17,7 @@ import { Transport } from '../transport/index.js';
 import { startAdminHttp } from './admin-http.js';
 import { ClusterExecutor } from './cluster-executor.js';
 import { joinCluster } from './cluster-join.js';
-import { metricsText, statusJson } from './cluster-status.js';
+import { metricsText, statusJson, type PeerTraffic } from './cluster-status.js';
 import type { HostPort, ServeConfig } from './config.js';
 import { UsageError } from './config.js';
 import type { Executor, ExecuteCallback } from './executor.js';
@@ -116,14 +116,15 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   await host.start();
   rebalancer.start();
   if (c.join !== null) await joinOnce(host, store, c.join, nodeLog);
-  const executor = new ClusterExecutor(host, config.memoryMb * 1024 * 1024);
+  const traffic = (): PeerTraffic => transport.stats();
+  const executor = new ClusterExecutor(host, config.memoryMb * 1024 * 1024, traffic);
   const admin =
     c.adminListen === null
       ? null
       : await startAdminHttp(
           {
             status: (withDigest) => statusJson(host, withDigest),
-            metrics: () => metricsText(host, executor.counters),
+            metrics: () => metricsText(host, executor.counters, traffic()),
             blockPeers: (peers) => host.blockPeers(peers),
             setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),
             ctl: (op, node, peer) => rebalancer.ctl(op, node, peer),

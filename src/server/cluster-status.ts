@@ -110,8 +110,24 @@ export function itemStats(host: ClusterHost, group: 'items' | 'slabs'): Array<[s
 }
 
 /** `stats raft`: per-group Raft figures. */
-export function raftStats(host: ClusterHost): Array<[string, string]> {
+/** Node-to-node traffic so far (the transport's counters). */
+export interface PeerTraffic {
+  framesSent: number;
+  framesReceived: number;
+  messagesSent: number;
+  bytesSent: number;
+}
+
+/** `stats raft`: per-group Raft figures, the paths requests took, and peer traffic. */
+export function raftStats(host: ClusterHost, traffic?: PeerTraffic): Array<[string, string]> {
   const out: Array<[string, string]> = [['node_id', String(host.config.nodeId)]];
+  const p = host.metrics.paths;
+  out.push(['requests_follower_read', String(p.followerReads)], ['requests_local', String(p.local)]);
+  out.push(['requests_forwarded', String(p.forwarded)], ['requests_served', String(p.served)]);
+  if (traffic !== undefined) {
+    out.push(['peer_frames_sent', String(traffic.framesSent)], ['peer_frames_received', String(traffic.framesReceived)]);
+    out.push(['peer_messages_sent', String(traffic.messagesSent)], ['peer_bytes_sent', String(traffic.bytesSent)]);
+  }
   for (const r of [...host.replicas.values()].sort((a, b) => a.group - b.group)) {
     const st = r.raft.status();
     const p = `group_${r.group}_`;
@@ -125,7 +141,7 @@ export function raftStats(host: ClusterHost): Array<[string, string]> {
 const roleCodes: Record<string, number> = { follower: 0, precandidate: 1, candidate: 2, leader: 3 };
 
 /** The /metrics document (Prometheus text format). */
-export function metricsText(host: ClusterHost, counters: OpCounters | null): string {
+export function metricsText(host: ClusterHost, counters: OpCounters | null, traffic?: PeerTraffic): string {
   const node = `node="${host.config.nodeId}"`;
   const lines: string[] = [];
   if (counters !== null) {
@@ -156,6 +172,14 @@ export function metricsText(host: ClusterHost, counters: OpCounters | null): str
     [`{${node},path="forwarded"}`, p.forwarded],
     [`{${node},path="served"}`, p.served],
   ]));
+  if (traffic !== undefined) {
+    lines.push(...metricLines('memraft_peer_frames_total', 'counter', 'Frames (one socket write each) to and from peers.', [
+      [`{${node},dir="sent"}`, traffic.framesSent],
+      [`{${node},dir="received"}`, traffic.framesReceived],
+    ]));
+    lines.push(...metricLines('memraft_peer_messages_sent_total', 'counter', 'Messages to peers (many per frame).', [[`{${node}}`, traffic.messagesSent]]));
+    lines.push(...metricLines('memraft_peer_bytes_sent_total', 'counter', 'Bytes of frames to peers.', [[`{${node}}`, traffic.bytesSent]]));
+  }
   lines.push(...host.metrics.proposalSeconds.render('memraft_proposal_seconds', 'Proposal to committed result, at the leader.'));
   lines.push(...host.metrics.fsyncSeconds.render('memraft_fsync_seconds', 'Durable log write per flush (all groups).'));
   return lines.join('\n') + '\n';
