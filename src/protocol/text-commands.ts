@@ -168,8 +168,10 @@ function handleGet(ctx: TextContext, withCas: boolean, touch: boolean): void {
 function handleStore(ctx: TextContext, mode: StoreMode): void {
   const t = ctx.tokens;
   const base = mode === 'cas' ? 6 : 5;
-  if (t.count !== base && t.count !== base + 1) return reply(ctx, R.ERROR);
-  const noreply = t.count === base + 1 && t.is(base, NOREPLY);
+  if (t.count < base) return refuseMissingArgument(ctx);
+  if (t.count > base + 1) return reply(ctx, R.ERROR);
+  // memcached's set_noreply_maybe: a trailing noreply silences even a bad-format reply.
+  const noreply = lastIsNoreply(t);
   const quiet = (bytes: Buffer): Buffer => (noreply ? R.EMPTY : bytes);
   if (t.len(1) > ctx.limits.keyBytesMax) return reply(ctx, quiet(R.BAD_FORMAT));
   const b = t.buf;
@@ -187,6 +189,22 @@ function handleStore(ctx: TextContext, mode: StoreMode): void {
   if (mode === 'cas') op.cas = cas;
   const request: Request = { kind: 'ops', ops: [op], format: textFormat(TextCmd.Store, noreply) };
   ctx.expectData(request, op, vlen, quiet(R.BAD_DATA_CHUNK));
+}
+
+/**
+ * A storage line with an argument missing (`cas k 0 0 6` without its unique, `set k 0 0`).
+ * memcached 1.6.18 answers ERROR and then runs the data line as a command; the protocol
+ * text reserves ERROR for a nonexistent command name and calls a line that does not
+ * conform CLIENT_ERROR, so we answer that. When the <bytes> argument is there, its data
+ * block is swallowed, so the client's value is never read as a command; without it the
+ * length of what follows is unknown and nothing is swallowed.
+ */
+function refuseMissingArgument(ctx: TextContext): void {
+  const t = ctx.tokens;
+  reply(ctx, R.BAD_FORMAT);
+  if (t.count < 5) return;
+  const vlen = parseI32Trunc(t.buf, t.starts[4]!, t.ends[4]!);
+  if (vlen >= 0 && vlen <= VLEN_MAX) ctx.swallow(vlen + 2);
 }
 
 /**
