@@ -49,6 +49,10 @@ const CMD = {
   version: lit('version'),
   verbosity: lit('verbosity'),
   stats: lit('stats'),
+  cacheMemlimit: lit('cache_memlimit'),
+  lruCrawler: lit('lru_crawler'),
+  metadump: lit('metadump'),
+  detail: lit('detail'),
   quit: lit('quit'),
 } as const;
 
@@ -90,6 +94,7 @@ export function dispatchTextCommand(ctx: TextContext): void {
       break;
     case 0x63: // c
       if (t.is(0, CMD.cas)) return handleStore(ctx, 'cas');
+      if (t.is(0, CMD.cacheMemlimit)) return handleMemlimit(ctx);
       break;
     case 0x69: // i
       if (t.is(0, CMD.incr)) return handleArith(ctx, true);
@@ -107,6 +112,9 @@ export function dispatchTextCommand(ctx: TextContext): void {
     case 0x76: // v
       if (t.is(0, CMD.version)) return push(ctx, { kind: 'version', format: textFormat(TextCmd.Version, false) });
       if (t.is(0, CMD.verbosity)) return handleVerbosity(ctx);
+      break;
+    case 0x6c: // l
+      if (t.is(0, CMD.lruCrawler)) return handleLruCrawler(ctx);
       break;
     case 0x71: // q
       if (t.is(0, CMD.quit)) return push(ctx, { kind: 'quit', format: textFormat(TextCmd.Quit, false) });
@@ -286,10 +294,48 @@ function handleVerbosity(ctx: TextContext): void {
   push(ctx, { kind: 'verbosity', format: textFormat(TextCmd.Verbosity, noreply) });
 }
 
-/** stats [group ...]: the executor answers; an unknown group gets ERROR as in memcached. */
+/**
+ * stats [group ...]: the server answers; an unknown group gets ERROR as in memcached.
+ * `stats detail <on|off|dump>` keeps its argument in the group ("detail on"), the name
+ * the binary protocol's stat key uses for the same thing.
+ */
 function handleStats(ctx: TextContext): void {
   const t = ctx.tokens;
   assert(t.count >= 1);
-  const group = t.count > 1 ? t.text(1) : '';
+  let group = t.count > 1 ? t.text(1) : '';
+  if (t.count > 2 && t.is(1, CMD.detail)) group += ' ' + t.text(2);
   push(ctx, { kind: 'stats', group, format: textFormat(TextCmd.Stats, false) });
+}
+
+/** Limits of memcached's process_memlimit_command, in megabytes. */
+const MEMLIMIT_MB_MIN = 8;
+const MEMLIMIT_MB_MAX = 1_000_000_000;
+
+/**
+ * cache_memlimit <mb> [noreply]: checked as memcached checks it, then refused with
+ * memcached's own "unable to adjust" reply: the memory limit of a group is part of its
+ * replicated configuration (every replica must evict alike), so one node cannot change
+ * it at runtime, and answering OK would claim a change that did not happen.
+ */
+function handleMemlimit(ctx: TextContext): void {
+  const t = ctx.tokens;
+  if (t.count !== 2 && t.count !== 3) return reply(ctx, R.ERROR);
+  const noreply = lastIsNoreply(t);
+  const quiet = (bytes: Buffer): Buffer => (noreply ? R.EMPTY : bytes);
+  const mb = parseU32Trunc(t.buf, t.starts[1]!, t.ends[1]!);
+  if (Number.isNaN(mb)) return reply(ctx, quiet(R.ERROR));
+  if (mb < MEMLIMIT_MB_MIN) return reply(ctx, quiet(R.MEMLIMIT_TOO_SMALL));
+  if (mb > MEMLIMIT_MB_MAX) return reply(ctx, quiet(R.MEMLIMIT_NOT_MB));
+  reply(ctx, quiet(R.MEMLIMIT_FAILED));
+}
+
+/**
+ * lru_crawler metadump <classes|all|hash>: an empty dump (END). Items live in many groups,
+ * led by different nodes; a node-local dump would be a partial answer. Other lru_crawler
+ * subcommands are unknown here (ERROR).
+ */
+function handleLruCrawler(ctx: TextContext): void {
+  const t = ctx.tokens;
+  if (t.count === 3 && t.is(1, CMD.metadump)) return reply(ctx, R.END);
+  reply(ctx, R.ERROR);
 }
