@@ -36,6 +36,12 @@ export interface GetOp {
   noBump?: boolean;
   /** meta E: CAS to give the item if this op modifies it. */
   newCas?: number;
+  /**
+   * A meta get (mg): it takes part in the recache token protocol, so a stale item hands
+   * it the win token (W) and later meta gets see Z. Text and binary gets (memcached's
+   * item_get) return a stale item's value and never take the token.
+   */
+  token?: boolean;
 }
 
 /** How a StoreOp combines with what is stored. 'cas' = set only if the item's CAS equals `cas`. */

@@ -196,8 +196,9 @@ export class CacheStateMachine {
 
   /**
    * A pure read (GetOp without touch/vivify/recache) at time nowMs (the leader's clock):
-   * never changes state; returns null when answering would change state (a stale item
-   * whose win flag has not been handed out yet): apply the op through the log instead.
+   * never changes state; returns null when answering would change state (a meta get of a
+   * stale item whose win flag has not been handed out yet): apply the op through the log
+   * instead.
    */
   read(op: GetOp, nowMs: number): CacheResult | null {
     assert(!opMutates(op), 'read() takes only pure gets');
@@ -206,6 +207,7 @@ export class CacheStateMachine {
     const slot = this.items.find(op.key);
     if (slot === NIL || !this.isLive(slot, now)) return missResult;
     const bits = this.items.bits[slot]!;
+    if (op.token !== true) return { kind: 'hit', item: this.view(slot, op.key, now), win: null };
     if ((bits & STALE) !== 0 && (bits & WIN_SENT) === 0) return null;
     return { kind: 'hit', item: this.view(slot, op.key, now), win: (bits & WIN_SENT) !== 0 ? 'Z' : null };
   }
@@ -367,17 +369,21 @@ export class CacheStateMachine {
     const slot = this.findLive(key, now);
     if (slot === NIL) return op.vivify === undefined ? missResult : this.vivifyGet(key, op, now);
     const items = this.items;
-    let win: WinFlag = null;
-    if ((items.bits[slot]! & WIN_SENT) !== 0) win = 'Z';
-    else if ((items.bits[slot]! & STALE) !== 0 || this.recacheWins(slot, op.recache, now)) {
-      items.bits[slot]! |= WIN_SENT;
-      win = 'W';
-    }
+    const win = op.token === true ? this.takeToken(slot, op.recache, now) : null;
     // R is judged against the TTL before this op's T, then T applies (meta get order R, T).
     if (op.touch !== undefined) items.expiresAtMs[slot] = expiryMs(op.touch, now);
     const item = this.view(slot, op.key, now);
     if (op.noBump !== true) this.bump(slot, now);
     return { kind: 'hit', item, win };
+  }
+
+  /** A meta get's win flag: Z once handed out, else W (and handed out) when stale or R says so. */
+  private takeToken(slot: number, recache: number | undefined, now: number): WinFlag {
+    const items = this.items;
+    if ((items.bits[slot]! & WIN_SENT) !== 0) return 'Z';
+    if ((items.bits[slot]! & STALE) === 0 && !this.recacheWins(slot, recache, now)) return null;
+    items.bits[slot]! |= WIN_SENT;
+    return 'W';
   }
 
   /** meta R: the item's remaining TTL is below the token (memcached: exptime < realtime(R)). */

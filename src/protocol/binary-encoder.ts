@@ -13,7 +13,7 @@ export function encodeBinaryReply(request: Exclude<Request, { kind: 'error' }>, 
     case 'version':
       return answer.kind === 'version' ? packet(f.opcode, Status.Ok, f.opaque, 0, null, null, answer.version) : null;
     case 'stats':
-      return answer.kind === 'stats' ? encodeStats(f, answer.stats) : null;
+      return answer.kind === 'stats' ? encodeStats(f, request.group, answer.stats) : null;
     case 'noop':
     case 'verbosity':
       return packet(f.opcode, Status.Ok, f.opaque, 0, null, null, null);
@@ -86,9 +86,14 @@ function isArith(op: number): boolean {
   return op === Op.Incr || op === Op.IncrQ || op === Op.Decr || op === Op.DecrQ;
 }
 
-/** One packet per stat (key = name, value = value), then an empty terminator packet. */
-function encodeStats(f: BinaryFormat, stats: Array<[string, string]> | null): Buffer {
+/**
+ * One packet per stat (key = name, value = value), then an empty terminator packet. As in
+ * memcached 1.6.18: "reset" and "detail on|off" answer the terminator alone, "detail dump"
+ * sends the text dump as the stat "detailed", an unknown group is Not found.
+ */
+function encodeStats(f: BinaryFormat, group: string, stats: Array<[string, string]> | null): Buffer {
   if (stats === null) return errorPacket(f.opcode, Status.KeyNotFound, f.opaque);
+  if (group === 'detail dump') stats = [['detailed', 'END\r\n']];
   const parts: Buffer[] = [];
   for (const [name, value] of stats) {
     parts.push(packet(f.opcode, Status.Ok, f.opaque, 0, null, Buffer.from(name, 'latin1'), value));

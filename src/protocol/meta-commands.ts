@@ -242,7 +242,7 @@ function handleMetaGet(ctx: TextContext): void {
   if (err !== null) return reply(ctx, err);
   const key = metaKey(ctx);
   if (key === null) return reply(ctx, R.META_DECODE_KEY);
-  const op: GetOp = { type: 'get', key };
+  const op: GetOp = { type: 'get', key, token: true };
   if (flags.hasT) op.touch = flags.T;
   if (flags.hasN) op.vivify = flags.N;
   if (flags.hasR) op.recache = flags.R;

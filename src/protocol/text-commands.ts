@@ -49,6 +49,10 @@ const CMD = {
   version: lit('version'),
   verbosity: lit('verbosity'),
   stats: lit('stats'),
+  cacheMemlimit: lit('cache_memlimit'),
+  lruCrawler: lit('lru_crawler'),
+  metadump: lit('metadump'),
+  detail: lit('detail'),
   quit: lit('quit'),
 } as const;
 
@@ -90,6 +94,7 @@ export function dispatchTextCommand(ctx: TextContext): void {
       break;
     case 0x63: // c
       if (t.is(0, CMD.cas)) return handleStore(ctx, 'cas');
+      if (t.is(0, CMD.cacheMemlimit)) return handleMemlimit(ctx);
       break;
     case 0x69: // i
       if (t.is(0, CMD.incr)) return handleArith(ctx, true);
@@ -107,6 +112,9 @@ export function dispatchTextCommand(ctx: TextContext): void {
     case 0x76: // v
       if (t.is(0, CMD.version)) return push(ctx, { kind: 'version', format: textFormat(TextCmd.Version, false) });
       if (t.is(0, CMD.verbosity)) return handleVerbosity(ctx);
+      break;
+    case 0x6c: // l
+      if (t.is(0, CMD.lruCrawler)) return handleLruCrawler(ctx);
       break;
     case 0x71: // q
       if (t.is(0, CMD.quit)) return push(ctx, { kind: 'quit', format: textFormat(TextCmd.Quit, false) });
@@ -168,8 +176,10 @@ function handleGet(ctx: TextContext, withCas: boolean, touch: boolean): void {
 function handleStore(ctx: TextContext, mode: StoreMode): void {
   const t = ctx.tokens;
   const base = mode === 'cas' ? 6 : 5;
-  if (t.count !== base && t.count !== base + 1) return reply(ctx, R.ERROR);
-  const noreply = t.count === base + 1 && t.is(base, NOREPLY);
+  if (t.count < base) return refuseMissingArgument(ctx);
+  if (t.count > base + 1) return reply(ctx, R.ERROR);
+  // memcached's set_noreply_maybe: a trailing noreply silences even a bad-format reply.
+  const noreply = lastIsNoreply(t);
   const quiet = (bytes: Buffer): Buffer => (noreply ? R.EMPTY : bytes);
   if (t.len(1) > ctx.limits.keyBytesMax) return reply(ctx, quiet(R.BAD_FORMAT));
   const b = t.buf;
@@ -187,6 +197,22 @@ function handleStore(ctx: TextContext, mode: StoreMode): void {
   if (mode === 'cas') op.cas = cas;
   const request: Request = { kind: 'ops', ops: [op], format: textFormat(TextCmd.Store, noreply) };
   ctx.expectData(request, op, vlen, quiet(R.BAD_DATA_CHUNK));
+}
+
+/**
+ * A storage line with an argument missing (`cas k 0 0 6` without its unique, `set k 0 0`).
+ * memcached 1.6.18 answers ERROR and then runs the data line as a command; the protocol
+ * text reserves ERROR for a nonexistent command name and calls a line that does not
+ * conform CLIENT_ERROR, so we answer that. When the <bytes> argument is there, its data
+ * block is swallowed, so the client's value is never read as a command; without it the
+ * length of what follows is unknown and nothing is swallowed.
+ */
+function refuseMissingArgument(ctx: TextContext): void {
+  const t = ctx.tokens;
+  reply(ctx, R.BAD_FORMAT);
+  if (t.count < 5) return;
+  const vlen = parseI32Trunc(t.buf, t.starts[4]!, t.ends[4]!);
+  if (vlen >= 0 && vlen <= VLEN_MAX) ctx.swallow(vlen + 2);
 }
 
 /**
@@ -268,10 +294,48 @@ function handleVerbosity(ctx: TextContext): void {
   push(ctx, { kind: 'verbosity', format: textFormat(TextCmd.Verbosity, noreply) });
 }
 
-/** stats [group ...]: the executor answers; an unknown group gets ERROR as in memcached. */
+/**
+ * stats [group ...]: the server answers; an unknown group gets ERROR as in memcached.
+ * `stats detail <on|off|dump>` keeps its argument in the group ("detail on"), the name
+ * the binary protocol's stat key uses for the same thing.
+ */
 function handleStats(ctx: TextContext): void {
   const t = ctx.tokens;
   assert(t.count >= 1);
-  const group = t.count > 1 ? t.text(1) : '';
+  let group = t.count > 1 ? t.text(1) : '';
+  if (t.count > 2 && t.is(1, CMD.detail)) group += ' ' + t.text(2);
   push(ctx, { kind: 'stats', group, format: textFormat(TextCmd.Stats, false) });
+}
+
+/** Limits of memcached's process_memlimit_command, in megabytes. */
+const MEMLIMIT_MB_MIN = 8;
+const MEMLIMIT_MB_MAX = 1_000_000_000;
+
+/**
+ * cache_memlimit <mb> [noreply]: checked as memcached checks it, then refused with
+ * memcached's own "unable to adjust" reply: the memory limit of a group is part of its
+ * replicated configuration (every replica must evict alike), so one node cannot change
+ * it at runtime, and answering OK would claim a change that did not happen.
+ */
+function handleMemlimit(ctx: TextContext): void {
+  const t = ctx.tokens;
+  if (t.count !== 2 && t.count !== 3) return reply(ctx, R.ERROR);
+  const noreply = lastIsNoreply(t);
+  const quiet = (bytes: Buffer): Buffer => (noreply ? R.EMPTY : bytes);
+  const mb = parseU32Trunc(t.buf, t.starts[1]!, t.ends[1]!);
+  if (Number.isNaN(mb)) return reply(ctx, quiet(R.ERROR));
+  if (mb < MEMLIMIT_MB_MIN) return reply(ctx, quiet(R.MEMLIMIT_TOO_SMALL));
+  if (mb > MEMLIMIT_MB_MAX) return reply(ctx, quiet(R.MEMLIMIT_NOT_MB));
+  reply(ctx, quiet(R.MEMLIMIT_FAILED));
+}
+
+/**
+ * lru_crawler metadump <classes|all|hash>: an empty dump (END). Items live in many groups,
+ * led by different nodes; a node-local dump would be a partial answer. Other lru_crawler
+ * subcommands are unknown here (ERROR).
+ */
+function handleLruCrawler(ctx: TextContext): void {
+  const t = ctx.tokens;
+  if (t.count === 3 && t.is(1, CMD.metadump)) return reply(ctx, R.END);
+  reply(ctx, R.ERROR);
 }

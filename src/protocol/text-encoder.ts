@@ -15,7 +15,7 @@ export function encodeTextReply(request: Exclude<Request, { kind: 'error' }>, fo
     case 'version':
       return answer.kind === 'version' ? Buffer.from(`VERSION ${answer.version}\r\n`, 'latin1') : unexpected(answer);
     case 'stats':
-      return answer.kind === 'stats' ? encodeStats(answer.stats) : unexpected(answer);
+      return answer.kind === 'stats' ? encodeStats(request.group, answer.stats) : unexpected(answer);
     case 'verbosity':
       return format.noreply ? null : R.OK;
     case 'noop':
@@ -123,9 +123,16 @@ function encodeSingleValue(r: CacheResult, withCas: boolean): Buffer {
   return buf;
 }
 
-/** STAT lines and END; an unknown group gets ERROR (observed from memcached 1.6.18). */
-function encodeStats(stats: Array<[string, string]> | null): Buffer {
-  if (stats === null) return R.ERROR;
+/**
+ * STAT lines and END; an unknown group gets ERROR (observed from memcached 1.6.18). The
+ * groups that are commands answer as memcached's process_stat does: `stats reset` RESET,
+ * `stats detail on|off` OK, a bad `stats detail` its usage line, and `stats detail dump`
+ * the dump itself (empty: END).
+ */
+function encodeStats(group: string, stats: Array<[string, string]> | null): Buffer {
+  if (stats === null) return group === 'detail' || group.startsWith('detail ') ? R.DETAIL_USAGE : R.ERROR;
+  if (group === 'reset') return R.RESET;
+  if (group === 'detail on' || group === 'detail off') return R.OK;
   let s = '';
   for (const [name, value] of stats) s += `STAT ${name} ${value}\r\n`;
   return Buffer.from(s + 'END\r\n', 'latin1');

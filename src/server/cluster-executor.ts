@@ -78,6 +78,10 @@ export class ClusterExecutor implements Executor {
     }
   }
 
+  resetStats(): void {
+    this.counters.reset();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.pollBootstrap();

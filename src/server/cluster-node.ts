@@ -135,6 +135,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
     host,
     execute: (ops, done: ExecuteCallback) => executor.execute(ops, done),
     stats: (group) => executor.stats(group),
+    resetStats: () => executor.resetStats(),
     close: async () => {
       if (c.drainOnExit) await drainSelf(host, rebalancer, nodeLog);
       rebalancer.close();

@@ -16,6 +16,8 @@ export interface Executor {
   execute(ops: CacheOp[], done: ExecuteCallback): void;
   /** memcached `stats` for a group name ('' = general, 'settings', 'items', 'slabs', 'raft', ...); null = unknown group. */
   stats(group: string): Array<[string, string]> | null;
+  /** memcached `stats reset`: zero the executor's resettable counters (not replicated state). */
+  resetStats(): void;
   /** Stops accepting work and releases resources. */
   close(): Promise<void>;
 }

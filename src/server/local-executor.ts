@@ -84,6 +84,10 @@ export class LocalExecutor implements Executor {
     return [...this.counters.entries(), ...this.counters.outcomeEntries(), ...this.itemStats.general()];
   }
 
+  resetStats(): void {
+    this.counters.reset();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -25,6 +25,11 @@ export class OpCounters {
   touch_hits = 0;
   touch_misses = 0;
 
+  /** memcached `stats reset`: every counter back to zero. */
+  reset(): void {
+    Object.assign(this, new OpCounters());
+  }
+
   /** Counts one executed op. */
   count(op: CacheOp, result: CacheResult): void {
     switch (op.type) {

@@ -15,6 +15,15 @@ export class ServerCounters {
   bytesWritten = 0;
   /** Times a connection paused reading for backpressure (memcached's conn_yields is close). */
   connYields = 0;
+
+  /** memcached `stats reset`: the totals go to zero; current connections stay. */
+  reset(): void {
+    this.totalConnections = 0;
+    this.rejectedConnections = 0;
+    this.bytesRead = 0;
+    this.bytesWritten = 0;
+    this.connYields = 0;
+  }
 }
 
 /** Static facts the general stats report. */

@@ -82,10 +82,25 @@ export class MemraftServer {
     return this.connections.size;
   }
 
-  /** memcached `stats <group>`: server figures merged with the executor's. */
+  /**
+   * memcached `stats <group>`: server figures merged with the executor's. As in memcached's
+   * process_stat, some groups are commands: `reset` zeroes the counters, `detail on|off`
+   * is accepted (memraft keeps no per-prefix stats, so `detail dump` is empty).
+   */
   stats(group: string): Array<[string, string]> | null {
     const executor = this.options.executor;
     switch (group) {
+      case 'reset':
+        this.counters.reset();
+        executor.resetStats();
+        return [];
+      case 'detail on':
+      case 'detail off':
+      case 'detail dump':
+        return [];
+      case 'sizes':
+        // memcached without -o track_sizes.
+        return [['sizes_status', 'disabled']];
       case '':
         return generalStats(
           this.counters,

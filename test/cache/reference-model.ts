@@ -66,6 +66,7 @@ export class ReferenceCache {
     if (this.pendingFlushAt !== null && now >= this.pendingFlushAt) return { kind: 'miss' };
     const item = this.live(op.key.toString('latin1'), now);
     if (item === null) return { kind: 'miss' };
+    if (op.token !== true) return { kind: 'hit', item: this.view(op.key, item, now), win: null };
     if (item.stale && !item.winSent) return null;
     return { kind: 'hit', item: this.view(op.key, item, now), win: item.winSent ? 'Z' : null };
   }
@@ -172,7 +173,7 @@ export class ReferenceCache {
       item = this.put(key, Buffer.alloc(0), 0, absoluteExpiry(op.vivify, now), now, op.newCas);
       item.winSent = true;
       win = 'W';
-    } else {
+    } else if (op.token === true) {
       if (item.winSent) {
         win = 'Z';
       } else {
@@ -185,6 +186,8 @@ export class ReferenceCache {
         }
       }
       if (op.touch !== undefined) item.expiresAt = absoluteExpiry(op.touch, now);
+    } else if (op.touch !== undefined) {
+      item.expiresAt = absoluteExpiry(op.touch, now);
     }
     const view = this.view(op.key, item, now);
     if (op.noBump !== true) {

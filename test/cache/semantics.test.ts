@@ -30,6 +30,11 @@ class Driver {
     return this.apply(op);
   }
 
+  /** A meta get (mg): takes part in the win token protocol. */
+  mg(key: string, extra: Partial<GetOp> = {}): CacheResult {
+    return this.get(key, { token: true, ...extra });
+  }
+
   set(key: string, value: string, extra: Partial<Extract<CacheOp, { type: 'store' }>> = {}): CacheResult {
     return this.apply({ type: 'store', mode: 'set', key: k(key), flags: 0, exptime: 0, value: k(value), ...extra });
   }
@@ -322,21 +327,21 @@ describe('meta get win/stale/vivify (memcached 1.6.18 replies)', () => {
   it('N vivifies an empty item and hands out W once, then Z', () => {
     const d = new Driver();
     // mg m1 v c N30 t -> "VA 0 c62 t30 W", again -> "VA 0 c62 t30 Z"
-    const first = hit(d.get('m1', { vivify: 30 }));
+    const first = hit(d.mg('m1', { vivify: 30 }));
     expect(first.win).toBe('W');
     expect(first.item).toMatchObject({ value: Buffer.alloc(0), ttlSec: 30, flags: 0, stale: false });
-    const second = hit(d.get('m1', { vivify: 30 }));
+    const second = hit(d.mg('m1', { vivify: 30 }));
     expect(second.win).toBe('Z');
     expect(second.item.cas).toBe(first.item.cas);
     // Plain reads also see Z, without going through the log.
-    expect(d.machine.read({ type: 'get', key: k('m1') }, d.nowMs)).toMatchObject({ kind: 'hit', win: 'Z' });
+    expect(d.machine.read({ type: 'get', key: k('m1'), token: true }, d.nowMs)).toMatchObject({ kind: 'hit', win: 'Z' });
   });
 
   it('a set replaces the stub: no win flags, not fetched (mg h0)', () => {
     const d = new Driver();
-    d.get('m1', { vivify: 30 });
+    d.mg('m1', { vivify: 30 });
     d.set('m1', 'hi');
-    const r = hit(d.get('m1'));
+    const r = hit(d.mg('m1'));
     expect(r.win).toBeNull();
     expect(r.item).toMatchObject({ value: k('hi'), fetched: false, ttlSec: -1 });
   });
@@ -344,15 +349,15 @@ describe('meta get win/stale/vivify (memcached 1.6.18 replies)', () => {
   it('md I marks stale, bumps the CAS, and the next meta get wins (X W), later ones see Z X', () => {
     const d = new Driver();
     d.set('m1', 'hi');
-    const casBefore = hit(d.get('m1')).item.cas;
+    const casBefore = hit(d.mg('m1')).item.cas;
     expect(d.apply({ type: 'delete', key: k('m1'), invalidate: true, exptime: 30 })).toEqual({ kind: 'deleted' });
     // Answering would hand out the win token: read() declines, the op goes through the log.
-    expect(d.machine.read({ type: 'get', key: k('m1') }, d.nowMs)).toBeNull();
-    const won = hit(d.get('m1'));
+    expect(d.machine.read({ type: 'get', key: k('m1'), token: true }, d.nowMs)).toBeNull();
+    const won = hit(d.mg('m1'));
     expect(won.win).toBe('W');
     expect(won.item).toMatchObject({ stale: true, ttlSec: 30, value: k('hi') });
     expect(won.item.cas).toBeGreaterThan(casBefore);
-    const later = hit(d.get('m1'));
+    const later = hit(d.mg('m1'));
     expect(later.win).toBe('Z');
     expect(later.item.stale).toBe(true);
   });
@@ -360,47 +365,59 @@ describe('meta get win/stale/vivify (memcached 1.6.18 replies)', () => {
   it('ms with an older CAS and I stores but stays stale, keeping TTL and the sent win (Z X)', () => {
     const d = new Driver();
     d.set('m1', 'hi');
-    const oldCas = hit(d.get('m1')).item.cas;
+    const oldCas = hit(d.mg('m1')).item.cas;
     d.apply({ type: 'delete', key: k('m1'), invalidate: true, exptime: 30 });
-    d.get('m1');
+    d.mg('m1');
     const stored = d.set('m1', 'yo', { cas: oldCas, invalidate: true });
     expect(stored.kind).toBe('stored');
-    const r = hit(d.get('m1'));
+    const r = hit(d.mg('m1'));
     expect(r.win).toBe('Z');
     expect(r.item).toMatchObject({ stale: true, ttlSec: 30, value: k('yo') });
     // The matching CAS stores a fresh, valid item.
     d.set('m1', 'fresh', { cas: r.item.cas, invalidate: true });
-    expect(hit(d.get('m1'))).toMatchObject({ win: null, item: { stale: false, value: k('fresh') } });
+    expect(hit(d.mg('m1'))).toMatchObject({ win: null, item: { stale: false, value: k('fresh') } });
   });
 
   it('I with a CAS that is not older is EXISTS; I on a miss is NOT_FOUND', () => {
     const d = new Driver();
     expect(d.set('m7', 'z', { cas: 1, invalidate: true })).toEqual({ kind: 'not_found' });
     d.set('m7', 'z');
-    const cas = hit(d.get('m7')).item.cas;
+    const cas = hit(d.mg('m7')).item.cas;
     expect(d.set('m7', 'z', { cas: cas + 1, invalidate: true })).toEqual({ kind: 'exists' });
   });
 
   it('R wins when the remaining TTL is below the token, once', () => {
     const d = new Driver();
     d.set('m2', 'x', { exptime: 100 });
-    expect(hit(d.get('m2', { recache: 30 })).win).toBeNull();
+    expect(hit(d.mg('m2', { recache: 30 })).win).toBeNull();
     // mg m2 R200 c t -> "HD c66 t100 W", again -> Z
-    expect(hit(d.get('m2', { recache: 200 })).win).toBe('W');
-    expect(hit(d.get('m2', { recache: 200 })).win).toBe('Z');
+    expect(hit(d.mg('m2', { recache: 200 })).win).toBe('W');
+    expect(hit(d.mg('m2', { recache: 200 })).win).toBe('Z');
     // An item that never expires never wins by R.
     d.set('m3', 'x');
-    expect(hit(d.get('m3', { recache: 200 })).win).toBeNull();
+    expect(hit(d.mg('m3', { recache: 200 })).win).toBeNull();
   });
 
   it('R is strict: a remaining TTL equal to the token does not win', () => {
     const d = new Driver();
     d.set('m2', 'x', { exptime: 100 });
-    expect(hit(d.get('m2', { recache: 100 })).win).toBeNull();
-    expect(hit(d.get('m2', { recache: 101 })).win).toBe('W');
+    expect(hit(d.mg('m2', { recache: 100 })).win).toBeNull();
+    expect(hit(d.mg('m2', { recache: 101 })).win).toBe('W');
   });
 
-  it('h and l report the state before the request; u does not bump', () => {
+    it('a text get of a stale item returns it without taking the token; the next mg wins', () => {
+    const d = new Driver();
+    d.set('m1', 'hi');
+    d.apply({ type: 'delete', key: k('m1'), invalidate: true, exptime: 30 });
+    // memcached 1.6.18: md m1 I; get m1 -> VALUE; mg m1 c v -> VA 2 c.. X W
+    expect(d.machine.read({ type: 'get', key: k('m1') }, d.nowMs)).toMatchObject({ kind: 'hit', win: null });
+    expect(hit(d.get('m1'))).toMatchObject({ win: null, item: { stale: true, value: k('hi') } });
+    expect(hit(d.get('m1', { touch: 30 })).win).toBeNull();
+    expect(hit(d.mg('m1')).win).toBe('W');
+    expect(hit(d.mg('m1')).win).toBe('Z');
+  });
+
+it('h and l report the state before the request; u does not bump', () => {
     const d = new Driver();
     d.set('a', 'v');
     d.advance(3000);
@@ -416,7 +433,7 @@ describe('meta get win/stale/vivify (memcached 1.6.18 replies)', () => {
     expect(hit(d.get('a')).item).toMatchObject({ value: Buffer.alloc(0), flags: 0, ttlSec: 50, stale: false });
     d.set('b', 'value', { flags: 5 });
     d.apply({ type: 'delete', key: k('b'), removeValue: true, invalidate: true });
-    expect(hit(d.get('b'))).toMatchObject({ win: 'W', item: { value: Buffer.alloc(0), stale: true } });
+    expect(hit(d.mg('b'))).toMatchObject({ win: 'W', item: { value: Buffer.alloc(0), stale: true } });
   });
 
   it('read() never changes state', () => {

@@ -247,6 +247,18 @@ describe('binary encoding (bytes as observed from memcached 1.6.18)', () => {
     );
   });
 
+  test('stat reset / detail on / detail dump answer as memcached 1.6.18 does, never Not found', () => {
+    const terminator = (opaque: string): string => '8110000000000000000000000000000' + opaque + '0000000000000000';
+    const stat = (key: string, opaque: number): Buffer => req(0x10, { key, opaque });
+    // Observed: "reset" and "detail on" -> the terminator alone (status 0).
+    expect(encode(stat('reset', 1), { kind: 'stats', stats: [] })).toBe(terminator('1'));
+    expect(encode(stat('detail on', 2), { kind: 'stats', stats: [] })).toBe(terminator('2'));
+    // Observed: "detail dump" -> stat "detailed" = "END\r\n", then the terminator.
+    expect(encode(stat('detail dump', 3), { kind: 'stats', stats: [] })).toBe(
+      '81100008000000000000000d00000003' + '0000000000000000' + Buffer.from('detailedEND\r\n').toString('hex') + terminator('3'),
+    );
+  });
+
   test('version, noop, verbosity, quit', () => {
     expect(encode(req(0x0b, { opaque: 1 }), { kind: 'version', version: '1.6.18' })).toBe(
       '810b00000000000000000006000000010000000000000000' + Buffer.from('1.6.18').toString('hex'),

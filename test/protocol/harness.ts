@@ -179,6 +179,23 @@ export class MiniCache {
   }
 }
 
+/** What MemraftServer.stats answers for the groups the protocol tests use. */
+function statsOf(group: string): Array<[string, string]> | null {
+  switch (group) {
+    case '':
+      return [['pid', '1'], ['curr_items', '0']];
+    case 'reset':
+    case 'detail on':
+    case 'detail off':
+    case 'detail dump':
+      return [];
+    case 'sizes':
+      return [['sizes_status', 'disabled']];
+    default:
+      return null;
+  }
+}
+
 /** Answers a request the way a server would: ops through the cache, the rest directly. */
 export function answer(cache: MiniCache, request: Exclude<Request, { kind: 'error' }>): Answer {
   switch (request.kind) {
@@ -187,7 +204,7 @@ export function answer(cache: MiniCache, request: Exclude<Request, { kind: 'erro
     case 'version':
       return { kind: 'version', version: '1.6.18' };
     case 'stats':
-      return { kind: 'stats', stats: request.group === '' ? [['pid', '1'], ['curr_items', '0']] : null };
+      return { kind: 'stats', stats: statsOf(request.group) };
     case 'verbosity':
       return { kind: 'ok' };
     case 'noop':

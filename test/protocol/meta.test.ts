@@ -48,8 +48,8 @@ const k = Buffer.from('foo');
 describe('meta commands map onto cache ops', () => {
   test('mg flags', () => {
     expect(ops('mg foo v T30 N-1 R5 u E99\r\nmg Zm9v b v\r\n')).toEqual([
-      { type: 'get', key: k, touch: 30, vivify: -1, recache: 5, noBump: true, newCas: 99 },
-      { type: 'get', key: k },
+      { type: 'get', key: k, touch: 30, vivify: -1, recache: 5, noBump: true, newCas: 99, token: true },
+      { type: 'get', key: k, token: true },
     ]);
   });
 

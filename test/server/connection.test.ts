@@ -42,6 +42,10 @@ class ShuffledExecutor implements Executor {
       setImmediate(step);
     });
   }
+  resetStats() {
+    this.inner.resetStats();
+  }
+
   stats(group: string) {
     return this.inner.stats(group);
   }
@@ -66,6 +70,10 @@ class GatedExecutor implements Executor {
   release(): void {
     for (const answer of this.held.splice(0)) answer();
   }
+  resetStats() {
+    this.inner.resetStats();
+  }
+
   stats(group: string) {
     return this.inner.stats(group);
   }
@@ -81,6 +89,10 @@ class ThrowingExecutor implements Executor {
     if (ops.some((op) => 'key' in op && op.key.toString() === 'boom')) throw new Error('boom');
     this.inner.execute(ops, done);
   }
+  resetStats() {
+    this.inner.resetStats();
+  }
+
   stats(group: string) {
     return this.inner.stats(group);
   }

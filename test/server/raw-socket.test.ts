@@ -118,6 +118,30 @@ describe('one connection', () => {
   });
 });
 
+describe('issue 13: answers as memcached 1.6.18 does', () => {
+  it('stats reset answers RESET and zeroes the command and connection counters', async () => {
+    const c = await RawClient.connect(server.port);
+    await c.request('set sr 0 0 1\r\nx\r\nget sr\r\n', 'END\r\n');
+    expect(await c.request('stats reset\r\n', '\r\n')).toBe('RESET\r\n');
+    const stats = await c.request('stats\r\n', 'END\r\n');
+    for (const name of ['cmd_get', 'get_hits', 'cmd_set', 'total_connections']) {
+      expect(stats).toContain(`STAT ${name} 0\r\n`);
+    }
+    expect(stats).toMatch(/STAT curr_connections [1-9]/);
+    expect(await c.request('stats detail on\r\nstats detail dump\r\nstats sizes\r\n', 'disabled\r\nEND\r\n')).toBe(
+      'OK\r\nEND\r\nSTAT sizes_status disabled\r\nEND\r\n',
+    );
+    c.close();
+  });
+
+  it('a text get of a stale item leaves the win token to the next mg', async () => {
+    const c = await RawClient.connect(server.port);
+    const reply = await c.request('set st 0 0 2\r\nhi\r\nmd st I\r\nget st\r\nmg st v\r\nmg st v\r\nmn\r\n', 'MN\r\n');
+    expect(reply).toBe('STORED\r\nHD\r\nVALUE st 0 2\r\nhi\r\nEND\r\nVA 2 X W\r\nhi\r\nVA 2 Z X\r\nhi\r\nMN\r\n');
+    c.close();
+  });
+});
+
 describe('max connections', () => {
   let small: ServerProcess;
   beforeAll(async () => {
