@@ -17,7 +17,7 @@ export const mainJs = process.env.MEMRAFT_TEST_MAIN ?? path.join(repoRoot, 'dist
 
 /** Builds dist/ when the cluster entry point is missing (npm test builds first). */
 export function ensureBuilt(): void {
-  if (existsSync(mainJs) && existsSync(path.join(repoRoot, 'dist/cluster/node.js'))) return;
+  if (existsSync(mainJs) && existsSync(path.join(repoRoot, 'dist/server/cluster-node.js'))) return;
   spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repoRoot, stdio: 'ignore' });
   if (!existsSync(mainJs)) throw new Error(`build did not produce ${mainJs}`);
 }
