@@ -135,8 +135,26 @@ function contextOps(target: PairedOp, all: readonly ModelOp[], states: readonly 
   return [...context].sort((a, b) => a.invoke.time - b.invoke.time);
 }
 
+/**
+ * The ok reads that returned a value no op that could have taken effect stored (none when an
+ * incr of unknown outcome could have produced any number). Such a read is an anomaly
+ * whatever order the search tried, so it is the one to report: the search's deepest block
+ * can be another op that only failed because of it (found by the register property test).
+ */
+function neverWrittenReads(all: readonly ModelOp[]): ModelOp[] {
+  if (all.some((op) => op.kind === OpKind.Incr && op.info)) return [];
+  const stored = new Set<string | null | undefined>(all.map((op) => storedValue(op.source)));
+  return all.filter((op) => {
+    if (op.kind !== OpKind.Read || op.source.outcome !== 'ok') return false;
+    const read = valueOf(op.source.completion);
+    return read !== null && !stored.has(read);
+  });
+}
+
 /** The anomaly of a key whose search ended 'invalid'. */
 export function describeBlocked(blocked: Blocked, all: readonly ModelOp[]): Anomaly {
+  const unwritten = neverWrittenReads(all);
+  if (unwritten.length > 0 && !unwritten.includes(blocked.op)) return describeNeverWritten(unwritten[0]!.source, all);
   const target = blocked.op.source;
   const choices = formatChoices(blocked.states, blocked.statesTruncated);
   const context = contextOps(target, all, blocked.states);
@@ -148,13 +166,16 @@ export function describeBlocked(blocked: Blocked, all: readonly ModelOp[]): Anom
   } else {
     message = `${describeOp(target)}, but no order of it and the ${concurrentCount} ops concurrent with it is consistent with the ops around it (values possible when it completed: ${choices})`;
   }
-  if (target.invoke.f === 'read') {
-    const read = valueOf(target.completion);
-    const unknowable = all.some((op) => op.kind === OpKind.Incr && op.info);
-    if (read !== null && !unknowable && !all.some((op) => storedValue(op.source) === read)) {
-      kind = 'read-never-written';
-      message += ` (no op that could have taken effect wrote ${formatValue(read)})`;
-    }
+  if (unwritten.includes(blocked.op)) {
+    kind = 'read-never-written';
+    message += ` (no op that could have taken effect wrote ${formatValue(valueOf(target.completion))})`;
   }
   return { kind, message, ops: [target, ...context].flatMap(opEvents) };
+}
+
+/** A read of a value nothing wrote, reported on its own. */
+function describeNeverWritten(target: PairedOp, all: readonly ModelOp[]): Anomaly {
+  const read = formatValue(valueOf(target.completion));
+  const message = `${describeOp(target)}, but no op that could have taken effect wrote ${read}`;
+  return { kind: 'read-never-written', message, ops: [target, ...contextOps(target, all, [])].flatMap(opEvents) };
 }

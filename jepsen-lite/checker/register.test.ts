@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { history } from './history-builder.js';
 import { checkRegister, readHistory } from './index.js';
+import type { HistoryEvent } from '../history/types.js';
 
 // Intervals are [start, end] in ns; ops whose intervals overlap are concurrent.
 
@@ -173,6 +174,27 @@ describe('checkRegister: anomalies', () => {
       { p: 0, f: 'read', start: 2, end: 3, out: null },
     ]);
     expect(checkRegister(deleteMissing).outcome).toBe('valid');
+  });
+
+  it('reports a read of a value nothing wrote, even when the search blocks deeper at another read', () => {
+    // Counterexample of the property test (seed -765184482): one ok read changed to a value
+    // no op wrote; the search blocked deepest at another read, which only failed because of it.
+    const rows: Array<[number, HistoryEvent['type'], HistoryEvent['f'], HistoryEvent['value'], number]> = [
+    [0,  "invoke",  "read",  null,  1], [0,  "info",  "read",  null,  2], [5,  "invoke",  "read",  null,  3], [3,  "invoke",  "cas",  [null,  "2"],  4],
+    [3,  "fail",  "cas",  [null,  "2"],  8], [1,  "invoke",  "read",  null,  10], [1,  "ok",  "read",  null,  12], [1,  "invoke",  "delete",  null,  13],
+    [4,  "invoke",  "delete",  null,  16], [4,  "ok",  "delete",  null,  22], [2,  "invoke",  "write",  "1",  25], [2,  "ok",  "write",  "1",  29],
+    [2,  "invoke",  "read",  null,  31], [5,  "ok",  "read",  "1",  33], [5,  "invoke",  "read",  null,  34], [3,  "invoke",  "cas",  ["2",  "2"],  37],
+    [3,  "fail",  "cas",  ["2",  "2"],  43], [1,  "ok",  "delete",  null,  45], [1,  "invoke",  "read",  null,  46], [4,  "invoke",  "incr",  "3",  47],
+    [4,  "fail",  "incr",  "3",  53], [4,  "invoke",  "write",  "2",  56], [2,  "ok",  "read",  null,  60], [2,  "invoke",  "read",  null,  62],
+    [5,  "ok",  "read",  "never-written",  64], [5,  "invoke",  "read",  null,  65], [3,  "invoke",  "add",  "3",  66], [3,  "ok",  "add",  "3",  72],
+    [3,  "invoke",  "write",  "1",  75], [2,  "ok",  "read",  "3",  79], [5,  "info",  "read",  null,  84], [3,  "ok",  "write",  "1",  90],
+    [1,  "ok",  "read",  "1",  99], [4,  "ok",  "write",  "2",  106],
+    ];
+    const h: HistoryEvent[] = rows.map(([process, type, f, value, time]) => ({ process, type, f, key: 'k', value, time }));
+    const result = checkRegister(h);
+    expect(result.outcome).toBe('invalid');
+    expect(result.keys.k!.anomaly!.kind).toBe('read-never-written');
+    expect(result.keys.k!.anomaly!.message).toContain('returned "never-written"');
   });
 
   it('treats a failed write as never applied', () => {
