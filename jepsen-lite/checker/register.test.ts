@@ -197,6 +197,18 @@ describe('checkRegister: anomalies', () => {
     expect(result.keys.k!.anomaly!.message).toContain('returned "never-written"');
   });
 
+  it('still names a non-numeric read nothing wrote when an incr of unknown outcome ran', () => {
+    // An info incr could have stored any decimal number, never a word.
+    const h = history([
+      { p: 0, f: 'write', v: '1', start: 0, end: 1 },
+      { p: 1, f: 'incr', v: '2', start: 2, end: 3, type: 'info' },
+      { p: 2, f: 'read', start: 4, end: 5, out: 'word' },
+    ]);
+    const result = checkRegister(h);
+    expect(result.outcome).toBe('invalid');
+    expect(result.keys.k!.anomaly!.kind).toBe('read-never-written');
+  });
+
   it('treats a failed write as never applied', () => {
     const h = history([
       { p: 0, f: 'write', v: 'z', start: 0, end: 1, type: 'fail' },
