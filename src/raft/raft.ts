@@ -932,6 +932,12 @@ export class Raft {
           this.logger.debug(`${this.id}: no leader at term ${this.term}; dropping ${MessageType[m.type]}`);
           return;
         }
+        if (m.type === MessageType.TransferLeader && m.from === this.lead) {
+          // The transferee already leads: nothing to transfer, and forwarding would address
+          // the leader as both sender and receiver (found by the simulator, seed 605490910).
+          this.logger.debug(`${this.id}: ${m.from} already leads at term ${this.term}; dropping TransferLeader`);
+          return;
+        }
         this.forwardToLeader(m);
         return;
       case MessageType.TimeoutNow:

@@ -380,6 +380,19 @@ describe('raft scenarios: leader transfer', () => {
     net.stabilize();
     expect(net.leader()).toBe(3);
   });
+
+  it('a follower drops a transferLeader to the node that already leads (no message to itself)', () => {
+    // Simulator seed 605490910: forwarded, it addressed the leader as sender and receiver.
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    net.stabilize();
+    net.node(3).transferLeader(1);
+    const rd = net.node(3).ready();
+    expect(ofType([...rd.messagesBeforePersist, ...rd.messages], MessageType.TransferLeader)).toEqual([]);
+    net.node(3).advance(rd);
+    net.stabilize();
+    expect(net.leader()).toBe(1);
+  });
 });
 
 describe('raft scenarios: membership and snapshots', () => {
