@@ -15,7 +15,11 @@
  *       JavaScript as `node:internal`, and `(garbage collector)`, `(program)`, `(idle)`,
  *       `(native)` (functions without a script, e.g. C++ builtins) separately;
  *   (c) inclusive time of named entry points (each sample counted once per entry point,
- *       however deep the recursion).
+ *       however deep the recursion);
+ *   (e) busy time by activity, each sample in exactly one: GC, (program), socket write
+ *       calls (client / peer), else the area of the nearest frame outside node's own code
+ *       (msgpack encode / decode, LevelDB + storage, client protocol + connection, Raft
+ *       core, cache state machine, transport, cluster host + replica, other).
  * With --ops N (client operations served while profiling) times are also given per
  * operation: profiled µs per op, or, with --main-cpu-us C (the main threads' measured CPU
  * time, utime + stime, over the same window), C distributed over the functions by their
@@ -23,8 +27,9 @@
  * the main thread is on a CPU or waiting for one (preempted on a busy machine) or blocked
  * in a system call, so busy time can exceed CPU time; the scaled column assumes the
  * difference is spread evenly. Threads other than the main one (libuv pool: LevelDB
- * writes and fsync; V8's GC helpers) are not in the profile at all. Each sample is weighted by the time until the next sample (as Chrome
- * DevTools does), so a changed --cpu-prof-interval needs no correction. --from-us/--to-us
+ * writes and fsync; V8's GC helpers) are not in the profile at all. Each sample is
+ * weighted by the time until the next sample (as Chrome DevTools does), so a changed
+ * --cpu-prof-interval needs no correction. --from-us/--to-us
  * keep only the samples taken in that window, in V8's clock, which is CLOCK_MONOTONIC in
  * µs (`process.hrtime.bigint() / 1000n` in any process on the machine): e.g. only the
  * load phase of a run, without start-up and shutdown.
@@ -71,7 +76,7 @@ const toUs = opts['to-us'] === undefined ? Infinity : Number(opts['to-us']);
 const entryPoints = [
   ['ClusterHost runFlush (the whole flush pass)', /cluster\/host\.js$/, /^runFlush$/],
   ['ClusterHost.flush', /cluster\/host\.js$/, /^flush$/],
-  ['ClusterHost.persist -> store.write completion', /cluster\/host\.js$/, /^persist$|^complete$/],
+  ['ClusterHost.persist / complete (batch to LevelDB; after it, send + apply)', /cluster\/host\.js$/, /^persist$|^complete$/],
   ['ClusterHost.sendMessages (Raft msgs -> transport)', /cluster\/host\.js$/, /^sendMessages$/],
   ['ClusterHost.onPeerMessages (Raft msgs in)', /cluster\/host\.js$/, /^onPeerMessages$/],
   ['ClusterHost.onPeerRequest (serve a forwarded op)', /cluster\/host\.js$/, /^onPeerRequest$/],
@@ -108,6 +113,21 @@ const entryPoints = [
   ['listOnTimeout (timers)', /^node:internal\/timers$/, /^listOnTimeout$/],
   ['pino logging', /node_modules\/pino\//, /./],
 ];
+
+/** (e): areas by the file of the nearest frame outside node's own code. */
+const areas = [
+  ['msgpack encode (msgpackr pack)', /node_modules\/msgpackr\/pack\.js$|node_modules\/msgpackr\/dist\/.*/],
+  ['msgpack decode (msgpackr unpack)', /node_modules\/msgpackr\/unpack\.js$/],
+  ['LevelDB + storage (classic-level, storage/*)', /node_modules\/(classic-level|abstract-level|level|level-transcoder|module-error|maybe-combine-errors)\/|(^|\/)storage\/[^/]+\.js$/],
+  ['client protocol + connection (protocol/*, server/*)', /(^|\/)(protocol|server)\/[^/]+\.js$/],
+  ['Raft core (raft/*)', /(^|\/)raft\/[^/]+\.js$/],
+  ['cache state machine (cache/*)', /(^|\/)cache\/[^/]+\.js$/],
+  ['transport (framing, links, requests)', /(^|\/)transport\/[^/]+\.js$/],
+  ['cluster host + replica (cluster/*)', /(^|\/)cluster\/[^/]+\.js$/],
+  ['membership (meta state, planner)', /(^|\/)membership\/[^/]+\.js$/],
+  ['pino logging', /node_modules\/pino/],
+];
+const socketWriteFns = /^(writeBuffer|writev|writeUtf8String|writeLatin1String|writeAsciiString|writeUcs2String)$/;
 
 // ---- reading --------------------------------------------------------------------------
 
@@ -160,6 +180,7 @@ function bucketOf(fn, file) {
 const selfByFn = new Map(); // key -> { fn, file, line, us, samples }
 const selfByFile = new Map(); // bucket -> us
 const inclusive = new Map(); // label -> us
+const activity = new Map(); // (e) area -> us
 const callerRes = opts.callers.map((r) => new RegExp(r));
 const callerDepth = Number(opts.depth);
 const callerPaths = callerRes.map(() => new Map()); // per regex: path -> us
@@ -191,9 +212,28 @@ for (const file of found.files) {
     const p = parent.get(id);
     const labels = new Set(p === undefined ? [] : infoOf(p).labels);
     for (const i of own) labels.add(i);
-    x = { id, fn, file: f, line: (cf.lineNumber ?? -1) + 1, bucket: bucketOf(fn, f), labels, callers: null };
+    x = { id, fn, file: f, line: (cf.lineNumber ?? -1) + 1, bucket: bucketOf(fn, f), labels, callers: null, area: null };
     info.set(id, x);
     return x;
+  };
+
+  // The activity of a sample whose leaf is x (see (e)).
+  const areaOf = (x) => {
+    if (x.fn === '(idle)' || x.fn === '(garbage collector)' || x.fn === '(program)' || x.fn === '(root)') return x.fn;
+    let nearest = null;
+    for (let p = x.id; p !== undefined; p = parent.get(p)) {
+      const y = infoOf(p);
+      if (y.file === '' || y.file.startsWith('node:')) continue;
+      nearest = y;
+      break;
+    }
+    if (x.file === '' && socketWriteFns.test(x.fn)) {
+      const who = nearest === null ? 'other' : /server\/connection\.js$/.test(nearest.file) ? 'to clients' : /transport\//.test(nearest.file) ? 'to peers' : 'other';
+      return `socket write calls ${who} (native, incl. the syscall)`;
+    }
+    if (nearest === null) return 'node internals only (timers, streams, microtasks)';
+    for (const [label, re] of areas) if (re.test(nearest.file)) return label;
+    return `other: ${nearest.file}`;
   };
 
   const samples = prof.samples ?? [];
@@ -220,6 +260,8 @@ for (const file of found.files) {
     s.samples++;
     selfByFile.set(x.bucket, (selfByFile.get(x.bucket) ?? 0) + w);
     for (const l of x.labels) inclusive.set(l, (inclusive.get(l) ?? 0) + w);
+    if (x.area === null) x.area = areaOf(x);
+    activity.set(x.area, (activity.get(x.area) ?? 0) + w);
     for (let c = 0; c < callerRes.length; c++) {
       if (!callerRes[c].test(x.fn)) continue;
       if (x.callers === null) {
@@ -289,6 +331,12 @@ for (let i = 0; i < entryPoints.length; i++) {
   const us = inclusive.get(i);
   if (us === undefined) continue;
   console.log(`${pct(us, totalUs)} ${pct(us, busyUs)} ${ms(us)}${perOp(us)}  ${entryPoints[i][0]}`);
+}
+
+console.log('\n(e) busy time by activity (each sample once: GC, (program), socket write calls by caller, else the area of the nearest frame outside node)');
+console.log(`${'%busy'.padStart(6)} ${'ms'.padStart(8)}${opHead}  activity`);
+for (const [area, us] of [...activity.entries()].filter(([a]) => a !== '(idle)').sort((a, b) => b[1] - a[1])) {
+  console.log(`${pct(us, busyUs)} ${ms(us)}${perOp(us)}  ${area}`);
 }
 
 for (let c = 0; c < callerRes.length; c++) {

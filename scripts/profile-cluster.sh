@@ -85,7 +85,7 @@ admin_port() { echo "${PORTS[$(($1 + 5))]}"; }
 INITIAL="1=$HOST:$(peer_port 1),2=$HOST:$(peer_port 2),3=$HOST:$(peer_port 3)"
 SERVERS="$HOST:$(client_port 1),$HOST:$(client_port 2),$HOST:$(client_port 3)"
 
-PIDS=()
+PIDS=() ALL_PIDS=()
 stop_nodes() {
   local pid i
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -103,6 +103,7 @@ cleanup() {
   stop_nodes
   [[ -n "${STRACE_PID:-}" ]] && kill "$STRACE_PID" 2>/dev/null || true
   [[ -n "${PERF_PID:-}" ]] && kill -INT "$PERF_PID" 2>/dev/null || true
+  if ((PERF)); then for pid in "${ALL_PIDS[@]}"; do rm -f "/tmp/perf-$pid.map"; done; fi
   rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -126,6 +127,7 @@ for i in 1 2 3; do
     --fsync always -m 1024 --log-level warn "${EXTRA[@]}" >"$OUT/node$i.log" 2>&1 </dev/null &
   PIDS+=($!)
 done
+ALL_PIDS=("${PIDS[@]}")
 
 node_ready() {
   node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) }).then((r) => r.json())
@@ -148,7 +150,6 @@ leads() {
 }
 deadline=$((SECONDS + 20))
 until LEADS=$(leads); do ((SECONDS < deadline)) || break; sleep 0.5; done
-ALL_PIDS=("${PIDS[@]}")
 echo "cluster ready: groups led by node 1/2/3: $LEADS; nodes $SERVERS (pids ${PIDS[*]}), out $OUT"
 
 # One snapshot: monotonic µs (V8's profile clock), per node CPU ticks (all threads, main
@@ -184,7 +185,10 @@ snapshot() {
           nodes[i][m[1]] = Number(m[2]);
         }
       });
-      console.log(JSON.stringify({ t, loadavg: fs.readFileSync("/proc/loadavg", "utf8").trim(), nodes, counters: c }));
+      // Whole machine: busy and total jiffies over all CPUs (to see what else ran meanwhile).
+      const cpu = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number); // user..steal
+      const machine = { total: cpu.reduce((x, y) => x + y, 0), idle: cpu[3] + cpu[4] };
+      console.log(JSON.stringify({ t, loadavg: fs.readFileSync("/proc/loadavg", "utf8").trim(), nodes, counters: c, machine }));
     });' "${PIDS[*]}" "$SERVERS"
 }
 
@@ -208,7 +212,7 @@ fi
   for i in 1 2 3; do ss -Htn state established "( sport = :$(client_port "$i") )" 2>/dev/null | wc -l; done | tr '\n' ' ' >"$OUT/connections.txt"
 ) &
 CONN_PID=$!
-TIMEFORMAT='memcaslap process: user %U s, sys %S s, wall %R s'
+TIMEFORMAT='user %U s, sys %S s, wall %R s'
 { time memcaslap -s "$SERVERS" -t "${SECONDS_RUN}s" -T "$THREADS" -c "$CONC" -F "$OUT/memcaslap.cfg" -S "${SECONDS_RUN}s" >"$OUT/memcaslap.txt" 2>&1 || true; } 2>"$OUT/memcaslap-time.txt"
 AFTER=$(snapshot)
 wait "$CONN_PID" 2>/dev/null || true
@@ -223,7 +227,7 @@ done
 
 # The figures.
 OPS=$(node -e '
-  const [out, before, after, seconds, mix, conc, threads, extra, leads, connsText] = process.argv.slice(1);
+  const [out, before, after, seconds, mix, conc, threads, extra, leads, connsText, caslapTime] = process.argv.slice(1);
   const conns = connsText.trim().split(/\s+/);
   const b = JSON.parse(before), a = JSON.parse(after);
   const m = /Run time: ([\d.]+)s Ops: (\d+) TPS: (\d+)/.exec(out);
@@ -254,25 +258,32 @@ OPS=$(node -e '
   const per = (x) => (served > 0 ? (x / served) : NaN);
   lines.push(`3 nodes: CPU ${cpuAll.toFixed(2)} s (main threads ${cpuMain.toFixed(2)} s) = ${(per(cpuAll) * 1e6).toFixed(0)} us per op (main threads ${(per(cpuMain) * 1e6).toFixed(0)} us), per server-counted op; main threads waited ${waitMain.toFixed(2)} s for a CPU`);
   lines.push(`3 nodes: ${per(w).toFixed(2)} write syscalls and ${per(r).toFixed(2)} read syscalls per op (all fds; /proc/PID/io syscw, syscr)`);
+  const mTotal = (a.machine.total - b.machine.total) / hz, mBusy = mTotal - (a.machine.idle - b.machine.idle) / hz;
+  const caslap = /user ([0-9.]+) s, sys ([0-9.]+) s/.exec(caslapTime);
+  const caslapCpu = caslap ? Number(caslap[1]) + Number(caslap[2]) : 0;
+  lines.push(`memcaslap process: ${caslapTime.trim() || "?"}`);
+  lines.push(`machine: ${mBusy.toFixed(1)} of ${mTotal.toFixed(1)} CPU-s busy (${((100 * mBusy) / mTotal).toFixed(0)}%): the 3 nodes ${cpuAll.toFixed(1)}, memcaslap ${caslapCpu.toFixed(1)}, everything else (other users, kernel threads, these scripts) ${(mBusy - cpuAll - caslapCpu).toFixed(1)} CPU-s`);
   lines.push(`profile window (monotonic us): ${b.t} .. ${a.t}`);
   process.stderr.write(lines.join("\n") + "\n");
   console.log(`${served} ${b.t} ${a.t} ${Math.round(cpuMain * 1e6)}`);
-' "$(cat "$OUT/memcaslap.txt")" "$BEFORE" "$AFTER" "$SECONDS_RUN" "$MIX" "$CONC" "$THREADS" "${EXTRA[*]:-}" "$LEADS" "$(cat "$OUT/connections.txt" 2>/dev/null)" 2>"$OUT/figures.txt")
-cat "$OUT/memcaslap-time.txt" >>"$OUT/figures.txt"
+' "$(cat "$OUT/memcaslap.txt")" "$BEFORE" "$AFTER" "$SECONDS_RUN" "$MIX" "$CONC" "$THREADS" "${EXTRA[*]:-}" "$LEADS" "$(cat "$OUT/connections.txt" 2>/dev/null)" "$(cat "$OUT/memcaslap-time.txt")" 2>"$OUT/figures.txt")
 cat "$OUT/figures.txt"
 read -r SERVED T0 T1 MAINCPU <<<"$OPS"
 if [[ -s "$OUT/strace.txt" ]]; then
   echo; echo "strace -c -f of node 1 for ${STRACE_S}s (this run's node 1 was slowed by it):"; cat "$OUT/strace.txt"
 fi
+perf_top() { # perf report sorted by $1, first $2 lines (head closing the pipe early is fine)
+  perf report -i "$OUT/perf.data" --no-children --stdio --sort "$1" -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -"$2" || true
+}
 if ((PERF)) && [[ -s "$OUT/perf.data" ]]; then
   {
     echo; echo "perf (on-CPU samples of all threads of the 3 nodes, load window):"
-    echo "-- by thread name:"; perf report -i "$OUT/perf.data" --no-children --stdio --sort comm -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
-    echo "-- by shared object:"; perf report -i "$OUT/perf.data" --no-children --stdio --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
-    echo "-- top 40 symbols (self):"; perf report -i "$OUT/perf.data" --no-children --stdio --sort dso,sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
-  } | tee "$OUT/perf.txt"
+    echo "-- by thread name:"; perf_top comm 12
+    echo "-- by shared object:"; perf_top dso 15
+    echo "-- top 40 symbols (self):"; perf_top dso,sym 40
+  } >"$OUT/perf.txt"
+  cat "$OUT/perf.txt"
 fi
-for pid in "${ALL_PIDS[@]}"; do rm -f "/tmp/perf-$pid.map"; done
 ((CPUPROF)) || exit 0
 echo
 node "$ROOT/scripts/cpuprofile-summary.mjs" --repo "$ROOT" --ops "$SERVED" --main-cpu-us "$MAINCPU" --from-us "$T0" --to-us "$T1" --depth 4 \
