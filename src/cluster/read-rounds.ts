@@ -158,7 +158,11 @@ export class ReadRounds {
 
   private takeIndexAnswers(flat: number[]): void {
     for (let i = 0; i + 2 < flat.length; i += 3) {
-      this.host.replicas.get(flat[i]!)?.onReadIndex(flat[i + 1]!, flat[i + 2]!);
+      const r = this.host.replicas.get(flat[i]!);
+      if (r === undefined) continue;
+      r.onReadIndex(flat[i + 1]!, flat[i + 2]!);
+      // The replica may lead by now: a read needing the log queues a batch to propose.
+      this.host.scheduleFlush(r);
     }
   }
 }

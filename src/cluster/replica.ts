@@ -387,7 +387,7 @@ export class Replica {
   /** Proposes this turn's batched entry and asks one ReadIndex for this turn's reads. */
   prepare(nowMs: number): void {
     if (!this.hasQueued) return;
-    if (this.followerQueue.length > 0) this.startFollowerReads(nowMs);
+    if (this.followerQueue.length > 0) this.startFollowerReads();
     if (!this.isLeader) return this.failQueued();
     if (this.batchOps.length > 0) this.proposeBatch(nowMs);
     for (const m of this.metaQueue) this.proposeOne(m.data, [{ start: 0, count: 1, done: m.done }]);
@@ -402,14 +402,14 @@ export class Replica {
    * batching for the next entry, but the turn's read round starts anyway (it needs no Ready).
    */
   prepareReads(nowMs: number): void {
-    if (this.followerQueue.length > 0) this.startFollowerReads(nowMs);
+    if (this.followerQueue.length > 0) this.startFollowerReads();
     if ((this.readQueue.length === 0 && this.indexQueue.length === 0) || !this.options.hostReadIndex) return;
     if (!this.isLeader) return this.failReadQueue();
     if (this.canStartReads) this.startReadRound(nowMs);
   }
 
   /** Asks the leader one read index for this turn's follower reads. */
-  private startFollowerReads(nowMs: number): void {
+  private startFollowerReads(): void {
     const reads = this.followerQueue;
     this.followerQueue = [];
     const leader = this.lead;
@@ -436,22 +436,9 @@ export class Replica {
         batches[kept++] = b;
         continue;
       }
-      for (const r of b.reads) this.serveLocalRead(r, nowMs);
+      for (const r of b.reads) this.serveRead(r, nowMs);
     }
     batches.length = kept;
-  }
-
-  /** A follower read: from our state, or (a win flag to hand out) back to the forwarder. */
-  private serveLocalRead(r: Read, nowMs: number): void {
-    const machine = this.cacheMachine!;
-    const at = Math.max(nowMs, machine.lastNowMs);
-    const results: CacheResult[] = new Array(r.ops.length);
-    for (let i = 0; i < r.ops.length; i++) {
-      const res = machine.read(r.ops[i]!, at);
-      if (res === null) return r.done(null, this.lead);
-      results[i] = res;
-    }
-    r.done(results, this.nodeId);
   }
 
   /** Takes the Ready; returns its durable part, or null when nothing needs persisting. */
@@ -719,6 +706,13 @@ export class Replica {
     }
   }
 
+  /**
+   * Serves a read from this replica's state: a leader's after its read round (or with a
+   * voter's ack), a follower's once it applied the confirmed read index. A read the cache
+   * will not answer purely (a win flag to hand out) goes through the log at a leader, and
+   * back to the forwarder (null, hint) elsewhere. Only a leader notes keys for its bump
+   * entries: it is the one that proposes them.
+   */
   private serveRead(r: Read, nowMs: number): void {
     const machine = this.cacheMachine!;
     const at = Math.max(nowMs, machine.lastNowMs);
@@ -732,7 +726,7 @@ export class Replica {
         else r.done(null, this.lead);
         return;
       }
-      if (res.kind === 'hit' && op.noBump !== true) this.noteRead(res.item.key);
+      if (res.kind === 'hit' && op.noBump !== true && this.isLeader) this.noteRead(res.item.key);
       results[i] = res;
     }
     r.done(results, this.nodeId);
