@@ -1,5 +1,6 @@
 /**
- * The admin HTTP listener: `GET /status` (JSON: node, groups with role/term/commit/applied/
+ * The admin HTTP listener: `GET /livez` (200 while the event loop runs), `GET /readyz` (200
+ * when the node can serve clients, else 503 with the reason), `GET /status` (JSON: node, groups with role/term/commit/applied/
  * leader, the meta view; `?digest=1` adds each group's state digest), `GET /metrics`
  * (Prometheus text). With `debug` on (a test-only flag), `POST /debug/block?peers=2,3`
  * drops this node's traffic to and from those peers (`peers=` unblocks): fault injection
@@ -17,6 +18,8 @@ export interface AdminSource {
   blockPeers(peers: number[]): void;
   /** Skews the node's clock (test-only); absent where the node has no such clock. */
   setClock?(offsetMs: number, strobeMs: number): void;
+  /** `GET /readyz`: whether this node can serve clients now, and if not why (src/server/health.ts). */
+  readiness?(): { ready: boolean; reason: string };
   /** `memraft ctl` operations (status, join, drain, remove), run at the meta leader. */
   ctl?(op: string, node: number, peer: string): Promise<unknown>;
 }
@@ -54,6 +57,11 @@ function route(source: AdminSource, options: AdminHttpOptions, req: http.Incomin
   const url = new URL(req.url ?? '/', 'http://admin');
   if (req.method === 'GET' && url.pathname === '/status') {
     return reply(res, 200, 'application/json', JSON.stringify(source.status(url.searchParams.get('digest') === '1')) + '\n');
+  }
+  if (req.method === 'GET' && url.pathname === '/livez') return reply(res, 200, 'text/plain', 'ok\n');
+  if (req.method === 'GET' && url.pathname === '/readyz' && source.readiness !== undefined) {
+    const r = source.readiness();
+    return reply(res, r.ready ? 200 : 503, 'text/plain', r.reason + '\n');
   }
   if (req.method === 'GET' && url.pathname === '/metrics') {
     return reply(res, 200, 'text/plain; version=0.0.4', source.metrics());

@@ -19,6 +19,7 @@ import { ClusterExecutor } from './cluster-executor.js';
 import { joinCluster } from './cluster-join.js';
 import { metricsText, statusJson, type PeerTraffic } from './cluster-status.js';
 import type { HostPort, ServeConfig } from './config.js';
+import { readiness } from './health.js';
 import { UsageError } from './config.js';
 import type { Executor, ExecuteCallback } from './executor.js';
 
@@ -87,7 +88,8 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   if (!isLoopback(peerListen.host) && c.clusterSecret === null) {
     throw new UsageError('--cluster-secret is required when the peer listener is not on loopback');
   }
-  const peerAddress = `${me?.peer.host ?? peerListen.host}:${me?.peer.port ?? peerListen.port}`;
+  const advertised = me?.peer ?? c.peerAdvertise ?? peerListen;
+  const peerAddress = `${advertised.host}:${advertised.port}`;
   const adminAddress = c.adminListen === null ? '' : `${c.adminListen.host}:${c.adminListen.port}`;
   const hostConfig = hostConfigFrom(config, peerAddress, adminAddress);
   const nodeLog = log.child({ node: nodeId });
@@ -124,6 +126,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
       : await startAdminHttp(
           {
             status: (withDigest) => statusJson(host, withDigest),
+            readiness: () => readiness(host),
             metrics: () => metricsText(host, executor.counters, traffic()),
             blockPeers: (peers) => host.blockPeers(peers),
             setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),

@@ -12,6 +12,8 @@
  * (UDP, `-d` daemonizing) is a usage error that says what to do instead.
  */
 
+import { withPodIdentity, type PodFlags } from './pod-identity.js';
+
 /** An operating error for bad command-line input; the CLI prints it with usage and exits 2. */
 export class UsageError extends Error {
   /** Stable code for callers that match on it. */
@@ -69,6 +71,8 @@ export interface ClusterFlags {
   initialCluster: Array<{ id: string; peer: HostPort }>;
   /** `--join host:port`: any peer of an existing cluster. */
   join: HostPort | null;
+  /** The peer address other nodes dial (default: this node's --initial-cluster entry, else --peer-listen); set by --hostname. */
+  peerAdvertise: HostPort | null;
   /** `--peer-addresses id=host:port,...`: dial these peers here, whatever address they advertise. */
   peerAddresses: Array<{ id: string; peer: HostPort }>;
   groups: number;
@@ -128,6 +132,12 @@ Cluster (Raft) flags:
   --dead-after DURATION (default 30s; 500ms, 3s, 2m)  silent nodes' replicas are re-created
   --drain-on-exit           on SIGTERM move this node's replicas away first (preStop)
 
+Kubernetes StatefulSet (docs/kubernetes.md; usually MEMRAFT_HOSTNAME etc. from the pod spec):
+  --hostname NAME-N         the pod name: node id N+1, peers from --peer-template
+  --peer-template HOST:PORT peers' addresses with {ordinal}, e.g.
+                            memraft-{ordinal}.memraft-headless:11300
+  --initial-nodes N (default 3)  ordinals below N form the cluster; higher ones join
+
 Known-bad modes, FOR TESTING THE TESTS ONLY (jepsen-lite must catch them; never use them
 with data you care about):
   --unsafe-stale-reads         any replica answers gets from its local state (no ReadIndex,
@@ -166,6 +176,9 @@ const flagSpecs: FlagSpec[] = [
   { long: 'initial-cluster', kind: 'string' },
   { long: 'join', kind: 'string' },
   { long: 'peer-addresses', kind: 'string' },
+  { long: 'hostname', kind: 'string' },
+  { long: 'peer-template', kind: 'string' },
+  { long: 'initial-nodes', kind: 'string' },
   { long: 'groups', kind: 'string' },
   { long: 'replicas', kind: 'string' },
   { long: 'fsync', kind: 'string' },
@@ -282,7 +295,7 @@ function buildConfig(raw: RawFlags): ServeConfig {
     logLevel: parseChoice(raw, 'log-level', logLevels, 'info') as LogLevel,
     dataDir: raw.get('data-dir') ?? './memraft-data',
     standalone: raw.has('standalone'),
-    cluster: withEmbeddedDefault(buildClusterFlags(raw), raw),
+    cluster: withEmbeddedDefault(withPodIdentity(buildClusterFlags(raw), podFlags(raw)), raw),
   };
 }
 
@@ -342,6 +355,11 @@ function withEmbeddedDefault(cluster: ClusterFlags, raw: RawFlags): ClusterFlags
   return { ...cluster, id: cluster.id ?? '1', initialCluster: [{ id: cluster.id ?? '1', peer: { host: '127.0.0.1', port: 0 } }] };
 }
 
+/** The Kubernetes StatefulSet flags (src/server/pod-identity.ts). */
+function podFlags(raw: RawFlags): PodFlags {
+  return { hostname: raw.get('hostname'), peerTemplate: raw.get('peer-template'), initialNodes: parseIntFlag(raw, 'initial-nodes', 3, 1, 4096) };
+}
+
 function buildClusterFlags(raw: RawFlags): ClusterFlags {
   const optionalHostPort = (name: string): HostPort | null => {
     const value = raw.get(name);
@@ -356,6 +374,7 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     adminListen: optionalHostPort('admin-listen'),
     initialCluster: initial === undefined ? [] : parseMemberList(initial, 'initial-cluster'),
     join,
+    peerAdvertise: null,
     peerAddresses: raw.has('peer-addresses') ? parseMemberList(raw.get('peer-addresses')!, 'peer-addresses') : [],
     groups: parseIntFlag(raw, 'groups', 16, 1, 4096),
     replicas: parseIntFlag(raw, 'replicas', 3, 1, 7),

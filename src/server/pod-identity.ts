@@ -1,0 +1,54 @@
+/**
+ * A node's identity and peers from what a Kubernetes StatefulSet gives a pod: its name
+ * (`memraft-2`, ordinal 2) and a template of its peers' stable DNS names through the
+ * headless Service (`memraft-{ordinal}.memraft-headless.default.svc.cluster.local:11300`).
+ * Pure: flags in, cluster flags out (docs/kubernetes.md).
+ *
+ * - node id = ordinal + 1 (ids are positive; `memraft-0` is node 1);
+ * - ordinals below `--initial-nodes` (default 3) form the cluster together
+ *   (`--initial-cluster` from the template); a higher ordinal is a scale-out and joins
+ *   through ordinal 0 (`--join`), once per data directory;
+ * - the node advertises its own template address; it listens for peers on
+ *   `--peer-listen`, by default every interface at the template's port.
+ */
+import { UsageError, parseHostPort } from './config.js';
+import type { ClusterFlags } from './config.js';
+
+/** The pod flags as given (argv over env), unparsed. */
+export interface PodFlags {
+  hostname: string | undefined;
+  peerTemplate: string | undefined;
+  initialNodes: number;
+}
+
+/** The pod's ordinal from a StatefulSet pod name `NAME-ORDINAL`. */
+export function podOrdinal(hostname: string): number {
+  const match = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?-([0-9]+)$/i.exec(hostname);
+  if (match === null) throw new UsageError(`--hostname must be a StatefulSet pod name NAME-ORDINAL like memraft-0, got ${JSON.stringify(hostname)}`);
+  return Number(match[2]);
+}
+
+/** `cluster` with id, members and addresses derived from the pod flags (unchanged without them). */
+export function withPodIdentity(cluster: ClusterFlags, pod: PodFlags): ClusterFlags {
+  if (pod.hostname === undefined && pod.peerTemplate === undefined) return cluster;
+  if (pod.peerTemplate === undefined) throw new UsageError('--hostname needs --peer-template (e.g. memraft-{ordinal}.memraft-headless:11300)');
+  if (pod.hostname === undefined) throw new UsageError('--peer-template needs --hostname (the pod name, e.g. memraft-0)');
+  if (!pod.peerTemplate.includes('{ordinal}')) throw new UsageError(`--peer-template must contain {ordinal}, got ${JSON.stringify(pod.peerTemplate)}`);
+  if (cluster.initialCluster.length > 0 || cluster.join !== null) {
+    throw new UsageError('--hostname derives the members: leave --initial-cluster and --join out');
+  }
+  const ordinal = podOrdinal(pod.hostname);
+  const id = String(ordinal + 1);
+  if (cluster.id !== null && cluster.id !== id) throw new UsageError(`--id ${cluster.id} contradicts --hostname ${pod.hostname} (node ${id})`);
+  const peerOf = (o: number) => parseHostPort(pod.peerTemplate!.replaceAll('{ordinal}', String(o)), 'peer-template');
+  const self = peerOf(ordinal);
+  const founder = ordinal < pod.initialNodes;
+  return {
+    ...cluster,
+    id,
+    initialCluster: founder ? Array.from({ length: pod.initialNodes }, (_, o) => ({ id: String(o + 1), peer: peerOf(o) })) : [],
+    join: founder ? null : peerOf(0),
+    peerListen: cluster.peerListen ?? { host: '0.0.0.0', port: self.port },
+    peerAdvertise: self,
+  };
+}
