@@ -7,12 +7,14 @@ import { UsageError, parseServeArgs, serveUsage } from '../server/config.js';
 import { runServe } from '../server/serve.js';
 import { memraftVersion } from '../server/version.js';
 import { ctlCommand } from './ctl.js';
+import { prestopCommand } from './prestop.js';
 
 const topUsage = `Usage: memraft <command> [options]
 
 Commands:
   serve     run a memraft node (memraft serve --help for its flags)
   ctl       cluster operations: status, drain, remove (memraft ctl --help)
+  prestop   Kubernetes preStop hook: drains this pod's node on a scale-in (docs/kubernetes.md)
   version   print the version`;
 
 async function main(argv: string[]): Promise<number> {
@@ -22,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
       return serveCommand(rest);
     case 'ctl':
       return ctlCommand(rest);
+    case 'prestop':
+      return prestopCommand(process.env);
     case 'version':
     case '--version':
       process.stdout.write(`memraft ${memraftVersion}\n`);
