@@ -2,7 +2,7 @@
  * scripts/cluster.sh, the contract of DESIGN §8, run as an operator would: start three
  * nodes, `status --json`, `add` a fourth that joins and takes replicas, `drain` node 1
  * (its replicas move away, then it is stopped), a value written before is still read
- * through the new node, `stop`.
+ * through the new node, `stop`. `add` and `drain` show the moves' progress on stderr.
  */
 import { execFile } from 'node:child_process';
 import net from 'node:net';
@@ -26,8 +26,12 @@ let base = 0;
 
 /** Runs `cluster.sh <args> --dir D`; its stdout. */
 async function sh(...args: string[]): Promise<string> {
-  const { stdout } = await exec('bash', [script, ...args, '--dir', dir], { cwd: repoRoot, timeout: 180_000 });
-  return stdout;
+  return (await shBoth(...args)).stdout;
+}
+
+/** Runs `cluster.sh <args> --dir D`; stdout and stderr (progress goes to stderr). */
+async function shBoth(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return exec('bash', [script, ...args, '--dir', dir], { cwd: repoRoot, timeout: 180_000 });
 }
 
 async function status(): Promise<Status> {
@@ -80,12 +84,23 @@ it('starts, grows by add, shrinks by drain and stops a local cluster', async () 
   expect(await first.set('kept', 'across membership changes')).toBe('STORED\r\n');
   first.close();
 
-  expect((await sh('add')).trim()).toBe(`node 4 127.0.0.1:${base + 3}`);
+  const added = await shBoth('add');
+  expect(added.stdout.trim()).toBe(`node 4 127.0.0.1:${base + 3}`);
+  // Progress while replicas move: plain lines (stderr is not a terminal), ending with every move done.
+  const addLines = added.stderr.trim().split('\n');
+  expect(addLines.length).toBeGreaterThan(0);
+  for (const line of addLines) expect(line).toMatch(/^add node 4: \d+\/\d+ moves done, \d+ in flight, [0-9.]+ [KM]iB moved$/);
+  const [, addDone, addTotal] = /(\d+)\/(\d+) moves done, 0 in flight/.exec(addLines.at(-1)!)!;
+  expect(Number(addDone)).toBe(Number(addTotal));
   // Every group's leader is shown, also for groups the answering meta leader holds no replica of.
   await until((s) => s.nodes.find((n) => n.id === 4)?.state === 'up' && s.groups.some((g) => g.replicas.includes(4)) && s.moves.length === 0 &&
     s.groups.every((g) => g.leader !== 0 && (g.id === 0 || g.replicas.includes(g.leader))), 'node 4 holding replicas, every leader known');
 
-  expect((await sh('drain', '1')).trim()).toBe('drained node 1');
+  const drained = await shBoth('drain', '1');
+  expect(drained.stdout.trim()).toBe('drained node 1');
+  const drainLines = drained.stderr.trim().split('\n');
+  for (const line of drainLines) expect(line).toMatch(/^drain node 1: \d+\/\d+ moves done, \d+ in flight, [0-9.]+ [KM]iB moved$/);
+  expect(drainLines.at(-1)).toMatch(/^drain node 1: (\d+)\/\1 moves done, 0 in flight/);
   const s = await until((x) => x.moves.length === 0, 'no moves in flight');
   expect(s.nodes.find((n) => n.id === 1)?.state).toBe('removed');
   for (const g of s.groups.filter((x) => x.id !== 0)) expect(g.replicas.sort()).toEqual([2, 3, 4]);
