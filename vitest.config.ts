@@ -11,5 +11,7 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // Stops at once, with the install command, when a program the tests run is missing.
+    globalSetup: ['./test/support/prerequisites.ts'],
   },
 });
