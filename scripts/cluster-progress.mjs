@@ -34,7 +34,8 @@ const mib = (b) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(1)} MiB` : `
 let lastLine = '';
 
 function show(done, total, inFlight, bytes) {
-  const figures = `${done}/${total} moves done, ${inFlight} in flight, ${bytes === null ? '? bytes' : mib(bytes)} moved`;
+  const moved = mode === 'settle' ? '' : `, ${bytes === null ? '? bytes' : mib(bytes)} moved`;
+  const figures = `${done}/${total} moves done, ${inFlight} in flight${moved}`;
   if (tty) {
     const width = 24;
     const filled = total === 0 ? width : Math.round((Math.min(done, total) / total) * width);

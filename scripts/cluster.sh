@@ -232,9 +232,9 @@ cmd_add() {
   local i=$((NODES + 1))
   touch "$DIR/node-$i.joined"
   NODES=$i
-  save_env
   launch "$i"
   wait_ready "$i"
+  save_env   # recorded once it runs: a failed add leaves cluster.env as it was
   STARTED=() # it is a member now: a slow rebalance below does not undo the add
   progress add "$i"
   echo "node $i $HOST:$(client_port "$i")"

@@ -101,7 +101,11 @@ it('status tells a node whose admin listener does not answer from one that is no
   }
 }, 60_000);
 
-it('a refused drain prints the reason', async () => {
+it('a refused drain prints the reason; moves follows a rebalance', async () => {
+  const moves = await sh('moves'); // nothing to rebalance: says so and returns
+  expect(moves.code).toBe(0);
+  expect(moves.stderr).toBe('rebalance: 0/0 moves done, 0 in flight\n');
+
   const drain = await sh('drain', '1');
   expect(drain.code).toBe(1);
   expect(drain.stderr).toMatch(/drain of node 1 refused: draining node 1 would leave 2 up nodes < 3 replicas/);
