@@ -5,7 +5,8 @@
  * - `status` shows a node whose admin listener does not answer in time as not answering,
  *   not as `ready false`;
  * - a refused `drain` prints the cluster's reason;
- * - after every node crashed, restarting them one by one works, and so does `restart all`.
+ * - after every node crashed, restarting them one by one works, and so do `restart all`
+ *   and `start`.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -111,7 +112,7 @@ it('a refused drain prints the reason; moves follows a rebalance', async () => {
   expect(drain.stderr).toMatch(/drain of node 1 refused: draining node 1 would leave 2 up nodes < 3 replicas/);
 }, 60_000);
 
-it('a fully crashed cluster comes back one node at a time, and with restart all', async () => {
+it('a fully crashed cluster comes back one node at a time, with restart all, and with start', async () => {
   const c = await TextClient.connect(base);
   expect(await c.set('survivor', 'of two crashes')).toBe('STORED\r\n');
   c.close();
@@ -130,4 +131,13 @@ it('a fully crashed cluster comes back one node at a time, and with restart all'
   const d = await TextClient.connect(base + 2);
   expect(await d.get('survivor')).toBe('of two crashes');
   d.close();
+
+  // And `start` (npm start) on the crashed cluster's directory.
+  for (const i of [1, 2, 3]) expect((await sh('kill', String(i))).code).toBe(0);
+  const again = await sh('start');
+  expect(again.code).toBe(0);
+  expect(again.stdout.trim()).toBe(nodeLines());
+  const e = await TextClient.connect(base + 1);
+  expect(await e.get('survivor')).toBe('of two crashes');
+  e.close();
 }, 180_000);
