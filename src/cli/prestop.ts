@@ -38,7 +38,10 @@ export async function prestopCommand(env: Readonly<Record<string, string | undef
     return 2;
   }
   const ordinal = podOrdinal(hostname);
-  const node = ordinal + 1;
+  const admin = adminUrl(env.MEMRAFT_ADMIN_LISTEN ?? '127.0.0.1:11400');
+  // The node's own id (its data directory's), which pod-identity derived from the ordinal.
+  const self = await fetchJson(`${admin}/status`, 'GET').catch(() => ({}) as Record<string, unknown>);
+  const node = Number((self.node as { id?: unknown } | undefined)?.id ?? ordinal + 1);
   const statefulSet = env.MEMRAFT_STATEFULSET ?? hostname.replace(/-[0-9]+$/, '');
   const replicas = await statefulSetReplicas(statefulSet).catch((err: unknown) => {
     say(`cannot read StatefulSet ${statefulSet} (${String(err)}): treating the stop as a restart`);
@@ -48,7 +51,6 @@ export async function prestopCommand(env: Readonly<Record<string, string | undef
     say(`pod ${hostname} (node ${node}) stays a member (replicas ${replicas ?? 'unknown'}): not draining`);
     return 0;
   }
-  const admin = adminUrl(env.MEMRAFT_ADMIN_LISTEN ?? '127.0.0.1:11400');
   const deadline = Date.now() + Number(env.MEMRAFT_PRESTOP_TIMEOUT_S ?? '300') * 1000;
   say(`scale-in (replicas ${replicas}): draining node ${node}`);
   const asked = await fetchJson(`${admin}/ctl/drain?node=${node}`, 'POST');
@@ -87,7 +89,7 @@ async function fetchJson(url: string, method: string): Promise<Record<string, un
 async function statefulSetReplicas(name: string): Promise<number> {
   const host = process.env.KUBERNETES_SERVICE_HOST;
   const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
-  if (host === undefined) throw new Error('not in a Kubernetes pod (no KUBERNETES_SERVICE_HOST)');
+  if (host === undefined || host === '') throw new Error('not in a Kubernetes pod (no KUBERNETES_SERVICE_HOST)');
   const [token, ca, namespace] = await Promise.all(['token', 'ca.crt', 'namespace'].map((f) => readFile(`${serviceAccount}/${f}`, 'utf8')));
   const path = `/apis/apps/v1/namespaces/${namespace!.trim()}/statefulsets/${encodeURIComponent(name)}`;
   const body = await new Promise<string>((resolve, reject) => {

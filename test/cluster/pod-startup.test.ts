@@ -5,7 +5,7 @@
  * form a cluster, serve, and a fourth pod (a scale-out) joins. Also the probes: /livez
  * answers at once, /readyz is 503 with a reason until the node can serve, then 200.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -119,4 +119,15 @@ it('pods named memraft-N with a peer template form a cluster, serve, and a fourt
   const d = await TextClient.connect(client[3]!);
   expect(await d.get('pod-key')).toBe('from memraft-1');
   d.close();
+
+  // The preStop hook outside Kubernetes cannot tell a scale-in from a restart: it keeps the node.
+  const hook = spawnSync(process.execPath, [mainJs, 'prestop'], {
+    env: { ...process.env, MEMRAFT_HOSTNAME: 'memraft-3', MEMRAFT_ADMIN_LISTEN: `127.0.0.1:${admin[3]}`, KUBERNETES_SERVICE_HOST: '' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  expect(hook.status).toBe(0);
+  expect(hook.stdout).toMatch(/treating the stop as a restart[\s\S]*node 4\) stays a member/);
+  const after = (await (await fetch(`http://127.0.0.1:${admin[0]}/ctl/status`)).json()) as { nodes: Array<{ id: number; state: string }> };
+  expect(after.nodes.find((n) => n.id === 4)?.state).toBe('up');
 }, 120_000);
