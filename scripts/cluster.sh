@@ -12,6 +12,8 @@
 # in D/node-i, its log in D/node-i.log, its pid in D/node-i.pid. Defaults: N=3, P=11211,
 # D=./.cluster. `start` waits until every node's admin /status reports a leader for every
 # group, then prints one `node <id> <host:client-port>` line per node.
+# The first node started writes a fresh admin token to D/admin-token (mode 600) unless one is there; every
+# node gets --admin-token-file, and drain/status pass it to `memraft ctl`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,6 +51,7 @@ launch() {
   local i=$1
   if alive "$i"; then die "node $i already running (pid $(cat "$DIR/node-$i.pid"))"; fi
   mkdir -p "$DIR/node-$i"
+  ensure_admin_token
   # shellcheck disable=SC2086
   local members="--initial-cluster $(initial_cluster)"
   # A node added by `add` joins through any running member instead.
@@ -58,6 +61,7 @@ launch() {
     --listen "$HOST:$(client_port "$i")" \
     --peer-listen "$HOST:$(peer_port "$i")" \
     --admin-listen "$HOST:$(admin_port "$i")" \
+    --admin-token-file "$DIR/admin-token" \
     $members \
     --data-dir "$DIR/node-$i" $EXTRA >>"$DIR/node-$i.log" 2>&1 </dev/null &
   echo $! >"$DIR/node-$i.pid"
@@ -134,7 +138,13 @@ any_alive() {
   die "no running node"
 }
 
-ctl() { node "$MAIN" ctl --admin "$HOST:$(admin_port "$(any_alive "${EXCEPT:-0}")")" "$@"; }
+ctl() { node "$MAIN" ctl --admin "$HOST:$(admin_port "$(any_alive "${EXCEPT:-0}")")" --admin-token-file "$DIR/admin-token" "$@"; }
+
+# One admin token per cluster directory, kept across restarts (the nodes read it at start).
+ensure_admin_token() {
+  [[ -s "$DIR/admin-token" ]] && return
+  (umask 077 && node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex") + "\n")' >"$DIR/admin-token")
+}
 
 cmd_add() {
   load_env

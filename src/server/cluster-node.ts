@@ -15,6 +15,7 @@ import { realRuntime } from '../cluster/runtime.js';
 import { LevelLogStore } from '../storage/index.js';
 import { Transport } from '../transport/index.js';
 import { startAdminHttp } from './admin-http.js';
+import { resolveAdminToken } from './admin-token.js';
 import { ClusterExecutor } from './cluster-executor.js';
 import { joinCluster } from './cluster-join.js';
 import { metricsText, statusJson, type PeerTraffic } from './cluster-status.js';
@@ -90,6 +91,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   const peerAddress = `${me?.peer.host ?? peerListen.host}:${me?.peer.port ?? peerListen.port}`;
   const adminAddress = c.adminListen === null ? '' : `${c.adminListen.host}:${c.adminListen.port}`;
   const hostConfig = hostConfigFrom(config, peerAddress, adminAddress);
+  const adminToken = resolveAdminToken(c.adminToken, c.adminTokenFile);
   const nodeLog = log.child({ node: nodeId });
 
   const store = await LevelLogStore.open(path.join(config.dataDir, 'raft'), { fsync: c.fsync === 'always' });
@@ -129,7 +131,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
             setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),
             ctl: (op, node, peer) => rebalancer.ctl(op, node, peer),
           },
-          { ...c.adminListen, debug: process.env.MEMRAFT_DEBUG_ADMIN === '1', logger: nodeLog },
+          { ...c.adminListen, debug: process.env.MEMRAFT_DEBUG_ADMIN === '1', token: adminToken, logger: nodeLog },
         );
   return {
     host,
