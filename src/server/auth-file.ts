@@ -41,7 +41,8 @@ export function parseAuthFile(text: string, file: string): Entry[] {
 export class Credentials {
   private entries: Entry[];
 
-  private constructor(private readonly file: string) {
+  /** @param file the path, also shown in `stats settings` (auth_enabled_ascii) as memcached does. */
+  private constructor(readonly file: string) {
     this.entries = parseAuthFile(fs.readFileSync(file, 'utf8'), file);
   }
 

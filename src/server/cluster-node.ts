@@ -92,6 +92,9 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   const adminAddress = c.adminListen === null ? '' : `${c.adminListen.host}:${c.adminListen.port}`;
   const hostConfig = hostConfigFrom(config, peerAddress, adminAddress);
   const adminToken = resolveAdminToken(c.adminToken, c.adminTokenFile);
+  if (c.adminListen !== null && !isLoopback(c.adminListen.host)) {
+    log.warn({ admin: adminAddress }, 'admin listener is not on loopback: its status and metrics are open to whoever reaches it (docs/security.md)');
+  }
   const nodeLog = log.child({ node: nodeId });
 
   const store = await LevelLogStore.open(path.join(config.dataDir, 'raft'), { fsync: c.fsync === 'always' });

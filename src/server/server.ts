@@ -136,12 +136,16 @@ export class MemraftServer {
       case 'sizes':
         // memcached without -o track_sizes.
         return [['sizes_status', 'disabled']];
-      case '':
-        return generalStats(
+      case '': {
+        const general = generalStats(
           this.counters,
           { version: this.options.version, connectionsMax: this.options.connectionsMax },
           executor.stats('') ?? [],
         );
+        // As memcached: the TLS figures only when TLS is on.
+        if (this.options.tls) general.push(['ssl_handshake_errors', String(this.counters.tlsHandshakeErrors)]);
+        return general;
+      }
       case 'settings':
         return this.settingsStats(executor.stats('settings') ?? []);
       case 'conns':
@@ -227,6 +231,9 @@ export class MemraftServer {
       ['num_threads', '1'],
       ['cas_enabled', 'yes'],
       ['binding_protocol', 'auto-negotiate'],
+      ['auth_enabled_sasl', this.options.credentials ? 'yes' : 'no'],
+      ['auth_enabled_ascii', this.options.credentials?.file ?? 'no'],
+      ['ssl_enabled', this.options.tls ? 'yes' : 'no'],
       ['item_size_max', String(protocolLimits.itemBytesMax)],
       ['key_max_length', String(protocolLimits.keyBytesMax)],
     ];

@@ -62,6 +62,18 @@ class Raw {
     this.buffered = Buffer.alloc(0);
     return out;
   }
+  /** Sends `text` and reads until the buffered bytes end with `terminator`. */
+  async sendUntil(text: string, terminator: string): Promise<string> {
+    this.socket.write(text);
+    while (!this.buffered.toString('latin1').endsWith(terminator) && !this.closed) {
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
+    }
+    const out = this.buffered.toString('latin1');
+    this.buffered = Buffer.alloc(0);
+    return out;
+  }
+
   /** Resolves once the server has closed the connection. */
   async closedByServer(): Promise<void> {
     while (!this.closed) {
@@ -85,6 +97,10 @@ describe('ASCII auth (memcached -Y)', () => {
     expect(String(await a.send('set foo 0 0 7\r\nfoo bar\r\n'))).toBe('STORED\r\n');
     expect(String(await a.send('set toast 0 0 2\r\nhi\r\n'))).toBe('STORED\r\n');
     expect(String(await a.send('get toast\r\n'))).toBe('VALUE toast 0 2\r\nhi\r\nEND\r\n');
+    const settings = await a.sendUntil('stats settings\r\n', 'END\r\n');
+    expect(settings).toContain('STAT auth_enabled_sasl yes\r\n');
+    expect(settings).toMatch(/STAT auth_enabled_ascii \S+auth\r\n/);
+    expect(settings).toContain('STAT ssl_enabled no\r\n');
 
     // A second connection: unauthenticated it sees nothing; with the other user it does.
     const b = await Raw.open();
