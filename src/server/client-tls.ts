@@ -20,6 +20,11 @@ export function readTlsContext(files: TlsFiles): tls.SecureContextOptions {
   };
 }
 
+/** Reads and parses the files once, so a missing file or a bad PEM stops startup with its own error. */
+export function checkTlsFiles(files: TlsFiles): void {
+  tls.createSecureContext(readTlsContext(files));
+}
+
 /** A client listener: plain TCP, or TLS when `files` is given. */
 export function createClientListener(files: TlsFiles | null, onSocket: (socket: net.Socket) => void): net.Server {
   // Half-open allowed: a client that sends and shuts down its side still gets every reply.

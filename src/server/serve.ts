@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ProtocolLimits } from '../protocol/request.js';
 import { defaultProtocolLimits } from '../protocol/request.js';
 import { Credentials } from './auth-file.js';
+import { checkTlsFiles } from './client-tls.js';
 import { startClusterNode } from './cluster-node.js';
 import { isClusterConfig } from './config.js';
 import type { ServeConfig } from './config.js';
@@ -36,6 +37,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
   const { tls, authFile } = config.clientSecurity;
   // Read before anything starts: a missing file is a startup error, not a half-started node.
   const credentials = authFile === null ? null : Credentials.load(authFile);
+  if (tls !== null) checkTlsFiles(tls);
   const executor = await createExecutor(config, protocolLimits, log);
   const server = new MemraftServer({
     listen: config.listen,

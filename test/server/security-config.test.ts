@@ -13,6 +13,7 @@ import { startAdminHttp } from '../../src/server/admin-http.js';
 import { resolveAdminToken } from '../../src/server/admin-token.js';
 import { AuthFileError, Credentials, parseAuthFile } from '../../src/server/auth-file.js';
 import { UsageError, parseServeArgs, type ServeConfig } from '../../src/server/config.js';
+import { runCli } from '../cluster/membership-cluster.js';
 
 function serve(argv: string[], env: Record<string, string> = {}): ServeConfig {
   const parsed = parseServeArgs(argv, env);
@@ -51,6 +52,17 @@ describe('client security flags', () => {
     expect([fromEnv.adminToken, fromEnv.adminTokenFile]).toEqual([null, 'f']);
     expect(() => serve(['--admin-token', ''])).toThrow(/must not be empty/);
   });
+});
+
+describe('serve with unreadable security files', () => {
+  it('stops at once, naming the file, before anything listens', async () => {
+    const tlsRun = await runCli(['serve', '--standalone', '-p', '0', '--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem']);
+    expect(tlsRun.code).toBe(1);
+    expect(tlsRun.stderr).toMatch(/fatal: .*\/nonexistent\/(c|k)\.pem/);
+    const authRun = await runCli(['serve', '--data-dir', os.tmpdir() + '/memraft-never-made', '-p', '0', '-Y', '/nonexistent/auth']);
+    expect(authRun.code).toBe(1);
+    expect(authRun.stderr).toMatch(/fatal: .*\/nonexistent\/auth/);
+  }, 30_000);
 });
 
 describe('auth file', () => {
