@@ -140,7 +140,7 @@ memcached flags accepted for compatibility:
 With no cluster flags, serve runs a durable single-node cluster (node id 1) in --data-dir.
 
 Cluster (Raft) flags:
-  --id ID  --peer-listen HOST:PORT  --admin-listen HOST:PORT
+  --id ID  --peer-listen HOST:PORT  --admin-listen [HOST:]PORT (no host: 127.0.0.1)
   --initial-cluster ID=HOST:PORT,...  --join HOST:PORT
   --peer-addresses ID=HOST:PORT,...  dial these peers at these addresses instead of
                             the ones they advertise (NAT, proxies; jepsen-lite's links)
@@ -447,7 +447,8 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
   return {
     id: raw.get('id') ?? null,
     peerListen: optionalHostPort('peer-listen'),
-    adminListen: optionalHostPort('admin-listen'),
+    // A bare port binds loopback: the admin listener is never public unless a host says so.
+    adminListen: /^[0-9]{1,5}$/.test(raw.get('admin-listen') ?? '') ? parseHostPort(`:${raw.get('admin-listen')}`, 'admin-listen') : optionalHostPort('admin-listen'),
     initialCluster: initial === undefined ? [] : parseMemberList(initial, 'initial-cluster'),
     join,
     peerAddresses: raw.has('peer-addresses') ? parseMemberList(raw.get('peer-addresses')!, 'peer-addresses') : [],

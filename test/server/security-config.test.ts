@@ -52,6 +52,12 @@ describe('client security flags', () => {
     expect([fromEnv.adminToken, fromEnv.adminTokenFile]).toEqual([null, 'f']);
     expect(() => serve(['--admin-token', ''])).toThrow(/must not be empty/);
   });
+
+  it('an admin listener given without a host binds loopback', () => {
+    expect(serve(['--admin-listen', '11412']).cluster.adminListen).toEqual({ host: '127.0.0.1', port: 11412 });
+    expect(serve(['--admin-listen', ':11412']).cluster.adminListen).toEqual({ host: '127.0.0.1', port: 11412 });
+    expect(serve(['--admin-listen', '10.0.0.5:11412']).cluster.adminListen).toEqual({ host: '10.0.0.5', port: 11412 });
+  });
 });
 
 describe('serve with unreadable security files', () => {
