@@ -18,6 +18,8 @@
 # `node <id> <host:client-port>` line per node. `add` and `drain` show the replica moves
 # on stderr (a bar on a terminal, plain lines otherwise). A drained node is recorded
 # (D/node-i.removed) and never started again.
+# The first node started writes a fresh admin token to D/admin-token (mode 600) unless one is there; every
+# node gets --admin-token-file, and drain/status pass it to `memraft ctl`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,6 +88,7 @@ launch() {
   if alive "$i"; then die "node $i already running (pid $(cat "$DIR/node-$i.pid"))"; fi
   removed "$i" && die "node $i was drained out of the cluster; it cannot be started again"
   mkdir -p "$DIR/node-$i"
+  ensure_admin_token
   # shellcheck disable=SC2086
   local members="--initial-cluster $(initial_cluster)"
   # A node added by `add` joins through any running member instead.
@@ -95,6 +98,7 @@ launch() {
     --listen "$HOST:$(client_port "$i")" \
     --peer-listen "$HOST:$(peer_port "$i")" \
     --admin-listen "$HOST:$(admin_port "$i")" \
+    --admin-token-file "$DIR/admin-token" \
     $members \
     --data-dir "$DIR/node-$i" $EXTRA >>"$DIR/node-$i.log" 2>&1 </dev/null &
   echo $! >"$DIR/node-$i.pid"
@@ -217,7 +221,13 @@ any_alive() {
   die "no running node"
 }
 
-ctl() { node "$MAIN" ctl --admin "$HOST:$(admin_port "$(any_alive "${EXCEPT:-0}")")" "$@"; }
+ctl() { node "$MAIN" ctl --admin "$HOST:$(admin_port "$(any_alive "${EXCEPT:-0}")")" --admin-token-file "$DIR/admin-token" "$@"; }
+
+# One admin token per cluster directory, kept across restarts (the nodes read it at start).
+ensure_admin_token() {
+  [[ -s "$DIR/admin-token" ]] && return
+  (umask 077 && node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex") + "\n")' >"$DIR/admin-token")
+}
 
 # Follows replica moves (scripts/cluster-progress.mjs) for `add`/`drain` of node $2, or `settle`.
 progress() {

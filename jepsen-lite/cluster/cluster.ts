@@ -5,6 +5,7 @@
  * stderr appended to node-<id>.log in the run's directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -78,6 +79,8 @@ export class Cluster {
   private readonly procs = new Map<number, NodeProc>();
   private stopping = false;
   private readonly startMs = performance.now();
+  /** The nodes' admin token (handed over in the environment): admin mutations carry it. */
+  private readonly adminToken = randomBytes(16).toString('hex');
   private readonly exitHook = (): void => this.killAllNow();
 
   private constructor(
@@ -199,7 +202,11 @@ export class Cluster {
     const p = this.proc(id);
     if (p.state !== 'up') return null;
     try {
-      const res = await fetch(`http://127.0.0.1:${p.adminPort}${pathAndQuery}`, { method, signal: AbortSignal.timeout(adminTimeoutMs) });
+      const res = await fetch(`http://127.0.0.1:${p.adminPort}${pathAndQuery}`, {
+        method,
+        headers: { authorization: `Bearer ${this.adminToken}` },
+        signal: AbortSignal.timeout(adminTimeoutMs),
+      });
       if (!res.ok) return null;
       return await res.json();
     } catch {
@@ -285,7 +292,7 @@ export class Cluster {
     fs.writeSync(log, `# jepsen-lite: start ${++p.starts} of node ${id}: node ${args.join(' ')}\n`);
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', log, log],
-      env: { ...process.env, MEMRAFT_DEBUG_ADMIN: '1', ...o.env },
+      env: { ...process.env, MEMRAFT_DEBUG_ADMIN: '1', MEMRAFT_ADMIN_TOKEN: this.adminToken, ...o.env },
     });
     fs.closeSync(log);
     p.child = child;

@@ -1,7 +1,10 @@
 /**
- * `memraft ctl <status|join|drain|remove> [node [peer]] [--admin HOST:PORT] [--json]`: operator commands
- * over a node's admin HTTP listener (any node; it forwards to the meta leader).
+ * `memraft ctl <status|join|drain|remove> [node [peer]] [--admin HOST:PORT] [--json]
+ * [--admin-token TOKEN | --admin-token-file FILE]`: operator commands over a node's admin
+ * HTTP listener (any node; it forwards to the meta leader). Mutations carry the token as
+ * `Authorization: Bearer`.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 
 /**
@@ -12,6 +15,7 @@ export const ctlAdminDefault = '127.0.0.1:11412';
 
 /** Usage of `memraft ctl`. */
 export const ctlUsage = `Usage: memraft ctl <command> [--admin HOST:PORT] [--json]
+                   [--admin-token TOKEN | --admin-token-file FILE]
 
 Commands:
   status              nodes, groups (replicas, leader; group 0 = meta), moves in flight
@@ -21,7 +25,10 @@ Commands:
   remove <node>       mark a (dead) node removed: its replicas are re-created elsewhere
 
 --admin is any node's admin listener (--admin-listen; node i of a cluster on base port P
-listens on P+200+i). Default: MEMRAFT_ADMIN, else ${ctlAdminDefault} (node 1 of npm start).`;
+listens on P+200+i). Default: MEMRAFT_ADMIN, else ${ctlAdminDefault} (node 1 of npm start).
+join, drain and remove need the nodes' admin token (--admin-token-file FILE, --admin-token
+TOKEN, or MEMRAFT_ADMIN_TOKEN / MEMRAFT_ADMIN_TOKEN_FILE); scripts/cluster.sh keeps one in
+its cluster directory (admin-token).`;
 
 interface StatusJson {
   nodes: Array<{ id: number; state: string; client: string; peer: string; admin: string }>;
@@ -57,10 +64,14 @@ async function ctlDispatch(args: string[]): Promise<number> {
   const fromEnv = process.env.MEMRAFT_ADMIN;
   let admin = fromEnv === undefined || fromEnv === '' ? ctlAdminDefault : fromEnv;
   let json = false;
+  let token = process.env.MEMRAFT_ADMIN_TOKEN || null;
+  let tokenFile = process.env.MEMRAFT_ADMIN_TOKEN_FILE || null;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--admin') admin = args[++i] ?? admin;
     else if (args[i] === '--json') json = true;
+    else if (args[i] === '--admin-token') token = args[++i] ?? null;
+    else if (args[i] === '--admin-token-file') tokenFile = args[++i] ?? null;
     else rest.push(args[i]!);
   }
   const [op, node, peer] = rest;
@@ -73,11 +84,19 @@ async function ctlDispatch(args: string[]): Promise<number> {
     return 2;
   }
   if (op === 'status') return status(admin, json);
+  if (token === null && tokenFile !== null) {
+    try {
+      token = fs.readFileSync(tokenFile, 'utf8').trim();
+    } catch (err) {
+      process.stderr.write(`memraft ctl: --admin-token-file ${tokenFile}: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   if (op === 'join' && node !== undefined && /^[0-9]+$/.test(node) && peer !== undefined) {
-    return report(op, node, json, await call(admin, 'POST', `/ctl/join?node=${node}&peer=${encodeURIComponent(peer)}`));
+    return report(op, node, json, await call(admin, 'POST', `/ctl/join?node=${node}&peer=${encodeURIComponent(peer)}`, token));
   }
   if ((op === 'drain' || op === 'remove') && node !== undefined && /^[0-9]+$/.test(node)) {
-    return report(op, node, json, await call(admin, 'POST', `/ctl/${op}?node=${node}`));
+    return report(op, node, json, await call(admin, 'POST', `/ctl/${op}?node=${node}`, token));
   }
   process.stderr.write(ctlUsage + '\n');
   return 2;
@@ -115,11 +134,12 @@ function pad(v: unknown, width: number): string {
 }
 
 // Any failure to get an HTTP answer (refused, reset, not HTTP, timeout) is a CtlUnreachableError.
-function call(admin: string, method: string, path: string): Promise<{ code: number; body: unknown }> {
+function call(admin: string, method: string, path: string, token: string | null = null): Promise<{ code: number; body: unknown }> {
   const at = admin.lastIndexOf(':');
   const host = admin.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(admin.slice(at + 1)), method, path, timeout: 15_000 }, (res) => {
+    const req = http.request({ host, port: Number(admin.slice(at + 1)), method, path, headers, timeout: 15_000 }, (res) => {
       let data = '';
       res.setEncoding('utf8');
       res.on('error', (err) => reject(new CtlUnreachableError(admin, err.message)));

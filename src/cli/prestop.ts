@@ -16,8 +16,10 @@
  * Environment: MEMRAFT_HOSTNAME (the pod name), MEMRAFT_ADMIN_LISTEN (this node's admin
  * listener; 0.0.0.0 is dialled as 127.0.0.1), MEMRAFT_STATEFULSET (default: the pod name
  * without its ordinal), MEMRAFT_PRESTOP_TIMEOUT_S (default 300; keep it below the pod's
- * terminationGracePeriodSeconds).
+ * terminationGracePeriodSeconds), MEMRAFT_ADMIN_TOKEN or MEMRAFT_ADMIN_TOKEN_FILE (the node's
+ * admin token, which the drain request carries).
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { podOrdinal } from '../server/pod-identity.js';
@@ -53,7 +55,7 @@ export async function prestopCommand(env: Readonly<Record<string, string | undef
   }
   const deadline = Date.now() + Number(env.MEMRAFT_PRESTOP_TIMEOUT_S ?? '300') * 1000;
   say(`scale-in (replicas ${replicas}): draining node ${node}`);
-  const asked = await fetchJson(`${admin}/ctl/drain?node=${node}`, 'POST');
+  const asked = await fetchJson(`${admin}/ctl/drain?node=${node}`, 'POST', adminToken(env));
   if (asked.e !== undefined) {
     say(`drain refused: ${String(asked.e)}`);
     return 0;
@@ -80,8 +82,16 @@ function adminUrl(listen: string): string {
   return `http://${dial}:${listen.slice(at + 1)}`;
 }
 
-async function fetchJson(url: string, method: string): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method, signal: AbortSignal.timeout(15_000) });
+/** The node's admin token, as `memraft ctl` finds it (null: none given; the drain is then refused). */
+function adminToken(env: Readonly<Record<string, string | undefined>>): string | null {
+  if (env.MEMRAFT_ADMIN_TOKEN) return env.MEMRAFT_ADMIN_TOKEN;
+  if (env.MEMRAFT_ADMIN_TOKEN_FILE) return readFileSync(env.MEMRAFT_ADMIN_TOKEN_FILE, 'utf8').trim();
+  return null;
+}
+
+async function fetchJson(url: string, method: string, token: string | null = null): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
+  const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(15_000) });
   return (await res.json()) as Record<string, unknown>;
 }
 

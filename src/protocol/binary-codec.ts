@@ -41,6 +41,9 @@ export const enum Op {
   Touch = 0x1c,
   Gat = 0x1d,
   GatQ = 0x1e,
+  SaslListMechs = 0x20,
+  SaslAuth = 0x21,
+  SaslStep = 0x22,
   GatK = 0x23,
   GatKQ = 0x24,
 }
@@ -54,6 +57,7 @@ export const enum Status {
   InvalidArguments = 0x04,
   NotStored = 0x05,
   NonNumeric = 0x06,
+  AuthError = 0x20,
   UnknownCommand = 0x81,
   OutOfMemory = 0x82,
 }
@@ -73,6 +77,8 @@ export function statusMessage(status: number): string {
       return 'Not stored.';
     case Status.NonNumeric:
       return 'Non-numeric server-side value for incr or decr';
+    case Status.AuthError:
+      return 'Auth failure.';
     case Status.UnknownCommand:
       return 'Unknown command';
     case Status.OutOfMemory:

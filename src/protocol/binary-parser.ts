@@ -5,9 +5,15 @@
  * with "Invalid arguments" and the connection is closed, a bad magic byte closes it
  * silently, an unknown opcode (SASL included) is answered and its body skipped, and a
  * value over itemBytesMax is answered "Too large." with the value skipped.
+ *
+ * With credentials (`-Y`), SASL is on as in memcached with `-S`: LIST_MECHS offers PLAIN,
+ * SASL_AUTH PLAIN checks the user and password, and until it succeeds any command other
+ * than the SASL ones and VERSION is answered "Auth failure." (status 0x20) and the
+ * connection closed. Without credentials the SASL opcodes are unknown commands.
  */
+import { checkSaslPlain, saslMechanisms, type CredentialCheck } from './auth.js';
 import type { ArithOp, CacheOp, StoreMode, StoreOp } from '../cache/ops.js';
-import { errorPacket, HEADER_BYTES, MAGIC_REQUEST, Op, Status } from './binary-codec.js';
+import { errorPacket, HEADER_BYTES, MAGIC_REQUEST, Op, packet, Status } from './binary-codec.js';
 import type { BinaryFormat } from './formats.js';
 import { CLOSE_SILENTLY, errorRequest } from './replies.js';
 import type { ProtocolLimits, Request } from './request.js';
@@ -45,8 +51,15 @@ export class BinaryParser {
   private bodyFilled = 0;
   private swallowLeft = 0;
   private closed = false;
+  /** SASL PLAIN succeeded on this connection (always true without credentials). */
+  private authenticated: boolean;
 
-  constructor(private readonly limits: ProtocolLimits) {}
+  constructor(
+    private readonly limits: ProtocolLimits,
+    private readonly auth: CredentialCheck | null = null,
+  ) {
+    this.authenticated = auth === null;
+  }
 
   /** Bytes held waiting for the rest of a header or body. */
   get bufferedBytes(): number {
@@ -100,7 +113,11 @@ export class BinaryParser {
     this.opaque = h.readUInt32BE(at + 12);
     const casHi = h.readUInt32BE(at + 16);
     this.cas = casHi >= CAS_HI_SAFE_MAX ? -1 : casHi * TWO_32 + h.readUInt32BE(at + 20);
-    const shape = checkShape(this.opcode, this.keyBytes, this.extrasBytes, this.bodyBytes);
+    if (!this.authenticated && !isAuthFree(this.opcode)) {
+      return this.close(errorRequest(errorPacket(this.opcode, Status.AuthError, this.opaque), true));
+    }
+    const known = this.auth !== null || !isSasl(this.opcode);
+    const shape = known ? checkShape(this.opcode, this.keyBytes, this.extrasBytes, this.bodyBytes) : Shape.Unknown;
     if (shape === Shape.Unknown) {
       this.out.push(errorRequest(errorPacket(this.opcode, Status.UnknownCommand, this.opaque)));
       this.swallowLeft = this.bodyBytes;
@@ -187,9 +204,29 @@ export class BinaryParser {
         return { kind: 'stats', group: key.toString('latin1'), format };
       case Op.Verbosity:
         return { kind: 'verbosity', format };
+      case Op.SaslListMechs:
+        return errorRequest(packet(this.opcode, Status.Ok, this.opaque, 0, null, null, saslMechanisms));
+      case Op.SaslAuth:
+      case Op.SaslStep:
+        return this.saslAuth(body, at, key);
       default:
         return { kind: 'ops', ops: [this.buildOp(body, at, key)], format };
     }
+  }
+
+  /**
+   * SASL_AUTH with PLAIN checks the credentials at once (PLAIN has one step, so SASL_STEP
+   * always fails, as memcached's does without a started exchange). A failure leaves the
+   * connection unauthenticated but open, as in memcached.
+   */
+  private saslAuth(body: Buffer, at: number, key: Buffer): Request {
+    const message = body.subarray(at + this.keyBytes, at + this.bodyBytes);
+    const plain = this.opcode === Op.SaslAuth && key.toString('latin1') === 'PLAIN';
+    if (plain && checkSaslPlain(message, this.auth!)) {
+      this.authenticated = true;
+      return errorRequest(packet(this.opcode, Status.Ok, this.opaque, 0, null, null, 'Authenticated'));
+    }
+    return errorRequest(errorPacket(this.opcode, Status.AuthError, this.opaque));
   }
 
   private buildOp(body: Buffer, at: number, key: Buffer): CacheOp {
@@ -303,9 +340,23 @@ function checkShape(op: number, key: number, extras: number, body: number): Shap
       return extras === 4 && key > 0 && body === key + 4 ? Shape.Ok : Shape.Invalid;
     case Op.Verbosity:
       return extras === 4 && key === 0 && body === 4 ? Shape.Ok : Shape.Invalid;
+    case Op.SaslListMechs:
+      return extras === 0 && key === 0 && body === 0 ? Shape.Ok : Shape.Invalid;
+    case Op.SaslAuth:
+    case Op.SaslStep:
+      return extras === 0 && key > 0 ? Shape.Ok : Shape.Invalid;
     default:
       return Shape.Unknown;
   }
+}
+
+function isSasl(op: number): boolean {
+  return op === Op.SaslListMechs || op === Op.SaslAuth || op === Op.SaslStep;
+}
+
+/** memcached's authenticated(): what an unauthenticated connection may send. */
+function isAuthFree(op: number): boolean {
+  return isSasl(op) || op === Op.Version;
 }
 
 function isKnown(op: number): boolean {

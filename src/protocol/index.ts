@@ -7,3 +7,4 @@ export { createConnectionParser, type ConnectionParser } from './connection-pars
 export { encodeReply } from './encode.js';
 export { defaultProtocolLimits, type Answer, type ProtocolLimits, type ReplyFormat, type Request, type WireProtocol } from './request.js';
 export type { AnyFormat, BinaryFormat, MetaFormat, TextFormat } from './formats.js';
+export type { CredentialCheck } from './auth.js';

@@ -7,9 +7,15 @@
  * for the minority-partition test, and `POST /debug/clock?offsetMs=N&strobeMs=P` skews the
  * node's clock by N ms (strobe: on and off every P ms; offsetMs=0 restores it) for
  * jepsen-lite's clock nemesis. Never serves anything else, never crashes on input.
+ *
+ * Mutations (POST /ctl/*) need `Authorization: Bearer TOKEN` (admin-token.ts): 401 without
+ * it or with a wrong one, 403 when the node has no token at all; nothing changes either way.
+ * The test-only /debug endpoints need it too once a token is configured. GET endpoints
+ * stay open: bind the listener to loopback or a private network (docs/security.md).
  */
 import http from 'node:http';
 import type { Logger } from 'pino';
+import { checkAdminToken } from './admin-token.js';
 
 /** What the admin listener asks the node. */
 export interface AdminSource {
@@ -30,6 +36,8 @@ export interface AdminHttpOptions {
   port: number;
   /** Enables the /debug endpoints (tests only). */
   debug: boolean;
+  /** The bearer token mutations must carry; null refuses every /ctl mutation. */
+  token: string | null;
   logger: Logger;
 }
 
@@ -66,6 +74,13 @@ function route(source: AdminSource, options: AdminHttpOptions, req: http.Incomin
   if (req.method === 'GET' && url.pathname === '/metrics') {
     return reply(res, 200, 'text/plain; version=0.0.4', source.metrics());
   }
+  if (req.method === 'POST' && (url.pathname.startsWith('/ctl/') || (options.debug && options.token !== null))) {
+    const refusal = checkAdminToken(options.token, req);
+    if (refusal !== null) {
+      options.logger.warn({ path: url.pathname, status: refusal.status }, 'admin mutation refused');
+      return reply(res, refusal.status, 'application/json', JSON.stringify({ e: refusal.message }) + '\n', refusal.status === 401);
+    }
+  }
   if (options.debug && req.method === 'POST' && url.pathname === '/debug/block') {
     const peers = (url.searchParams.get('peers') ?? '').split(',').filter((s) => s !== '').map(Number);
     if (peers.some((p) => !Number.isInteger(p) || p <= 0)) return reply(res, 400, 'text/plain', 'bad peers\n');
@@ -96,7 +111,8 @@ function routeCtl(ctl: NonNullable<AdminSource['ctl']>, url: URL, req: http.Inco
   );
 }
 
-function reply(res: http.ServerResponse, code: number, type: string, body: string): void {
-  res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+function reply(res: http.ServerResponse, code: number, type: string, body: string, challenge = false): void {
+  const headers = { 'content-type': type, 'content-length': Buffer.byteLength(body) };
+  res.writeHead(code, challenge ? { ...headers, 'www-authenticate': 'Bearer realm="memraft-admin"' } : headers);
   res.end(body);
 }

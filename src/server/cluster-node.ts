@@ -15,6 +15,7 @@ import { realRuntime } from '../cluster/runtime.js';
 import { LevelLogStore } from '../storage/index.js';
 import { Transport } from '../transport/index.js';
 import { startAdminHttp } from './admin-http.js';
+import { resolveAdminToken } from './admin-token.js';
 import { ClusterExecutor } from './cluster-executor.js';
 import { joinCluster } from './cluster-join.js';
 import { metricsText, statusJson, type PeerTraffic } from './cluster-status.js';
@@ -92,6 +93,10 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   const peerAddress = `${advertised.host}:${advertised.port}`;
   const adminAddress = c.adminListen === null ? '' : `${c.adminListen.host}:${c.adminListen.port}`;
   const hostConfig = hostConfigFrom(config, peerAddress, adminAddress);
+  const adminToken = resolveAdminToken(c.adminToken, c.adminTokenFile);
+  if (c.adminListen !== null && !isLoopback(c.adminListen.host)) {
+    log.warn({ admin: adminAddress }, 'admin listener is not on loopback: its status and metrics are open to whoever reaches it (docs/security.md)');
+  }
   const nodeLog = log.child({ node: nodeId });
 
   const store = await LevelLogStore.open(path.join(config.dataDir, 'raft'), { fsync: c.fsync === 'always' });
@@ -132,7 +137,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
             setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),
             ctl: (op, node, peer) => rebalancer.ctl(op, node, peer),
           },
-          { ...c.adminListen, debug: process.env.MEMRAFT_DEBUG_ADMIN === '1', logger: nodeLog },
+          { ...c.adminListen, debug: process.env.MEMRAFT_DEBUG_ADMIN === '1', token: adminToken, logger: nodeLog },
         );
   return {
     host,

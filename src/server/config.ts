@@ -60,6 +60,26 @@ export interface ServeConfig {
   standalone: boolean;
   /** Cluster flags, accepted and stored now; null/empty when not given. */
   cluster: ClusterFlags;
+  /** Client-port TLS and authentication (docs/security.md). */
+  clientSecurity: ClientSecurity;
+}
+
+/** Certificate files of the client listener's TLS (memcached's -Z -o ssl_chain_cert,ssl_key,ssl_ca_cert). */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** With a CA, clients must present a certificate it signed. */
+  caFile: string | null;
+}
+
+/** `--tls-*`, `--auth-file`: how the client port protects itself; null = off. */
+export interface ClientSecurity {
+  tls: TlsFiles | null;
+  /**
+   * `-Y`/`--auth-file`: memcached's `user:password` file. Text connections must first
+   * send memcached's ASCII auth `set`; binary connections must pass SASL PLAIN.
+   */
+  authFile: string | null;
 }
 
 /** The Raft-cluster flags of DESIGN.md §8; a cluster executor reads them. */
@@ -86,6 +106,10 @@ export interface ClusterFlags {
   deadAfterMs: number;
   /** `--drain-on-exit`: SIGTERM drains this node (moves its replicas away) before exiting. */
   drainOnExit: boolean;
+  /** `--admin-token`: the bearer token admin mutations must carry (null: see adminTokenFile). */
+  adminToken: string | null;
+  /** `--admin-token-file`: a file holding that token (read at start). */
+  adminTokenFile: string | null;
   /** TEST-ONLY, breaks linearizability: any replica answers gets from its local state. */
   unsafeStaleReads: boolean;
   /** TEST-ONLY, breaks durability: a leader acknowledges a set before it is committed. */
@@ -120,7 +144,7 @@ memcached flags accepted for compatibility:
 With no cluster flags, serve runs a durable single-node cluster (node id 1) in --data-dir.
 
 Cluster (Raft) flags:
-  --id ID  --peer-listen HOST:PORT  --admin-listen HOST:PORT
+  --id ID  --peer-listen HOST:PORT  --admin-listen [HOST:]PORT (no host: 127.0.0.1)
   --initial-cluster ID=HOST:PORT,...  --join HOST:PORT
   --peer-addresses ID=HOST:PORT,...  dial these peers at these addresses instead of
                             the ones they advertise (NAT, proxies; jepsen-lite's links)
@@ -131,6 +155,17 @@ Cluster (Raft) flags:
   --max-moves N (default 2)  replica moves in flight at once
   --dead-after DURATION (default 30s; 500ms, 3s, 2m)  silent nodes' replicas are re-created
   --drain-on-exit           on SIGTERM move this node's replicas away first (preStop)
+  --admin-token TOKEN | --admin-token-file FILE
+                            admin mutations (POST /ctl/*) need Authorization: Bearer
+                            TOKEN; with neither they are refused (docs/security.md)
+
+Client security (docs/security.md; SIGHUP reloads certificates and the auth file):
+  --tls-cert FILE --tls-key FILE   serve the client port over TLS only
+  --tls-ca FILE             require client certificates signed by this CA
+  -Z -o ssl_chain_cert=FILE,ssl_key=FILE[,ssl_ca_cert=FILE]   memcached's spelling
+  -Y, --auth-file FILE      user:password lines; text clients authenticate with
+                            memcached's ASCII auth set, binary clients with SASL PLAIN
+  -S, --sasl                accepted with --auth-file (SASL PLAIN is on with it)
 
 Kubernetes StatefulSet (docs/kubernetes.md; usually MEMRAFT_HOSTNAME etc. from the pod spec):
   --hostname NAME-N         the pod name: node id N+1, peers from --peer-template
@@ -187,6 +222,15 @@ const flagSpecs: FlagSpec[] = [
   { long: 'max-moves', kind: 'string' },
   { long: 'dead-after', kind: 'string' },
   { long: 'drain-on-exit', kind: 'flag' },
+  { long: 'admin-token', kind: 'string' },
+  { long: 'admin-token-file', kind: 'string' },
+  { long: 'tls-cert', kind: 'string' },
+  { long: 'tls-key', kind: 'string' },
+  { long: 'tls-ca', kind: 'string' },
+  { long: 'enable-ssl', short: 'Z', kind: 'flag' },
+  { long: 'extended', short: 'o', kind: 'string' },
+  { long: 'auth-file', short: 'Y', kind: 'string' },
+  { long: 'sasl', short: 'S', kind: 'flag' },
   { long: 'unsafe-stale-reads', kind: 'flag' },
   { long: 'unsafe-ack-before-commit', kind: 'flag' },
   { long: 'help', short: 'h', kind: 'flag' },
@@ -253,6 +297,11 @@ function readArgv(argv: readonly string[], raw: RawFlags): void {
       if (i + 1 >= argv.length) throw new UsageError(`flag ${arg} needs a value`);
       value = argv[++i]!;
     }
+    // memcached's -o repeats: `-o a=1 -o b=2` is `-o a=1,b=2`.
+    if (spec.long === 'extended' && raw.has('extended')) value = `${raw.get('extended')},${value}`;
+    // The two ways of giving the admin token replace each other (argv over env, last wins).
+    if (spec.long === 'admin-token') raw.delete('admin-token-file');
+    if (spec.long === 'admin-token-file') raw.delete('admin-token');
     raw.set(spec.long, value);
   }
 }
@@ -296,7 +345,51 @@ function buildConfig(raw: RawFlags): ServeConfig {
     dataDir: raw.get('data-dir') ?? './memraft-data',
     standalone: raw.has('standalone'),
     cluster: withEmbeddedDefault(withPodIdentity(buildClusterFlags(raw), podFlags(raw)), raw),
+    clientSecurity: buildClientSecurity(raw),
   };
+}
+
+/** memcached's `-o` keys memraft takes (TLS only); anything else is a usage error. */
+const extendedOptionKeys: readonly string[] = ['ssl_chain_cert', 'ssl_key', 'ssl_ca_cert'];
+
+/**
+ * TLS from `--tls-*` or memcached's `-Z -o ssl_chain_cert=..,ssl_key=..,ssl_ca_cert=..`
+ * (the long flags win), and the auth file. A half-given pair is an error, not plaintext.
+ */
+function buildClientSecurity(raw: RawFlags): ClientSecurity {
+  const extended = parseExtendedOptions(raw.get('extended'));
+  if (extended.size > 0 && !raw.has('enable-ssl')) {
+    throw new UsageError('-o ssl_* options need -Z (enable TLS), as in memcached; or use --tls-cert/--tls-key');
+  }
+  const certFile = raw.get('tls-cert') ?? extended.get('ssl_chain_cert') ?? null;
+  const keyFile = raw.get('tls-key') ?? extended.get('ssl_key') ?? null;
+  const caFile = raw.get('tls-ca') ?? extended.get('ssl_ca_cert') ?? null;
+  if (raw.has('enable-ssl') && (certFile === null || keyFile === null)) {
+    throw new UsageError('-Z needs a certificate and a key: -o ssl_chain_cert=FILE,ssl_key=FILE (or --tls-cert FILE --tls-key FILE)');
+  }
+  if ((certFile === null) !== (keyFile === null)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (caFile !== null && certFile === null) throw new UsageError('--tls-ca needs --tls-cert and --tls-key (client certificates are checked over TLS)');
+  const authFile = raw.get('auth-file') ?? null;
+  if (raw.has('sasl') && authFile === null) {
+    throw new UsageError('-S/--sasl needs -Y/--auth-file FILE: SASL PLAIN checks the user:password lines of that file');
+  }
+  return { tls: certFile === null || keyFile === null ? null : { certFile, keyFile, caFile }, authFile };
+}
+
+/** `key=value,key=value` of memcached's -o, keeping only the keys memraft understands. */
+function parseExtendedOptions(value: string | undefined): Map<string, string> {
+  const options = new Map<string, string>();
+  if (value === undefined) return options;
+  for (const part of value.split(',')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    if (!extendedOptionKeys.includes(key) || eq < 0) {
+      throw new UsageError(`-o ${part}: memraft takes only ${extendedOptionKeys.map((k) => k + '=FILE').join(', ')}`);
+    }
+    options.set(key, part.slice(eq + 1));
+  }
+  return options;
 }
 
 /**
@@ -368,10 +461,12 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
   const initial = raw.get('initial-cluster');
   const join = optionalHostPort('join');
   if (initial !== undefined && join !== null) throw new UsageError('--initial-cluster and --join are exclusive');
+  if (raw.get('admin-token') === '') throw new UsageError('--admin-token must not be empty');
   return {
     id: raw.get('id') ?? null,
     peerListen: optionalHostPort('peer-listen'),
-    adminListen: optionalHostPort('admin-listen'),
+    // A bare port binds loopback: the admin listener is never public unless a host says so.
+    adminListen: /^[0-9]{1,5}$/.test(raw.get('admin-listen') ?? '') ? parseHostPort(`:${raw.get('admin-listen')}`, 'admin-listen') : optionalHostPort('admin-listen'),
     initialCluster: initial === undefined ? [] : parseMemberList(initial, 'initial-cluster'),
     join,
     peerAdvertise: null,
@@ -384,6 +479,8 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     maxMoves: parseIntFlag(raw, 'max-moves', 2, 1, 64),
     deadAfterMs: parseDurationFlag(raw.get('dead-after') ?? '30s', 'dead-after'),
     drainOnExit: raw.has('drain-on-exit'),
+    adminToken: raw.get('admin-token') ?? null,
+    adminTokenFile: raw.get('admin-token-file') ?? null,
     unsafeStaleReads: raw.has('unsafe-stale-reads'),
     unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
   };

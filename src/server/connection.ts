@@ -17,6 +17,7 @@ import assert from 'node:assert';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CacheResult } from '../cache/ops.js';
+import type { CredentialCheck } from '../protocol/auth.js';
 import type { Answer, ProtocolLimits, Request } from '../protocol/request.js';
 import type { Codec, RequestParser } from './codec.js';
 import type { Executor } from './executor.js';
@@ -50,6 +51,8 @@ export interface ConnectionContext {
   codec: Codec;
   counters: ServerCounters;
   limits: ConnectionLimits;
+  /** The auth file's check when clients must authenticate (`-Y`); null when they need not. */
+  auth: CredentialCheck | null;
   log: Logger;
   version: string;
   /** memcached `stats <group>` with the server's own figures merged in. */
@@ -98,7 +101,7 @@ export class ClientConnection {
     private readonly socket: Socket,
     private readonly ctx: ConnectionContext,
   ) {
-    this.parser = ctx.codec.createParser(ctx.limits.protocol);
+    this.parser = ctx.codec.createParser(ctx.limits.protocol, ctx.auth);
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);

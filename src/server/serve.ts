@@ -7,6 +7,8 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { ProtocolLimits } from '../protocol/request.js';
 import { defaultProtocolLimits } from '../protocol/request.js';
+import { Credentials } from './auth-file.js';
+import { checkTlsFiles } from './client-tls.js';
 import { startClusterNode } from './cluster-node.js';
 import { isClusterConfig } from './config.js';
 import type { ServeConfig } from './config.js';
@@ -20,13 +22,22 @@ import { wireVersion } from './version.js';
 export async function runServe(config: ServeConfig): Promise<void> {
   const log = pino({ level: config.logLevel, base: { pid: process.pid } });
   const server = await startServer(config, log);
+  const onHangup = (): void => server.reload();
+  const { tls, authFile } = config.clientSecurity;
+  // SIGHUP would end the process by default: take it over only when there is something to reload.
+  if (tls !== null || authFile !== null) process.on('SIGHUP', onHangup);
   await waitForSignal(log);
+  process.off('SIGHUP', onHangup);
   await server.shutdown();
 }
 
 /** Builds and starts a server for `config` (no signal handling). */
 export async function startServer(config: ServeConfig, log: Logger): Promise<MemraftServer> {
   const protocolLimits: ProtocolLimits = { ...defaultProtocolLimits, itemBytesMax: config.itemBytesMax };
+  const { tls, authFile } = config.clientSecurity;
+  // Read before anything starts: a missing file is a startup error, not a half-started node.
+  const credentials = authFile === null ? null : Credentials.load(authFile);
+  if (tls !== null) checkTlsFiles(tls);
   const executor = await createExecutor(config, protocolLimits, log);
   const server = new MemraftServer({
     listen: config.listen,
@@ -37,13 +48,15 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
     log,
     version: wireVersion,
     memoryBytesMax: config.memoryMb * 1024 * 1024,
+    tls,
+    credentials,
   });
   const address = await server.start().catch(async (err: unknown) => {
     await executor.close(); // a cluster node's timers and sockets would keep the process alive
     throw err;
   });
   const mode = isClusterConfig(config) ? 'cluster' : 'standalone';
-  log.info({ host: address.address, port: address.port, memoryMb: config.memoryMb, mode }, 'listening');
+  log.info({ host: address.address, port: address.port, memoryMb: config.memoryMb, mode, tls: tls !== null, auth: authFile !== null }, 'listening');
   return server;
 }
 

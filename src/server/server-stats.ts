@@ -15,6 +15,8 @@ export class ServerCounters {
   bytesWritten = 0;
   /** Times a connection paused reading for backpressure (memcached's conn_yields is close). */
   connYields = 0;
+  /** TLS handshakes that failed (plaintext clients on a TLS port, refused certificates). */
+  tlsHandshakeErrors = 0;
 
   /** memcached `stats reset`: the totals go to zero; current connections stay. */
   reset(): void {
@@ -23,6 +25,7 @@ export class ServerCounters {
     this.bytesRead = 0;
     this.bytesWritten = 0;
     this.connYields = 0;
+    this.tlsHandshakeErrors = 0;
   }
 }
 

@@ -4,7 +4,7 @@
  * figures merged in, and shuts down gracefully (stop accepting, finish in-flight requests,
  * close the executor).
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ProtocolLimits } from '../protocol/request.js';
@@ -13,7 +13,9 @@ import { ClientConnection, defaultConnectionLimits } from './connection.js';
 import type { ConnectionContext, ConnectionLimits } from './connection.js';
 import type { Executor } from './executor.js';
 import { ServerCounters, generalStats } from './server-stats.js';
-import type { HostPort } from './config.js';
+import type { HostPort, TlsFiles } from './config.js';
+import type { Credentials } from './auth-file.js';
+import { createClientListener, reloadTlsContext } from './client-tls.js';
 
 /** What a server is built from. The executor is injected: local or cluster. */
 export interface ServerOptions {
@@ -30,6 +32,10 @@ export interface ServerOptions {
   memoryBytesMax: number;
   /** How long shutdown waits for in-flight requests before dropping connections. */
   shutdownGraceMs?: number;
+  /** `--tls-cert/--tls-key[/--tls-ca]`: the client port speaks TLS only. */
+  tls?: TlsFiles | null;
+  /** `-Y`: clients must authenticate (ASCII auth or SASL PLAIN) against these. */
+  credentials?: Credentials | null;
 }
 
 // memcached's exact reply when over -c; it then closes the connection.
@@ -51,17 +57,46 @@ export class MemraftServer {
       codec: options.codec,
       counters: this.counters,
       limits: options.connectionLimits ?? defaultConnectionLimits(options.protocolLimits),
+      auth: options.credentials?.check ?? null,
       log: options.log,
       version: options.version,
       stats: (group) => this.stats(group),
       onClose: (connection) => this.onConnectionClose(connection),
     };
-    // Half-open allowed: a client that sends and shuts down its side still gets every reply.
-    this.listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    this.listener = createClientListener(options.tls ?? null, (socket) => this.accept(socket));
     this.listener.on('error', (err) => {
       // Before listening succeeds, start() reports the error to its caller instead.
       if (this.listener.listening) options.log.error({ err }, 'listener error');
     });
+    // A failed handshake (plaintext client, wrong certificate): Node destroys that socket.
+    this.listener.on('tlsClientError', (err: Error) => {
+      this.counters.tlsHandshakeErrors++;
+      options.log.debug({ err: err.message }, 'TLS handshake failed');
+    });
+  }
+
+  /**
+   * SIGHUP, as memcached: reads the TLS certificate, key and CA and the auth file again.
+   * What fails to load is logged and the old one stays in force.
+   */
+  reload(): void {
+    const { tls, credentials, log } = this.options;
+    if (tls !== undefined && tls !== null) {
+      try {
+        reloadTlsContext(this.listener, tls);
+        log.info({ cert: tls.certFile }, 'TLS certificate reloaded');
+      } catch (err) {
+        log.error({ err: String(err) }, 'TLS reload failed; keeping the old certificate');
+      }
+    }
+    if (credentials !== undefined && credentials !== null) {
+      try {
+        credentials.reload();
+        log.info('auth file reloaded');
+      } catch (err) {
+        log.error({ err: String(err) }, 'auth file reload failed; keeping the old credentials');
+      }
+    }
   }
 
   /** Starts listening; resolves with the bound address (useful with port 0). */
@@ -101,12 +136,16 @@ export class MemraftServer {
       case 'sizes':
         // memcached without -o track_sizes.
         return [['sizes_status', 'disabled']];
-      case '':
-        return generalStats(
+      case '': {
+        const general = generalStats(
           this.counters,
           { version: this.options.version, connectionsMax: this.options.connectionsMax },
           executor.stats('') ?? [],
         );
+        // As memcached: the TLS figures only when TLS is on.
+        if (this.options.tls) general.push(['ssl_handshake_errors', String(this.counters.tlsHandshakeErrors)]);
+        return general;
+      }
       case 'settings':
         return this.settingsStats(executor.stats('settings') ?? []);
       case 'conns':
@@ -192,6 +231,9 @@ export class MemraftServer {
       ['num_threads', '1'],
       ['cas_enabled', 'yes'],
       ['binding_protocol', 'auto-negotiate'],
+      ['auth_enabled_sasl', this.options.credentials ? 'yes' : 'no'],
+      ['auth_enabled_ascii', this.options.credentials?.file ?? 'no'],
+      ['ssl_enabled', this.options.tls ? 'yes' : 'no'],
       ['item_size_max', String(protocolLimits.itemBytesMax)],
       ['key_max_length', String(protocolLimits.keyBytesMax)],
     ];

@@ -6,6 +6,7 @@
  * `terminate` SIGTERMs one and reports how it exited, `runCli` runs `memraft` itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,6 +37,8 @@ export interface Exit {
 
 /** A cluster whose nodes 1..initial bootstrap it and the others join. */
 export class MemberCluster {
+  /** Every node's --admin-token: the ctl mutations below carry it. */
+  readonly adminToken = randomBytes(16).toString('hex');
   readonly children = new Map<number, ChildProcess>();
   private readonly output = new Map<number, string>();
   private readonly argsOf = new Map<number, string[]>();
@@ -105,7 +108,7 @@ export class MemberCluster {
 
   private run(id: number, args: string[]): void {
     this.argsOf.set(id, args);
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MEMRAFT_SNAPSHOT_ENTRIES: '200' } });
+    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MEMRAFT_SNAPSHOT_ENTRIES: '200', MEMRAFT_ADMIN_TOKEN: this.adminToken } });
     this.output.set(id, '');
     const append = (d: Buffer): void => void this.output.set(id, (this.output.get(id) ?? '') + d.toString());
     child.stdout!.on('data', append);
@@ -156,7 +159,10 @@ export class MemberCluster {
     const query = `node=${node}${peer === undefined ? '' : `&peer=${encodeURIComponent(peer)}`}`;
     for (const id of [...this.children.keys()].sort((a, b) => a - b)) {
       try {
-        const res = await fetch(`http://127.0.0.1:${this.ports.admin[id - 1]}/ctl/${op}?${query}`, { method: op === 'status' ? 'GET' : 'POST' });
+        const res = await fetch(`http://127.0.0.1:${this.ports.admin[id - 1]}/ctl/${op}?${query}`, {
+          method: op === 'status' ? 'GET' : 'POST',
+          headers: { authorization: `Bearer ${this.adminToken}` },
+        });
         return await res.json();
       } catch {
         // that node is down or starting: the next one

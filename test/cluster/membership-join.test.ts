@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 function ctlCli(...args: string[]): ReturnType<typeof runCli> {
-  return runCli(['ctl', ...args, '--admin', `127.0.0.1:${c.adminPort(1)}`]);
+  return runCli(['ctl', ...args, '--admin', `127.0.0.1:${c.adminPort(1)}`, '--admin-token', c.adminToken]);
 }
 
 it('refuses bad ctl join input clearly', async () => {
