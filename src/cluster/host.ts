@@ -60,6 +60,8 @@ export interface HostConfig {
   /** Node cache memory (memcached -m), split over the node's share of replicas. */
   memoryBytes: number;
   readMode: 'read-index' | 'lease';
+  /** `--zone`: this node's failure zone, registered in the meta state (none: a zone of its own). */
+  zone?: string;
   tickMs: number;
   /** Total time a request may spend finding its group's leader. */
   forwardTimeoutMs: number;

@@ -105,9 +105,12 @@ export class Housekeeping {
     const me = host.meta.node(host.config.nodeId);
     if (me === undefined || this.registerInFlight) return;
     const c = host.config;
-    if (me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress) return;
+    const zone = c.zone ?? '';
+    if (me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress && (me.zone ?? '') === zone) return;
     this.registerInFlight = true;
-    void host.proposeMeta({ type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress }).then((res) => {
+    const cmd: MetaCommand = { type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress };
+    if (zone !== '') cmd.zone = zone;
+    void host.proposeMeta(cmd).then((res) => {
       this.registerInFlight = false;
       if (!res.ok) host.logger.warn({ reason: res.reason }, 'registration not applied yet');
     });

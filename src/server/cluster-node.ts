@@ -56,6 +56,7 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
     replicas: c.replicas,
     memoryBytes: config.memoryMb * 1024 * 1024,
     readMode: c.readMode,
+    ...(c.zone !== null ? { zone: c.zone } : {}),
     ...defaultHostTiming,
     replica: { ...replicaOptionsFromEnv(process.env), hostReadIndex: c.readMode !== 'lease' },
     ...(c.unsafeStaleReads || c.unsafeAckBeforeCommit ? { unsafe: { staleReads: c.unsafeStaleReads, ackBeforeCommit: c.unsafeAckBeforeCommit } } : {}),

@@ -82,6 +82,8 @@ export interface ClusterFlags {
   deadAfterMs: number;
   /** `--drain-on-exit`: SIGTERM drains this node (moves its replicas away) before exiting. */
   drainOnExit: boolean;
+  /** `--zone NAME`: failure zone; no two replicas of a group share one (null: a zone of its own). */
+  zone: string | null;
   /** TEST-ONLY, breaks linearizability: any replica answers gets from its local state. */
   unsafeStaleReads: boolean;
   /** TEST-ONLY, breaks durability: a leader acknowledges a set before it is committed. */
@@ -127,6 +129,8 @@ Cluster (Raft) flags:
   --max-moves N (default 2)  replica moves in flight at once
   --dead-after DURATION (default 30s; 500ms, 3s, 2m)  silent nodes' replicas are re-created
   --drain-on-exit           on SIGTERM move this node's replicas away first (preStop)
+  --zone NAME               failure zone (host, rack, k8s zone): no two replicas of a group
+                            in one zone while enough zones have up nodes (docs/membership.md)
 
 Known-bad modes, FOR TESTING THE TESTS ONLY (jepsen-lite must catch them; never use them
 with data you care about):
@@ -174,6 +178,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'max-moves', kind: 'string' },
   { long: 'dead-after', kind: 'string' },
   { long: 'drain-on-exit', kind: 'flag' },
+  { long: 'zone', kind: 'string' },
   { long: 'unsafe-stale-reads', kind: 'flag' },
   { long: 'unsafe-ack-before-commit', kind: 'flag' },
   { long: 'help', short: 'h', kind: 'flag' },
@@ -365,6 +370,7 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     maxMoves: parseIntFlag(raw, 'max-moves', 2, 1, 64),
     deadAfterMs: parseDurationFlag(raw.get('dead-after') ?? '30s', 'dead-after'),
     drainOnExit: raw.has('drain-on-exit'),
+    zone: parseZone(raw.get('zone')),
     unsafeStaleReads: raw.has('unsafe-stale-reads'),
     unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
   };
@@ -424,4 +430,11 @@ function parseDurationFlag(value: string, name: string): number {
   const ms = Math.round(Number(match[1]) * unitMs);
   if (ms < 100) throw new UsageError(`--${name} must be at least 100ms`);
   return ms;
+}
+
+/** `--zone`: 1-64 characters of letters, digits and . _ - (null when not given). */
+function parseZone(zone: string | undefined): string | null {
+  if (zone === undefined) return null;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(zone)) throw new UsageError(`--zone: 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(zone)}`);
+  return zone;
 }
