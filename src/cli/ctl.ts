@@ -18,7 +18,11 @@ Commands:
   join <node> <peer>  record node <node> (peer listener HOST:PORT) as joining; then start
                       it: memraft serve --id <node> --join <any member's peer address>
   drain <node>        move every replica off <node>, then mark it removed
-  remove <node>       mark a (dead) node removed: its replicas are re-created elsewhere
+  remove <node> [--force]
+                      mark a dead or stopped node removed: its replicas are re-created
+                      elsewhere (each added on another node before the old one goes);
+                      a live, reachable node is refused (drain it) unless --force; a
+                      removed node stops serving and exits, and never rejoins under its id
 
 --admin is any node's admin listener (--admin-listen; node i of a cluster on base port P
 listens on P+200+i). Default: MEMRAFT_ADMIN, else ${ctlAdminDefault} (node 1 of npm start).`;
@@ -57,10 +61,12 @@ async function ctlDispatch(args: string[]): Promise<number> {
   const fromEnv = process.env.MEMRAFT_ADMIN;
   let admin = fromEnv === undefined || fromEnv === '' ? ctlAdminDefault : fromEnv;
   let json = false;
+  let force = false;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--admin') admin = args[++i] ?? admin;
     else if (args[i] === '--json') json = true;
+    else if (args[i] === '--force') force = true;
     else rest.push(args[i]!);
   }
   const [op, node, peer] = rest;
@@ -77,7 +83,8 @@ async function ctlDispatch(args: string[]): Promise<number> {
     return report(op, node, json, await call(admin, 'POST', `/ctl/join?node=${node}&peer=${encodeURIComponent(peer)}`));
   }
   if ((op === 'drain' || op === 'remove') && node !== undefined && /^[0-9]+$/.test(node)) {
-    return report(op, node, json, await call(admin, 'POST', `/ctl/${op}?node=${node}`));
+    const path = op === 'remove' && force ? 'force-remove' : op;
+    return report(op, node, json, await call(admin, 'POST', `/ctl/${path}?node=${node}`));
   }
   process.stderr.write(ctlUsage + '\n');
   return 2;
@@ -85,7 +92,9 @@ async function ctlDispatch(args: string[]): Promise<number> {
 
 /** Prints a join/drain/remove answer; the exit code. */
 function report(op: string, node: string, json: boolean, { code, body }: { code: number; body: unknown }): number {
-  process.stdout.write(json ? JSON.stringify(body) + '\n' : code === 200 ? `${op} node ${node}: ok\n` : `${op} node ${node}: ${(body as { e?: string }).e}\n`);
+  const { e, note } = body as { e?: string; note?: string };
+  const ok = note === undefined ? 'ok' : `ok (${note})`;
+  process.stdout.write(json ? JSON.stringify(body) + '\n' : code === 200 ? `${op} node ${node}: ${ok}\n` : `${op} node ${node}: ${e}\n`);
   return code === 200 ? 0 : 1;
 }
 

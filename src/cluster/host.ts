@@ -127,6 +127,8 @@ export class ClusterHost {
   private readonly peersSet = new Set<NodeId>();
   /** Peers whose incoming traffic is ignored (test fault injection, with blockPeers). */
   private blockedInbound = new Set<NodeId>();
+  /** Set when the meta leader refused our registration because this node was removed (server/node-removal.ts). */
+  removedFromCluster = false;
   /** Answers peer requests the host does not know (membership: moves, join, ctl); undefined = not mine. */
   requestExtension: ((from: NodeId, payload: unknown) => unknown) | null = null;
 

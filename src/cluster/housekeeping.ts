@@ -25,6 +25,7 @@ export class Housekeeping {
   private ticks = 0;
   private bootstrapInFlight = false;
   private registerInFlight = false;
+  private registeredOnce = false;
 
   constructor(private readonly host: ClusterHost) {}
 
@@ -106,13 +107,19 @@ export class Housekeeping {
     if (me === undefined || this.registerInFlight) return;
     const c = host.config;
     const zone = c.zone ?? '';
-    if (me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress && (me.zone ?? '') === zone) return;
+    // Registered once per start even when our view says so already: that view may be from
+    // before this node was removed (it then gets no newer meta entries), and the meta
+    // leader's refusal is how the node learns it (node-removal.ts).
+    const current = me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress && (me.zone ?? '') === zone;
+    if (current && this.registeredOnce) return;
     this.registerInFlight = true;
     const cmd: MetaCommand = { type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress };
     if (zone !== '') cmd.zone = zone;
     void host.proposeMeta(cmd).then((res) => {
       this.registerInFlight = false;
-      if (!res.ok) host.logger.warn({ reason: res.reason }, 'registration not applied yet');
+      if (res.ok) this.registeredOnce = true;
+      if (!res.ok && res.code === 'node-removed') host.removedFromCluster = true;
+      else if (!res.ok) host.logger.warn({ reason: res.reason }, 'registration not applied yet');
     });
   }
 

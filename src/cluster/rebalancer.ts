@@ -35,6 +35,9 @@ export interface RebalancerOptions {
   catchUpSlackEntries: number;
 }
 
+/** A node heard from within this long counts as reachable for `ctl remove` (a stopped one is silent in far less). */
+const reachableMs = 3000;
+
 /** Passes between two refreshes of the leaders of groups held elsewhere (4 = every 2 s). */
 const leaderRefreshPasses = 4;
 
@@ -116,7 +119,13 @@ export class Rebalancer {
     const voters = st.confState.voters;
     const learners = st.confState.learners;
     const inConf = (id: NodeId): boolean => voters.includes(id) || learners.includes(id);
-    for (const n of this.host.meta.view.nodes) {
+    const view = this.host.meta.view;
+    // A removed node stays in the meta group until no group or move names it: a live one
+    // (ctl remove --force) follows the meta log until its replicas are re-created, then
+    // exits (server/node-removal.ts); a dead one's vote was not counting anyway.
+    const holds = (id: NodeId): boolean => view.groups.some((g) => g.replicas.includes(id)) || view.moves.some((m) => m.from === id || m.to === id);
+    for (const n of view.nodes) {
+      if (n.state === 'removed' && inConf(n.id) && holds(n.id)) continue;
       if (n.state === 'removed' && inConf(n.id)) {
         if (n.id === this.host.config.nodeId) {
           const to = voters.find((id) => id !== n.id && this.host.meta.node(id)?.state === 'up');
@@ -327,14 +336,44 @@ export class Rebalancer {
         const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'draining' });
         return res.ok ? { ok: true } : { e: res.reason };
       }
-      case 'remove': {
-        if (known === undefined) return { e: `unknown node ${node}` };
-        const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'removed' });
-        return res.ok ? { ok: true } : { e: res.reason };
-      }
+      case 'remove':
+      case 'force-remove':
+        return this.serveRemove(node, op === 'force-remove');
       default:
         return { e: `unknown ctl op ${op}` };
     }
+  }
+
+  /**
+   * `ctl remove`: for a node that is gone for good. A live one (up, joining or draining and
+   * heard from within `reachableMs`) is refused unless forced: removing it drops a replica
+   * of each of its groups at once, where a drain moves them first. Either way the planner
+   * re-creates each replica on a spare node before it removes the old one (add first).
+   */
+  private async serveRemove(node: NodeId, force: boolean): Promise<unknown> {
+    const view = this.host.meta.view;
+    const known = view.nodes.find((n) => n.id === node);
+    if (known === undefined) return { e: `unknown node ${node}` };
+    if (known.state === 'removed') return { ok: true };
+    if (!force && known.state !== 'dead' && this.reachable(node)) {
+      return {
+        e: `node ${node} is ${known.state} and reachable: removing it would drop a replica of each of its groups at once; ` +
+          `drain it (memraft ctl drain ${node}), or stop it first, or remove it anyway with --force`,
+        code: 'node-live',
+      };
+    }
+    const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'removed' });
+    if (!res.ok) return { e: res.reason };
+    const up = view.nodes.filter((n) => n.state === 'up' && n.id !== node).length;
+    if (up >= view.config.replicas) return { ok: true };
+    return { ok: true, note: `${up} up nodes remain for ${view.config.replicas} replicas: its groups keep ${up} replicas until a node joins` };
+  }
+
+  /** True when `id` is this node or was heard from within `reachableMs`. */
+  private reachable(id: NodeId): boolean {
+    if (id === this.host.config.nodeId) return true;
+    const heard = this.host.lastHeardOf(id);
+    return heard !== undefined && this.host.runtime.monoMs() - heard < reachableMs;
   }
 
   /** Runs a ctl op at the meta leader (locally when we lead). */

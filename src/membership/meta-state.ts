@@ -91,7 +91,10 @@ export type MetaCommand =
   | { type: 'prefer-leader'; group: number; leader: NodeId };
 
 /** What applying a meta command answers. */
-export type MetaResult = { ok: true } | { ok: false; reason: string };
+export type MetaResult = { ok: true } | { ok: false; reason: string; code?: MetaRefusalCode };
+
+/** Refusals a node acts on (matched by code, never by reason text). */
+export type MetaRefusalCode = 'node-removed';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -256,7 +259,7 @@ export class MetaStateMachine {
   private applyRegister(cmd: Extract<MetaCommand, { type: 'register' }>): MetaResult {
     const node = this.node(cmd.id);
     if (node === undefined) return { ok: false, reason: 'unknown node' };
-    if (node.state === 'removed') return { ok: false, reason: 'node removed' };
+    if (node.state === 'removed') return { ok: false, reason: 'node removed', code: 'node-removed' };
     node.peer = cmd.peer;
     node.client = cmd.client;
     node.admin = cmd.admin;

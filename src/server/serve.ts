@@ -20,8 +20,12 @@ import { wireVersion } from './version.js';
 export async function runServe(config: ServeConfig): Promise<void> {
   const log = pino({ level: config.logLevel, base: { pid: process.pid } });
   const server = await startServer(config, log);
-  await waitForSignal(log);
+  const never = new Promise<never>(() => {});
+  const stop = await Promise.race([waitForSignal(log).then(() => null), server.executor.mustStop ?? never]);
+  if (stop !== null) log.error({ err: stop.message }, 'stopping: this node must not serve');
   await server.shutdown();
+  // A removed node exits non-zero with its one-line reason (main.ts prints coded errors so).
+  if (stop !== null) throw stop;
 }
 
 /** Builds and starts a server for `config` (no signal handling). */
