@@ -4,7 +4,8 @@
  *   1. keeps the meta group's Raft config in step with the meta state's nodes (a joined
  *      node becomes a learner, then a voter while there are fewer than 5; a removed node
  *      leaves the config),
- *   2. marks nodes not heard from for --dead-after as `dead` (and tells the planner),
+ *   2. marks nodes a majority of the meta voters have not heard from for --dead-after as
+ *      `dead` (and tells the planner; every node reports its view, liveness-reports.ts),
  *   3. marks drained nodes `removed`,
  *   4. drives every move in flight one step (see `stepMove`),
  *   5. asks the planner (planMoves) for new moves within --max-moves and records their
@@ -22,6 +23,7 @@ import { ConfChangeType, type GroupId, type NodeId } from '../raft/types.js';
 import { metaVotersMax, plannerInputFromMeta, planPlacement, type MetaMove, type MetaView, type PlannedMove } from '../membership/index.js';
 import { metaGroupId, type ClusterHost } from './host.js';
 import type { Timer } from './runtime.js';
+import { LivenessReports, reportIntervalMs, type SeenRequest } from './liveness-reports.js';
 import { callGroupLeader, serveMoveOp, type GroupConf, type MoveOp } from './moves.js';
 
 /** Membership settings (serve flags). */
@@ -54,11 +56,16 @@ export class Rebalancer {
   private refreshingLeaders = false;
   /** When this node first saw each node in the meta state (a node's silence counts from then at the earliest). */
   private readonly firstSeenMs = new Map<NodeId, number>();
+  /** Every member's view of who it hears from (failure detection by a majority of meta voters). */
+  private readonly liveness: LivenessReports;
+  private lastReportMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly host: ClusterHost,
     private readonly options: RebalancerOptions,
-  ) {}
+  ) {
+    this.liveness = new LivenessReports(host);
+  }
 
   /** Starts the passes. */
   start(): void {
@@ -79,6 +86,11 @@ export class Rebalancer {
     const leads = this.metaReplica.isLeader;
     if (leads && !this.wasLeader) this.leaderSinceMs = this.host.runtime.monoMs();
     this.wasLeader = leads;
+    const now = this.host.runtime.monoMs();
+    if (this.host.meta.view.bootstrapped && now - this.lastReportMs >= reportIntervalMs) {
+      this.lastReportMs = now;
+      this.liveness.sendReports();
+    }
     if (!leads || this.running || !this.host.meta.view.bootstrapped) return;
     if (this.passes++ % leaderRefreshPasses === 0) this.refreshLeaders();
     this.running = true;
@@ -160,19 +172,23 @@ export class Rebalancer {
   // ---- failure detection and drains ---------------------------------------------------
 
   /**
-   * Nodes not heard from for --dead-after (the meta leader's own view). Silence counts at
-   * the earliest from our election and from when the node appeared in the meta state: a
-   * node that joins long after the election has not been silent for that long.
+   * Nodes a majority of the meta voters have not heard from for --dead-after (one cut link
+   * to the meta leader is not death; liveness-reports.ts). In the meta leader's own view,
+   * silence counts at the earliest from its election and from when the node appeared in the
+   * meta state: a node that joins long after the election has not been silent for that long.
    */
   private deadNodes(): NodeId[] {
     const now = this.host.runtime.monoMs();
+    const selfSilentMs = (id: NodeId): number => {
+      let seen = this.firstSeenMs.get(id);
+      if (seen === undefined) this.firstSeenMs.set(id, (seen = now));
+      return Math.min(this.liveness.silentMs(id), now - this.leaderSinceMs, now - seen);
+    };
+    const voters = this.metaReplica.raft.status().confState.voters;
     const dead: NodeId[] = [];
     for (const n of this.host.meta.view.nodes) {
       if (n.id === this.host.config.nodeId || n.state === 'removed') continue;
-      let seen = this.firstSeenMs.get(n.id);
-      if (seen === undefined) this.firstSeenMs.set(n.id, (seen = now));
-      const heard = Math.max(this.host.lastHeardOf(n.id) ?? 0, this.leaderSinceMs, seen);
-      if (now - heard > this.options.deadAfterMs) dead.push(n.id);
+      if (this.liveness.isDead(n.id, voters, this.options.deadAfterMs, selfSilentMs)) dead.push(n.id);
     }
     return dead;
   }
@@ -296,6 +312,8 @@ export class Rebalancer {
         return typeof p.g === 'number' && p.o !== undefined ? serveMoveOp(this.host, p.g, p.o) : { e: 'bad move request' };
       case 'join':
         return this.serveJoin(Number(p.id), String(p.peer));
+      case 'seen':
+        return this.liveness.onReport(from, payload as SeenRequest);
       case 'ctl':
         return this.serveCtl(String(p.op), Number(p.node ?? 0), typeof p.peer === 'string' ? p.peer : '');
       default:
