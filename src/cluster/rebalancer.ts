@@ -23,7 +23,9 @@ import { ConfChangeType, type GroupId, type NodeId } from '../raft/types.js';
 import { metaVotersMax, plannerInputFromMeta, planPlacement, type MetaMove, type MetaView, type PlannedMove } from '../membership/index.js';
 import { metaGroupId, type ClusterHost } from './host.js';
 import type { Timer } from './runtime.js';
+import { PeerSteadiness } from './leader-steadiness.js';
 import { LivenessReports, reportIntervalMs, type SeenRequest } from './liveness-reports.js';
+import { LogLimiter } from './log-limiter.js';
 import { callGroupLeader, serveMoveOp, type GroupConf, type MoveOp } from './moves.js';
 
 /** Membership settings (serve flags). */
@@ -36,6 +38,9 @@ export interface RebalancerOptions {
   /** A learner within this many entries of the commit index is promoted. */
   catchUpSlackEntries: number;
 }
+
+/** The same planned move (a move re-planned every pass while it cannot start, in a partition) is logged once per this. */
+const moveLogIntervalMs = 30_000;
 
 /** A node heard from within this long counts as reachable for `ctl remove` (a stopped one is silent in far less). */
 const reachableMs = 3000;
@@ -59,6 +64,10 @@ export class Rebalancer {
   /** Every member's view of who it hears from (failure detection by a majority of meta voters). */
   private readonly liveness: LivenessReports;
   private lastReportMs = Number.NEGATIVE_INFINITY;
+  /** Who has been reachable for how long, from here (no leadership for unsteady nodes). */
+  private readonly steadiness = new PeerSteadiness();
+  /** The same planned move is logged at most once per `moveLogIntervalMs`. */
+  private readonly moveLog = new LogLimiter(moveLogIntervalMs);
 
   constructor(
     private readonly host: ClusterHost,
@@ -222,13 +231,25 @@ export class Rebalancer {
       const lead = this.host.leaderOf(g.id);
       if (lead !== 0) leaders.set(g.id, lead);
     }
-    const input = plannerInputFromMeta(view, { leaders, deadNodes: this.deadNodes(), maxMoves: this.options.maxMoves, maxLeaderTransfers: 2 });
+    // Nodes not steady yet (back from a partition or a restart) get no leadership: the
+    // hosts hand it over once they are (leader-steadiness.ts), and only once.
+    const now = this.host.runtime.monoMs();
+    const others = view.nodes.filter((n) => n.id !== this.host.config.nodeId && n.state === 'up').map((n) => n.id);
+    for (const id of others) this.steadiness.observe(id, now - this.liveness.silentMs(id), now);
+    const leaderHoldNodes = this.steadiness.unsteady(others, now);
+    const input = plannerInputFromMeta(view, { leaders, deadNodes: this.deadNodes(), maxMoves: this.options.maxMoves, maxLeaderTransfers: 2, leaderHoldNodes });
     const plan = planPlacement(input);
     for (const move of plan.moves) await this.startMove(move);
   }
 
   private async startMove(move: PlannedMove): Promise<void> {
-    this.host.logger.info({ move }, 'planned move');
+    // Already the preferred leader: the group's hosts hand leadership over when they can;
+    // proposing it again every pass would only fill the meta log (and the log).
+    if (move.kind === 'transfer-leader' && this.host.meta.group(move.group)?.replicas[0] === move.to) return;
+    const now = this.host.runtime.monoMs();
+    const key = move.kind === 'transfer-leader' ? `t${move.group}:${move.to}` : `${move.kind}${move.group}:${'from' in move ? move.from : 0}:${'to' in move ? move.to : 0}`;
+    const suppressed = this.moveLog.admit(key, now);
+    if (suppressed !== null) this.host.logger.info({ move, ...(suppressed > 0 ? { suppressed } : {}) }, 'planned move');
     switch (move.kind) {
       case 'move':
         await this.host.proposeMeta({ type: 'move-start', group: move.group, from: move.from, to: move.to });
