@@ -28,7 +28,7 @@ Commands:
 listens on P+200+i). Default: MEMRAFT_ADMIN, else ${ctlAdminDefault} (node 1 of npm start).`;
 
 interface StatusJson {
-  nodes: Array<{ id: number; state: string; client: string; peer: string; admin: string }>;
+  nodes: Array<{ id: number; state: string; client: string; peer: string; admin: string; zone?: string }>;
   groups: Array<{ id: number; range: [number, number]; replicas: number[]; leader: number }>;
   moves: Array<{ group: number; from: number; to: number; phase: string }>;
 }
@@ -109,8 +109,8 @@ async function status(admin: string, json: boolean): Promise<number> {
     return 0;
   }
   const s = body as StatusJson;
-  const lines = ['NODE  STATE     CLIENT                PEER                  ADMIN'];
-  for (const n of s.nodes) lines.push(`${pad(n.id, 5)} ${pad(n.state, 9)} ${pad(n.client, 21)} ${pad(n.peer, 21)} ${n.admin}`);
+  const lines = ['NODE  STATE     CLIENT                PEER                  ADMIN                 ZONE'];
+  for (const n of s.nodes) lines.push(`${pad(n.id, 5)} ${pad(n.state, 9)} ${pad(n.client, 21)} ${pad(n.peer, 21)} ${pad(n.admin, 21)} ${n.zone ?? '-'}`);
   lines.push('', 'GROUP  RANGE                    LEADER  REPLICAS');
   for (const g of s.groups) lines.push(`${pad(g.id, 6)} ${pad(g.id === 0 ? 'meta' : `${g.range[0]}-${g.range[1]}`, 24)} ${pad(g.leader, 7)} ${g.replicas.join(',')}`);
   lines.push('', s.moves.length === 0 ? 'no moves in flight' : 'MOVES');

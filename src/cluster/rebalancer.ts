@@ -436,7 +436,7 @@ export function ctlStatus(view: Readonly<MetaView>, host: ClusterHost): unknown 
     ...view.groups.map((g) => ({ id: g.id, range: [g.lo, g.hi], replicas: [...g.replicas], leader: host.leaderOf(g.id), epoch: g.epoch })),
   ];
   return {
-    nodes: view.nodes.map((n) => ({ id: n.id, state: n.state, client: n.client, peer: n.peer, admin: n.admin })),
+    nodes: view.nodes.map((n) => ({ id: n.id, state: n.state, client: n.client, peer: n.peer, admin: n.admin, ...(n.zone !== undefined ? { zone: n.zone } : {}) })),
     groups,
     moves: view.moves.map((m) => ({ ...m })),
   };
