@@ -247,8 +247,7 @@ export class Rebalancer {
     // proposing it again every pass would only fill the meta log (and the log).
     if (move.kind === 'transfer-leader' && this.host.meta.group(move.group)?.replicas[0] === move.to) return;
     const now = this.host.runtime.monoMs();
-    const key = move.kind === 'transfer-leader' ? `t${move.group}:${move.to}` : `${move.kind}${move.group}:${'from' in move ? move.from : 0}:${'to' in move ? move.to : 0}`;
-    const suppressed = this.moveLog.admit(key, now);
+    const suppressed = this.moveLog.admit(moveKey(move), now);
     if (suppressed !== null) this.host.logger.info({ move, ...(suppressed > 0 ? { suppressed } : {}) }, 'planned move');
     switch (move.kind) {
       case 'move':
@@ -440,6 +439,13 @@ export function ctlStatus(view: Readonly<MetaView>, host: ClusterHost): unknown 
     groups,
     moves: view.moves.map((m) => ({ ...m })),
   };
+}
+
+/** Identifies a planned move for the log limiter: kind, group and both ends. */
+function moveKey(move: PlannedMove): string {
+  const from = move.kind === 'add-replica' ? 0 : (move.from ?? 0);
+  const to = move.kind === 'remove-replica' ? 0 : move.to;
+  return `${move.kind}:${move.group}:${from}:${to}`;
 }
 
 /** "host:port" with a non-empty host and a port in 1..65535. */
