@@ -32,6 +32,7 @@ export interface SeenRequest {
 export class LivenessReports {
   private readonly reports = new Map<NodeId, SilenceReport>();
   private readonly heardMs = new Map<NodeId, number>();
+  private readonly firstAskedMs = new Map<NodeId, number>();
   private readonly pending = new Set<NodeId>();
   private readonly startedMs: number;
 
@@ -39,10 +40,17 @@ export class LivenessReports {
     this.startedMs = host.runtime.monoMs();
   }
 
-  /** How long this node has not heard from `id` (Raft traffic or a report; since our start if never). */
+  /**
+   * How long this node has not heard from `id` (Raft traffic or a report), counted at the
+   * earliest from our start and from when we first asked about `id` (about when it
+   * appeared in our meta state): a node that joins long after we started has not been
+   * silent for that long.
+   */
   silentMs(id: NodeId): number {
-    const heard = Math.max(this.host.lastHeardOf(id) ?? 0, this.heardMs.get(id) ?? 0, this.startedMs);
-    return this.host.runtime.monoMs() - heard;
+    const now = this.host.runtime.monoMs();
+    let first = this.firstAskedMs.get(id);
+    if (first === undefined) this.firstAskedMs.set(id, (first = now));
+    return now - Math.max(this.host.lastHeardOf(id) ?? 0, this.heardMs.get(id) ?? 0, this.startedMs, first);
   }
 
   /** Sends our view to every other member not removed (one request in flight per peer). */
