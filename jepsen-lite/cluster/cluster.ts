@@ -136,6 +136,11 @@ export class Cluster {
   }
 
   /** Stops a drained node for good (SIGTERM) and leaves it out of members(). */
+  /** Node `id` is about to exit by itself (a drained node exits once it is removed): not a crash. */
+  expectExit(id: number): void {
+    this.proc(id).expectExit = true;
+  }
+
   async retire(id: number, graceMs = 5000): Promise<void> {
     await this.stopNode(id, graceMs);
     this.proc(id).state = 'gone';

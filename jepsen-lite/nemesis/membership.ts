@@ -80,6 +80,8 @@ export class MembershipNemesis {
       const at = this.pickAdmin(id);
       return at !== null && (await this.cluster.admin(at, 'POST', `/ctl/drain?node=${id}`)) !== null;
     });
+    // Once removed the node exits by itself (it never serves clients again).
+    this.cluster.expectExit(id);
     await this.untilState(id, ['removed']);
     await this.cluster.retire(id);
     this.report.drained.push(id);

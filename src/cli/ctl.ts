@@ -22,7 +22,11 @@ Commands:
   join <node> <peer>  record node <node> (peer listener HOST:PORT) as joining; then start
                       it: memraft serve --id <node> --join <any member's peer address>
   drain <node>        move every replica off <node>, then mark it removed
-  remove <node>       mark a (dead) node removed: its replicas are re-created elsewhere
+  remove <node> [--force]
+                      mark a dead or stopped node removed: its replicas are re-created
+                      elsewhere (each added on another node before the old one goes);
+                      a live, reachable node is refused (drain it) unless --force; a
+                      removed node stops serving and exits, and never rejoins under its id
 
 --admin is any node's admin listener (--admin-listen; node i of a cluster on base port P
 listens on P+200+i). Default: MEMRAFT_ADMIN, else ${ctlAdminDefault} (node 1 of npm start).
@@ -31,7 +35,7 @@ TOKEN, or MEMRAFT_ADMIN_TOKEN / MEMRAFT_ADMIN_TOKEN_FILE); scripts/cluster.sh ke
 its cluster directory (admin-token).`;
 
 interface StatusJson {
-  nodes: Array<{ id: number; state: string; client: string; peer: string; admin: string }>;
+  nodes: Array<{ id: number; state: string; client: string; peer: string; admin: string; zone?: string }>;
   groups: Array<{ id: number; range: [number, number]; replicas: number[]; leader: number }>;
   moves: Array<{ group: number; from: number; to: number; phase: string }>;
 }
@@ -66,12 +70,14 @@ async function ctlDispatch(args: string[]): Promise<number> {
   let json = false;
   let token = process.env.MEMRAFT_ADMIN_TOKEN || null;
   let tokenFile = process.env.MEMRAFT_ADMIN_TOKEN_FILE || null;
+  let force = false;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--admin') admin = args[++i] ?? admin;
     else if (args[i] === '--json') json = true;
     else if (args[i] === '--admin-token') token = args[++i] ?? null;
     else if (args[i] === '--admin-token-file') tokenFile = args[++i] ?? null;
+    else if (args[i] === '--force') force = true;
     else rest.push(args[i]!);
   }
   const [op, node, peer] = rest;
@@ -96,7 +102,8 @@ async function ctlDispatch(args: string[]): Promise<number> {
     return report(op, node, json, await call(admin, 'POST', `/ctl/join?node=${node}&peer=${encodeURIComponent(peer)}`, token));
   }
   if ((op === 'drain' || op === 'remove') && node !== undefined && /^[0-9]+$/.test(node)) {
-    return report(op, node, json, await call(admin, 'POST', `/ctl/${op}?node=${node}`, token));
+    const path = op === 'remove' && force ? 'force-remove' : op;
+    return report(op, node, json, await call(admin, 'POST', `/ctl/${path}?node=${node}`, token));
   }
   process.stderr.write(ctlUsage + '\n');
   return 2;
@@ -104,7 +111,9 @@ async function ctlDispatch(args: string[]): Promise<number> {
 
 /** Prints a join/drain/remove answer; the exit code. */
 function report(op: string, node: string, json: boolean, { code, body }: { code: number; body: unknown }): number {
-  process.stdout.write(json ? JSON.stringify(body) + '\n' : code === 200 ? `${op} node ${node}: ok\n` : `${op} node ${node}: ${(body as { e?: string }).e}\n`);
+  const { e, note } = body as { e?: string; note?: string };
+  const ok = note === undefined ? 'ok' : `ok (${note})`;
+  process.stdout.write(json ? JSON.stringify(body) + '\n' : code === 200 ? `${op} node ${node}: ${ok}\n` : `${op} node ${node}: ${e}\n`);
   return code === 200 ? 0 : 1;
 }
 
@@ -119,8 +128,8 @@ async function status(admin: string, json: boolean): Promise<number> {
     return 0;
   }
   const s = body as StatusJson;
-  const lines = ['NODE  STATE     CLIENT                PEER                  ADMIN'];
-  for (const n of s.nodes) lines.push(`${pad(n.id, 5)} ${pad(n.state, 9)} ${pad(n.client, 21)} ${pad(n.peer, 21)} ${n.admin}`);
+  const lines = ['NODE  STATE     CLIENT                PEER                  ADMIN                 ZONE'];
+  for (const n of s.nodes) lines.push(`${pad(n.id, 5)} ${pad(n.state, 9)} ${pad(n.client, 21)} ${pad(n.peer, 21)} ${pad(n.admin, 21)} ${n.zone ?? '-'}`);
   lines.push('', 'GROUP  RANGE                    LEADER  REPLICAS');
   for (const g of s.groups) lines.push(`${pad(g.id, 6)} ${pad(g.id === 0 ? 'meta' : `${g.range[0]}-${g.range[1]}`, 24)} ${pad(g.leader, 7)} ${g.replicas.join(',')}`);
   lines.push('', s.moves.length === 0 ? 'no moves in flight' : 'MOVES');

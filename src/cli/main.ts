@@ -4,6 +4,7 @@
  * cluster flags are given). Bad flags print a usage error and exit 2.
  */
 import { UsageError, parseServeArgs, serveUsage } from '../server/config.js';
+import { NodeRemovedError } from '../server/node-removal.js';
 import { runServe } from '../server/serve.js';
 import { memraftVersion } from '../server/version.js';
 import { ctlCommand } from './ctl.js';
@@ -56,6 +57,11 @@ async function serveCommand(args: string[]): Promise<number> {
     await runServe(parsed.config);
   } catch (err) {
     if (err instanceof UsageError) return usageError(err.message, serveUsage);
+    // Not a crash: the node was removed from its cluster and says so in one line.
+    if (err instanceof NodeRemovedError) {
+      process.stderr.write(`memraft: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
   return 0;

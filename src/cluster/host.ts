@@ -60,6 +60,8 @@ export interface HostConfig {
   /** Node cache memory (memcached -m), split over the node's share of replicas. */
   memoryBytes: number;
   readMode: 'read-index' | 'lease';
+  /** `--zone`: this node's failure zone, registered in the meta state (none: a zone of its own). */
+  zone?: string;
   tickMs: number;
   /** Total time a request may spend finding its group's leader. */
   forwardTimeoutMs: number;
@@ -125,6 +127,8 @@ export class ClusterHost {
   private readonly peersSet = new Set<NodeId>();
   /** Peers whose incoming traffic is ignored (test fault injection, with blockPeers). */
   private blockedInbound = new Set<NodeId>();
+  /** Set when the meta leader refused our registration because this node was removed (server/node-removal.ts). */
+  removedFromCluster = false;
   /** Answers peer requests the host does not know (membership: moves, join, ctl); undefined = not mine. */
   requestExtension: ((from: NodeId, payload: unknown) => unknown) | null = null;
 

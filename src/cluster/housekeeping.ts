@@ -9,10 +9,8 @@ import { initialPlacement, memoryBytesPerGroup, type MetaCommand } from '../memb
 import type { NodeId } from '../raft/types.js';
 import type { RaftStatusView } from './contracts.js';
 import { metaGroupId } from './forwarder.js';
+import { defaultSteadiness, handOffTarget, LeadershipAges, PeerSteadiness } from './leader-steadiness.js';
 import type { ClusterHost } from './host.js';
-
-/** A peer counts as alive (for leader balancing) when heard from within this long. */
-const peerAliveMs = 2000;
 
 /** How often the meta duties, replica clean-up and commit-index saves run. */
 const metaDutiesIntervalMs = 1000;
@@ -25,6 +23,9 @@ export class Housekeeping {
   private ticks = 0;
   private bootstrapInFlight = false;
   private registerInFlight = false;
+  private registeredOnce = false;
+  private readonly steadiness = new PeerSteadiness();
+  private readonly leadership = new LeadershipAges();
 
   constructor(private readonly host: ClusterHost) {}
 
@@ -69,27 +70,42 @@ export class Housekeeping {
 
   /**
    * Leader balancing: a leader hands leadership to the first replica in its group's list
-   * that is alive (heard from recently). The lists rotate over the nodes (placement.ts),
-   * so with every node up each leads its fair share, and after a node comes back its
-   * groups return to it. Deterministic, and needs no coordination between nodes.
+   * that is alive (heard from recently) and up. The lists rotate over the nodes
+   * (placement.ts), so with every node up each leads its fair share, and after a node
+   * comes back its groups return to it, once: only when it has been reachable for a while
+   * and is caught up, and only from a leader that has led for that long
+   * (leader-steadiness.ts). Deterministic, and needs no coordination between nodes.
    */
   private balanceLeaders(nowMs: number): void {
     const host = this.host;
     if (!host.meta.view.bootstrapped) return;
     const me = host.config.nodeId;
+    for (const n of host.meta.view.nodes) if (n.id !== me) this.steadiness.observe(n.id, host.lastHeardOf(n.id), nowMs);
     for (const r of host.replicas.values()) {
-      if (!r.isLeader || r.group === metaGroupId) continue;
+      if (r.group === metaGroupId) continue;
+      if (!r.isLeader) {
+        this.leadership.forget(r.group);
+        continue;
+      }
       const status = r.raft.status();
+      this.leadership.observe(r.group, status.term, nowMs);
       if (status.leadTransferee !== 0) continue;
       const placed = host.meta.group(r.group);
       if (placed === undefined) continue;
-      // The source of a move in flight is about to be removed: never hand it leadership.
-      const leaving = host.meta.moveOf(r.group)?.from ?? 0;
-      const alive = (id: NodeId): boolean => id === me || nowMs - (host.lastHeardOf(id) ?? 0) < peerAliveMs;
-      const preferred = placed.replicas.find((id) => id !== leaving && alive(id));
-      if (preferred === undefined || preferred === me || !caughtUp(status, preferred)) continue;
-      host.logger.info({ group: r.group, to: preferred }, 'transferring leadership to the preferred replica');
-      r.raft.transferLeader(preferred);
+      const to = handOffTarget({
+        me,
+        replicas: placed.replicas,
+        // The source of a move in flight is about to be removed: never hand it leadership.
+        leaving: host.meta.moveOf(r.group)?.from ?? 0,
+        ledMs: this.leadership.ageMs(r.group, nowMs),
+        steadyMs: defaultSteadiness.steadyMs,
+        eligible: (id) => nowMs - (host.lastHeardOf(id) ?? Number.NEGATIVE_INFINITY) < defaultSteadiness.aliveMs && host.meta.node(id)?.state === 'up',
+        steady: (id) => this.steadiness.isSteady(id, nowMs),
+        caughtUp: (id) => caughtUp(status, id),
+      });
+      if (to === null) continue;
+      host.logger.info({ group: r.group, to }, 'transferring leadership to the preferred replica');
+      r.raft.transferLeader(to);
     }
   }
 
@@ -105,11 +121,20 @@ export class Housekeeping {
     const me = host.meta.node(host.config.nodeId);
     if (me === undefined || this.registerInFlight) return;
     const c = host.config;
-    if (me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress) return;
+    const zone = c.zone ?? '';
+    // Registered once per start even when our view says so already: that view may be from
+    // before this node was removed (it then gets no newer meta entries), and the meta
+    // leader's refusal is how the node learns it (node-removal.ts).
+    const current = me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress && (me.zone ?? '') === zone;
+    if (current && this.registeredOnce) return;
     this.registerInFlight = true;
-    void host.proposeMeta({ type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress }).then((res) => {
+    const cmd: MetaCommand = { type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress };
+    if (zone !== '') cmd.zone = zone;
+    void host.proposeMeta(cmd).then((res) => {
       this.registerInFlight = false;
-      if (!res.ok) host.logger.warn({ reason: res.reason }, 'registration not applied yet');
+      if (res.ok) this.registeredOnce = true;
+      if (!res.ok && res.code === 'node-removed') host.removedFromCluster = true;
+      else if (!res.ok) host.logger.warn({ reason: res.reason }, 'registration not applied yet');
     });
   }
 

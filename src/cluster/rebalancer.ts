@@ -4,7 +4,8 @@
  *   1. keeps the meta group's Raft config in step with the meta state's nodes (a joined
  *      node becomes a learner, then a voter while there are fewer than 5; a removed node
  *      leaves the config),
- *   2. marks nodes not heard from for --dead-after as `dead` (and tells the planner),
+ *   2. marks nodes a majority of the meta voters have not heard from for --dead-after as
+ *      `dead` (and tells the planner; every node reports its view, liveness-reports.ts),
  *   3. marks drained nodes `removed`,
  *   4. drives every move in flight one step (see `stepMove`),
  *   5. asks the planner (planMoves) for new moves within --max-moves and records their
@@ -22,6 +23,9 @@ import { ConfChangeType, type GroupId, type NodeId } from '../raft/types.js';
 import { metaVotersMax, plannerInputFromMeta, planPlacement, type MetaMove, type MetaView, type PlannedMove } from '../membership/index.js';
 import { metaGroupId, type ClusterHost } from './host.js';
 import type { Timer } from './runtime.js';
+import { PeerSteadiness } from './leader-steadiness.js';
+import { LivenessReports, reportIntervalMs, type SeenRequest } from './liveness-reports.js';
+import { LogLimiter } from './log-limiter.js';
 import { callGroupLeader, serveMoveOp, type GroupConf, type MoveOp } from './moves.js';
 
 /** Membership settings (serve flags). */
@@ -34,6 +38,12 @@ export interface RebalancerOptions {
   /** A learner within this many entries of the commit index is promoted. */
   catchUpSlackEntries: number;
 }
+
+/** The same planned move (a move re-planned every pass while it cannot start, in a partition) is logged once per this. */
+const moveLogIntervalMs = 30_000;
+
+/** A node heard from within this long counts as reachable for `ctl remove` (a stopped one is silent in far less). */
+const reachableMs = 3000;
 
 /** Passes between two refreshes of the leaders of groups held elsewhere (4 = every 2 s). */
 const leaderRefreshPasses = 4;
@@ -51,11 +61,20 @@ export class Rebalancer {
   private refreshingLeaders = false;
   /** When this node first saw each node in the meta state (a node's silence counts from then at the earliest). */
   private readonly firstSeenMs = new Map<NodeId, number>();
+  /** Every member's view of who it hears from (failure detection by a majority of meta voters). */
+  private readonly liveness: LivenessReports;
+  private lastReportMs = Number.NEGATIVE_INFINITY;
+  /** Who has been reachable for how long, from here (no leadership for unsteady nodes). */
+  private readonly steadiness = new PeerSteadiness();
+  /** The same planned move is logged at most once per `moveLogIntervalMs`. */
+  private readonly moveLog = new LogLimiter(moveLogIntervalMs);
 
   constructor(
     private readonly host: ClusterHost,
     private readonly options: RebalancerOptions,
-  ) {}
+  ) {
+    this.liveness = new LivenessReports(host);
+  }
 
   /** Starts the passes. */
   start(): void {
@@ -76,6 +95,11 @@ export class Rebalancer {
     const leads = this.metaReplica.isLeader;
     if (leads && !this.wasLeader) this.leaderSinceMs = this.host.runtime.monoMs();
     this.wasLeader = leads;
+    const now = this.host.runtime.monoMs();
+    if (this.host.meta.view.bootstrapped && now - this.lastReportMs >= reportIntervalMs) {
+      this.lastReportMs = now;
+      this.liveness.sendReports();
+    }
     if (!leads || this.running || !this.host.meta.view.bootstrapped) return;
     if (this.passes++ % leaderRefreshPasses === 0) this.refreshLeaders();
     this.running = true;
@@ -116,7 +140,13 @@ export class Rebalancer {
     const voters = st.confState.voters;
     const learners = st.confState.learners;
     const inConf = (id: NodeId): boolean => voters.includes(id) || learners.includes(id);
-    for (const n of this.host.meta.view.nodes) {
+    const view = this.host.meta.view;
+    // A removed node stays in the meta group until no group or move names it: a live one
+    // (ctl remove --force) follows the meta log until its replicas are re-created, then
+    // exits (server/node-removal.ts); a dead one's vote was not counting anyway.
+    const holds = (id: NodeId): boolean => view.groups.some((g) => g.replicas.includes(id)) || view.moves.some((m) => m.from === id || m.to === id);
+    for (const n of view.nodes) {
+      if (n.state === 'removed' && inConf(n.id) && holds(n.id)) continue;
       if (n.state === 'removed' && inConf(n.id)) {
         if (n.id === this.host.config.nodeId) {
           const to = voters.find((id) => id !== n.id && this.host.meta.node(id)?.state === 'up');
@@ -151,19 +181,23 @@ export class Rebalancer {
   // ---- failure detection and drains ---------------------------------------------------
 
   /**
-   * Nodes not heard from for --dead-after (the meta leader's own view). Silence counts at
-   * the earliest from our election and from when the node appeared in the meta state: a
-   * node that joins long after the election has not been silent for that long.
+   * Nodes a majority of the meta voters have not heard from for --dead-after (one cut link
+   * to the meta leader is not death; liveness-reports.ts). In the meta leader's own view,
+   * silence counts at the earliest from its election and from when the node appeared in the
+   * meta state: a node that joins long after the election has not been silent for that long.
    */
   private deadNodes(): NodeId[] {
     const now = this.host.runtime.monoMs();
+    const selfSilentMs = (id: NodeId): number => {
+      let seen = this.firstSeenMs.get(id);
+      if (seen === undefined) this.firstSeenMs.set(id, (seen = now));
+      return Math.min(this.liveness.silentMs(id), now - this.leaderSinceMs, now - seen);
+    };
+    const voters = this.metaReplica.raft.status().confState.voters;
     const dead: NodeId[] = [];
     for (const n of this.host.meta.view.nodes) {
       if (n.id === this.host.config.nodeId || n.state === 'removed') continue;
-      let seen = this.firstSeenMs.get(n.id);
-      if (seen === undefined) this.firstSeenMs.set(n.id, (seen = now));
-      const heard = Math.max(this.host.lastHeardOf(n.id) ?? 0, this.leaderSinceMs, seen);
-      if (now - heard > this.options.deadAfterMs) dead.push(n.id);
+      if (this.liveness.isDead(n.id, voters, this.options.deadAfterMs, selfSilentMs)) dead.push(n.id);
     }
     return dead;
   }
@@ -197,13 +231,24 @@ export class Rebalancer {
       const lead = this.host.leaderOf(g.id);
       if (lead !== 0) leaders.set(g.id, lead);
     }
-    const input = plannerInputFromMeta(view, { leaders, deadNodes: this.deadNodes(), maxMoves: this.options.maxMoves, maxLeaderTransfers: 2 });
+    // Nodes not steady yet (back from a partition or a restart) get no leadership: the
+    // hosts hand it over once they are (leader-steadiness.ts), and only once.
+    const now = this.host.runtime.monoMs();
+    const others = view.nodes.filter((n) => n.id !== this.host.config.nodeId && n.state === 'up').map((n) => n.id);
+    for (const id of others) this.steadiness.observe(id, now - this.liveness.silentMs(id), now);
+    const leaderHoldNodes = this.steadiness.unsteady(others, now);
+    const input = plannerInputFromMeta(view, { leaders, deadNodes: this.deadNodes(), maxMoves: this.options.maxMoves, maxLeaderTransfers: 2, leaderHoldNodes });
     const plan = planPlacement(input);
     for (const move of plan.moves) await this.startMove(move);
   }
 
   private async startMove(move: PlannedMove): Promise<void> {
-    this.host.logger.info({ move }, 'planned move');
+    // Already the preferred leader: the group's hosts hand leadership over when they can;
+    // proposing it again every pass would only fill the meta log (and the log).
+    if (move.kind === 'transfer-leader' && this.host.meta.group(move.group)?.replicas[0] === move.to) return;
+    const now = this.host.runtime.monoMs();
+    const suppressed = this.moveLog.admit(moveKey(move), now);
+    if (suppressed !== null) this.host.logger.info({ move, ...(suppressed > 0 ? { suppressed } : {}) }, 'planned move');
     switch (move.kind) {
       case 'move':
         await this.host.proposeMeta({ type: 'move-start', group: move.group, from: move.from, to: move.to });
@@ -287,6 +332,8 @@ export class Rebalancer {
         return typeof p.g === 'number' && p.o !== undefined ? serveMoveOp(this.host, p.g, p.o) : { e: 'bad move request' };
       case 'join':
         return this.serveJoin(Number(p.id), String(p.peer));
+      case 'seen':
+        return this.liveness.onReport(from, payload as SeenRequest);
       case 'ctl':
         return this.serveCtl(String(p.op), Number(p.node ?? 0), typeof p.peer === 'string' ? p.peer : '');
       default:
@@ -327,14 +374,44 @@ export class Rebalancer {
         const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'draining' });
         return res.ok ? { ok: true } : { e: res.reason };
       }
-      case 'remove': {
-        if (known === undefined) return { e: `unknown node ${node}` };
-        const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'removed' });
-        return res.ok ? { ok: true } : { e: res.reason };
-      }
+      case 'remove':
+      case 'force-remove':
+        return this.serveRemove(node, op === 'force-remove');
       default:
         return { e: `unknown ctl op ${op}` };
     }
+  }
+
+  /**
+   * `ctl remove`: for a node that is gone for good. A live one (up, joining or draining and
+   * heard from within `reachableMs`) is refused unless forced: removing it drops a replica
+   * of each of its groups at once, where a drain moves them first. Either way the planner
+   * re-creates each replica on a spare node before it removes the old one (add first).
+   */
+  private async serveRemove(node: NodeId, force: boolean): Promise<unknown> {
+    const view = this.host.meta.view;
+    const known = view.nodes.find((n) => n.id === node);
+    if (known === undefined) return { e: `unknown node ${node}` };
+    if (known.state === 'removed') return { ok: true };
+    if (!force && known.state !== 'dead' && this.reachable(node)) {
+      return {
+        e: `node ${node} is ${known.state} and reachable: removing it would drop a replica of each of its groups at once; ` +
+          `drain it (memraft ctl drain ${node}), or stop it first, or remove it anyway with --force`,
+        code: 'node-live',
+      };
+    }
+    const res = await this.host.proposeMeta({ type: 'node-state', id: node, state: 'removed' });
+    if (!res.ok) return { e: res.reason };
+    const up = view.nodes.filter((n) => n.state === 'up' && n.id !== node).length;
+    if (up >= view.config.replicas) return { ok: true };
+    return { ok: true, note: `${up} up nodes remain for ${view.config.replicas} replicas: its groups keep ${up} replicas until a node joins` };
+  }
+
+  /** True when `id` is this node or was heard from within `reachableMs`. */
+  private reachable(id: NodeId): boolean {
+    if (id === this.host.config.nodeId) return true;
+    const heard = this.host.lastHeardOf(id);
+    return heard !== undefined && this.host.runtime.monoMs() - heard < reachableMs;
   }
 
   /** Runs a ctl op at the meta leader (locally when we lead). */
@@ -358,10 +435,17 @@ export function ctlStatus(view: Readonly<MetaView>, host: ClusterHost): unknown 
     ...view.groups.map((g) => ({ id: g.id, range: [g.lo, g.hi], replicas: [...g.replicas], leader: host.leaderOf(g.id), epoch: g.epoch })),
   ];
   return {
-    nodes: view.nodes.map((n) => ({ id: n.id, state: n.state, client: n.client, peer: n.peer, admin: n.admin })),
+    nodes: view.nodes.map((n) => ({ id: n.id, state: n.state, client: n.client, peer: n.peer, admin: n.admin, ...(n.zone !== undefined ? { zone: n.zone } : {}) })),
     groups,
     moves: view.moves.map((m) => ({ ...m })),
   };
+}
+
+/** Identifies a planned move for the log limiter: kind, group and both ends. */
+function moveKey(move: PlannedMove): string {
+  const from = move.kind === 'add-replica' ? 0 : (move.from ?? 0);
+  const to = move.kind === 'remove-replica' ? 0 : move.to;
+  return `${move.kind}:${move.group}:${from}:${to}`;
 }
 
 /** "host:port" with a non-empty host and a port in 1..65535. */

@@ -7,7 +7,8 @@
  * - `bootstrap`: proposed by the first meta leader while the state is empty; creates the
  *   config, the initial nodes and the groups with their replicas. Ignored once bootstrapped,
  *   so two leaders proposing it concurrently is harmless.
- * - `register`: a node records its client and admin addresses (each start) and becomes `up`.
+ * - `register`: a node records its client and admin addresses and its zone (each start) and
+ *   becomes `up`.
  * - `node-state`: an operator or the planner marks a node joining/up/draining/dead/removed.
  * - `join`: a new node asks to be added (state `joining` until it registers).
  * - `move-start` / `move-phase` / `move-done` / `move-abort`: a replica move's intent, its
@@ -31,6 +32,8 @@ export interface MetaNode {
   client: string;
   admin: string;
   state: NodeState;
+  /** `--zone` as registered; absent: the node is a zone of its own (planner-zones.ts). */
+  zone?: string;
 }
 
 /** A data group: an inclusive hash range and the nodes holding its replicas. */
@@ -78,7 +81,7 @@ export interface MetaView {
 /** An entry of the meta log. */
 export type MetaCommand =
   | { type: 'bootstrap'; config: MetaConfig; nodes: Array<{ id: NodeId; peer: string }>; groups: MetaGroup[] }
-  | { type: 'register'; id: NodeId; peer: string; client: string; admin: string }
+  | { type: 'register'; id: NodeId; peer: string; client: string; admin: string; zone?: string }
   | { type: 'node-state'; id: NodeId; state: NodeState }
   | { type: 'join'; id: NodeId; peer: string }
   | { type: 'move-start'; group: number; from: NodeId; to: NodeId }
@@ -88,7 +91,10 @@ export type MetaCommand =
   | { type: 'prefer-leader'; group: number; leader: NodeId };
 
 /** What applying a meta command answers. */
-export type MetaResult = { ok: true } | { ok: false; reason: string };
+export type MetaResult = { ok: true } | { ok: false; reason: string; code?: MetaRefusalCode };
+
+/** Refusals a node acts on (matched by code, never by reason text). */
+export type MetaRefusalCode = 'node-removed';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -253,10 +259,12 @@ export class MetaStateMachine {
   private applyRegister(cmd: Extract<MetaCommand, { type: 'register' }>): MetaResult {
     const node = this.node(cmd.id);
     if (node === undefined) return { ok: false, reason: 'unknown node' };
-    if (node.state === 'removed') return { ok: false, reason: 'node removed' };
+    if (node.state === 'removed') return { ok: false, reason: 'node removed', code: 'node-removed' };
     node.peer = cmd.peer;
     node.client = cmd.client;
     node.admin = cmd.admin;
+    if (cmd.zone !== undefined && cmd.zone !== '') node.zone = cmd.zone;
+    else delete node.zone;
     if (node.state === 'joining' || node.state === 'dead') node.state = 'up';
     return { ok: true };
   }

@@ -3,7 +3,9 @@
  * and no move is in flight): every group with a quorum gets its leader on an up node, and
  * leaders spread so that each up node leads floor or ceil of its fair share. A transfer
  * can only go to a replica, so the spread is balanced by chains of transfers
- * (planner-chains.ts); a group is transferred at most once per plan.
+ * (planner-chains.ts); a group is transferred at most once per plan. Nodes on hold
+ * (`leaderHoldNodes`: back from a partition or restart, not steady yet) get no leadership,
+ * so leaders move to a returning node once, when it has settled, not back and forth.
  *
  * Worked example, 3 up nodes, 3 groups on all of them, every leader on node 1:
  * leaders [3, 0, 0] -> g1 to node 2 -> [2, 1, 0] -> g2 to node 3 -> [1, 1, 1].
@@ -20,12 +22,14 @@ export function planLeaderTransfers(work: PlanWork, transfersMax: number): void 
   const items: ChainItem[] = [];
   for (const group of work.groups) {
     const leader = effectiveLeader(work.roles, group);
-    const up = group.replicas.filter((id) => work.role(id) === 'up').sort((a, b) => a - b);
+    // A node on hold (not steady yet) keeps what it leads but takes no leadership.
+    const up = group.replicas.filter((id) => work.role(id) === 'up' && (id === leader || !work.leaderHold.has(id))).sort((a, b) => a - b);
     if (leader !== undefined && up.length > 0) items.push({ id: group.id, on: leader, allowed: up });
   }
   const leaders = new ChainBalancer(work.up, () => 0, items.filter((i) => work.role(i.on) === 'up'));
   for (const item of items) {
     if (work.role(item.on) === 'up') continue;
+    if (item.allowed.length === 0) continue;
     if (left-- === 0) return;
     const from = item.on;
     const to = leaders.leastLoaded(item.allowed);

@@ -12,7 +12,8 @@
  *   other will do);
  * - below RF with a spare up node: a replica is added.
  *
- * Targets: every repair that needs one gets an up node not holding its group; all of them
+ * Targets: every repair that needs one gets an up node not holding its group, in a zone
+ * none of the group's staying replicas is in (when there is such a node); all of them
  * are assigned together (least loaded first, then chains of reassignments,
  * planner-chains.ts) so that the repairs together leave the loads as even as possible:
  * draining a node then moves exactly its replicas, with no rebalancing afterwards.
@@ -20,7 +21,7 @@
 import type { NodeId } from '../raft/types.js';
 import { ChainBalancer, type ChainItem } from './planner-chains.js';
 import type { PlanWork } from './planner-work.js';
-import { effectiveLeader, isLive, liveCount, type PlannedMove, type PlanReason, type PlannerGroup } from './planner-types.js';
+import { effectiveLeader, isEvacuated, isLive, liveCount, type PlannedMove, type PlanReason, type PlannerGroup } from './planner-types.js';
 
 /** Repair priorities, most urgent first. */
 const enum Urgency {
@@ -117,13 +118,17 @@ function noReplacement(work: PlanWork, kept: number): string {
   return `no spare up node (RF ${work.rf}, ${work.up.length} up nodes): the group keeps ${kept} replicas`;
 }
 
-/** The replica on the most loaded up node (one the group's leader is not on, if any), else the lowest id. */
+/**
+ * The replica on an up node sharing its zone with another replica, else on the most loaded
+ * up node (one the group's leader is not on, if any), else the lowest id.
+ */
 function surplusVictim(work: PlanWork, group: PlannerGroup): NodeId {
   const sorted = [...group.replicas].sort((a, b) => a - b);
   const up = sorted.filter((id) => work.role(id) === 'up');
   if (up.length === 0) return sorted[0]!;
   const leader = effectiveLeader(work.roles, group);
-  const rank = (id: NodeId): number => work.count(id) * 2 + (id === leader ? 0 : 1);
+  const shared = (id: NodeId): boolean => group.replicas.some((other) => other !== id && work.zone(other) === work.zone(id));
+  const rank = (id: NodeId): number => (shared(id) ? 1_000_000 : 0) + work.count(id) * 2 + (id === leader ? 0 : 1);
   return up.reduce((best, id) => (rank(id) > rank(best) ? id : best));
 }
 
@@ -138,7 +143,8 @@ function assignTargets(work: PlanWork, repairs: Repair[]): Map<number, NodeId> {
   const balancer = new ChainBalancer(work.up, (id) => work.count(id), []);
   const items: ChainItem[] = [];
   for (const r of repairs) {
-    const allowed = work.up.filter((id) => !r.group.replicas.includes(id));
+    const leaving = r.group.replicas.filter((id) => id === r.from || isEvacuated(work.role(id)));
+    const allowed = work.targetsFor(r.group, leaving);
     const item: ChainItem = { id: r.group.id, on: allowed[0]!, allowed };
     balancer.place(item, balancer.leastLoaded(allowed));
     items.push(item);

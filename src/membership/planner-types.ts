@@ -9,6 +9,16 @@ import type { NodeState } from './meta-state.js';
 export interface PlannerNode {
   id: NodeId;
   state: NodeState;
+  /**
+   * The node's failure zone (`--zone`): no two replicas of a group go into one zone while
+   * enough zones have up nodes. A node without one is a zone of its own.
+   */
+  zone?: string | undefined;
+}
+
+/** The zone of a node: its own, else one of its own (`node:<id>`, which no --zone can name alike). */
+export function zoneOf(node: Pick<PlannerNode, 'id' | 'zone'>): string {
+  return node.zone === undefined || node.zone === '' ? `node:${node.id}` : `zone:${node.zone}`;
 }
 
 /** A data group as the planner sees it: its replica list and, when known, its leader. */
@@ -45,6 +55,12 @@ export interface PlannerInput {
   deadNodes?: NodeId[] | undefined;
   /** Leader transfers per plan (cheap: no data moves); unlimited when absent. */
   maxLeaderTransfers?: number | undefined;
+  /**
+   * Up nodes not steady yet (back from a partition or a restart and not yet reachable and
+   * caught up for the hold time): they keep what they lead but get no new leadership, so
+   * that leaders move to a returning node once, after it has settled.
+   */
+  leaderHoldNodes?: NodeId[] | undefined;
 }
 
 /** Why a move was planned (stable codes; `detail` says it in words). */
@@ -53,6 +69,7 @@ export type PlanReason =
   | 'draining-node' // the replica's node is draining
   | 'under-replicated' // fewer replicas than RF (or than the up nodes allow)
   | 'over-replicated' // more replicas than RF
+  | 'zone-spread' // two replicas of the group share a zone while a zone without one has an up node
   | 'rebalance' // a node holds 2+ replicas more than another
   | 'leader-not-up' // the leader's node is not up
   | 'leader-balance'; // a node leads 2+ groups more than another

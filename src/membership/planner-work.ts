@@ -10,6 +10,7 @@ import {
   hasQuorum,
   nodeRoles,
   roleOf,
+  zoneOf,
   type NodeRole,
   type PlannedMove,
   type PlannerGroup,
@@ -33,6 +34,12 @@ export class PlanWork {
   budget: number;
   readonly moves: PlannedMove[] = [];
   readonly notes: string[] = [];
+  /** Zones of the known nodes (zoneOf); an unknown node is a zone of its own. */
+  private readonly zones = new Map<NodeId, string>();
+  /** Up nodes that take no new leadership yet (PlannerInput.leaderHoldNodes). */
+  readonly leaderHold: Set<NodeId>;
+  /** Distinct zones with an up node. */
+  readonly upZones: number;
   private readonly indexOf = new Map<number, number>();
 
   constructor(input: PlannerInput) {
@@ -40,6 +47,9 @@ export class PlanWork {
     assert(input.maxMoves >= 0, 'maxMoves must be >= 0');
     this.roles = nodeRoles(input);
     this.up = input.nodes.filter((n) => this.roles.get(n.id) === 'up').map((n) => n.id).sort((a, b) => a - b);
+    for (const n of input.nodes) this.zones.set(n.id, zoneOf(n));
+    this.leaderHold = new Set(input.leaderHoldNodes ?? []);
+    this.upZones = new Set(this.up.map((id) => this.zone(id))).size;
     this.rf = input.replicas;
     const settled = settleMovesInFlight(input);
     this.groups = [...settled.groups].sort((a, b) => a.id - b.id);
@@ -59,6 +69,28 @@ export class PlanWork {
   /** The role of a node (unknown ids are `gone`). */
   role(id: NodeId): NodeRole {
     return roleOf(this.roles, id);
+  }
+
+  /** The zone of node `id`. */
+  zone(id: NodeId): string {
+    return this.zones.get(id) ?? zoneOf({ id });
+  }
+
+  /** Distinct zones among `ids`. */
+  zoneCount(ids: readonly NodeId[]): number {
+    return new Set(ids.map((id) => this.zone(id))).size;
+  }
+
+  /**
+   * Up nodes that may take a replica of `group` once the replicas in `leaving` are gone:
+   * not holding it, and in a zone none of the staying replicas is in when there is such a
+   * node (else any up node not holding it: fewer zones than replicas). Ascending ids.
+   */
+  targetsFor(group: PlannerGroup, leaving: readonly NodeId[]): NodeId[] {
+    const free = this.up.filter((id) => !group.replicas.includes(id));
+    const taken = new Set(group.replicas.filter((id) => !leaving.includes(id)).map((id) => this.zone(id)));
+    const spread = free.filter((id) => !taken.has(this.zone(id)));
+    return spread.length > 0 ? spread : free;
   }
 
   /** Replicas on up node `id`. */

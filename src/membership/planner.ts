@@ -13,19 +13,25 @@
  *    there are up nodes (the best possible when RF > up nodes). No step can lose a
  *    group's quorum, and groups without a quorum of live replicas are left alone (no
  *    config change can commit there); both are reported in the plan's notes.
- * 2. Rebalance, once nothing needs repair: while some up node holds 2+ replicas more than
+ * 2. Zones, once nothing needs repair (planner-zones.ts): a group with two replicas in one
+ *    zone while a zone without one has an up node gets a move there. Repair targets are
+ *    chosen in zones the group is not in already, and rebalancing never narrows a group's
+ *    zones, so once spread a placement stays spread (through drains and dead nodes too).
+ * 3. Rebalance, once nothing needs repair: while some up node holds 2+ replicas more than
  *    another, move one replica from the most to the least loaded (a group the donor does
  *    not lead, if any). Each such move lowers the sum of squared counts, so planning on
  *    the resulting states terminates, and it stops at max - min <= 1, which every state
  *    with quorate groups can reach (a node with more replicas than another holds a group
  *    the other does not). A balanced state therefore gets no move at all.
- * 3. Leaders, once replica placement is settled and no move is in flight
+ *    With zones the spread stops where no move keeps every group's zones (nodes of a small
+ *    zone hold more replicas).
+ * 4. Leaders, once replica placement is settled and no move is in flight
  *    (planner-leaders.ts): leaders move off non-up nodes, then spread evenly.
  *
  * Only `up` nodes get new replicas or leaders. `joining` nodes and dead nodes still within
  * --dead-after keep their replicas (which count toward RF). While a joining node holds
  * replicas the cluster is still starting (bootstrap places replicas before the nodes
- * register), so phases 2 and 3 wait: balancing a half-registered cluster would churn.
+ * register), so phases 2 to 4 wait: balancing a half-registered cluster would churn.
  *
  * Worked example, 3 up nodes, 4 groups, RF 3, node 4 added: 12 replicas over 4 nodes is 3
  * each, so three moves (one from each of nodes 1, 2, 3) go to node 4.
@@ -34,6 +40,7 @@ import { NONE, type NodeId } from '../raft/types.js';
 import type { MetaView } from './meta-state.js';
 import { planLeaderTransfers } from './planner-leaders.js';
 import { planRepairs } from './planner-repairs.js';
+import { keepsZoneSpread, planZoneSpread } from './planner-zones.js';
 import { PlanWork } from './planner-work.js';
 import { effectiveLeader, type Plan, type PlannedMove, type PlannerGroup, type PlannerInput } from './planner-types.js';
 
@@ -59,6 +66,7 @@ export function planPlacement(input: PlannerInput): Plan {
   const starting = joiningWithReplicas(work);
   if (starting.length > 0) work.notes.push(`node ${starting.join(', ')} joining with replicas: balancing waits until up`);
   let placed = repairsPending === 0 && starting.length === 0;
+  if (placed) placed = planZoneSpread(work);
   if (placed) placed = planRebalance(work);
   if (placed && work.moves.length === 0 && work.inFlight === 0) {
     planLeaderTransfers(work, input.maxLeaderTransfers ?? Number.POSITIVE_INFINITY);
@@ -80,12 +88,13 @@ export interface MetaPlannerOptions {
   deadNodes?: NodeId[];
   maxMoves?: number;
   maxLeaderTransfers?: number;
+  leaderHoldNodes?: NodeId[];
 }
 
 /** The planner's input from the meta view (plus leaders and failure-detector facts). */
 export function plannerInputFromMeta(view: Readonly<MetaView>, options: MetaPlannerOptions = {}): PlannerInput {
   return {
-    nodes: view.nodes.map((n) => ({ id: n.id, state: n.state })),
+    nodes: view.nodes.map((n) => ({ id: n.id, state: n.state, zone: n.zone })),
     groups: view.groups.map((g) => ({ id: g.id, replicas: [...g.replicas], leader: options.leaders?.get(g.id) })),
     // The meta log writes NONE (0) for a move's absent side (a pure addition or removal).
     movesInFlight: view.moves.map((m) => ({ group: m.group, from: orUndefined(m.from), to: orUndefined(m.to) })),
@@ -93,6 +102,7 @@ export function plannerInputFromMeta(view: Readonly<MetaView>, options: MetaPlan
     maxMoves: options.maxMoves ?? maxMovesDefault,
     deadNodes: options.deadNodes,
     maxLeaderTransfers: options.maxLeaderTransfers,
+    leaderHoldNodes: options.leaderHoldNodes,
   };
 }
 
@@ -131,7 +141,7 @@ function movableGroup(work: PlanWork, donor: NodeId, taker: NodeId): PlannerGrou
   let led: PlannerGroup | undefined;
   for (const group of work.groups) {
     if (work.busy.has(group.id) || !group.replicas.includes(donor) || group.replicas.includes(taker)) continue;
-    if (!work.quorate(group)) continue;
+    if (!work.quorate(group) || !keepsZoneSpread(work, group, donor, taker)) continue;
     if (effectiveLeader(work.roles, group) !== donor) return group;
     led ??= group;
   }

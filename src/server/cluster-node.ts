@@ -18,6 +18,7 @@ import { startAdminHttp } from './admin-http.js';
 import { resolveAdminToken } from './admin-token.js';
 import { ClusterExecutor } from './cluster-executor.js';
 import { joinCluster } from './cluster-join.js';
+import { isRemoved, refuseIfRemoved, waitReleased, watchRemoval } from './node-removal.js';
 import { metricsText, statusJson, type PeerTraffic } from './cluster-status.js';
 import type { HostPort, ServeConfig } from './config.js';
 import { readiness } from './health.js';
@@ -58,6 +59,7 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
     replicas: c.replicas,
     memoryBytes: config.memoryMb * 1024 * 1024,
     readMode: c.readMode,
+    ...(c.zone !== null ? { zone: c.zone } : {}),
     ...defaultHostTiming,
     replica: { ...replicaOptionsFromEnv(process.env), hostReadIndex: c.readMode !== 'lease' },
     ...(c.unsafeStaleReads || c.unsafeAckBeforeCommit ? { unsafe: { staleReads: c.unsafeStaleReads, ackBeforeCommit: c.unsafeAckBeforeCommit } } : {}),
@@ -122,7 +124,17 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
   host.requestExtension = (from, payload) => rebalancer.handleRequest(from, payload);
   await host.start();
   rebalancer.start();
+  try {
+    await refuseIfRemoved(host);
+  } catch (err) {
+    rebalancer.close();
+    await host.close();
+    await transport.close();
+    await store.close();
+    throw err;
+  }
   if (c.join !== null) await joinOnce(host, store, c.join, nodeLog);
+  const removal = watchRemoval(host);
   const traffic = (): PeerTraffic => transport.stats();
   const executor = new ClusterExecutor(host, config.memoryMb * 1024 * 1024, traffic);
   const admin =
@@ -144,8 +156,11 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
     execute: (ops, done: ExecuteCallback) => executor.execute(ops, done),
     stats: (group) => executor.stats(group),
     resetStats: () => executor.resetStats(),
+    mustStop: removal.removed,
     close: async () => {
-      if (c.drainOnExit) await drainSelf(host, rebalancer, nodeLog);
+      removal.stop();
+      if (isRemoved(host)) await waitReleased(host);
+      else if (c.drainOnExit) await drainSelf(host, rebalancer, nodeLog);
       rebalancer.close();
       await executor.close();
       await host.close();

@@ -110,6 +110,8 @@ export interface ClusterFlags {
   adminToken: string | null;
   /** `--admin-token-file`: a file holding that token (read at start). */
   adminTokenFile: string | null;
+  /** `--zone NAME`: failure zone; no two replicas of a group share one (null: a zone of its own). */
+  zone: string | null;
   /** TEST-ONLY, breaks linearizability: any replica answers gets from its local state. */
   unsafeStaleReads: boolean;
   /** TEST-ONLY, breaks durability: a leader acknowledges a set before it is committed. */
@@ -172,6 +174,8 @@ Kubernetes StatefulSet (docs/kubernetes.md; usually MEMRAFT_HOSTNAME etc. from t
   --peer-template HOST:PORT peers' addresses with {ordinal}, e.g.
                             memraft-{ordinal}.memraft-headless:11300
   --initial-nodes N (default 3)  ordinals below N form the cluster; higher ones join
+  --zone NAME               failure zone (host, rack, k8s zone): no two replicas of a group
+                            in one zone while enough zones have up nodes (docs/membership.md)
 
 Known-bad modes, FOR TESTING THE TESTS ONLY (jepsen-lite must catch them; never use them
 with data you care about):
@@ -231,6 +235,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'extended', short: 'o', kind: 'string' },
   { long: 'auth-file', short: 'Y', kind: 'string' },
   { long: 'sasl', short: 'S', kind: 'flag' },
+  { long: 'zone', kind: 'string' },
   { long: 'unsafe-stale-reads', kind: 'flag' },
   { long: 'unsafe-ack-before-commit', kind: 'flag' },
   { long: 'help', short: 'h', kind: 'flag' },
@@ -481,6 +486,7 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     drainOnExit: raw.has('drain-on-exit'),
     adminToken: raw.get('admin-token') ?? null,
     adminTokenFile: raw.get('admin-token-file') ?? null,
+    zone: parseZone(raw.get('zone')),
     unsafeStaleReads: raw.has('unsafe-stale-reads'),
     unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
   };
@@ -540,4 +546,11 @@ function parseDurationFlag(value: string, name: string): number {
   const ms = Math.round(Number(match[1]) * unitMs);
   if (ms < 100) throw new UsageError(`--${name} must be at least 100ms`);
   return ms;
+}
+
+/** `--zone`: 1-64 characters of letters, digits and . _ - (null when not given). */
+function parseZone(zone: string | undefined): string | null {
+  if (zone === undefined) return null;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(zone)) throw new UsageError(`--zone: 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(zone)}`);
+  return zone;
 }

@@ -20,4 +20,6 @@ export interface Executor {
   resetStats(): void;
   /** Stops accepting work and releases resources. */
   close(): Promise<void>;
+  /** Resolves when the node must stop serving for good (a removed cluster node), with the reason. */
+  readonly mustStop?: Promise<Error>;
 }

@@ -26,9 +26,13 @@ export async function runServe(config: ServeConfig): Promise<void> {
   const { tls, authFile } = config.clientSecurity;
   // SIGHUP would end the process by default: take it over only when there is something to reload.
   if (tls !== null || authFile !== null) process.on('SIGHUP', onHangup);
-  await waitForSignal(log);
+  const never = new Promise<never>(() => {});
+  const stop = await Promise.race([waitForSignal(log).then(() => null), server.executor.mustStop ?? never]);
   process.off('SIGHUP', onHangup);
+  if (stop !== null) log.error({ err: stop.message }, 'stopping: this node must not serve');
   await server.shutdown();
+  // A removed node exits non-zero with its one-line reason (main.ts prints coded errors so).
+  if (stop !== null) throw stop;
 }
 
 /** Builds and starts a server for `config` (no signal handling). */

@@ -159,6 +159,11 @@ export class MemraftServer {
    * Stops accepting, lets every connection finish and write what it has in flight, then
    * closes the executor. Connections still busy after the grace period are dropped.
    */
+  /** The executor the connections run their requests on. */
+  get executor(): Executor {
+    return this.options.executor;
+  }
+
   shutdown(): Promise<void> {
     this.shuttingDown ??= this.runShutdown();
     return this.shuttingDown;

@@ -15,7 +15,7 @@ import { ensureBuilt, mainJs, repoRoot, terminateAll, TextClient } from './proce
 
 /** `ctl status` JSON. */
 export interface CtlStatus {
-  nodes: Array<{ id: number; state: string; client: string; peer?: string }>;
+  nodes: Array<{ id: number; state: string; client: string; peer?: string; zone?: string }>;
   /** Group 0 is the meta group; its entry also carries `voters` and `learners`. */
   groups: Array<{ id: number; replicas: number[]; leader: number; voters?: number[]; learners?: number[] }>;
   moves: Array<{ group: number; from: number; to: number; phase: string }>;

@@ -126,6 +126,14 @@ describe('parseServeArgs', () => {
     expect(usageError(['--join', '127.0.0.1:1', '--peer-addresses', '127.0.0.1:9001'])).toMatch(/--peer-addresses entries must be ID=HOST:PORT/);
   });
 
+  it('reads --zone (or MEMRAFT_ZONE); none means a zone of its own', () => {
+    expect(serve(['--id', '4', '--peer-listen', '127.0.0.1:7004', '--join', '127.0.0.1:7001', '--zone', 'rack-1.a']).cluster.zone).toBe('rack-1.a');
+    expect(serve([], { MEMRAFT_ZONE: 'eu-west-1b' }).cluster.zone).toBe('eu-west-1b');
+    expect(serve([]).cluster.zone).toBeNull();
+    expect(usageError(['--zone', 'a b'])).toMatch(/--zone: 1-64 letters/);
+    expect(usageError(['--zone', ''])).toMatch(/--zone/);
+  });
+
   it('answers --help', () => {
     expect(parseServeArgs(['--help'], {})).toEqual({ kind: 'help' });
   });
