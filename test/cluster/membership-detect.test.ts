@@ -25,7 +25,10 @@ afterAll(async () => {
 });
 
 async function block(id: number, peers: number[]): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${c.adminPort(id)}/debug/block?peers=${peers.join(',')}`, { method: 'POST' });
+  const res = await fetch(`http://127.0.0.1:${c.adminPort(id)}/debug/block?peers=${peers.join(',')}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.adminToken}` }, // /debug/* needs the token once one is set
+  });
   expect(res.status).toBe(200);
 }
 

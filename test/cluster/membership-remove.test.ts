@@ -45,7 +45,7 @@ async function refusesClients(port: number): Promise<boolean> {
 
 it('refuses to remove a live node without --force, and says why', async () => {
   const admin = `127.0.0.1:${c.adminPort(1)}`;
-  const r = await runCli(['ctl', 'remove', '4', '--admin', admin]);
+  const r = await runCli(['ctl', 'remove', '4', '--admin', admin, '--admin-token', c.adminToken]);
   expect(r.code, r.stdout + r.stderr).toBe(1);
   expect(r.stdout).toMatch(/remove node 4: node 4 is up and reachable: .*drain it .*--force/);
   expect(stateOf(await c.status(), 4)).toBe('up');
@@ -54,7 +54,7 @@ it('refuses to remove a live node without --force, and says why', async () => {
 it('forced, keeps every group at RF and the removed node exits with its reason; restarted, it refuses to start', async () => {
   const admin = `127.0.0.1:${c.adminPort(1)}`;
   const exited = exitOf(4, 60_000);
-  const r = await runCli(['ctl', 'remove', '4', '--force', '--admin', admin]);
+  const r = await runCli(['ctl', 'remove', '4', '--force', '--admin', admin, '--admin-token', c.adminToken]);
   expect(r.code, r.stdout + r.stderr).toBe(0);
   // Every group lists 3 replicas throughout (a move adds before it removes).
   let minReplicas = 3;
