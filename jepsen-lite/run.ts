@@ -18,6 +18,7 @@ import { defaultTiming, describeFault, expandNemeses, makeSchedule, type FaultSt
 import { Rng } from './random.js';
 import { McClient } from './workload/client.js';
 import { finalReads, Runner } from './workload/runner.js';
+import type { LockOptions } from './workload/lock.js';
 import { LockWorkload, makeWorkload, type Workload, type WorkloadName } from './workload/workloads.js';
 
 /** The repository root (this file lives in jepsen-lite/). */
@@ -51,6 +52,8 @@ export interface RunOptions {
   progressSec?: number;
   /** Lock workload: the known-bad client that writes the resource without the fence. */
   unsafeSkipFence?: boolean;
+  /** Lock workload: other options than the defaults (tests). */
+  lock?: Partial<LockOptions>;
 }
 
 /** Defaults of the optional CLI flags. */
@@ -118,7 +121,7 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
   let digests: DigestReport = { agree: true, converged: false, groups: {} };
   let mainPhaseSec = o.timeSec;
   let harnessError: string | null = null;
-  const workload = makeWorkload(o.workload, { unsafeSkipFence: o.unsafeSkipFence });
+  const workload = makeWorkload(o.workload, { unsafeSkipFence: o.unsafeSkipFence, lock: o.lock });
   try {
     mainPhaseSec = await workloadPhase(ctx, workload);
     digests = await recoveryPhase(ctx, workload);

@@ -131,13 +131,15 @@ export class LockWorkload implements Workload {
 export interface WorkloadFlags {
   /** lock: the known-bad client that writes the resource without the fence. */
   unsafeSkipFence?: boolean;
+  /** lock: other options than lockDefaults. */
+  lock?: Partial<LockOptions>;
 }
 
 /** A workload by name. */
 export function makeWorkload(name: WorkloadName, flags: WorkloadFlags = {}): Workload {
   switch (name) {
     case 'lock':
-      return new LockWorkload({ ...lockDefaults, unsafeSkipFence: flags.unsafeSkipFence === true });
+      return new LockWorkload({ ...lockDefaults, ...flags.lock, unsafeSkipFence: flags.unsafeSkipFence === true });
     case 'register':
       return new RegisterWorkload();
     case 'counter':
