@@ -12,10 +12,10 @@ import { quietRun, seedWith } from './test-support.js';
 const busyPauses = { pauseP: 0.25 };
 
 describe('jepsen-lite --workload lock', () => {
-  it('fenced clients, --nemesis all with a pause, 15 s: valid, the fence refused stale holders', async () => {
+  it('fenced clients, --nemesis all with a pause, 12 s: valid, the fence refused stale holders', async () => {
     const nemeses = ['all'];
-    const seed = seedWith(['pause'], nemeses, 3, 15);
-    const run = await quietRun({ timeSec: 15, nemeses, seed, workload: 'lock', lock: busyPauses });
+    const seed = seedWith(['pause'], nemeses, 3, 12);
+    const run = await quietRun({ timeSec: 12, nemeses, seed, workload: 'lock', lock: busyPauses });
     const r = run.results;
     const lock = r.checks.lock as unknown as LockResult;
     const why = `seed ${seed}, run dir ${run.out}\n${run.lines.join('\n')}\n${JSON.stringify({ ...r.checks, crashes: r.crashes }, null, 1).slice(0, 4000)}`;
