@@ -120,6 +120,19 @@ describe('checkLock', () => {
     expect(skewed.overlapsEarly).toBe(1);
   });
 
+  it('an acquire whose reply arrives after its successor was granted is no early overlap', () => {
+    // p1's add applied at once (token 5) but its reply was held up 2.6 s; the lock expired
+    // and p2 got token 9 at 2.1 s, before p1 even knew it had held the lock.
+    const h = new H()
+      .op(1, 'acquire', 'lock0', 'p1-1', 'ok', 0, 2600, ['p1-1', '5'])
+      .op(2, 'acquire', 'lock0', 'p2-1', 'ok', 2050, 2100, ['p2-1', '9'])
+      .op(2, 'release', 'lock0', ['p2-1', '9'], 'ok', 2700, 2710)
+      .op(1, 'release', 'lock0', ['p1-1', '5'], 'fail', 2800, 2810);
+    const r = checkLock(h.history, { ttlMs });
+    expect(r.outcome, JSON.stringify(r.anomalies)).toBe('valid');
+    expect(r).toMatchObject({ overlaps: 1, overlapsAfterExpiry: 1, overlapsEarly: 0 });
+  });
+
   it('a read below a token the resource accepted earlier: invalid', () => {
     const h = new H()
       .op(1, 'acquire', 'lock0', 'p1-1', 'ok', 0, 10, ['p1-1', '9'])

@@ -130,6 +130,8 @@ interface Hold {
   lock: string;
   process: number;
   token: bigint;
+  /** The token the acquire answered (a renew raises `token`). */
+  acquireToken: bigint;
   acquire: PairedOp;
   /** Invoke times of the holder's ok renews. */
   renewInvokes: number[];
@@ -286,7 +288,7 @@ function collectHolds(history: readonly HistoryEvent[], lockKeys: ReadonlySet<st
       const invoke = pendingAcquire.get(e.process);
       const token = Array.isArray(e.value) && typeof e.value[1] === 'string' ? BigInt(e.value[1]) : null;
       if (invoke !== undefined && token !== null) {
-        const h: Hold = { lock: e.key, process: e.process, token, acquire: { invoke, completion: e, outcome: 'ok' }, renewInvokes: [], startNs: e.time, endNs: e.time };
+        const h: Hold = { lock: e.key, process: e.process, token, acquireToken: token, acquire: { invoke, completion: e, outcome: 'ok' }, renewInvokes: [], startNs: e.time, endNs: e.time };
         holds.push(h);
         open.set(e.process, h);
       }
@@ -315,18 +317,23 @@ function checkOverlaps(holds: Hold[], figures: LockKeyFigures, t: { ttlNs: numbe
     for (const a of active) {
       figures.overlaps++;
       figures.overlapMs += (Math.min(a.endNs, b.endNs) - b.startNs) / 1e6;
-      const refreshed = Math.max(a.acquire.invoke.time, ...a.renewInvokes.filter((r) => r < b.startNs));
-      if (b.startNs >= refreshed + t.ttlNs - t.slackNs) {
+      // The grant with the higher token came second (a reply can arrive after the next
+      // holder's, so start order may differ): it was granted only once the first one's
+      // lock had expired, at least a TTL after the first holder last (re)acquired it.
+      const [first, second] = a.acquireToken < b.acquireToken ? [a, b] : [b, a];
+      const granted = second.startNs;
+      const refreshed = Math.max(first.acquire.invoke.time, ...first.renewInvokes.filter((r) => r < granted));
+      if (granted >= refreshed + t.ttlNs - t.slackNs) {
         figures.overlapsAfterExpiry++;
         continue;
       }
       figures.overlapsEarly++;
-      if (t.clockFaultFromNs !== null && b.startNs >= t.clockFaultFromNs) continue;
+      if (t.clockFaultFromNs !== null && granted >= t.clockFaultFromNs) continue;
       report('earlyOverlap', {
         kind: 'lock-held-twice',
-        message: `process ${b.process} acquired ${JSON.stringify(b.lock)} (token ${b.token}) ${((b.startNs - refreshed) / 1e6).toFixed(0)} ms after process ${a.process} ` +
-          `(token ${a.token}) last acquired or renewed it, before its ${t.ttlNs / 1e6} ms TTL could pass, with no clock fault so far`,
-        ops: [...opEvents(b.acquire), ...opEvents(a.acquire)],
+        message: `process ${second.process} acquired ${JSON.stringify(second.lock)} (token ${second.acquireToken}) ${((granted - refreshed) / 1e6).toFixed(0)} ms after process ${first.process} ` +
+          `(token ${first.acquireToken}) last acquired or renewed it, before its ${t.ttlNs / 1e6} ms TTL could pass, with no clock fault so far`,
+        ops: [...opEvents(second.acquire), ...opEvents(first.acquire)],
       });
     }
     active.push(b);
