@@ -92,7 +92,9 @@ async function main() {
   log(`A acquired ${lockKey}, token ${tokenA}; A's write: ${await fencedWrite(clientA, resourceKey, tokenA, 'A first')}`);
   log(`A stalls for ${ttlSec + 1} s (longer than the ${ttlSec} s TTL)...`);
   const stall = sleep((ttlSec + 1) * 1000);
-  const tokenB = await acquireWait(clientB, lockKey, `B-${run}`, ttlSec);
+  // B's own TTL is longer, so that a slow machine cannot expire B's lock before its renew below.
+  const ttlB = ttlSec * 4;
+  const tokenB = await acquireWait(clientB, lockKey, `B-${run}`, ttlB);
   const bWrite = await fencedWrite(clientB, resourceKey, tokenB, 'B first');
   log(`B acquired ${lockKey} after A's lock expired, token ${tokenB}; B's write: ${bWrite}`);
   await stall;
@@ -100,18 +102,18 @@ async function main() {
   const aRenew = await renew(clientA, lockKey, `A-${run}`, tokenA, ttlSec);
   const aRelease = await release(clientA, lockKey, `A-${run}`, tokenA);
   log(`A wakes up, still believing it holds the lock: its write with token ${tokenA} is ${aLateWrite}; renew: ${aRenew ?? 'lost'}; release: ${aRelease}`);
-  const tokenB2 = await renew(clientB, lockKey, `B-${run}`, tokenB, ttlSec);
+  const tokenB2 = await renew(clientB, lockKey, `B-${run}`, tokenB, ttlB);
   const bWrite2 = tokenB2 === null ? 'lost' : await fencedWrite(clientB, resourceKey, tokenB2, 'B after renew');
   const bRelease = tokenB2 !== null && (await release(clientB, lockKey, `B-${run}`, tokenB2));
   log(`B renews (token ${tokenB2}), writes (${bWrite2}) and releases (${bRelease})`);
 
-  // Three workers, one per server, five holds each.
+  // Three workers, one per server, five holds each (a 10 s TTL: no stalls here).
   const tokens = [];
   let accepted = 0;
   await Promise.all(clients.slice(0, 3).map(async (client, w) => {
     for (let i = 0; i < 5; i++) {
       const owner = `W${w}-${i}-${run}`;
-      const token = await acquireWait(client, lockKey, owner, ttlSec);
+      const token = await acquireWait(client, lockKey, owner, 10);
       tokens.push(BigInt(token));
       if ((await fencedWrite(client, resourceKey, token, owner)) === 'accepted') accepted++;
       await release(client, lockKey, owner, token);

@@ -129,17 +129,19 @@ async function main() {
   const aWrite = await fencedWrite(a, resourceKey, tokenA, 'A first');
   console.log(`# A holds the lock with token ${tokenA} (write ${aWrite}) and stalls for ${ttlSec + 1} s`);
   const stall = sleep((ttlSec + 1) * 1000);
-  const bHeldOff = (await acquire(b, lockKey, `B-${process.pid}`, ttlSec)) === null;
+  const bHeldOff = (await acquire(b, lockKey, `B-${process.pid}`, ttlSec * 4)) === null;
   console.log(`# B tries at once: ${bHeldOff ? 'NS, the lock is held' : 'got it?!'}; B waits for the TTL to run out`);
   await sleep(ttlSec * 1000);
-  const tokenB = await acquireWait(b, lockKey, `B-${process.pid}`, ttlSec);
+  // B's own TTL is longer, so that a slow machine cannot expire B's lock before its renew below.
+  const ttlB = ttlSec * 4;
+  const tokenB = await acquireWait(b, lockKey, `B-${process.pid}`, ttlB);
   const bWrite = await fencedWrite(b, resourceKey, tokenB, 'B first');
   await stall;
   console.log(`# A wakes up, still believing it holds the lock, and writes with token ${tokenA}`);
   const aLateWrite = await fencedWrite(a, resourceKey, tokenA, 'A after its pause');
   const aRelease = await release(a, lockKey, tokenA);
   console.log(`# B renews, writes with the new token, releases`);
-  const tokenB2 = await renew(b, lockKey, `B-${process.pid}`, tokenB, ttlSec);
+  const tokenB2 = await renew(b, lockKey, `B-${process.pid}`, tokenB, ttlB);
   const bWrite2 = tokenB2 === null ? 'lost' : await fencedWrite(b, resourceKey, tokenB2, 'B after renew');
   const bRelease = tokenB2 !== null && (await release(b, lockKey, tokenB2));
   const final = await a.request(`mg ${resourceKey} v\r\n`);
