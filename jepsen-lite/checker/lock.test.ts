@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryEvent, OpF, OpType } from '../history/types.js';
 import { checkLock } from './lock.js';
+import { readHistory } from './read-history.js';
 import { checkRegister } from './register.js';
 
 /** A history built op by op; times in ms. */
@@ -88,6 +89,12 @@ describe('checkLock', () => {
     const r = checkLock(h.history, { ttlMs });
     expect(r.outcome).toBe('invalid');
     expect(r.anomaly!.message).toMatch(/read of "res0" returned token 5/);
+  });
+
+  it('history.jsonl with lock ops reads back (readHistory knows acquire, renew, release)', () => {
+    const h = pausedHolder(new H()).op(1, 'renew', 'lock0', ['p1-1', '5'], 'fail', 3000, 3010);
+    const text = h.history.map((e) => JSON.stringify(e)).join('\n') + '\n';
+    expect(readHistory(text)).toEqual(h.history);
   });
 
   it('tokens that do not rise across holders: invalid', () => {
