@@ -18,7 +18,8 @@ import { defaultTiming, describeFault, expandNemeses, makeSchedule, type FaultSt
 import { Rng } from './random.js';
 import { McClient } from './workload/client.js';
 import { finalReads, Runner } from './workload/runner.js';
-import { makeWorkload, type Workload, type WorkloadName } from './workload/workloads.js';
+import type { LockOptions } from './workload/lock.js';
+import { LockWorkload, makeWorkload, type Workload, type WorkloadName } from './workload/workloads.js';
 
 /** The repository root (this file lives in jepsen-lite/). */
 export const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -49,6 +50,10 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Seconds between progress lines. */
   progressSec?: number;
+  /** Lock workload: the known-bad client that writes the resource without the fence. */
+  unsafeSkipFence?: boolean;
+  /** Lock workload: other options than the defaults (tests). */
+  lock?: Partial<LockOptions>;
 }
 
 /** Defaults of the optional CLI flags. */
@@ -116,8 +121,8 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
   let digests: DigestReport = { agree: true, converged: false, groups: {} };
   let mainPhaseSec = o.timeSec;
   let harnessError: string | null = null;
+  const workload = makeWorkload(o.workload, { unsafeSkipFence: o.unsafeSkipFence, lock: o.lock });
   try {
-    const workload = makeWorkload(o.workload);
     mainPhaseSec = await workloadPhase(ctx, workload);
     digests = await recoveryPhase(ctx, workload);
   } catch (err) {
@@ -129,7 +134,7 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
     await ctx.history.close();
     await ctx.nemesisLog.close();
   }
-  const results = await buildResults(ctx, { commit, kinds, mainPhaseSec, digests, harnessError });
+  const results = await buildResults(ctx, workload, { commit, kinds, mainPhaseSec, digests, harnessError });
   fs.writeFileSync(path.join(o.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   await writeReport(o.out, ctx.history.events, ctx.nemesisLog.events, results, log);
   log(`outcome: ${results.outcome} (ops ${results.ops}: ok ${results.okOps} fail ${results.failOps} info ${results.infoOps}; ${results.opsPerSec} ops/s; ` +
@@ -209,11 +214,12 @@ async function recoveryPhase(ctx: RunContext, workload: Workload): Promise<Diges
 /** Crash scan, checker, counts: results.json. */
 async function buildResults(
   ctx: RunContext,
+  workload: Workload,
   r: { commit: string; kinds: string[]; mainPhaseSec: number; digests: DigestReport; harnessError: string | null },
 ): Promise<Results & { harnessError?: string; schedule?: unknown; network?: unknown; membership?: MembershipReport }> {
   const { o, cluster, history } = ctx;
   const crashes = detectCrashes(cluster.ids.map((id) => ({ node: id, file: cluster.logFile(id) })), cluster.unexpectedExits);
-  const { checks, checkerMs } = await runChecks(o.workload, history.events);
+  const { checks, checkerMs } = await runChecks(workload, history.events, ctx.nemesisLog.events);
   const counts = countCompletions(history.events, finalReadProcessBase);
   const ops = counts.ok + counts.fail + counts.info;
   const results: Results & { harnessError?: string; schedule?: unknown; network?: unknown; membership?: MembershipReport } = {
@@ -224,6 +230,7 @@ async function buildResults(
   };
   results.outcome = overallOutcome(results, r.harnessError !== null);
   if (r.harnessError !== null) results.harnessError = r.harnessError;
+  if (o.unsafeSkipFence === true) (results as Results & { unsafeSkipFence?: boolean }).unsafeSkipFence = true;
   results.schedule = ctx.schedule.map((s) => ({ startMs: s.startMs, stopMs: s.stopMs, fault: s.fault.kind, detail: describeFault(s.fault) }));
   results.network = { ...cluster.network.stats(), linkBytes: cluster.network.linkBytes() };
   if (ctx.membership !== null) results.membership = ctx.membership;
@@ -249,23 +256,32 @@ export function overallOutcome(r: Pick<Results, 'checks' | 'crashes' | 'digests'
 }
 
 /** Runs the checker of the workload (the checker module is loaded lazily: a run still writes its files without it). */
-async function runChecks(workload: WorkloadName, history: HistoryEvent[]): Promise<{ checks: Results['checks']; checkerMs: number }> {
+async function runChecks(workload: Workload, history: HistoryEvent[], nemesis: NemesisEvent[]): Promise<{ checks: Results['checks']; checkerMs: number }> {
   const started = performance.now();
+  const name = workload.name;
   let checker: typeof import('./checker/index.js');
   try {
     checker = await import('./checker/index.js');
   } catch (err) {
-    return { checks: { [workload]: { outcome: 'unknown', note: `checker unavailable: ${String(err)}` } }, checkerMs: 0 };
+    return { checks: { [name]: { outcome: 'unknown', note: `checker unavailable: ${String(err)}` } }, checkerMs: 0 };
   }
-  let check: { outcome: Outcome };
-  try {
-    if (workload === 'register') check = checker.checkRegister(history);
-    else if (workload === 'counter') check = checker.checkCounter(history);
-    else check = checker.checkSet(history);
-  } catch (err) {
-    check = { outcome: 'unknown', note: `checker failed: ${err instanceof Error ? err.stack : String(err)}` } as { outcome: Outcome };
-  }
-  return { checks: { [workload]: check as Results['checks'][string] }, checkerMs: performance.now() - started };
+  const checks: Results['checks'] = {};
+  const run = (check: string, f: () => { outcome: Outcome }): void => {
+    try {
+      checks[check] = f() as Results['checks'][string];
+    } catch (err) {
+      checks[check] = { outcome: 'unknown', note: `checker failed: ${err instanceof Error ? err.stack : String(err)}` };
+    }
+  };
+  if (workload instanceof LockWorkload) {
+    // The resource keys are registers (linearizable); the lock keys and the fence: checkLock.
+    run('register', () => checker.checkRegister(history));
+    const clockFault = nemesis.find((e) => e.fault === 'clock' && e.phase === 'start');
+    run('lock', () => checker.checkLock(history, { ttlMs: workload.options.ttlSec * 1000, clockFaultFromNs: clockFault?.time ?? null }));
+  } else if (name === 'register') run(name, () => checker.checkRegister(history));
+  else if (name === 'counter') run(name, () => checker.checkCounter(history));
+  else run(name, () => checker.checkSet(history));
+  return { checks, checkerMs: performance.now() - started };
 }
 
 /** Writes report.html through the report module's renderRunDir (loaded lazily: a run still writes its files without it). */

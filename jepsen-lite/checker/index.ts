@@ -4,6 +4,7 @@
  *   (Wing & Gong / Lowe search with memoisation, per key), see linearizable.ts.
  * - checkCounter: the counter workload's bounds, see counter.ts.
  * - checkSet: the set workload's lost / unexpected tokens, see set.ts.
+ * - checkLock: the lock workload's tokens, fence and overlapping holders, see lock.ts.
  * - readHistory: history.jsonl -> events.
  */
 export type { Outcome } from '../history/types.js';
@@ -11,4 +12,5 @@ export type { Anomaly } from './anomaly.js';
 export { checkRegister, combineOutcomes, registerStepsMaxDefault, registerStepsPerOpDefault, type KeyResult, type RegisterOptions, type RegisterResult } from './register.js';
 export { checkCounter, type CounterResult } from './counter.js';
 export { checkSet, setTokens, type SetResult } from './set.js';
+export { checkLock, type LockCheckOptions, type LockResult } from './lock.js';
 export { readHistory, HistoryParseError } from './read-history.js';

@@ -86,7 +86,10 @@ export function compileOp(op: PairedOp, states: StateTable): ModelOp | null {
     case 'incr':
       return { ...base, kind: OpKind.Incr, delta: BigInt(text(invoked)), incrReply: info ? null : text(completed), incrNext: new Map() };
     case 'append':
-      assert.fail('append is not a register operation');
+    case 'acquire':
+    case 'renew':
+    case 'release':
+      assert.fail(`${op.invoke.f} is not a register operation`);
   }
 }
 

@@ -46,6 +46,9 @@ export interface RegisterOptions {
   memoWordsMax?: number;
 }
 
+/** Ops whose keys are not registers: the set workload's appends, the lock workload's lock keys. */
+const notRegisterOps: ReadonlySet<string> = new Set(['append', 'acquire', 'renew', 'release']);
+
 /** The worst of a set of outcomes: invalid > unknown > valid. */
 export function combineOutcomes(outcomes: Iterable<Outcome>): Outcome {
   let combined: Outcome = 'valid';
@@ -59,14 +62,15 @@ export function combineOutcomes(outcomes: Iterable<Outcome>): Outcome {
 /**
  * Checks that each key's operations are linearizable against a memcached register
  * (value or absent; read, write, cas, add, delete, incr). Keys with append ops belong to the
- * set workload (checkSet) and are skipped.
+ * set workload (checkSet) and are skipped, as are lock keys (acquire/renew/release ops:
+ * their items expire by TTL, which no register op explains; checkLock checks them).
  */
 export function checkRegister(history: readonly HistoryEvent[], opts: RegisterOptions = {}): RegisterResult {
   const started = performance.now();
   const { byKey, malformed } = pairOps(history);
   const keys: { [key: string]: KeyResult } = {};
   for (const [key, paired] of byKey) {
-    if (paired.some((op) => op.invoke.f === 'append')) continue;
+    if (paired.some((op) => notRegisterOps.has(op.invoke.f))) continue;
     const why = malformed.get(key);
     if (why !== undefined) {
       keys[key] = { outcome: 'unknown', ops: paired.length, steps: 0, note: `malformed history: ${why}` };

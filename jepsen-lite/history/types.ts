@@ -5,7 +5,7 @@
 export type OpType = 'invoke' | 'ok' | 'fail' | 'info';
 
 /** The operation a history event describes. */
-export type OpF = 'read' | 'write' | 'cas' | 'add' | 'delete' | 'incr' | 'append';
+export type OpF = 'read' | 'write' | 'cas' | 'add' | 'delete' | 'incr' | 'append' | 'acquire' | 'renew' | 'release';
 
 /** One line of history.jsonl. */
 export interface HistoryEvent {
@@ -17,6 +17,9 @@ export interface HistoryEvent {
    * read: invoke null, ok string|null (null = absent). write: string. cas: [expected, new].
    * add: string. delete: null. incr: invoke delta (decimal string), ok the result (decimal string).
    * append: the unique token appended.
+   * Lock workload (on a lock key; docs/locks.md): acquire: invoke the owner id, ok
+   * [owner, token] (token = the CAS the add answered, decimal). renew: [owner, token], ok
+   * [owner, new token]. release: [owner, token] both.
    */
   value: string | null | [string | null, string] | number | string[];
   /** ns since the run started (monotonic, process.hrtime.bigint based). */

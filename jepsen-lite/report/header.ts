@@ -3,6 +3,7 @@
 // field is read defensively.
 import type { HistoryEvent, Results } from '../history/types.js';
 import type { Model, Op } from './model.js';
+import { renderLockTables } from './lock.js';
 import { showValue } from './timeline.js';
 import { esc, num, sec } from './svg.js';
 
@@ -140,14 +141,14 @@ function renderCheck(name: string, check: Record<string, unknown>): string {
   const more = anomalies.length > anomaliesShownMax ? `<p class="note">and ${anomalies.length - anomaliesShownMax} more anomalies not listed</p>` : '';
   const keyNote = keySummary(check);
   const count = anomalies.length > 1 ? `<p class="facts-line"><span class="fact"><b>anomalies</b> ${anomalies.length}, earliest first</span></p>` : '';
-  return `<section class="check ${cls(outcome)}" data-check="${esc(name)}">${head}${facts}${keyNote}${count}${shown.slice(0, anomaliesOpenMax).join('')}${folded}${more}</section>`;
+  return `<section class="check ${cls(outcome)}" data-check="${esc(name)}">${head}${facts}${renderLockTables(check)}${keyNote}${count}${shown.slice(0, anomaliesOpenMax).join('')}${folded}${more}</section>`;
 }
 
 /** Scalar details of a check (and short lists) as a line of name = value pairs. */
 function checkFacts(check: Record<string, unknown>): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(check)) {
-    if (k === 'outcome' || k === 'anomaly' || k === 'keys') continue;
+    if (k === 'outcome' || k === 'anomaly' || k === 'anomalies' || k === 'keys') continue;
     if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null) {
       parts.push(`<span class="fact"><b>${esc(k)}</b> ${esc(typeof v === 'number' ? num(v, 3) : String(v))}</span>`);
     } else if (Array.isArray(v)) {
@@ -180,6 +181,12 @@ function keySummary(check: Record<string, unknown>): string {
 export function collectAnomalies(check: Record<string, unknown>): { where: string; anomaly: Anomaly }[] {
   const out: { where: string; anomaly: Anomaly }[] = [];
   if (isAnomaly(check.anomaly)) out.push({ where: '', anomaly: check.anomaly });
+  // Checks that list several (lock): the first is also `anomaly`.
+  if (Array.isArray(check.anomalies)) {
+    for (const a of check.anomalies) {
+      if (isAnomaly(a) && !(isAnomaly(check.anomaly) && a.message === check.anomaly.message && firstTime(a) === firstTime(check.anomaly))) out.push({ where: '', anomaly: a });
+    }
+  }
   const keys = check.keys;
   if (keys !== null && typeof keys === 'object') {
     for (const [key, k] of Object.entries(keys as Record<string, { anomaly?: unknown }>)) {

@@ -14,6 +14,8 @@ export type Reply =
   | { kind: 'not_found' }
   | { kind: 'deleted' }
   | { kind: 'number'; value: string }
+  /** A meta reply line: HD/NS/EX/NF and its return flags (`c` = the CAS, when asked for). */
+  | { kind: 'meta'; code: 'HD' | 'NS' | 'EX' | 'NF'; flags: { [flag: string]: string } }
   | { kind: 'server_error'; message: string }
   | { kind: 'client_error'; message: string }
   | { kind: 'error' };
@@ -117,6 +119,21 @@ export class McClient {
     return this.request(`incr ${key} ${delta}\r\n`, 'line');
   }
 
+  /** `ms key S<n> T<ttl> ME c`: add with a TTL, answering the new CAS (`HD c<cas>`), NS when present. */
+  metaAdd(key: string, value: string, ttlSec: number): Promise<Reply> {
+    return this.request(`ms ${key} ${Buffer.byteLength(value)} T${ttlSec} ME c\r\n${value}\r\n`, 'line');
+  }
+
+  /** `ms key S<n> T<ttl> C<cas> c`: set only while the CAS matches (EX otherwise, NF when absent), answering the new CAS. */
+  metaSetIfCas(key: string, value: string, ttlSec: number, cas: string): Promise<Reply> {
+    return this.request(`ms ${key} ${Buffer.byteLength(value)} T${ttlSec} C${cas} c\r\n${value}\r\n`, 'line');
+  }
+
+  /** `md key C<cas>`: delete only while the CAS matches: HD, EX (another CAS) or NF. */
+  metaDeleteIfCas(key: string, cas: string): Promise<Reply> {
+    return this.request(`md ${key} C${cas}\r\n`, 'line');
+  }
+
   /** `delete key`: DELETED or NOT_FOUND. */
   delete(key: string): Promise<Reply> {
     return this.request(`delete ${key}\r\n`, 'line');
@@ -193,6 +210,12 @@ function lineReply(line: string): Reply {
   }
   const error = errorReply(line);
   if (error !== null) return error;
+  const meta = /^(HD|NS|EX|NF)((?: \S+)*)$/.exec(line);
+  if (meta !== null) {
+    const flags: { [flag: string]: string } = {};
+    for (const token of meta[2]!.split(' ').filter((t) => t !== '')) flags[token[0]!] = token.slice(1);
+    return { kind: 'meta', code: meta[1] as 'HD' | 'NS' | 'EX' | 'NF', flags };
+  }
   if (/^[0-9]+$/.test(line)) return { kind: 'number', value: line };
   throw new Error(`unexpected reply line ${JSON.stringify(line)}`);
 }

@@ -73,6 +73,28 @@ export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value'
       if (reply.kind === 'deleted') return { type: 'ok', value: null };
       if (reply.kind === 'not_found') return { type: 'fail', value: null, error: 'NOT_FOUND' };
       break;
+    case 'acquire':
+    case 'renew':
+    case 'release':
+      return classifyLock(f, reply, invokeValue);
+  }
+  return { type: 'info', value: invokeValue, error: `unexpected reply ${JSON.stringify(reply)}` };
+}
+
+/**
+ * The lock ops' meta replies: acquire (`ms ... ME c`) and renew (`ms ... C<token> c`) are
+ * ok with `HD c<cas>`, recorded as [owner, new token]; release (`md ... C<token>`) is ok
+ * with HD. NS (held by someone), EX (another CAS) and NF (gone) did nothing.
+ */
+function classifyLock(f: OpF, reply: Reply, invokeValue: HistoryEvent['value']): Completion {
+  if (reply.kind === 'meta') {
+    if (reply.code === 'HD') {
+      if (f === 'release') return { type: 'ok', value: invokeValue };
+      const owner = Array.isArray(invokeValue) ? (invokeValue[0] as string) : (invokeValue as string);
+      if (reply.flags.c !== undefined && /^[0-9]+$/.test(reply.flags.c)) return { type: 'ok', value: [owner, reply.flags.c] };
+    } else {
+      return { type: 'fail', value: invokeValue, error: reply.code };
+    }
   }
   return { type: 'info', value: invokeValue, error: `unexpected reply ${JSON.stringify(reply)}` };
 }
@@ -96,6 +118,10 @@ function send(client: McClient, f: OpF, key: string, value: HistoryEvent['value'
       const [, next, token] = value as unknown as [string | null, string, string];
       return client.cas(key, next, token);
     }
+    case 'acquire':
+    case 'renew':
+    case 'release':
+      throw new Error(`${f} is sent by the lock workload (runLockOp)`);
   }
 }
 
@@ -107,12 +133,17 @@ export interface OpActor {
 }
 
 /** Runs one op: records its invoke, sends it, records its completion. */
-export async function runOp(client: McClient, actor: OpActor, f: OpF, key: string, value: HistoryEvent['value'], wire?: HistoryEvent['value']): Promise<Completion> {
+export function runOp(client: McClient, actor: OpActor, f: OpF, key: string, value: HistoryEvent['value'], wire?: HistoryEvent['value']): Promise<Completion> {
+  return runRequest(actor, f, key, value, () => send(client, f, key, wire ?? value));
+}
+
+/** Runs one op whose request the caller makes: records its invoke, awaits `request`, records its completion. */
+export async function runRequest(actor: OpActor, f: OpF, key: string, value: HistoryEvent['value'], request: () => Promise<Reply>): Promise<Completion> {
   const { process, node, history } = actor;
   history.record({ process, type: 'invoke', f, key, value, node });
   let done: Completion;
   try {
-    done = classify(f, await send(client, f, key, wire ?? value), value);
+    done = classify(f, await request(), value);
   } catch (err) {
     const message = err instanceof ClientError ? `${err.code}: ${err.message}` : String(err);
     // No reply: a read still had no effect; anything else may have happened.

@@ -91,6 +91,8 @@ export class Runner {
   }
 
   private runOne(client: McClient, actor: OpActor, rng: Rng): Promise<Completion> {
+    const { workload } = this.o;
+    if (workload.step !== undefined) return workload.step(client, actor, rng, { sleep: (ms) => this.pause(ms) });
     const plan = this.o.workload.next(actor.process, rng);
     if (plan.f === 'cas') return runCas(client, actor, plan.key, plan.value as string);
     return runOp(client, actor, plan.f, plan.key, plan.value);

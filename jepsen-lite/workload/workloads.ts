@@ -5,9 +5,12 @@
  *   enough for the linearizability checker); values are unique.
  * - counter: incr by 1..5 on one key created first with `set 0`.
  * - set: append unique tokens "p<process>-<n>" (space separated) to one key created first.
+ * - lock: whole holds of a fenced lock (acquire, write the fenced resource, release), see lock.ts.
  */
 import type { Rng } from '../random.js';
-import type { OpPlan } from './ops.js';
+import type { McClient } from './client.js';
+import { LockSteps, lockDefaults, lockKeys, type LockOptions, type StepContext } from './lock.js';
+import type { Completion, OpActor, OpPlan } from './ops.js';
 
 /** What the runner asks a workload. */
 export interface Workload {
@@ -18,13 +21,15 @@ export interface Workload {
   next(process: number, rng: Rng): OpPlan;
   /** Every key the final reads must cover. */
   finalKeys(): string[];
+  /** A workload whose steps are several ops runs them itself (next is then not called). */
+  step?(client: McClient, actor: OpActor, rng: Rng, ctx: StepContext): Promise<Completion>;
 }
 
 /** The workload names the CLI accepts. */
-export type WorkloadName = 'register' | 'counter' | 'set';
+export type WorkloadName = 'register' | 'counter' | 'set' | 'lock';
 
 /** The workload names, for validation. */
-export const workloadNames: readonly WorkloadName[] = ['register', 'counter', 'set'];
+export const workloadNames: readonly WorkloadName[] = ['register', 'counter', 'set', 'lock'];
 
 /** Options of the register workload. */
 export interface RegisterOptions {
@@ -99,9 +104,42 @@ export class SetWorkload implements Workload {
   }
 }
 
+/** The lock workload (fenced locks, docs/locks.md). */
+export class LockWorkload implements Workload {
+  readonly name = 'lock' as const;
+  readonly initial: Array<{ key: string; value: string }> = [];
+  private readonly steps: LockSteps;
+
+  constructor(readonly options: LockOptions = lockDefaults) {
+    this.steps = new LockSteps(options);
+  }
+
+  next(): OpPlan {
+    throw new Error('the lock workload runs whole steps (step)');
+  }
+
+  step(client: McClient, actor: OpActor, rng: Rng, ctx: StepContext): Promise<Completion> {
+    return this.steps.step(client, actor, rng, ctx);
+  }
+
+  finalKeys(): string[] {
+    return Array.from({ length: this.options.locks }, (_, i) => lockKeys(i).resource);
+  }
+}
+
+/** Options a workload may take from the command line. */
+export interface WorkloadFlags {
+  /** lock: the known-bad client that writes the resource without the fence. */
+  unsafeSkipFence?: boolean;
+  /** lock: other options than lockDefaults. */
+  lock?: Partial<LockOptions>;
+}
+
 /** A workload by name. */
-export function makeWorkload(name: WorkloadName): Workload {
+export function makeWorkload(name: WorkloadName, flags: WorkloadFlags = {}): Workload {
   switch (name) {
+    case 'lock':
+      return new LockWorkload({ ...lockDefaults, ...flags.lock, unsafeSkipFence: flags.unsafeSkipFence === true });
     case 'register':
       return new RegisterWorkload();
     case 'counter':
