@@ -565,10 +565,14 @@ export class CacheStateMachine {
     return okResult;
   }
 
+  /** Marks the keys read (fetched, LRU head) with their read times, never later than the entry's. */
   private applyBump(op: BumpOp, now: number): CacheResult {
-    for (const key of op.keys) {
-      const slot = this.findLive(key, now);
-      if (slot !== NIL) this.bump(slot, now);
+    const atMs = op.atMs;
+    for (let i = 0; i < op.keys.length; i++) {
+      const slot = this.findLive(op.keys[i]!, now);
+      if (slot === NIL) continue;
+      const readMs = atMs === undefined ? now : Math.min(atMs[i] ?? now, now);
+      this.bump(slot, Math.max(readMs, this.items.accessMs[slot]!));
     }
     return okResult;
   }

@@ -81,8 +81,16 @@ describe('meta commands map onto cache ops', () => {
     ]);
   });
 
-  test('me reads without bumping; mn is a noop', () => {
-    expect(ops('me foo\r\nmn\r\n')).toEqual([{ type: 'get', key: k, noBump: true }, 'noop']);
+  test('me reads without bumping, at the leader (fetch state); mn is a noop', () => {
+    expect(ops('me foo\r\nmn\r\n')).toEqual([{ type: 'get', key: k, noBump: true, access: true }, 'noop']);
+  });
+
+  test('mg with h or l asks for the fetch state (answered where unlogged fetches are known)', () => {
+    expect(ops('mg foo h\r\nmg foo l v\r\nmg foo v t\r\n')).toEqual([
+      { type: 'get', key: k, token: true, access: true },
+      { type: 'get', key: k, token: true, access: true },
+      { type: 'get', key: k, token: true },
+    ]);
   });
 
   test('ms over itemBytesMax: SERVER_ERROR even with q, data swallowed, plain set deletes', () => {
@@ -174,11 +182,12 @@ describe('meta encoding', () => {
     );
   });
 
-  test('me: metadata line, base64 key with b, EN on miss', () => {
+  test('me: metadata line, base64 key with b, EN on miss; size is the item total as memcached counts it', () => {
+    // Observed from memcached 1.6.18: key kk, flags 5, 10-byte value -> size=75; flags 0 -> 4 bytes less.
     expect(encode('me foo\r\n', hit({ ttlSec: 100, lastAccessSec: 2, fetched: false }))).toBe(
-      'ME foo exp=100 la=2 cas=36 fetch=no cls=1 size=3\r\n',
+      'ME foo exp=100 la=2 cas=36 fetch=no cls=1 size=69\r\n',
     );
-    expect(encode('me Zm9v b\r\n', hit())).toBe('ME Zm9v exp=-1 la=4 cas=36 fetch=yes cls=1 size=3\r\n');
+    expect(encode('me Zm9v b\r\n', hit())).toBe('ME Zm9v exp=-1 la=4 cas=36 fetch=yes cls=1 size=69\r\n');
     expect(encode('me foo\r\n', { kind: 'miss' })).toBe('EN\r\n');
   });
 

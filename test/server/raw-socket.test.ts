@@ -134,6 +134,23 @@ describe('issue 13: answers as memcached 1.6.18 does', () => {
     c.close();
   });
 
+  it('mg h answers 1 after a fetch (get, gets, mg), 0 after a write, and h/l show the state before the command', async () => {
+    const c = await RawClient.connect(server.port);
+    // Each request waits for its reply, so reads are served without the log (read rounds).
+    expect(await c.request('set hf 0 0 1\r\nx\r\n', '\r\n')).toBe('STORED\r\n');
+    expect(await c.request('mg hf h l t\r\n', '\r\n')).toBe('HD h0 l0 t-1\r\n');
+    expect(await c.request('mg hf h l\r\n', '\r\n')).toBe('HD h1 l0\r\n');
+    expect(await c.request('set hg 0 0 1\r\nx\r\n', '\r\n')).toBe('STORED\r\n');
+    expect(await c.request('get hg\r\n', 'END\r\n')).toBe('VALUE hg 0 1\r\nx\r\nEND\r\n');
+    expect(await c.request('mg hg h\r\n', '\r\n')).toBe('HD h1\r\n');
+    expect(await c.request('set hg 0 0 1\r\ny\r\n', '\r\n')).toBe('STORED\r\n');
+    expect(await c.request('mg hg h u\r\n', '\r\n')).toBe('HD h0\r\n');
+    expect(await c.request('me hg\r\n', '\r\n')).toMatch(/^ME hg exp=-1 la=0 cas=\d+ fetch=no cls=1 size=62\r\n$/);
+    expect(await c.request('gets hg\r\n', 'END\r\n')).toMatch(/^VALUE hg 0 1 \d+\r\ny\r\nEND\r\n$/);
+    expect(await c.request('me hg\r\n', '\r\n')).toMatch(/fetch=yes/);
+    c.close();
+  });
+
   it('a text get of a stale item leaves the win token to the next mg', async () => {
     const c = await RawClient.connect(server.port);
     const reply = await c.request('set st 0 0 2\r\nhi\r\nmd st I\r\nget st\r\nmg st v\r\nmg st v\r\nmn\r\n', 'MN\r\n');
