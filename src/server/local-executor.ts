@@ -30,6 +30,8 @@ export interface ItemStatsSource {
   general(): Array<[string, string]>;
   /** `stats items`, `stats slabs`, `stats settings` additions; null = unknown group. */
   group(group: string): Array<[string, string]> | null;
+  /** memcached `stats reset`: the item counters (total_items, evictions, ...) count from now. */
+  reset(): void;
 }
 
 /** Timing and bounds of the housekeeping entries. */
@@ -90,6 +92,7 @@ export class LocalExecutor implements Executor {
 
   resetStats(): void {
     this.counters.reset();
+    this.itemStats.reset();
   }
 
   async close(): Promise<void> {

@@ -79,6 +79,20 @@ describe('LocalExecutor', () => {
     expect(fetched(run(e, access('b'))[0]!)).toBe(true);
   });
 
+  it('issue 13: stats reset zeroes what memcached zeroes (total_items, evictions, ...), not curr_items', () => {
+    const e = executor(10_000);
+    for (let i = 0; i < 80; i++) run(e, set(`k${i}`));
+    run(e, get('k79'));
+    expect(Number(stat(e, 'evictions'))).toBeGreaterThan(0);
+    const items = stat(e, 'curr_items');
+    e.resetStats();
+    for (const name of ['total_items', 'evictions', 'evicted_unfetched', 'cmd_get', 'get_hits', 'cmd_set']) expect(stat(e, name)).toBe('0');
+    expect(stat(e, 'curr_items')).toBe(items);
+    run(e, set('after'));
+    expect(stat(e, 'total_items')).toBe('1');
+    expect(Number(stat(e, 'evictions'))).toBe(1);
+  });
+
   it('counts commands under memcached stat names', () => {
     const e = executor();
     run(e, set('a'), get('a'), get('nope'));
