@@ -395,6 +395,7 @@ export class CacheStateMachine {
 
   /** meta N on a miss: an empty stub item, and this client wins the recache. */
   private vivifyGet(key: Buffer, op: GetOp, now: number): CacheResult {
+    // The item gets N's TTL; T updates an item only on a hit (protocol text: "if hit").
     const expiresAtMs = expiryMs(op.vivify!, now);
     const slot = this.storeItem(key, NIL, emptyBuffer, 0, expiresAtMs, op.newCas, WIN_SENT, now);
     const item = this.view(slot, op.key, now);
@@ -522,7 +523,9 @@ export class CacheStateMachine {
     const slot = this.findLive(op.key, now);
     if (slot === NIL) return op.vivify === undefined ? notFoundResult : this.vivifyArith(op, now);
     const items = this.items;
-    // memcached do_add_delta: a CAS of 0 means "no check".
+    // memcached do_add_delta: an empty value is non-numeric before any CAS check; a CAS of
+    // 0 means "no check"; then the value must parse.
+    if (items.valueLength(slot) === 0) return { kind: 'client_error', message: nonNumericMessage };
     if (op.cas !== undefined && op.cas !== 0 && op.cas !== items.cas[slot]) return existsResult;
     const oldText = items.valueText(slot);
     const current = parseCounter(oldText);

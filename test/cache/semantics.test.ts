@@ -446,3 +446,23 @@ it('h and l report the state before the request; u does not bump', () => {
     expect(d.machine.digest()).toBe(digest);
   });
 });
+
+describe('issue 13: found by the differential test against memcached 1.6.18', () => {
+  it('ma on an empty value is non-numeric before the CAS check (observed: ma k C99 -> CLIENT_ERROR)', () => {
+    const d = new Driver();
+    d.mg('e', { vivify: 0 });
+    const nonNumeric = { kind: 'client_error', message: 'cannot increment or decrement non-numeric value' };
+    expect(d.apply({ type: 'arith', key: k('e'), incr: true, delta: 1n, cas: 99 })).toEqual(nonNumeric);
+    // A non-empty value that does not parse: the CAS is checked first (observed: EX).
+    d.set('x', 'abc');
+    expect(d.apply({ type: 'arith', key: k('x'), incr: true, delta: 1n, cas: 99 })).toEqual({ kind: 'exists' });
+  });
+
+  it('a bump entry records each key at its read time (never after the entry), so replicas agree on l', () => {
+    const d = new Driver();
+    d.set('a', 'v');
+    d.advance(5000);
+    d.apply({ type: 'bump', keys: [k('a')], atMs: [d.nowMs - 4000] });
+    expect(hit(d.get('a', { noBump: true })).item).toMatchObject({ fetched: true, lastAccessSec: 4 });
+  });
+});
