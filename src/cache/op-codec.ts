@@ -44,7 +44,7 @@ function opt<T extends number | bigint | boolean>(value: T | undefined): T | nul
 function opTuple(op: CacheOp): Field[] {
   switch (op.type) {
     case 'get':
-      return [OpCode.Get, op.key, opt(op.touch), opt(op.vivify), opt(op.recache), opt(op.noBump), opt(op.newCas), opt(op.token), opt(op.access)];
+      return [OpCode.Get, op.key, opt(op.touch), opt(op.vivify), opt(op.recache), opt(op.noBump), opt(op.newCas), opt(op.token), opt(op.access), opt(op.touchFirst)];
     case 'store':
       return [
         OpCode.Store, storeModes.indexOf(op.mode), op.key, op.flags, op.exptime, op.value,
@@ -107,7 +107,7 @@ function tupleOp(t: unknown[]): CacheOp {
 function decodeGet(t: unknown[]): GetOp {
   return {
     type: 'get', key: t[1] as Buffer, touch: num(t[2]), vivify: num(t[3]), recache: num(t[4]),
-    noBump: bool(t[5]), newCas: num(t[6]), token: bool(t[7]), access: bool(t[8] ?? null),
+    noBump: bool(t[5]), newCas: num(t[6]), token: bool(t[7]), access: bool(t[8] ?? null), touchFirst: bool(t[9] ?? null),
   };
 }
 

@@ -32,6 +32,8 @@ export interface GetOp {
   vivify?: Exptime;
   /** meta R: on hit, if the remaining TTL (seconds) is below this, hand out the win flag. */
   recache?: number;
+  /** meta T given before R: R judges the TTL T set (memcached applies meta flags in order). */
+  touchFirst?: boolean;
   /** meta u: do not bump the item in the LRU nor mark it fetched. */
   noBump?: boolean;
   /** meta E: CAS to give the item if this op modifies it. */

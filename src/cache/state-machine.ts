@@ -369,9 +369,11 @@ export class CacheStateMachine {
     const slot = this.findLive(key, now);
     if (slot === NIL) return op.vivify === undefined ? missResult : this.vivifyGet(key, op, now);
     const items = this.items;
+    // memcached applies meta flags in the order given: R judges the TTL before T unless T
+    // came first (mg k T100 R2000 wins on an item that had no TTL).
+    if (op.touch !== undefined && op.touchFirst === true) items.expiresAtMs[slot] = expiryMs(op.touch, now);
     const win = op.token === true ? this.takeToken(slot, op.recache, now) : null;
-    // R is judged against the TTL before this op's T, then T applies (meta get order R, T).
-    if (op.touch !== undefined) items.expiresAtMs[slot] = expiryMs(op.touch, now);
+    if (op.touch !== undefined && op.touchFirst !== true) items.expiresAtMs[slot] = expiryMs(op.touch, now);
     const item = this.view(slot, op.key, now);
     if (op.noBump !== true) this.bump(slot, now);
     return { kind: 'hit', item, win };

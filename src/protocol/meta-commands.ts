@@ -47,6 +47,8 @@ class MetaFlags {
   hasN = false;
   N = 0;
   hasR = false;
+  /** T came before R: memcached applies flags in order, so R judges the new TTL. */
+  touchBeforeRecache = false;
   R = 0;
   hasC = false;
   C = 0;
@@ -62,7 +64,7 @@ class MetaFlags {
 
   reset(): void {
     this.base64 = this.quiet = this.value = this.noBump = this.access = this.invalidate = this.removeValue = false;
-    this.hasT = this.hasN = this.hasR = this.hasC = this.hasE = false;
+    this.hasT = this.hasN = this.hasR = this.hasC = this.hasE = this.touchBeforeRecache = false;
     this.T = this.N = this.R = this.C = this.E = this.F = this.mode = 0;
     this.J = this.D = null;
     this.seenUpper = this.seenLower = 0;
@@ -170,6 +172,7 @@ function parseFlag(b: Buffer, c: number, s: number, e: number): Buffer | null {
     case 0x52: // R
       flags.R = parseI32Trunc(b, s + 1, e);
       flags.hasR = true;
+      flags.touchBeforeRecache = flags.hasT;
       return Number.isNaN(flags.R) ? R.META_BAD_TOKEN : null;
     case 0x43: // C
       flags.C = parseCas(b, s + 1, e);
@@ -252,6 +255,7 @@ function handleMetaGet(ctx: TextContext): void {
   if (flags.hasT) op.touch = flags.T;
   if (flags.hasN) op.vivify = flags.N;
   if (flags.hasR) op.recache = flags.R;
+  if (flags.hasR && flags.touchBeforeRecache) op.touchFirst = true;
   if (flags.noBump) op.noBump = true;
   if (flags.access) op.access = true;
   if (flags.hasE) op.newCas = flags.E;

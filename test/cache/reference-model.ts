@@ -174,6 +174,7 @@ export class ReferenceCache {
       item.winSent = true;
       win = 'W';
     } else if (op.token === true) {
+      if (op.touch !== undefined && op.touchFirst === true) item.expiresAt = absoluteExpiry(op.touch, now);
       if (item.winSent) {
         win = 'Z';
       } else {

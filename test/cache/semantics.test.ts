@@ -466,3 +466,14 @@ describe('issue 13: found by the differential test against memcached 1.6.18', ()
     expect(hit(d.get('a', { noBump: true })).item).toMatchObject({ fetched: true, lastAccessSec: 4 });
   });
 });
+
+describe('issue 13: meta flags apply in the order given', () => {
+  it('mg k T100 R2000 wins on an item without TTL (observed: HD W); mg k R2000 T100 does not', () => {
+    const d = new Driver();
+    d.set('a', 'v');
+    expect(hit(d.mg('a', { touch: 100, recache: 2000, touchFirst: true })).win).toBe('W');
+    d.set('b', 'v');
+    expect(hit(d.mg('b', { touch: 100, recache: 2000 })).win).toBeNull();
+    expect(hit(d.mg('b', { recache: 2000 })).win).toBe('W');
+  });
+});

@@ -47,9 +47,11 @@ const k = Buffer.from('foo');
 
 describe('meta commands map onto cache ops', () => {
   test('mg flags', () => {
-    expect(ops('mg foo v T30 N-1 R5 u E99\r\nmg Zm9v b v\r\n')).toEqual([
-      { type: 'get', key: k, touch: 30, vivify: -1, recache: 5, noBump: true, newCas: 99, token: true },
+    expect(ops('mg foo v T30 N-1 R5 u E99\r\nmg Zm9v b v\r\nmg foo R5 T30\r\n')).toEqual([
+      // T before R: memcached applies flags in order, so R judges the TTL T set.
+      { type: 'get', key: k, touch: 30, vivify: -1, recache: 5, touchFirst: true, noBump: true, newCas: 99, token: true },
       { type: 'get', key: k, token: true },
+      { type: 'get', key: k, touch: 30, recache: 5, token: true },
     ]);
   });
 

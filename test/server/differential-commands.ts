@@ -74,7 +74,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('mg' as const),
       key: keyArb,
-      flags: fc.tuple(fc.subarray(mgModifiers, { maxLength: 2 }), flagSet(mgFlags)).map(([m, f]) => mgFlagsOf(m, f)),
+      flags: fc.tuple(fc.shuffledSubarray(mgModifiers, { maxLength: 2 }), flagSet(mgFlags)).map(([m, f]) => mgFlagsOf(m, f)),
     }),
   },
   {
