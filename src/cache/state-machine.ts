@@ -546,7 +546,9 @@ export class CacheStateMachine {
   /** incr/decr miss with vivify: create the item holding the initial value. */
   private vivifyArith(op: ArithOp, now: number): CacheResult {
     const value = op.initial ?? 0n;
-    const slot = this.storeItem(op.key, NIL, Buffer.from(value.toString(), 'latin1'), 0, expiryMs(op.vivify!, now), op.newCas, 0, now);
+    // Created with N's TTL, then T "updates the TTL on success" (memcached: ma k N0 T100 -> t100).
+    const expiresAtMs = expiryMs(op.exptime ?? op.vivify!, now);
+    const slot = this.storeItem(op.key, NIL, Buffer.from(value.toString(), 'latin1'), 0, expiresAtMs, op.newCas, 0, now);
     return { kind: 'number', value, cas: this.items.cas[slot]!, item: this.view(slot, op.key, now) };
   }
 

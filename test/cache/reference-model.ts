@@ -281,7 +281,7 @@ export class ReferenceCache {
     if (item === null) {
       if (op.vivify === undefined) return { kind: 'not_found' };
       const initial = op.initial ?? 0n;
-      const created = this.put(key, Buffer.from(String(initial)), 0, absoluteExpiry(op.vivify, now), now, op.newCas);
+      const created = this.put(key, Buffer.from(String(initial)), 0, absoluteExpiry(op.exptime ?? op.vivify, now), now, op.newCas);
       return { kind: 'number', value: initial, cas: created.cas, item: this.view(op.key, created, now) };
     }
     // memcached do_add_delta: an empty value is non-numeric before the CAS check.

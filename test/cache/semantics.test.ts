@@ -477,3 +477,9 @@ describe('issue 13: meta flags apply in the order given', () => {
     expect(hit(d.mg('b', { recache: 2000 })).win).toBe('W');
   });
 });
+
+it('issue 13: ma N with T: the item N creates takes the T TTL ("update TTL on success"; observed: ma k N0 T100, then t100)', () => {
+  const d = new Driver();
+  expect(d.apply({ type: 'arith', key: k('n'), incr: true, delta: 1n, vivify: 0, exptime: 100 })).toMatchObject({ kind: 'number', value: 0n });
+  expect(hit(d.get('n')).item.ttlSec).toBe(100);
+});

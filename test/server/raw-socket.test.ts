@@ -136,6 +136,45 @@ describe('issue 13: answers as memcached 1.6.18 does', () => {
     c.close();
   });
 
+  it('binary stat with an argument answers as memcached 1.6.18 does (statuses observed), and reset zeroes', async () => {
+    // The first byte picks a connection's protocol: one binary, one text connection.
+    const c = await RawClient.connect(server.port);
+    const text = await RawClient.connect(server.port);
+    const statPacket = (key: string): Buffer => {
+      const header = Buffer.alloc(24);
+      header[0] = 0x80;
+      header[1] = 0x10;
+      header.writeUInt16BE(key.length, 2);
+      header.writeUInt32BE(key.length, 8);
+      return Buffer.concat([header, Buffer.from(key, 'latin1')]);
+    };
+    /** Statuses and stat names of the packets up to the terminator (empty key) or an error. */
+    const stat = async (key: string): Promise<{ status: number; names: string[] }> => {
+      c.write(statPacket(key));
+      const names: string[] = [];
+      for (;;) {
+        const head = await c.readBytes(24);
+        const body = await c.readBytes(head.readUInt32BE(8));
+        const keyLength = head.readUInt16BE(2);
+        const status = head.readUInt16BE(6);
+        if (status !== 0 || keyLength === 0) return { status, names };
+        names.push(body.toString('latin1', head[4]!, head[4]! + keyLength));
+      }
+    };
+    await text.request('set bs 0 0 1\r\nx\r\nget bs\r\n', 'END\r\n');
+    for (const key of ['settings', 'items', 'slabs', 'sizes', 'detail on', 'detail off', 'detail dump']) {
+      expect((await stat(key)).status, key).toBe(0);
+    }
+    expect((await stat('settings')).names).toContain('maxbytes');
+    expect((await stat('detail dump')).names).toEqual(['detailed']);
+    for (const key of ['bogus', 'detail foo']) expect((await stat(key)).status, key).toBe(1);
+    expect(await stat('reset')).toEqual({ status: 0, names: [] });
+    const after = await text.request('stats\r\n', 'END\r\n');
+    for (const name of ['cmd_get', 'get_hits', 'cmd_set', 'total_items']) expect(after).toContain(`STAT ${name} 0\r\n`);
+    c.close();
+    text.close();
+  });
+
   it('mg h answers 1 after a fetch (get, gets, mg), 0 after a write, and h/l show the state before the command', async () => {
     const c = await RawClient.connect(server.port);
     // Each request waits for its reply, so reads are served without the log (read rounds).
