@@ -92,9 +92,11 @@ function failureCode(r: CacheResult): string {
   }
 }
 
+/** ma: with q a success says nothing, VA included (memcached 1.6.18: ma k v q -> nothing). */
 function encodeArith(f: MetaFormat, key: Buffer, r: CacheResult): Buffer | null {
   if (r.kind !== 'number') return line(failureCode(r) + returnFlags(f, key, r));
-  if (!f.value) return f.quiet ? null : line('HD' + returnFlags(f, key, r));
+  if (f.quiet) return null;
+  if (!f.value) return line('HD' + returnFlags(f, key, r));
   const digits = Buffer.from(r.value.toString(), 'latin1');
   return withValue(`VA ${digits.length}${returnFlags(f, key, r)}`, digits);
 }
