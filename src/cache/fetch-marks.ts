@@ -18,8 +18,8 @@
  *     stay visible to `merge` (as `sent`): the entry that carries them may not have applied
  *     yet, and a read must not see the fetch vanish in between. A write takes them too.
  *
- * The marks are soft state of one node: a leader that fails loses at most one bump
- * interval of them (like memcached losing its LRU on restart), and only the log makes them
+ * The marks are soft state of one node: a leader that fails or hands leadership on
+ * loses at most one bump interval of them (like memcached losing its LRU on restart), and only the log makes them
  * part of the replicated state. Times are the noting node's clock; the bump entry carries
  * them, so every replica records the same access times.
  */

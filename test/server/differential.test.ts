@@ -15,7 +15,7 @@ import { ServerView, normalise, render, runArb, type Command } from './different
 
 const hasMemcached = spawnSync('memcached', ['-V']).status === 0;
 const seed = process.env.DIFF_SEED !== undefined ? Number(process.env.DIFF_SEED) : Math.floor(Math.random() * 2 ** 31);
-const numRuns = Number(process.env.DIFF_RUNS ?? 25);
+const numRuns = Number(process.env.DIFF_RUNS ?? 60);
 
 /** A connection that sends one command and reads its whole reply (up to a `version` sentinel). */
 class Probe {
