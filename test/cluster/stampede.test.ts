@@ -108,24 +108,6 @@ async function leaderOf(group: number): Promise<number> {
   }
 }
 
-/**
- * Waits until no group changes leader for longer than a leader-balancing interval (1 s):
- * fetch marks not logged yet live at the leader, and moving leadership drops them.
- */
-async function stableLeaders(): Promise<void> {
-  const leaders = async (): Promise<string> => {
-    const all = await Promise.all([...cluster.children.keys()].map((id) => cluster.status(id)));
-    return all.flatMap((st, i) => st?.groups.filter((g) => g.role === 'leader').map((g) => `${g.id}@${i}`) ?? []).sort().join(' ');
-  };
-  let last = await leaders();
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 1200));
-    const now = await leaders();
-    if (now === last) return;
-    last = now;
-  }
-}
-
 describe('stampede protection: one win token in the whole cluster', () => {
   it('a missing item (mg N): exactly one W among clients on all three nodes, the others Z with the empty stub', async () => {
     const clients = await clientsOnEveryNode();
@@ -153,7 +135,8 @@ describe('stampede protection: one win token in the whole cluster', () => {
   });
 
   it('a fetch through one node shows as h1 through every node', async () => {
-    await stableLeaders();
+    // Fetch marks not logged yet live at the leader; moving leadership drops them.
+    await cluster.waitStableLeaders();
     const clients = await clientsOnEveryNode();
     for (let i = 0; i < 6; i++) {
       const key = `hit-${i}`;

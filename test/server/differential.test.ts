@@ -76,6 +76,8 @@ beforeAll(async () => {
   // One after the other: each picks free ports, which only binding makes taken.
   cluster = await ProcessCluster.start(3);
   standalone = await startServer(['--standalone']);
+  // Unlogged fetch marks (meta h) live at a group's leader: start once leaderships settled.
+  await cluster.waitStableLeaders();
 }, 90_000);
 
 afterAll(async () => {
