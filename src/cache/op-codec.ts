@@ -34,7 +34,7 @@ const enum OpCode {
 
 const storeModes: StoreMode[] = ['set', 'add', 'replace', 'append', 'prepend', 'cas'];
 
-type Field = number | bigint | boolean | Buffer | Buffer[] | null;
+type Field = number | bigint | boolean | Buffer | Buffer[] | number[] | null;
 
 function opt<T extends number | bigint | boolean>(value: T | undefined): T | null {
   return value === undefined ? null : value;
@@ -44,7 +44,7 @@ function opt<T extends number | bigint | boolean>(value: T | undefined): T | nul
 function opTuple(op: CacheOp): Field[] {
   switch (op.type) {
     case 'get':
-      return [OpCode.Get, op.key, opt(op.touch), opt(op.vivify), opt(op.recache), opt(op.noBump), opt(op.newCas), opt(op.token)];
+      return [OpCode.Get, op.key, opt(op.touch), opt(op.vivify), opt(op.recache), opt(op.noBump), opt(op.newCas), opt(op.token), opt(op.access), opt(op.touchFirst)];
     case 'store':
       return [
         OpCode.Store, storeModes.indexOf(op.mode), op.key, op.flags, op.exptime, op.value,
@@ -62,7 +62,7 @@ function opTuple(op: CacheOp): Field[] {
     case 'flush':
       return [OpCode.Flush, op.delay];
     case 'bump':
-      return [OpCode.Bump, op.keys];
+      return op.atMs === undefined ? [OpCode.Bump, op.keys] : [OpCode.Bump, op.keys, op.atMs];
     case 'expire':
       return [OpCode.Expire, op.scanMax];
   }
@@ -96,7 +96,7 @@ function tupleOp(t: unknown[]): CacheOp {
     case OpCode.Flush:
       return { type: 'flush', delay: t[1] as number };
     case OpCode.Bump:
-      return { type: 'bump', keys: t[1] as Buffer[] };
+      return t[2] === undefined || t[2] === null ? { type: 'bump', keys: t[1] as Buffer[] } : { type: 'bump', keys: t[1] as Buffer[], atMs: t[2] as number[] };
     case OpCode.Expire:
       return { type: 'expire', scanMax: t[1] as number };
     default:
@@ -107,7 +107,7 @@ function tupleOp(t: unknown[]): CacheOp {
 function decodeGet(t: unknown[]): GetOp {
   return {
     type: 'get', key: t[1] as Buffer, touch: num(t[2]), vivify: num(t[3]), recache: num(t[4]),
-    noBump: bool(t[5]), newCas: num(t[6]), token: bool(t[7]),
+    noBump: bool(t[5]), newCas: num(t[6]), token: bool(t[7]), access: bool(t[8] ?? null), touchFirst: bool(t[9] ?? null),
   };
 }
 

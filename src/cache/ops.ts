@@ -32,10 +32,17 @@ export interface GetOp {
   vivify?: Exptime;
   /** meta R: on hit, if the remaining TTL (seconds) is below this, hand out the win flag. */
   recache?: number;
+  /** meta T given before R: R judges the TTL T set (memcached applies meta flags in order). */
+  touchFirst?: boolean;
   /** meta u: do not bump the item in the LRU nor mark it fetched. */
   noBump?: boolean;
   /** meta E: CAS to give the item if this op modifies it. */
   newCas?: number;
+  /**
+   * The reply shows the item's fetch state (meta h, l; me): answered where the fetches not
+   * yet logged are known (the leader, see fetch-marks.ts), never as a follower read.
+   */
+  access?: boolean;
   /**
    * A meta get (mg): it takes part in the recache token protocol, so a stale item hands
    * it the win token (W) and later meta gets see Z. Text and binary gets (memcached's
@@ -114,6 +121,8 @@ export interface FlushOp {
 export interface BumpOp {
   type: 'bump';
   keys: Buffer[];
+  /** When each key was read (the leader's clock); absent: at the entry's time. */
+  atMs?: number[];
 }
 
 /** Leader-proposed: remove items whose expiry <= the entry's time (bounded amount of work). */

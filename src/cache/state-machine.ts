@@ -369,9 +369,11 @@ export class CacheStateMachine {
     const slot = this.findLive(key, now);
     if (slot === NIL) return op.vivify === undefined ? missResult : this.vivifyGet(key, op, now);
     const items = this.items;
+    // memcached applies meta flags in the order given: R judges the TTL before T unless T
+    // came first (mg k T100 R2000 wins on an item that had no TTL).
+    if (op.touch !== undefined && op.touchFirst === true) items.expiresAtMs[slot] = expiryMs(op.touch, now);
     const win = op.token === true ? this.takeToken(slot, op.recache, now) : null;
-    // R is judged against the TTL before this op's T, then T applies (meta get order R, T).
-    if (op.touch !== undefined) items.expiresAtMs[slot] = expiryMs(op.touch, now);
+    if (op.touch !== undefined && op.touchFirst !== true) items.expiresAtMs[slot] = expiryMs(op.touch, now);
     const item = this.view(slot, op.key, now);
     if (op.noBump !== true) this.bump(slot, now);
     return { kind: 'hit', item, win };
@@ -395,6 +397,7 @@ export class CacheStateMachine {
 
   /** meta N on a miss: an empty stub item, and this client wins the recache. */
   private vivifyGet(key: Buffer, op: GetOp, now: number): CacheResult {
+    // The item gets N's TTL; T updates an item only on a hit (protocol text: "if hit").
     const expiresAtMs = expiryMs(op.vivify!, now);
     const slot = this.storeItem(key, NIL, emptyBuffer, 0, expiresAtMs, op.newCas, WIN_SENT, now);
     const item = this.view(slot, op.key, now);
@@ -522,7 +525,9 @@ export class CacheStateMachine {
     const slot = this.findLive(op.key, now);
     if (slot === NIL) return op.vivify === undefined ? notFoundResult : this.vivifyArith(op, now);
     const items = this.items;
-    // memcached do_add_delta: a CAS of 0 means "no check".
+    // memcached do_add_delta: an empty value is non-numeric before any CAS check; a CAS of
+    // 0 means "no check"; then the value must parse.
+    if (items.valueLength(slot) === 0) return { kind: 'client_error', message: nonNumericMessage };
     if (op.cas !== undefined && op.cas !== 0 && op.cas !== items.cas[slot]) return existsResult;
     const oldText = items.valueText(slot);
     const current = parseCounter(oldText);
@@ -541,7 +546,9 @@ export class CacheStateMachine {
   /** incr/decr miss with vivify: create the item holding the initial value. */
   private vivifyArith(op: ArithOp, now: number): CacheResult {
     const value = op.initial ?? 0n;
-    const slot = this.storeItem(op.key, NIL, Buffer.from(value.toString(), 'latin1'), 0, expiryMs(op.vivify!, now), op.newCas, 0, now);
+    // Created with N's TTL, then T "updates the TTL on success" (memcached: ma k N0 T100 -> t100).
+    const expiresAtMs = expiryMs(op.exptime ?? op.vivify!, now);
+    const slot = this.storeItem(op.key, NIL, Buffer.from(value.toString(), 'latin1'), 0, expiresAtMs, op.newCas, 0, now);
     return { kind: 'number', value, cas: this.items.cas[slot]!, item: this.view(slot, op.key, now) };
   }
 
@@ -565,10 +572,14 @@ export class CacheStateMachine {
     return okResult;
   }
 
+  /** Marks the keys read (fetched, LRU head) with their read times, never later than the entry's. */
   private applyBump(op: BumpOp, now: number): CacheResult {
-    for (const key of op.keys) {
-      const slot = this.findLive(key, now);
-      if (slot !== NIL) this.bump(slot, now);
+    const atMs = op.atMs;
+    for (let i = 0; i < op.keys.length; i++) {
+      const slot = this.findLive(op.keys[i]!, now);
+      if (slot === NIL) continue;
+      const readMs = atMs === undefined ? now : Math.min(atMs[i] ?? now, now);
+      this.bump(slot, Math.max(readMs, this.items.accessMs[slot]!));
     }
     return okResult;
   }

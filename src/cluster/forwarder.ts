@@ -167,7 +167,7 @@ export class Forwarder {
   /** A read served from our own replica once the leader confirmed its read index; false = not possible here. */
   private tryFollowerRead(a: Attempt): boolean {
     const r = this.host.replicas.get(a.group);
-    if (r === undefined || !r.canReadAsFollower() || r.readsPendingWrite(a.ops!)) return false;
+    if (r === undefined || !r.canReadAsFollower() || r.readsPendingWrite(a.ops!) || showsAccess(a.ops!)) return false;
     r.submitFollowerRead(a.ops!, (results, hint) => {
       if (results !== null) {
         this.host.metrics.paths.followerReads++;
@@ -316,4 +316,10 @@ export class Forwarder {
       this.attempt(a);
     });
   }
+}
+
+/** True when a reply shows fetch state (meta h, l; me): the leader's fetch marks answer it. */
+function showsAccess(ops: CacheOp[]): boolean {
+  for (const op of ops) if (op.type === 'get' && op.access === true) return true;
+  return false;
 }

@@ -36,7 +36,7 @@ import { HostMetrics } from './metrics.js';
 import { ReadRounds } from './read-rounds.js';
 import { Replica, defaultReplicaOptions, type ReplicaOptions } from './replica.js';
 import type { Runtime, Timer } from './runtime.js';
-import { SnapshotAssembler, chunkSnapshot, decodeRaftMessage, encodeRaftMessage, isChunk, isReadRoundMessage, snapshotChunkBytes } from './wire.js';
+import { SnapshotAssembler, chunkSnapshot, decodeRaftMessage, encodeRaftMessage, isChunk, isFetchMarksMessage, isReadRoundMessage, snapshotChunkBytes } from './wire.js';
 
 export { metaGroupId, type GroupCallback } from './forwarder.js';
 
@@ -541,6 +541,7 @@ export class ClusterHost {
     r.onLeaderKnown = (lead) => this.forwarder.wakeLeaderWaiters(group, lead);
     r.onReadRound = (term, seq, voters, needed) => this.readRounds.queueRound(group, term, seq, voters, needed);
     r.onReadIndexRequest = (leader, term, seq) => this.readRounds.queueIndexRequest(leader, group, term, seq);
+    r.onFetchMarks = (leader, keys) => this.transport.send(leader, ['fm', group, keys]);
     if (bootstrapped) {
       r.persisting = true;
       this.blockedUntilDurable.push(r);
@@ -576,6 +577,7 @@ export class ClusterHost {
 
   private onPeerMessage(from: NodeId, me: NodeId, t: unknown): void {
     if (isReadRoundMessage(t)) return this.readRounds.onMessage(from, t);
+    if (isFetchMarksMessage(t)) return this.replicas.get(t[1])?.noteFollowerFetches(t[2]);
     const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
     if (decoded === null) return;
     // A group we do not hold (yet: our meta view may be behind) is skipped: Raft resends.

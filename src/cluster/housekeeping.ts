@@ -55,8 +55,7 @@ export class Housekeeping {
   private proposeBumps(): void {
     for (const r of this.host.replicas.values()) {
       if (!r.isLeader || r.cacheMachine === null) continue;
-      const keys = r.takeBumpKeys();
-      if (keys.length > 0) r.queueHousekeeping({ type: 'bump', keys });
+      r.queueBump();
     }
   }
 

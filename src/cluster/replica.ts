@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert';
 import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
+import { FetchMarks } from '../cache/fetch-marks.js';
 import { opMutates } from '../cache/ops.js';
 import { EntryType, type ConfState, type GroupId, type HardState, type NodeId, type Snapshot } from '../raft/types.js';
 import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
@@ -175,6 +176,11 @@ export class Replica {
    * of their yes make a quorum with ours (the host may ask just that many).
    */
   onReadRound: ((term: number, seq: number, voters: NodeId[], needed: number) => void) | null = null;
+  /**
+   * Asks the host to tell the leader which keys this follower's reads fetch (sent before
+   * their read index question, so the leader knows the fetches before they are served).
+   */
+  onFetchMarks: ((leader: NodeId, keys: Buffer[]) => void) | null = null;
   /** Asks the host to send a read index question (term, seq) to the leader. */
   onReadIndexRequest: ((leader: NodeId, term: number, seq: number) => void) | null = null;
   private readCtxNext = 1;
@@ -186,7 +192,10 @@ export class Replica {
    * (ReadIndex alone would confirm a commit index that may precede the write).
    */
   private writing = new Map<string, number>();
-  private bumpKeys = new Map<string, Buffer>();
+  /** Fetches served without the log, until a bump entry carries them (leader; see fetch-marks.ts). */
+  private readonly marks: FetchMarks;
+  /** The periodic bump is due with the next entry (see queueBump). */
+  private bumpDue = false;
   /** Entries this replica proposed (as leader), for metrics. */
   proposedEntries = 0;
   /** Snapshots taken locally / installed from the leader. */
@@ -218,6 +227,7 @@ export class Replica {
     this.role = st.role;
     this.lead = st.lead;
     this.confState = st.confState;
+    this.marks = new FetchMarks(options.bumpKeysMax);
   }
 
   /** True while this replica leads its group. */
@@ -361,18 +371,36 @@ export class Replica {
     this.batchOps.push(op);
   }
 
-  /** Takes the keys read since the last bump (the host proposes them as a bump op). */
-  takeBumpKeys(): Buffer[] {
-    if (this.bumpKeys.size === 0) return [];
-    const keys = [...this.bumpKeys.values()];
-    this.bumpKeys.clear();
-    return keys;
+  /**
+   * Asks for the fetches noted since the last bump to be proposed with the next entry, as a
+   * bump op ahead of its other ops (a read served from the applied state happened before
+   * any write queued since).
+   */
+  queueBump(): void {
+    if (!this.isLeader || this.marks.size === 0) return;
+    this.bumpDue = true;
+  }
+
+  /**
+   * A follower's reads of `keys` (leader): noted as fetches now, before their read index is
+   * answered, so an `h` read anywhere afterwards sees them. A key with a write in flight is
+   * skipped: the fetch was of the item that write replaces.
+   */
+  noteFollowerFetches(keys: Uint8Array[]): void {
+    if (!this.isLeader || this.cacheMachine === null) return;
+    const nowMs = this.clock.nowMs();
+    for (const bytes of keys) {
+      // A copy: the bytes are a view into a peer frame.
+      const key = Buffer.from(bytes);
+      if (!this.writing.has(key.toString('latin1'))) this.marks.note(key, nowMs);
+    }
   }
 
   /** True when prepare() has something to propose or confirm. */
   get hasQueued(): boolean {
     return (
       this.batchOps.length > 0 ||
+      this.bumpDue ||
       this.metaQueue.length > 0 ||
       this.followerQueue.length > 0 ||
       ((this.readQueue.length > 0 || this.indexQueue.length > 0) && this.canStartReads)
@@ -389,7 +417,7 @@ export class Replica {
     if (!this.hasQueued) return;
     if (this.followerQueue.length > 0) this.startFollowerReads();
     if (!this.isLeader) return this.failQueued();
-    if (this.batchOps.length > 0) this.proposeBatch(nowMs);
+    if (this.batchOps.length > 0 || this.bumpDue) this.proposeBatch(nowMs);
     for (const m of this.metaQueue) this.proposeOne(m.data, [{ start: 0, count: 1, done: m.done }]);
     this.metaQueue = [];
     if (this.readQueue.length === 0 && this.indexQueue.length === 0) return;
@@ -418,6 +446,10 @@ export class Replica {
       // We lead now, or follow no one: the reads take the leader's way (the forwarder).
       for (const r of reads) r.done(null, leader);
       return;
+    }
+    if (this.onFetchMarks !== null) {
+      const keys = fetchedKeys(reads);
+      if (keys.length > 0) this.onFetchMarks(leader, keys);
     }
     const seq = ++this.followerSeq;
     this.followerBatches.push({ seq, reads, index: -1, createdMs: this.clock.monoMs() });
@@ -579,6 +611,13 @@ export class Replica {
     assert(machine !== null, 'data ops proposed to the meta group');
     // The leader's clock, never behind what the group already applied (monotone per group).
     const entryNowMs = Math.max(nowMs, machine.lastNowMs);
+    // The fetches of keys this entry writes go first (see fetch-marks.ts).
+    const bump = this.bumpDue ? this.marks.takeAll() : this.marks.takeFor(this.batchOps);
+    this.bumpDue = false;
+    if (bump !== null) {
+      this.batchOps.unshift(bump);
+      for (const w of this.batchWaiters) w.start++;
+    }
     const data = this.factory.encodeEntry(entryNowMs, this.batchOps);
     const waiters = this.batchWaiters;
     this.batchOps = [];
@@ -720,22 +759,23 @@ export class Replica {
     for (let i = 0; i < r.ops.length; i++) {
       const op = r.ops[i]!;
       const res = machine.read(op, at);
+      if (res !== null && res.kind === 'hit' && this.isLeader) {
+        if (op.access === true) this.marks.merge(res, at);
+        if (op.noBump !== true) this.noteRead(res.item.key, at);
+      }
       if (res === null) {
         // Answering would change state (a win flag to hand out): through the log instead.
         if (this.isLeader) this.queueWrite(r.ops, r.done);
         else r.done(null, this.lead);
         return;
       }
-      if (res.kind === 'hit' && op.noBump !== true && this.isLeader) this.noteRead(res.item.key);
       results[i] = res;
     }
     r.done(results, this.nodeId);
   }
 
-  private noteRead(key: Buffer): void {
-    if (this.bumpKeys.size >= this.options.bumpKeysMax) return;
-    const id = key.toString('latin1');
-    if (!this.bumpKeys.has(id)) this.bumpKeys.set(id, key);
+  private noteRead(key: Buffer, nowMs: number): void {
+    this.marks.note(key, nowMs);
   }
 
   private applyCommitted(index: number, term: number, type: EntryType, data: Uint8Array): void {
@@ -794,7 +834,9 @@ export class Replica {
     if (learned && this.onLeaderKnown !== null) this.onLeaderKnown(lead);
     if (wasLeader && role !== 'leader') {
       // Queued work would need the leadership we lost; proposals already in the log keep
-      // waiting for their index (they may still commit under the next leader).
+      // waiting for their index (they may still commit under the next leader). Fetch marks
+      // not logged are lost with the leadership (soft state, see fetch-marks.ts).
+      this.marks.clear();
       this.failQueued();
       this.failReads();
     }
@@ -806,6 +848,7 @@ export class Replica {
     this.batchOps = [];
     this.batchWaiters = [];
     this.metaQueue = [];
+    this.bumpDue = false;
     for (const w of waiters) w.done(null, this.lead);
     for (const m of meta) m.done(null, this.lead);
     this.failReadQueue();
@@ -837,4 +880,11 @@ export class Replica {
 function failRound(round: ReadRound, hint: NodeId): void {
   for (const r of round.reads) r.done(null, hint);
   for (const reply of round.indexReplies) reply(-1);
+}
+
+/** The keys a batch of follower reads fetches (gets that bump), for the leader's fetch marks. */
+function fetchedKeys(reads: Read[]): Buffer[] {
+  const keys: Buffer[] = [];
+  for (const r of reads) for (const op of r.ops) if (op.noBump !== true) keys.push(op.key);
+  return keys;
 }

@@ -207,3 +207,15 @@ export type ReadRoundMessage = ['rc' | 'ra' | 'ri' | 'ia', number[]];
 export function isReadRoundMessage(t: unknown): t is ReadRoundMessage {
   return Array.isArray(t) && t.length === 2 && (t[0] === 'rc' || t[0] === 'ra' || t[0] === 'ri' || t[0] === 'ia') && Array.isArray(t[1]);
 }
+
+/**
+ * ['fm', group, [key, ...]]: follower -> leader, the keys of the reads the follower is
+ * about to serve (sent before their read index question): the leader notes them as
+ * fetches, for meta h/l and its bump entries (see cache/fetch-marks.ts).
+ */
+export type FetchMarksMessage = ['fm', GroupId, Uint8Array[]];
+
+/** True for a fetch marks message. */
+export function isFetchMarksMessage(t: unknown): t is FetchMarksMessage {
+  return Array.isArray(t) && t.length === 3 && t[0] === 'fm' && typeof t[1] === 'number' && Array.isArray(t[2]) && t[2].every((k) => k instanceof Uint8Array);
+}

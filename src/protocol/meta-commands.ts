@@ -38,6 +38,8 @@ class MetaFlags {
   quiet = false;
   value = false;
   noBump = false;
+  /** h or l: the reply shows the item's fetch state. */
+  access = false;
   invalidate = false;
   removeValue = false;
   hasT = false;
@@ -45,6 +47,8 @@ class MetaFlags {
   hasN = false;
   N = 0;
   hasR = false;
+  /** T came before R: memcached applies flags in order, so R judges the new TTL. */
+  touchBeforeRecache = false;
   R = 0;
   hasC = false;
   C = 0;
@@ -59,8 +63,8 @@ class MetaFlags {
   seenLower = 0;
 
   reset(): void {
-    this.base64 = this.quiet = this.value = this.noBump = this.invalidate = this.removeValue = false;
-    this.hasT = this.hasN = this.hasR = this.hasC = this.hasE = false;
+    this.base64 = this.quiet = this.value = this.noBump = this.access = this.invalidate = this.removeValue = false;
+    this.hasT = this.hasN = this.hasR = this.hasC = this.hasE = this.touchBeforeRecache = false;
     this.T = this.N = this.R = this.C = this.E = this.F = this.mode = 0;
     this.J = this.D = null;
     this.seenUpper = this.seenLower = 0;
@@ -151,6 +155,10 @@ function parseFlag(b: Buffer, c: number, s: number, e: number): Buffer | null {
     case 0x71: flags.quiet = true; return null; // q
     case 0x76: flags.value = true; return null; // v
     case 0x75: flags.noBump = true; return null; // u
+    case 0x68: // h
+    case 0x6c: // l
+      flags.access = true;
+      return null;
     case 0x49: flags.invalidate = true; return null; // I
     case 0x78: flags.removeValue = true; return null; // x
     case 0x54: // T
@@ -164,6 +172,7 @@ function parseFlag(b: Buffer, c: number, s: number, e: number): Buffer | null {
     case 0x52: // R
       flags.R = parseI32Trunc(b, s + 1, e);
       flags.hasR = true;
+      flags.touchBeforeRecache = flags.hasT;
       return Number.isNaN(flags.R) ? R.META_BAD_TOKEN : null;
     case 0x43: // C
       flags.C = parseCas(b, s + 1, e);
@@ -246,7 +255,9 @@ function handleMetaGet(ctx: TextContext): void {
   if (flags.hasT) op.touch = flags.T;
   if (flags.hasN) op.vivify = flags.N;
   if (flags.hasR) op.recache = flags.R;
+  if (flags.hasR && flags.touchBeforeRecache) op.touchFirst = true;
   if (flags.noBump) op.noBump = true;
+  if (flags.access) op.access = true;
   if (flags.hasE) op.newCas = flags.E;
   ctx.out.push({ kind: 'ops', ops: [op], format: metaFormat(ctx, MetaCmd.Get, 2) });
 }
@@ -260,7 +271,7 @@ function handleMetaDebug(ctx: TextContext): void {
   const key = metaKey(ctx);
   if (key === null) return reply(ctx, R.META_DECODE_KEY);
   const format: MetaFormat = { ...NOOP_FORMAT, cmd: MetaCmd.Debug, base64: flags.base64 };
-  ctx.out.push({ kind: 'ops', ops: [{ type: 'get', key, noBump: true }], format });
+  ctx.out.push({ kind: 'ops', ops: [{ type: 'get', key, noBump: true, access: true }], format });
 }
 
 /** ms <key> <datalen> <flags>*, then the data block. */

@@ -5,6 +5,7 @@
  * codes carry `c0`).
  */
 import type { CacheResult } from '../cache/ops.js';
+import { itemBytes } from '../cache/item-table.js';
 import { MetaCmd, type MetaFormat } from './formats.js';
 import { R } from './replies.js';
 import type { Answer, Request } from './request.js';
@@ -91,20 +92,22 @@ function failureCode(r: CacheResult): string {
   }
 }
 
+/** ma: with q a success says nothing, VA included (memcached 1.6.18: ma k v q -> nothing). */
 function encodeArith(f: MetaFormat, key: Buffer, r: CacheResult): Buffer | null {
   if (r.kind !== 'number') return line(failureCode(r) + returnFlags(f, key, r));
-  if (!f.value) return f.quiet ? null : line('HD' + returnFlags(f, key, r));
+  if (f.quiet) return null;
+  if (!f.value) return line('HD' + returnFlags(f, key, r));
   const digits = Buffer.from(r.value.toString(), 'latin1');
   return withValue(`VA ${digits.length}${returnFlags(f, key, r)}`, digits);
 }
 
-/** me: `ME <key> exp=.. la=.. cas=.. fetch=yes|no cls=1 size=..` (size: value bytes here). */
+/** me: `ME <key> exp=.. la=.. cas=.. fetch=yes|no cls=1 size=..` (size: the item's total bytes, as memcached counts them). */
 function encodeDebug(f: MetaFormat, key: Buffer, r: CacheResult): Buffer {
   if (r.kind !== 'hit') return R.EN;
   const i = r.item;
   const k = f.base64 ? key.toString('base64') : key.toString('latin1');
   const fetch = i.fetched ? 'yes' : 'no';
-  return line(`ME ${k} exp=${i.ttlSec} la=${i.lastAccessSec} cas=${i.cas} fetch=${fetch} cls=1 size=${i.value.length}`);
+  return line(`ME ${k} exp=${i.ttlSec} la=${i.lastAccessSec} cas=${i.cas} fetch=${fetch} cls=1 size=${itemBytes(i.key.length, i.value.length, i.flags)}`);
 }
 
 /** The requested return flags, in request order, each with its leading space. */

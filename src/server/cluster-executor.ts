@@ -9,7 +9,7 @@ import { NotBootstrappedError, ShuttingDownError, serverErrorText, type ClusterE
 import { metaGroupId, type ClusterHost } from '../cluster/host.js';
 import type { Timer } from '../cluster/runtime.js';
 import type { GroupId } from '../raft/types.js';
-import { itemStats, nodeStats, raftStats, type PeerTraffic } from './cluster-status.js';
+import { itemStats, nodeStats, raftStats, resetBaseline, type PeerTraffic, type StatsBaseline } from './cluster-status.js';
 import type { ExecuteCallback, Executor } from './executor.js';
 import { OpCounters } from './op-counters.js';
 
@@ -29,6 +29,8 @@ interface Share {
 export class ClusterExecutor implements Executor {
   /** Command counters of requests entering through this node. */
   readonly counters = new OpCounters();
+  /** Replicated item counters as of the last `stats reset` (reported as growth since). */
+  private baseline: StatsBaseline = new Map();
   private closed = false;
   /** Requests that arrived before the meta log created the ranges (a node just started). */
   private beforeBootstrap: Array<{ ops: CacheOp[]; done: ExecuteCallback; deadlineMs: number }> = [];
@@ -60,12 +62,12 @@ export class ClusterExecutor implements Executor {
   stats(group: string): Array<[string, string]> | null {
     switch (group) {
       case '':
-        return nodeStats(this.host, this.counters, this.limitMaxBytes);
+        return nodeStats(this.host, this.counters, this.limitMaxBytes, this.baseline);
       case 'raft':
         return raftStats(this.host, this.traffic?.());
       case 'items':
       case 'slabs':
-        return itemStats(this.host, group);
+        return itemStats(this.host, group, this.baseline);
       case 'settings':
         return [
           ['maxbytes', String(this.limitMaxBytes)],
@@ -80,6 +82,7 @@ export class ClusterExecutor implements Executor {
 
   resetStats(): void {
     this.counters.reset();
+    this.baseline = resetBaseline(this.host);
   }
 
   async close(): Promise<void> {

@@ -60,24 +60,45 @@ export function statusJson(host: ClusterHost, withDigest: boolean): unknown {
   };
 }
 
-/** Item figures summed over the groups this node leads (its share of the cluster's data). */
-export function ledFigures(host: ClusterHost): { items: number; totalItems: number; bytes: number; evictions: number } {
+/** The replicated counters of each group as of the last `stats reset` here (see resetBaseline). */
+export type StatsBaseline = Map<number, { totalItems: number; evictions: number }>;
+
+/**
+ * memcached's `stats reset` zeroes total_items and evictions too. They are replicated state
+ * (every replica must count alike), so a node cannot change them: it remembers every
+ * group's figures at the reset and reports the growth since.
+ */
+export function resetBaseline(host: ClusterHost): StatsBaseline {
+  const baseline: StatsBaseline = new Map();
+  for (const r of host.replicas.values()) {
+    const f = host.figuresOf(r);
+    if (f !== null) baseline.set(r.group, { totalItems: f.totalItems, evictions: f.evictions });
+  }
+  return baseline;
+}
+
+/**
+ * Item figures summed over the groups this node leads (its share of the cluster's data);
+ * with a baseline, the counters count from the last `stats reset`.
+ */
+export function ledFigures(host: ClusterHost, baseline?: StatsBaseline): { items: number; totalItems: number; bytes: number; evictions: number } {
   const sum = { items: 0, totalItems: 0, bytes: 0, evictions: 0 };
   for (const r of host.replicas.values()) {
     if (!r.isLeader) continue;
     const f = host.figuresOf(r);
     if (f === null) continue;
+    const b = baseline?.get(r.group);
     sum.items += f.currItems;
-    sum.totalItems += f.totalItems;
+    sum.totalItems += Math.max(0, f.totalItems - (b?.totalItems ?? 0));
     sum.bytes += f.bytes;
-    sum.evictions += f.evictions;
+    sum.evictions += Math.max(0, f.evictions - (b?.evictions ?? 0));
   }
   return sum;
 }
 
 /** memcached's general stats (executor part): counters, then item figures of led groups. */
-export function nodeStats(host: ClusterHost, counters: OpCounters, limitMaxBytes: number): Array<[string, string]> {
-  const led = ledFigures(host);
+export function nodeStats(host: ClusterHost, counters: OpCounters, limitMaxBytes: number, baseline?: StatsBaseline): Array<[string, string]> {
+  const led = ledFigures(host, baseline);
   return [
     ...counters.entries(),
     ['get_expired', '0'],
@@ -93,8 +114,8 @@ export function nodeStats(host: ClusterHost, counters: OpCounters, limitMaxBytes
 }
 
 /** `stats items` / `stats slabs` as one summary class over the groups this node leads. */
-export function itemStats(host: ClusterHost, group: 'items' | 'slabs'): Array<[string, string]> {
-  const led = ledFigures(host);
+export function itemStats(host: ClusterHost, group: 'items' | 'slabs', baseline?: StatsBaseline): Array<[string, string]> {
+  const led = ledFigures(host, baseline);
   if (group === 'items') {
     return [
       ['items:1:number', String(led.items)],

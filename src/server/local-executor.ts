@@ -6,10 +6,13 @@
  * and Date.now() as the entry time; pure reads go through read() without an index. The same
  * housekeeping entries a leader proposes are applied here on timers: a deduplicated `bump`
  * of the keys read in the last second (reads never reorder the LRU by themselves, so that
- * replicas agree), and a periodic bounded `expire`.
+ * replicas agree), and a periodic bounded `expire`. Like a leader it keeps the reads not yet
+ * bumped as fetch marks (cache/fetch-marks.ts): meta h and l see them at once, and a write
+ * to a marked key applies that key's bump first.
  */
 import type { CacheOp, CacheResult } from '../cache/ops.js';
 import { opMutates } from '../cache/ops.js';
+import { FetchMarks } from '../cache/fetch-marks.js';
 import type { ExecuteCallback, Executor } from './executor.js';
 import { OpCounters } from './op-counters.js';
 
@@ -27,6 +30,8 @@ export interface ItemStatsSource {
   general(): Array<[string, string]>;
   /** `stats items`, `stats slabs`, `stats settings` additions; null = unknown group. */
   group(group: string): Array<[string, string]> | null;
+  /** memcached `stats reset`: the item counters (total_items, evictions, ...) count from now. */
+  reset(): void;
 }
 
 /** Timing and bounds of the housekeeping entries. */
@@ -51,7 +56,7 @@ export const defaultLocalExecutorOptions: LocalExecutorOptions = {
 export class LocalExecutor implements Executor {
   /** Index of the last applied entry; the next write gets index + 1. */
   private index = 0;
-  private readKeys: Buffer[] = [];
+  private readonly marks: FetchMarks;
   private readonly counters = new OpCounters();
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -61,6 +66,7 @@ export class LocalExecutor implements Executor {
     private readonly itemStats: ItemStatsSource,
     private readonly options: LocalExecutorOptions = defaultLocalExecutorOptions,
   ) {
+    this.marks = new FetchMarks(options.bumpKeysMax);
     // unref: housekeeping must never keep the process alive on its own.
     this.timers.push(setInterval(() => this.bump(), options.bumpIntervalMs).unref());
     this.timers.push(setInterval(() => this.expire(), options.expireIntervalMs).unref());
@@ -86,6 +92,7 @@ export class LocalExecutor implements Executor {
 
   resetStats(): void {
     this.counters.reset();
+    this.itemStats.reset();
   }
 
   async close(): Promise<void> {
@@ -96,10 +103,8 @@ export class LocalExecutor implements Executor {
 
   /** Applies the bump entry now (the timer does this every interval). */
   bump(): void {
-    if (this.readKeys.length === 0) return;
-    const keys = dedupeKeys(this.readKeys);
-    this.readKeys = [];
-    this.machine.apply({ type: 'bump', keys }, ++this.index, Date.now());
+    const bump = this.marks.takeAll();
+    if (bump !== null) this.machine.apply(bump, ++this.index, Date.now());
   }
 
   /** Applies an expire entry now (the timer does this every interval). */
@@ -110,28 +115,21 @@ export class LocalExecutor implements Executor {
   private executeOne(op: CacheOp, nowMs: number): CacheResult {
     let result: CacheResult | null = null;
     if (!opMutates(op)) result = this.machine.read(op, nowMs);
-    if (result === null) result = this.machine.apply(op, ++this.index, nowMs);
-    else if (result.kind === 'hit' && op.type === 'get' && op.noBump !== true) this.noteRead(result.item.key);
+    if (result === null) {
+      const bump = this.marks.takeFor([op]);
+      if (bump !== null) this.machine.apply(bump, ++this.index, nowMs);
+      result = this.machine.apply(op, ++this.index, nowMs);
+    } else if (result.kind === 'hit' && op.type === 'get') {
+      if (op.access === true) this.marks.merge(result, nowMs);
+      // The item's own key buffer: no copy, and it does not pin the client's read chunk.
+      if (op.noBump !== true) this.noteRead(result.item.key, nowMs);
+    }
     this.counters.count(op, result);
     return result;
   }
 
-  private noteRead(key: Buffer): void {
-    // The item's own key buffer: no copy, and it does not pin the client's read chunk.
-    this.readKeys.push(key);
-    if (this.readKeys.length >= this.options.bumpKeysMax) this.bump();
+  private noteRead(key: Buffer, nowMs: number): void {
+    this.marks.note(key, nowMs);
+    if (this.marks.full) this.bump();
   }
-}
-
-/** Distinct keys, first occurrence order. */
-function dedupeKeys(keys: Buffer[]): Buffer[] {
-  const seen = new Set<string>();
-  const distinct: Buffer[] = [];
-  for (const key of keys) {
-    const id = key.toString('latin1');
-    if (seen.has(id)) continue;
-    seen.add(id);
-    distinct.push(key);
-  }
-  return distinct;
 }

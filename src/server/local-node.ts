@@ -26,10 +26,26 @@ function adaptMachine(machine: CacheStateMachine): StateMachine {
   };
 }
 
+/** The counters memcached's `stats reset` zeroes (its item_stats_reset and total_items). */
+const resettableStats = [
+  'total_items', 'evictions', 'evicted_unfetched', 'expired_unfetched', 'reclaimed', 'crawler_reclaimed', 'crawler_items_checked',
+] as const;
+
 function cacheStatsSource(machine: CacheStateMachine, itemBytesMax: number): ItemStatsSource {
+  // The machine's counters are state (the same code runs replicated): `stats reset` keeps
+  // their values at the reset and reports the growth since.
+  let baseline: Partial<CacheStats> = {};
+  const stats = (): CacheStats => {
+    const s = machine.stats();
+    for (const name of resettableStats) s[name] -= baseline[name] ?? 0;
+    return s;
+  };
   return {
-    general: () => generalItemStats(machine.stats()),
-    group: (group) => groupStats(group, machine.stats(), itemBytesMax),
+    general: () => generalItemStats(stats()),
+    group: (group) => groupStats(group, stats(), itemBytesMax),
+    reset: () => {
+      baseline = machine.stats();
+    },
   };
 }
 

@@ -24,7 +24,7 @@ export type ExptimeSpec = { raw: number } | { absOffsetSec: number };
 export type CasSpec = 'none' | 'current' | 'older' | 'zero' | 'huge' | { fixed: number };
 
 export type OpSpec =
-  | { t: 'get'; key: number; touch?: ExptimeSpec; vivify?: ExptimeSpec; recache?: number; noBump: boolean; newCas?: number; token: boolean }
+  | { t: 'get'; key: number; touch?: ExptimeSpec; vivify?: ExptimeSpec; recache?: number; touchFirst: boolean; noBump: boolean; newCas?: number; token: boolean }
   | {
       t: 'store'; mode: StoreMode; key: number; flags: number; exptime: ExptimeSpec; value: number; cas: CasSpec;
       invalidate: boolean; vivify?: ExptimeSpec; newCas?: number;
@@ -70,6 +70,7 @@ const getArb: fc.Arbitrary<OpSpec> = fc.record({
   touch: optional(exptimeArb),
   vivify: optional(exptimeArb),
   recache: optional(fc.integer({ min: 0, max: 30 })),
+  touchFirst: fc.boolean(),
   noBump: fc.boolean(),
   newCas: newCasArb,
   token: fc.boolean(),
@@ -168,7 +169,7 @@ export function concreteOp(spec: OpSpec, nowMs: number, casOf: (key: Buffer) => 
     case 'get':
       return {
         type: 'get', key: keyPool[spec.key]!, touch: exp(spec.touch, nowMs), vivify: exp(spec.vivify, nowMs),
-        recache: spec.recache, noBump: spec.noBump, newCas: spec.vivify === undefined ? undefined : spec.newCas,
+        recache: spec.recache, touchFirst: spec.touchFirst || undefined, noBump: spec.noBump, newCas: spec.vivify === undefined ? undefined : spec.newCas,
         token: spec.token,
       };
     case 'store': {

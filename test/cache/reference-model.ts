@@ -174,6 +174,7 @@ export class ReferenceCache {
       item.winSent = true;
       win = 'W';
     } else if (op.token === true) {
+      if (op.touch !== undefined && op.touchFirst === true) item.expiresAt = absoluteExpiry(op.touch, now);
       if (item.winSent) {
         win = 'Z';
       } else {
@@ -280,9 +281,11 @@ export class ReferenceCache {
     if (item === null) {
       if (op.vivify === undefined) return { kind: 'not_found' };
       const initial = op.initial ?? 0n;
-      const created = this.put(key, Buffer.from(String(initial)), 0, absoluteExpiry(op.vivify, now), now, op.newCas);
+      const created = this.put(key, Buffer.from(String(initial)), 0, absoluteExpiry(op.exptime ?? op.vivify, now), now, op.newCas);
       return { kind: 'number', value: initial, cas: created.cas, item: this.view(op.key, created, now) };
     }
+    // memcached do_add_delta: an empty value is non-numeric before the CAS check.
+    if (item.value.length === 0) return { kind: 'client_error', message: 'cannot increment or decrement non-numeric value' };
     if (op.cas !== undefined && op.cas !== 0 && op.cas !== item.cas) return { kind: 'exists' };
     const current = parseNumber(item.value.toString('latin1'));
     if (current === null) return { kind: 'client_error', message: 'cannot increment or decrement non-numeric value' };

@@ -446,3 +446,40 @@ it('h and l report the state before the request; u does not bump', () => {
     expect(d.machine.digest()).toBe(digest);
   });
 });
+
+describe('issue 13: found by the differential test against memcached 1.6.18', () => {
+  it('ma on an empty value is non-numeric before the CAS check (observed: ma k C99 -> CLIENT_ERROR)', () => {
+    const d = new Driver();
+    d.mg('e', { vivify: 0 });
+    const nonNumeric = { kind: 'client_error', message: 'cannot increment or decrement non-numeric value' };
+    expect(d.apply({ type: 'arith', key: k('e'), incr: true, delta: 1n, cas: 99 })).toEqual(nonNumeric);
+    // A non-empty value that does not parse: the CAS is checked first (observed: EX).
+    d.set('x', 'abc');
+    expect(d.apply({ type: 'arith', key: k('x'), incr: true, delta: 1n, cas: 99 })).toEqual({ kind: 'exists' });
+  });
+
+  it('a bump entry records each key at its read time (never after the entry), so replicas agree on l', () => {
+    const d = new Driver();
+    d.set('a', 'v');
+    d.advance(5000);
+    d.apply({ type: 'bump', keys: [k('a')], atMs: [d.nowMs - 4000] });
+    expect(hit(d.get('a', { noBump: true })).item).toMatchObject({ fetched: true, lastAccessSec: 4 });
+  });
+});
+
+describe('issue 13: meta flags apply in the order given', () => {
+  it('mg k T100 R2000 wins on an item without TTL (observed: HD W); mg k R2000 T100 does not', () => {
+    const d = new Driver();
+    d.set('a', 'v');
+    expect(hit(d.mg('a', { touch: 100, recache: 2000, touchFirst: true })).win).toBe('W');
+    d.set('b', 'v');
+    expect(hit(d.mg('b', { touch: 100, recache: 2000 })).win).toBeNull();
+    expect(hit(d.mg('b', { recache: 2000 })).win).toBe('W');
+  });
+});
+
+it('issue 13: ma N with T: the item N creates takes the T TTL ("update TTL on success"; observed: ma k N0 T100, then t100)', () => {
+  const d = new Driver();
+  expect(d.apply({ type: 'arith', key: k('n'), incr: true, delta: 1n, vivify: 0, exptime: 100 })).toMatchObject({ kind: 'number', value: 0n });
+  expect(hit(d.get('n')).item.ttlSec).toBe(100);
+});

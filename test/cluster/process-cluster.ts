@@ -129,6 +129,27 @@ export class ProcessCluster {
     }
   }
 
+  /**
+   * Waits until no group changes leader for longer than a leader-balancing interval (1 s):
+   * right after start-up the nodes still hand leaderships to their preferred replicas.
+   */
+  async waitStableLeaders(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const leaders = async (): Promise<string> => {
+      const ids = [...this.children.keys()];
+      const all = await Promise.all(ids.map((id) => this.status(id)));
+      return all.flatMap((st, i) => st?.groups.filter((g) => g.role === 'leader').map((g) => `${g.id}@${ids[i]}`) ?? []).sort().join(' ');
+    };
+    let last = await leaders();
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1200));
+      const now = await leaders();
+      if (now === last) return;
+      last = now;
+    }
+    throw new Error('leaders did not settle');
+  }
+
   /** Waits until every replica of every group has applied the same index, then returns digests by group. */
   async convergedDigests(timeoutMs = 30_000): Promise<Map<number, string>> {
     const deadline = Date.now() + timeoutMs;

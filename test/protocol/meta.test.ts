@@ -23,7 +23,9 @@ const OBSERVED: Array<[string, string]> = [
   ["ms foo 3 F4294967296\r\nbar\r\nmg foo f\r\nms foo 3 C18446744073709551616\r\nbar\r\nmn\r\n", "HD\r\nHD f0\r\nCLIENT_ERROR bad token in command line format\r\nMN\r\n"],
   ["ms foo 3\r\nbar\r\nmd foo q\r\nmd foo q\r\nmd foo k O1 c\r\nmd foo\r\nmn\r\n", "HD\r\nNF\r\nNF kfoo O1\r\nNF\r\nMN\r\n"],
   ["ma n\r\nma n q\r\nma n N0 J10 v\r\nma n v\r\nma n MD D5 v t k O9\r\nma n M- D100 v\r\nma n M+ v\r\nma n MI D18446744073709551616\r\nma n Dx\r\nma n D-1\r\nma n Jx N0\r\nma n q\r\nmn\r\n", "NF\r\nNF\r\nVA 2\r\n10\r\nVA 2\r\n11\r\nVA 1 t-1 kn O9\r\n6\r\nVA 1\r\n0\r\nVA 1\r\n1\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\nMN\r\n"],
-  ["ms s 2\r\nab\r\nma s\r\nma s q\r\nma n2 N0 J5 q v\r\nma n2 T30 v\r\nmn\r\n", "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nVA 1\r\n5\r\nVA 1\r\n6\r\nMN\r\n"],
+  // 1.6.18 answers "VA 1 5" to the vivifying ma with q (its vivify path ignores q), but nothing to
+  // "ma k v q" on a hit: q is noreply semantics, a success says nothing (protocol text).
+  ["ms s 2\r\nab\r\nma s\r\nma s q\r\nma n2 N0 J5 q v\r\nma n2 T30 v\r\nmn\r\n", "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nVA 1\r\n6\r\nMN\r\n"],
   ["mg miss k O5 s v\r\nmd miss k O5\r\nma miss k O5 t v\r\nms foo 1 M\r\nx\r\n", "EN kmiss O5\r\nNF kmiss O5\r\nNF kmiss O5\r\nCLIENT_ERROR incorrect length for M token\r\n"],
   ["ms\r\nmd\r\nma\r\nmn x\r\nmx\r\nme\r\nmn\r\n", "ERROR\r\nERROR\r\nERROR\r\nMN\r\nERROR\r\nCLIENT_ERROR bad command line format\r\nMN\r\n"],
   ["mg foo P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 P10 P11 P12 P13 P14 P15 P16 P17 P18\r\nmn\r\n", "CLIENT_ERROR options flags are too long\r\nMN\r\n"],
@@ -47,9 +49,11 @@ const k = Buffer.from('foo');
 
 describe('meta commands map onto cache ops', () => {
   test('mg flags', () => {
-    expect(ops('mg foo v T30 N-1 R5 u E99\r\nmg Zm9v b v\r\n')).toEqual([
-      { type: 'get', key: k, touch: 30, vivify: -1, recache: 5, noBump: true, newCas: 99, token: true },
+    expect(ops('mg foo v T30 N-1 R5 u E99\r\nmg Zm9v b v\r\nmg foo R5 T30\r\n')).toEqual([
+      // T before R: memcached applies flags in order, so R judges the TTL T set.
+      { type: 'get', key: k, touch: 30, vivify: -1, recache: 5, touchFirst: true, noBump: true, newCas: 99, token: true },
       { type: 'get', key: k, token: true },
+      { type: 'get', key: k, touch: 30, recache: 5, token: true },
     ]);
   });
 
@@ -81,8 +85,16 @@ describe('meta commands map onto cache ops', () => {
     ]);
   });
 
-  test('me reads without bumping; mn is a noop', () => {
-    expect(ops('me foo\r\nmn\r\n')).toEqual([{ type: 'get', key: k, noBump: true }, 'noop']);
+  test('me reads without bumping, at the leader (fetch state); mn is a noop', () => {
+    expect(ops('me foo\r\nmn\r\n')).toEqual([{ type: 'get', key: k, noBump: true, access: true }, 'noop']);
+  });
+
+  test('mg with h or l asks for the fetch state (answered where unlogged fetches are known)', () => {
+    expect(ops('mg foo h\r\nmg foo l v\r\nmg foo v t\r\n')).toEqual([
+      { type: 'get', key: k, token: true, access: true },
+      { type: 'get', key: k, token: true, access: true },
+      { type: 'get', key: k, token: true },
+    ]);
   });
 
   test('ms over itemBytesMax: SERVER_ERROR even with q, data swallowed, plain set deletes', () => {
@@ -165,7 +177,7 @@ describe('meta encoding', () => {
     const number = (value: bigint): CacheResult => ({ kind: 'number', value, cas: 54, item: item({ key: Buffer.from('n') }) });
     expect(encode('ma n MD D5 v t c k O9\r\n', number(6n))).toBe('VA 1 t-1 c54 kn O9\r\n6\r\n');
     expect(encode('ma n q\r\n', number(2n))).toBeNull();
-    expect(encode('ma n q v\r\n', number(18446744073709551615n))).toBe('VA 20\r\n18446744073709551615\r\n');
+    expect(encode('ma n q v\r\n', number(18446744073709551615n))).toBeNull();
     expect(encode('ma n\r\n', number(2n))).toBe('HD\r\n');
     expect(encode('ma n q\r\n', { kind: 'not_found' })).toBe('NF\r\n');
     expect(encode('ma n N0\r\n', { kind: 'not_stored' })).toBe('NS\r\n');
@@ -174,11 +186,20 @@ describe('meta encoding', () => {
     );
   });
 
-  test('me: metadata line, base64 key with b, EN on miss', () => {
+  test('ma with q: a success says nothing even with v; failures still answer (observed from 1.6.18)', () => {
+    const number: CacheResult = { kind: 'number', value: 8n, cas: 3, item: item({ value: Buffer.from('8') }) };
+    expect(encode('ma n v q\r\n', number)).toBeNull();
+    expect(encode('ma n q\r\n', number)).toBeNull();
+    expect(encode('ma n v\r\n', number)).toBe('VA 1\r\n8\r\n');
+    expect(encode('ma n q\r\n', { kind: 'exists' })).toBe('EX\r\n');
+  });
+
+  test('me: metadata line, base64 key with b, EN on miss; size is the item total as memcached counts it', () => {
+    // Observed from memcached 1.6.18: key kk, flags 5, 10-byte value -> size=75; flags 0 -> 4 bytes less.
     expect(encode('me foo\r\n', hit({ ttlSec: 100, lastAccessSec: 2, fetched: false }))).toBe(
-      'ME foo exp=100 la=2 cas=36 fetch=no cls=1 size=3\r\n',
+      'ME foo exp=100 la=2 cas=36 fetch=no cls=1 size=69\r\n',
     );
-    expect(encode('me Zm9v b\r\n', hit())).toBe('ME Zm9v exp=-1 la=4 cas=36 fetch=yes cls=1 size=3\r\n');
+    expect(encode('me Zm9v b\r\n', hit())).toBe('ME Zm9v exp=-1 la=4 cas=36 fetch=yes cls=1 size=69\r\n');
     expect(encode('me foo\r\n', { kind: 'miss' })).toBe('EN\r\n');
   });
 

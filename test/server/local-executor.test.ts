@@ -58,6 +58,41 @@ describe('LocalExecutor', () => {
     expect(Number(stat(withBump, 'evictions'))).toBeGreaterThan(0);
   });
 
+  it('issue 13: a fetch shows as h1 (and l0) at once, before the bump entry applied; a write clears it', () => {
+    const e = executor();
+    const access = (k: string): CacheOp => ({ type: 'get', key: key(k), token: true, access: true });
+    const fetched = (r: CacheResult): boolean => (r as { item: { fetched: boolean } }).item.fetched;
+    run(e, set('h'));
+    expect(fetched(run(e, access('h'))[0]!)).toBe(false); // h reports the state before the command
+    expect(fetched(run(e, access('h'))[0]!)).toBe(true);
+    run(e, set('g'));
+    run(e, get('g'));
+    const [afterGet] = run(e, access('g'));
+    expect(fetched(afterGet!)).toBe(true);
+    expect((afterGet as { item: { lastAccessSec: number } }).item.lastAccessSec).toBe(0);
+    // A write replaces the item: the fetch was of the old one (memcached: h0 after a set).
+    run(e, set('g'));
+    expect(fetched(run(e, access('g'))[0]!)).toBe(false);
+    // The bump entry carries the marks into the state: still h1 after it.
+    run(e, get('b'), set('b'), get('b'));
+    e.bump();
+    expect(fetched(run(e, access('b'))[0]!)).toBe(true);
+  });
+
+  it('issue 13: stats reset zeroes what memcached zeroes (total_items, evictions, ...), not curr_items', () => {
+    const e = executor(10_000);
+    for (let i = 0; i < 80; i++) run(e, set(`k${i}`));
+    run(e, get('k79'));
+    expect(Number(stat(e, 'evictions'))).toBeGreaterThan(0);
+    const items = stat(e, 'curr_items');
+    e.resetStats();
+    for (const name of ['total_items', 'evictions', 'evicted_unfetched', 'cmd_get', 'get_hits', 'cmd_set']) expect(stat(e, name)).toBe('0');
+    expect(stat(e, 'curr_items')).toBe(items);
+    run(e, set('after'));
+    expect(stat(e, 'total_items')).toBe('1');
+    expect(Number(stat(e, 'evictions'))).toBe(1);
+  });
+
   it('counts commands under memcached stat names', () => {
     const e = executor();
     run(e, set('a'), get('a'), get('nope'));

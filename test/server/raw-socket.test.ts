@@ -124,13 +124,71 @@ describe('issue 13: answers as memcached 1.6.18 does', () => {
     await c.request('set sr 0 0 1\r\nx\r\nget sr\r\n', 'END\r\n');
     expect(await c.request('stats reset\r\n', '\r\n')).toBe('RESET\r\n');
     const stats = await c.request('stats\r\n', 'END\r\n');
-    for (const name of ['cmd_get', 'get_hits', 'cmd_set', 'total_connections']) {
+    // memcached 1.6.18 also zeroes total_items (observed: 8 -> 0); curr_items stays.
+    for (const name of ['cmd_get', 'get_hits', 'cmd_set', 'total_connections', 'total_items']) {
       expect(stats).toContain(`STAT ${name} 0\r\n`);
     }
     expect(stats).toMatch(/STAT curr_connections [1-9]/);
+    expect(stats).toMatch(/STAT curr_items [1-9]/);
     expect(await c.request('stats detail on\r\nstats detail dump\r\nstats sizes\r\n', 'disabled\r\nEND\r\n')).toBe(
       'OK\r\nEND\r\nSTAT sizes_status disabled\r\nEND\r\n',
     );
+    c.close();
+  });
+
+  it('binary stat with an argument answers as memcached 1.6.18 does (statuses observed), and reset zeroes', async () => {
+    // The first byte picks a connection's protocol: one binary, one text connection.
+    const c = await RawClient.connect(server.port);
+    const text = await RawClient.connect(server.port);
+    const statPacket = (key: string): Buffer => {
+      const header = Buffer.alloc(24);
+      header[0] = 0x80;
+      header[1] = 0x10;
+      header.writeUInt16BE(key.length, 2);
+      header.writeUInt32BE(key.length, 8);
+      return Buffer.concat([header, Buffer.from(key, 'latin1')]);
+    };
+    /** Statuses and stat names of the packets up to the terminator (empty key) or an error. */
+    const stat = async (key: string): Promise<{ status: number; names: string[] }> => {
+      c.write(statPacket(key));
+      const names: string[] = [];
+      for (;;) {
+        const head = await c.readBytes(24);
+        const body = await c.readBytes(head.readUInt32BE(8));
+        const keyLength = head.readUInt16BE(2);
+        const status = head.readUInt16BE(6);
+        if (status !== 0 || keyLength === 0) return { status, names };
+        names.push(body.toString('latin1', head[4]!, head[4]! + keyLength));
+      }
+    };
+    await text.request('set bs 0 0 1\r\nx\r\nget bs\r\n', 'END\r\n');
+    for (const key of ['settings', 'items', 'slabs', 'sizes', 'detail on', 'detail off', 'detail dump']) {
+      expect((await stat(key)).status, key).toBe(0);
+    }
+    expect((await stat('settings')).names).toContain('maxbytes');
+    expect((await stat('detail dump')).names).toEqual(['detailed']);
+    for (const key of ['bogus', 'detail foo']) expect((await stat(key)).status, key).toBe(1);
+    expect(await stat('reset')).toEqual({ status: 0, names: [] });
+    const after = await text.request('stats\r\n', 'END\r\n');
+    for (const name of ['cmd_get', 'get_hits', 'cmd_set', 'total_items']) expect(after).toContain(`STAT ${name} 0\r\n`);
+    c.close();
+    text.close();
+  });
+
+  it('mg h answers 1 after a fetch (get, gets, mg), 0 after a write, and h/l show the state before the command', async () => {
+    const c = await RawClient.connect(server.port);
+    // Each request waits for its reply, so reads are served without the log (read rounds).
+    expect(await c.request('set hf 0 0 1\r\nx\r\n', '\r\n')).toBe('STORED\r\n');
+    expect(await c.request('mg hf h l t\r\n', '\r\n')).toBe('HD h0 l0 t-1\r\n');
+    expect(await c.request('mg hf h l\r\n', '\r\n')).toBe('HD h1 l0\r\n');
+    expect(await c.request('set hg 0 0 1\r\nx\r\n', '\r\n')).toBe('STORED\r\n');
+    expect(await c.request('get hg\r\n', 'END\r\n')).toBe('VALUE hg 0 1\r\nx\r\nEND\r\n');
+    expect(await c.request('mg hg h\r\n', '\r\n')).toBe('HD h1\r\n');
+    expect(await c.request('set hg 0 0 1\r\ny\r\n', '\r\n')).toBe('STORED\r\n');
+    expect(await c.request('mg hg h u\r\n', '\r\n')).toBe('HD h0\r\n');
+    expect(await c.request('me hg\r\n', '\r\n')).toMatch(/^ME hg exp=-1 la=0 cas=\d+ fetch=no cls=1 size=62\r\n$/);
+    expect(await c.request('gets hg\r\n', 'END\r\n')).toMatch(/^VALUE hg 0 1 \d+\r\ny\r\nEND\r\n$/);
+    expect(await c.request('me hg\r\n', '\r\n')).toMatch(/fetch=yes/);
     c.close();
   });
 
