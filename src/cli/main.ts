@@ -5,6 +5,7 @@
  */
 import { UsageError, parseServeArgs, serveUsage } from '../server/config.js';
 import { NodeRemovedError } from '../server/node-removal.js';
+import { retirePodData } from '../server/pod-identity.js';
 import { runServe } from '../server/serve.js';
 import { memraftVersion } from '../server/version.js';
 import { ctlCommand } from './ctl.js';
@@ -60,7 +61,14 @@ async function serveCommand(args: string[]): Promise<number> {
     // Not a crash: the node was removed from its cluster and says so in one line.
     if (err instanceof NodeRemovedError) {
       process.stderr.write(`memraft: ${err.message}\n`);
-      return 1;
+      const pod = parsed.config.cluster?.pod ?? null;
+      if (pod !== null) {
+        // A pod restarts in place: make that restart a new node rather than a refused one.
+        const next = retirePodData(parsed.config.dataDir, pod);
+        process.stderr.write(`memraft: pod data directory ${parsed.config.dataDir} emptied: on its restart this pod joins as node ${next}\n`);
+      }
+      // Exit now: a join refused at start-up leaves the half-started node's timers and sockets open.
+      process.exit(1);
     }
     throw err;
   }

@@ -347,7 +347,7 @@ export class Rebalancer {
     if (!isHostPort(peer)) return { e: `bad peer address ${JSON.stringify(peer)}; want HOST:PORT` };
     this.host.knowPeer(id, peer);
     const res = await this.host.proposeMeta({ type: 'join', id, peer });
-    if (!res.ok) return { e: res.reason };
+    if (!res.ok) return res.code === undefined ? { e: res.reason } : { e: res.reason, code: res.code };
     return { ok: true, nodes: this.host.meta.view.nodes.map((n) => ({ id: n.id, peer: n.peer })) };
   }
 

@@ -281,7 +281,7 @@ export class MetaStateMachine {
     if (!this.state.bootstrapped) return { ok: false, reason: 'not bootstrapped' };
     const node = this.node(cmd.id);
     if (node !== undefined) {
-      if (node.state === 'removed') return { ok: false, reason: `node ${cmd.id} was removed; join with a new id` };
+      if (node.state === 'removed') return { ok: false, reason: `node ${cmd.id} was removed; join with a new id`, code: 'node-removed' };
       node.peer = cmd.peer;
       return { ok: true };
     }

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { FrameDecoder, decodeFrameBody, encodeFrame } from '../transport/index.js';
 import type { NodeId } from '../raft/types.js';
 import type { ClusterHost } from '../cluster/host.js';
+import { NodeRemovedError } from './node-removal.js';
 
 /** Longest wait for one probe or join request. */
 const joinStepMs = 3000;
@@ -59,6 +60,7 @@ export async function joinCluster(host: ClusterHost, joinAddr: { host: string; p
       const answer = (await host.peerRequest(target, { t: 'join', id: me, peer: host.config.peerAddress }, joinStepMs * 3)) as {
         ok?: boolean;
         e?: string;
+        code?: string;
         nodes?: Array<{ id: NodeId; peer: string }>;
       };
       if (answer.ok === true) {
@@ -66,8 +68,11 @@ export async function joinCluster(host: ClusterHost, joinAddr: { host: string; p
         host.logger.info({ via: target, members: answer.nodes?.length }, 'joined the cluster');
         return;
       }
+      // A removed id never rejoins: retrying cannot help (matched by code, not by text).
+      if (answer.code === 'node-removed') throw new NodeRemovedError(me);
       lastError = answer.e ?? 'refused';
     } catch (err) {
+      if (err instanceof NodeRemovedError) throw err;
       lastError = String(err);
     }
     host.logger.warn({ err: lastError }, 'join attempt failed, retrying');

@@ -12,7 +12,7 @@
  * (UDP, `-d` daemonizing) is a usage error that says what to do instead.
  */
 
-import { withPodIdentity, type PodFlags } from './pod-identity.js';
+import { readPodGeneration, withPodIdentity, type PodFlags } from './pod-identity.js';
 
 /** An operating error for bad command-line input; the CLI prints it with usage and exits 2. */
 export class UsageError extends Error {
@@ -93,6 +93,8 @@ export interface ClusterFlags {
   join: HostPort | null;
   /** The peer address other nodes dial (default: this node's --initial-cluster entry, else --peer-listen); set by --hostname. */
   peerAdvertise: HostPort | null;
+  /** A StatefulSet pod's ordinal and generation (--hostname; null otherwise): see pod-identity.ts. */
+  pod: { ordinal: number; generation: number } | null;
   /** `--peer-addresses id=host:port,...`: dial these peers here, whatever address they advertise. */
   peerAddresses: Array<{ id: string; peer: HostPort }>;
   groups: number;
@@ -455,7 +457,14 @@ function withEmbeddedDefault(cluster: ClusterFlags, raw: RawFlags): ClusterFlags
 
 /** The Kubernetes StatefulSet flags (src/server/pod-identity.ts). */
 function podFlags(raw: RawFlags): PodFlags {
-  return { hostname: raw.get('hostname'), peerTemplate: raw.get('peer-template'), initialNodes: parseIntFlag(raw, 'initial-nodes', 3, 1, 4096) };
+  const hostname = raw.get('hostname');
+  return {
+    hostname,
+    peerTemplate: raw.get('peer-template'),
+    initialNodes: parseIntFlag(raw, 'initial-nodes', 3, 1, 4096),
+    // The one file read while parsing: which node this pod is depends on its volume's past.
+    generation: hostname === undefined ? 0 : readPodGeneration(raw.get('data-dir') ?? './memraft-data'),
+  };
 }
 
 function buildClusterFlags(raw: RawFlags): ClusterFlags {
@@ -475,6 +484,7 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     initialCluster: initial === undefined ? [] : parseMemberList(initial, 'initial-cluster'),
     join,
     peerAdvertise: null,
+    pod: null,
     peerAddresses: raw.has('peer-addresses') ? parseMemberList(raw.get('peer-addresses')!, 'peer-addresses') : [],
     groups: parseIntFlag(raw, 'groups', 16, 1, 4096),
     replicas: parseIntFlag(raw, 'replicas', 3, 1, 7),

@@ -4,8 +4,12 @@
  * {ordinal}, here resolving to 127.0.0.1 ports instead of the headless Service's DNS names),
  * form a cluster, serve, and a fourth pod (a scale-out) joins. Also the probes: /livez
  * answers at once, /readyz is 503 with a reason until the node can serve, then 200.
+ * Then a scale-in and a scale-out again: the drained pod's node (4) is removed for good, and
+ * the re-created pod comes back as a new node of the next generation (1004) and serves.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -18,6 +22,7 @@ let dir = '';
 let prefix = 0;
 let client: number[] = [];
 let admin: number[] = [];
+const adminToken = 'pod-test-admin-token';
 
 /** A port prefix X with X0..X4 free: the template `127.0.0.1:X{ordinal}` gives each pod its port. */
 async function freePrefix(): Promise<number> {
@@ -51,6 +56,7 @@ function startPod(ordinal: number): void {
     MEMRAFT_GROUPS: '4',
     MEMRAFT_FSYNC: 'never',
     MEMRAFT_LOG_LEVEL: 'warn',
+    MEMRAFT_ADMIN_TOKEN: adminToken,
   };
   const child = spawn(process.execPath, [mainJs, 'serve'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   logs[ordinal] = '';
@@ -130,4 +136,51 @@ it('pods named memraft-N with a peer template form a cluster, serve, and a fourt
   expect(hook.stdout).toMatch(/treating the stop as a restart[\s\S]*node 4\) stays a member/);
   const after = (await (await fetch(`http://127.0.0.1:${admin[0]}/ctl/status`)).json()) as { nodes: Array<{ id: number; state: string }> };
   expect(after.nodes.find((n) => n.id === 4)?.state).toBe('up');
+}, 120_000);
+
+/** `p`, or a failure naming `what` with the pods' logs after a wait only a hang exceeds. */
+async function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within 50 s\n${logs.map((l, o) => `--- memraft-${o}\n${l.slice(-3000)}`).join('\n')}`)), 50_000);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function ctlStatus(): Promise<{ nodes: Array<{ id: number; state: string; peer: string }> }> {
+  return (await (await fetch(`http://127.0.0.1:${admin[0]}/ctl/status`)).json()) as { nodes: Array<{ id: number; state: string; peer: string }> };
+}
+
+it('a pod drained by a scale-in comes back on a later scale-out as the next generation of its ordinal', async () => {
+  // Scale-in: the preStop hook drains memraft-3 (node 4); once removed, the node exits by itself.
+  const exited = once(pods[3]!, 'exit');
+  const res = await fetch(`http://127.0.0.1:${admin[0]}/ctl/drain?node=4`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } });
+  expect(await res.json()).toEqual({ ok: true });
+  const [code] = (await within(exited, 'memraft-3 exits after its drain')) as [number | null];
+  expect(code).toBe(1);
+  expect(logs[3]).toMatch(/node 4 was removed[\s\S]*joins as node 1004/);
+  const volume = path.join(dir, 'pod-3');
+  expect(readFileSync(path.join(volume, 'pod-generation'), 'utf8').trim()).toBe('1');
+  expect((await ctlStatus()).nodes.find((n) => n.id === 4)?.state).toBe('removed');
+
+  // The StatefulSet deletes the volume on scale-in (whenScaled: Delete): the re-created pod
+  // has none, tries node 4, is refused (removed ids never rejoin), records generation 1 and
+  // exits; its restart joins as node 1004.
+  rmSync(volume, { recursive: true, force: true });
+  startPod(3);
+  const [again] = (await within(once(pods[3]!, 'exit'), 'the re-created memraft-3 exits, refused')) as [number | null];
+  expect(again).toBe(1);
+  expect(existsSync(path.join(volume, 'pod-generation'))).toBe(true);
+  startPod(3);
+  await waitFor(3, 'readyz', 200);
+  const nodes = (await ctlStatus()).nodes;
+  expect(nodes.find((n) => n.id === 1004)).toMatchObject({ state: 'up', peer: `127.0.0.1:${prefix}3` });
+  expect(nodes.find((n) => n.id === 4)?.state).toBe('removed');
+  const c = await TextClient.connect(client[3]!);
+  expect(await c.get('pod-key')).toBe('from memraft-1');
+  c.close();
 }, 120_000);
