@@ -30,6 +30,7 @@ const enum OpCode {
   Flush = 5,
   Bump = 6,
   Expire = 7,
+  Limit = 8,
 }
 
 const storeModes: StoreMode[] = ['set', 'add', 'replace', 'append', 'prepend', 'cas'];
@@ -65,6 +66,8 @@ function opTuple(op: CacheOp): Field[] {
       return [OpCode.Bump, op.keys];
     case 'expire':
       return [OpCode.Expire, op.scanMax];
+    case 'limit':
+      return [OpCode.Limit, op.memoryBytesMax];
   }
 }
 
@@ -99,6 +102,8 @@ function tupleOp(t: unknown[]): CacheOp {
       return { type: 'bump', keys: t[1] as Buffer[] };
     case OpCode.Expire:
       return { type: 'expire', scanMax: t[1] as number };
+    case OpCode.Limit:
+      return { type: 'limit', memoryBytesMax: t[1] as number };
     default:
       assert.fail(`unknown cache op code ${String(t[0])}`);
   }

@@ -15,8 +15,10 @@ import { Packr, Unpackr } from 'msgpackr';
 import { ItemTable, NIL } from './item-table.js';
 import type { CacheCounters, CacheScalars } from './state-machine.js';
 
-/** Bumped when the layout changes; restore refuses other versions. */
-const snapshotVersion = 2;
+/** Bumped when the layout changes; restore refuses other versions. 3 added the memory limit (field 18). */
+const snapshotVersion = 3;
+/** The older layout restore still reads (no memory limit: the cache keeps its own). */
+const snapshotVersionPrevious = 2;
 
 const unpackr = new Unpackr({ useRecords: false, int64AsType: 'auto' as 'number' }); // 'auto' exists at runtime, not in the typings
 
@@ -112,6 +114,7 @@ export function encodeSnapshot(items: ItemTable, scalars: CacheScalars): Uint8Ar
     bytesOf(c.expiresAtMs),
     bytesOf(c.accessMs),
     bytesOf(c.bits),
+    scalars.memoryBytesMax ?? 0,
   ]);
 }
 
@@ -127,7 +130,7 @@ export function decodeSnapshot(data: Uint8Array, items: ItemTable): CacheScalars
   assert(endianness() === 'LE', 'snapshots are little-endian');
   const input = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const f = unpackr.unpack(input) as unknown[];
-  assert(Array.isArray(f) && f[0] === snapshotVersion, 'unknown cache snapshot version');
+  assert(Array.isArray(f) && (f[0] === snapshotVersion || f[0] === snapshotVersionPrevious), 'unknown cache snapshot version');
   const counterValues = f[6] as number[];
   const counters = {} as CacheCounters;
   counterNames.forEach((name, i) => (counters[name] = counterValues[i]!));
@@ -162,6 +165,7 @@ export function decodeSnapshot(data: Uint8Array, items: ItemTable): CacheScalars
     flushSeq: f[4] as number,
     pendingFlushAtMs: f[5] as number,
     counters,
+    memoryBytesMax: typeof f[18] === 'number' && f[18] > 0 ? f[18] : undefined,
   };
 }
 

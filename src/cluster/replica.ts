@@ -13,6 +13,7 @@
 import assert from 'node:assert';
 import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
 import { opMutates } from '../cache/ops.js';
+import { SnapshotTemporarilyUnavailableError } from '../raft/errors.js';
 import { EntryType, type ConfState, type GroupId, type HardState, type NodeId, type Snapshot } from '../raft/types.js';
 import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
 import { OutcomeUnknownError, type ClusterError } from './errors.js';
@@ -35,6 +36,13 @@ export interface ReplicaOptions {
   snapshotEntriesMin: number;
   /** Entries kept in memory behind a snapshot for slow followers. */
   snapshotKeepEntries: number;
+  /**
+   * Take a snapshot when the in-memory log holds more payload bytes than this (one entry
+   * carries up to entryOpsMax writes, so an entry count alone does not bound memory).
+   */
+  logBytesMax: number;
+  /** Payload bytes kept in memory behind a snapshot for slow followers (with snapshotKeepEntries). */
+  snapshotKeepBytes: number;
   /** A proposal not committed after this long is answered with an error. */
   proposalTimeoutMs: number;
   /** Distinct keys remembered for the next bump entry. */
@@ -59,6 +67,11 @@ export interface ReplicaOptions {
 export const defaultReplicaOptions: ReplicaOptions = {
   snapshotEntriesMin: 20_000,
   snapshotKeepEntries: 2_000,
+  // 16 groups per node: at most ~64 MiB of log between snapshots, 16 MiB kept after them.
+  // A group's snapshot (its items, ~150 bytes each) is written each time the log passes
+  // logBytesMax, so write amplification stays about 2x at 1M items per node.
+  logBytesMax: 4 * 1024 * 1024,
+  snapshotKeepBytes: 1024 * 1024,
   proposalTimeoutMs: 10_000,
   bumpKeysMax: 65_536,
   entryOpsMax: 1024,
@@ -218,6 +231,7 @@ export class Replica {
     this.role = st.role;
     this.lead = st.lead;
     this.confState = st.confState;
+    if (this.snapshotIndex > 0) this.releaseSnapshot();
   }
 
   /** True while this replica leads its group. */
@@ -514,21 +528,69 @@ export class Replica {
     this.raft.advance(rd);
   }
 
-  /** A local snapshot when enough entries were applied since the last one; its durable write. */
+  /**
+   * A local snapshot when enough entries, or enough log bytes, were applied since the last
+   * one; its durable write. The log is then compacted, keeping at most snapshotKeepEntries
+   * and snapshotKeepBytes behind the snapshot, and the snapshot's data leaves memory.
+   */
   maybeSnapshot(): GroupWrite | null {
     const applied = this.machine.appliedIndex;
-    if (applied - this.snapshotIndex < this.options.snapshotEntriesMin) return null;
+    if (applied <= this.snapshotIndex) return null;
+    const byCount = applied - this.snapshotIndex >= this.options.snapshotEntriesMin;
+    if (!byCount && this.storage.logBytes() <= this.options.logBytesMax) return null;
     if (applied > this.storage.lastIndex()) return null;
     const snap = this.storage.createSnapshot(applied, this.confState, this.machine.snapshot());
-    const compactTo = applied - this.options.snapshotKeepEntries;
+    const compactTo = this.compactionPoint(applied);
     if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     this.snapshotIndex = applied;
     this.snapshotsTaken++;
+    this.releaseSnapshot();
     // The stored commit index must not fall behind the snapshot (restart needs commit >= it).
     const write: GroupWrite = { group: this.group, snapshot: snap };
     if (this.unsavedHardState !== null) write.hardState = this.unsavedHardState;
     this.unsavedHardState = null;
     return write;
+  }
+
+  /** Bytes of the in-memory log (for metrics). */
+  get logBytes(): number {
+    return this.storage.logBytes();
+  }
+
+  /**
+   * The index to compact to after a snapshot at `applied`: the entries after it, up to
+   * `applied`, stay for slow followers, at most snapshotKeepEntries of them and at most
+   * snapshotKeepBytes of payload (at least none: the result never passes `applied`).
+   */
+  private compactionPoint(applied: number): number {
+    const byCount = applied - this.options.snapshotKeepEntries;
+    const lo = Math.max(byCount + 1, this.storage.firstIndex());
+    if (lo > applied) return byCount;
+    const kept = this.storage.entries(lo, applied + 1);
+    let bytes = 0;
+    for (let i = kept.length - 1; i >= 0; i--) {
+      bytes += kept[i]!.data.byteLength;
+      if (bytes > this.options.snapshotKeepBytes) return kept[i]!.index;
+    }
+    return byCount;
+  }
+
+  /**
+   * Drops the latest snapshot's data from memory: it is durable in the log store, and a
+   * follower that needs one is sent a fresh snapshot of the state at the applied index.
+   */
+  private releaseSnapshot(): void {
+    this.storage.releaseSnapshotData(() => this.currentSnapshot());
+  }
+
+  /** A snapshot of the machine now: at the applied index, which must be in the in-memory log. */
+  private currentSnapshot(): Snapshot {
+    const applied = this.machine.appliedIndex;
+    // Applied early (before its entry reached the in-memory log): its term is unknown yet.
+    if (applied > this.storage.lastIndex()) throw new SnapshotTemporarilyUnavailableError();
+    assert(applied >= this.storage.firstIndex() - 1, `group ${this.group}: applied ${applied} behind the compaction point`);
+    const confState = this.confState ?? this.storage.initialState().confState;
+    return { meta: { index: applied, term: this.storage.term(applied), confState }, data: this.machine.snapshot() };
   }
 
   /** Fails work that waited too long (a lost leadership, a partition); `nowMs` is monotonic. */
@@ -777,6 +839,7 @@ export class Replica {
     this.confState = snap.meta.confState;
     this.snapshotIndex = snap.meta.index;
     this.appliedTerm = snap.meta.term;
+    this.releaseSnapshot();
     for (const [index, p] of this.pending) {
       if (index > snap.meta.index) continue;
       this.pending.delete(index);

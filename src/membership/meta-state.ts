@@ -31,6 +31,8 @@ export interface MetaNode {
   client: string;
   admin: string;
   state: NodeState;
+  /** The node's -m in bytes, as it registered it (absent before it registers). */
+  memoryBytes?: number;
 }
 
 /** A data group: an inclusive hash range and the nodes holding its replicas. */
@@ -78,7 +80,7 @@ export interface MetaView {
 /** An entry of the meta log. */
 export type MetaCommand =
   | { type: 'bootstrap'; config: MetaConfig; nodes: Array<{ id: NodeId; peer: string }>; groups: MetaGroup[] }
-  | { type: 'register'; id: NodeId; peer: string; client: string; admin: string }
+  | { type: 'register'; id: NodeId; peer: string; client: string; admin: string; memoryBytes?: number }
   | { type: 'node-state'; id: NodeId; state: NodeState }
   | { type: 'join'; id: NodeId; peer: string }
   | { type: 'move-start'; group: number; from: NodeId; to: NodeId }
@@ -257,6 +259,7 @@ export class MetaStateMachine {
     node.peer = cmd.peer;
     node.client = cmd.client;
     node.admin = cmd.admin;
+    if (cmd.memoryBytes !== undefined) node.memoryBytes = cmd.memoryBytes;
     if (node.state === 'joining' || node.state === 'dead') node.state = 'up';
     return { ok: true };
   }

@@ -19,6 +19,8 @@ export interface GroupStatus {
   lastIndex: number;
   items: number;
   bytes: number;
+  /** The group's memory limit (its share of -m, see membership groupMemoryBytes). */
+  limitBytes: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
   /** State digest at `applied` (only when asked for: it walks the whole state). */
@@ -39,6 +41,7 @@ function groupStatus(host: ClusterHost, r: Replica, withDigest: boolean): GroupS
     lastIndex: r.storage.lastIndex(),
     items: figures?.currItems ?? 0,
     bytes: figures?.bytes ?? 0,
+    limitBytes: figures?.limitBytes ?? 0,
     snapshotsTaken: r.snapshotsTaken,
     snapshotsInstalled: r.snapshotsInstalled,
   };
