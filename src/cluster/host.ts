@@ -419,6 +419,7 @@ export class ClusterHost {
 
   private sendMessages(group: GroupId, msgs: Message[]): void {
     for (const m of msgs) {
+      if (m.type === MessageType.Snap && m.snapshot !== undefined) this.countSnapshotSent(group, m.to, m.snapshot.data.length);
       if (m.type === MessageType.Snap && m.snapshot !== undefined && m.snapshot.data.length > snapshotChunkBytes) {
         this.sendChunkedSnapshot(group, m);
         continue;
@@ -429,6 +430,13 @@ export class ClusterHost {
       // snapshot left the follower paused forever (found by the simulator, seed 1100).
       if (m.type === MessageType.Snap) this.replicas.get(group)?.raft.reportSnapshot(m.to, true);
     }
+  }
+
+  private countSnapshotSent(group: GroupId, to: NodeId, bytes: number): void {
+    const s = this.metrics.snapshots;
+    s.sent++;
+    s.sentBytes += bytes;
+    if (this.meta.moveOf(group)?.to === to) this.metrics.bytesMoved += bytes;
   }
 
   private sendChunkedSnapshot(group: GroupId, m: Message): void {
@@ -504,6 +512,7 @@ export class ClusterHost {
       const g = meta.group(id);
       if (g === undefined || g.replicas.includes(me) || meta.moveOf(id)?.to === me) continue;
       this.replicas.delete(id);
+      this.metrics.retire(r);
       r.failAll(new ReplicaRemovedError());
       this.extraWrites.push({ group: id, destroy: true });
       this.logger.info({ group: id, replicas: g.replicas }, 'group replica destroyed (moved away)');
@@ -574,6 +583,7 @@ export class ClusterHost {
     if (isReadRoundMessage(t)) return this.readRounds.onMessage(from, t);
     const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
     if (decoded === null) return;
+    if (decoded.msg.type === MessageType.Snap) this.metrics.snapshots.received++;
     // A group we do not hold (yet: our meta view may be behind) is skipped: Raft resends.
     const r = this.replicas.get(decoded.group);
     if (r === undefined) return;

@@ -204,6 +204,7 @@ export class Rebalancer {
 
   private async startMove(move: PlannedMove): Promise<void> {
     this.host.logger.info({ move }, 'planned move');
+    if (move.kind !== 'transfer-leader') this.host.metrics.moves.started++;
     switch (move.kind) {
       case 'move':
         await this.host.proposeMeta({ type: 'move-start', group: move.group, from: move.from, to: move.to });
@@ -249,6 +250,7 @@ export class Rebalancer {
   private async rollback(m: MetaMove, conf: GroupConf, candidates: NodeId[]): Promise<void> {
     if (conf.learners.includes(m.to)) return this.cc(m.group, ConfChangeType.RemoveNode, m.to, candidates);
     this.host.logger.warn({ move: m }, 'move rolled back: target gone');
+    this.host.metrics.moves.aborted++;
     await this.host.proposeMeta({ type: 'move-abort', group: m.group });
   }
 
@@ -263,6 +265,7 @@ export class Rebalancer {
       return this.cc(m.group, ConfChangeType.RemoveNode, from, candidates);
     }
     this.host.logger.info({ move: m }, 'move done');
+    this.host.metrics.moves.done++;
     await this.host.proposeMeta({ type: 'move-done', group: m.group, from: m.from, to: m.to });
   }
 

@@ -205,6 +205,10 @@ export class Replica {
   /** Snapshots taken locally / installed from the leader. */
   snapshotsTaken = 0;
   snapshotsInstalled = 0;
+  /** Elections this replica saw: the terms it entered since it started. */
+  elections = 0;
+  /** Times it learned of a new leader. */
+  leaderChanges = 0;
   /** Histogram hook: ms from proposal to answer. */
   onProposalLatency: ((ms: number) => void) | null = null;
   /** Called after a committed entry of the meta group was applied (the host reacts). */
@@ -458,7 +462,11 @@ export class Replica {
   /** Takes the Ready; returns its durable part, or null when nothing needs persisting. */
   collect(): { rd: RaftReady; write: GroupWrite | null } {
     const rd = this.raft.ready();
-    if (rd.hardState !== undefined) this.term = rd.hardState.term;
+    if (rd.hardState !== undefined) {
+      // Every new term is one election (started here or by another replica).
+      if (rd.hardState.term > this.term) this.elections += rd.hardState.term - this.term;
+      this.term = rd.hardState.term;
+    }
     if (this.proposed.size > 0) this.noteProposalIndexes(rd);
     if (!rd.mustSync) {
       // Only the commit index changed: Raft does not need it durable (a restarted node
@@ -852,6 +860,7 @@ export class Replica {
   private changeSoftState(role: RaftRole, lead: NodeId): void {
     const wasLeader = this.isLeader;
     const learned = lead !== 0 && lead !== this.lead;
+    if (learned) this.leaderChanges++;
     this.role = role;
     this.lead = lead;
     if (learned && this.onLeaderKnown !== null) this.onLeaderKnown(lead);

@@ -21,6 +21,7 @@ import { metricsText, statusJson, type PeerTraffic } from './cluster-status.js';
 import type { HostPort, ServeConfig } from './config.js';
 import { UsageError } from './config.js';
 import type { Executor, ExecuteCallback } from './executor.js';
+import type { ServerCounters } from './server-stats.js';
 
 function parseAddress(s: string): { host: string; port: number } {
   const at = s.lastIndexOf(':');
@@ -78,7 +79,7 @@ export interface ClusterNode extends Executor {
 }
 
 /** Opens storage, starts transport, host and admin listener; returns the node's executor. */
-export async function startClusterNode(config: ServeConfig, log: Logger): Promise<ClusterNode> {
+export async function startClusterNode(config: ServeConfig, log: Logger, connections?: ServerCounters): Promise<ClusterNode> {
   const c = config.cluster;
   const nodeId = nodeIdOf(c.id, '--id');
   const me = c.initialCluster.find((m) => Number(m.id) === nodeId);
@@ -124,7 +125,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
       : await startAdminHttp(
           {
             status: (withDigest) => statusJson(host, withDigest),
-            metrics: () => metricsText(host, executor.counters, traffic()),
+            metrics: () => metricsText(host, executor.counters, traffic(), connections),
             blockPeers: (peers) => host.blockPeers(peers),
             setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),
             ctl: (op, node, peer) => rebalancer.ctl(op, node, peer),

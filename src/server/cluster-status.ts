@@ -4,6 +4,8 @@
  */
 import type { ClusterHost } from '../cluster/host.js';
 import { metricLines } from '../cluster/metrics.js';
+import { connectionLines, eventLines } from './node-metrics.js';
+import type { ServerCounters } from './server-stats.js';
 import type { Replica } from '../cluster/replica.js';
 import type { OpCounters } from './op-counters.js';
 
@@ -144,9 +146,9 @@ export function raftStats(host: ClusterHost, traffic?: PeerTraffic): Array<[stri
 const roleCodes: Record<string, number> = { follower: 0, precandidate: 1, candidate: 2, leader: 3 };
 
 /** The /metrics document (Prometheus text format). */
-export function metricsText(host: ClusterHost, counters: OpCounters | null, traffic?: PeerTraffic): string {
+export function metricsText(host: ClusterHost, counters: OpCounters | null, traffic?: PeerTraffic, connections?: ServerCounters): string {
   const node = `node="${host.config.nodeId}"`;
-  const lines: string[] = [];
+  const lines: string[] = connectionLines(node, connections);
   if (counters !== null) {
     const c = counters;
     lines.push(...metricLines('memraft_cmd_total', 'counter', 'Client commands by kind.', [
@@ -183,7 +185,8 @@ export function metricsText(host: ClusterHost, counters: OpCounters | null, traf
     lines.push(...metricLines('memraft_peer_messages_sent_total', 'counter', 'Messages to peers (many per frame).', [[`{${node}}`, traffic.messagesSent]]));
     lines.push(...metricLines('memraft_peer_bytes_sent_total', 'counter', 'Bytes of frames to peers.', [[`{${node}}`, traffic.bytesSent]]));
   }
-  lines.push(...host.metrics.proposalSeconds.render('memraft_proposal_seconds', 'Proposal to committed result, at the leader.'));
-  lines.push(...host.metrics.fsyncSeconds.render('memraft_fsync_seconds', 'Durable log write per flush (all groups).'));
+  lines.push(...eventLines(host, node));
+  lines.push(...host.metrics.proposalSeconds.render('memraft_proposal_seconds', 'Proposal to committed result, at the leader.', node));
+  lines.push(...host.metrics.fsyncSeconds.render('memraft_fsync_seconds', 'Durable log write per flush (all groups).', node));
   return lines.join('\n') + '\n';
 }

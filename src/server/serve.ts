@@ -12,13 +12,16 @@ import { isClusterConfig } from './config.js';
 import type { ServeConfig } from './config.js';
 import type { Executor } from './executor.js';
 import { createLocalExecutor } from './local-node.js';
+import { prettyDestination } from './log-format.js';
 import { protocolCodec } from './protocol-codec.js';
 import { MemraftServer } from './server.js';
+import { ServerCounters } from './server-stats.js';
 import { wireVersion } from './version.js';
 
 /** Runs a node until a shutdown signal; resolves once it has shut down. */
 export async function runServe(config: ServeConfig): Promise<void> {
-  const log = pino({ level: config.logLevel, base: { pid: process.pid } });
+  const options = { level: config.logLevel, base: { pid: process.pid } };
+  const log = config.logFormat === 'pretty' ? pino(options, prettyDestination()) : pino(options);
   const server = await startServer(config, log);
   await waitForSignal(log);
   await server.shutdown();
@@ -27,7 +30,9 @@ export async function runServe(config: ServeConfig): Promise<void> {
 /** Builds and starts a server for `config` (no signal handling). */
 export async function startServer(config: ServeConfig, log: Logger): Promise<MemraftServer> {
   const protocolLimits: ProtocolLimits = { ...defaultProtocolLimits, itemBytesMax: config.itemBytesMax };
-  const executor = await createExecutor(config, protocolLimits, log);
+  // One set of connection counters for `stats` and the admin /metrics.
+  const counters = new ServerCounters();
+  const executor = await createExecutor(config, protocolLimits, log, counters);
   const server = new MemraftServer({
     listen: config.listen,
     connectionsMax: config.connectionsMax,
@@ -37,6 +42,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
     log,
     version: wireVersion,
     memoryBytesMax: config.memoryMb * 1024 * 1024,
+    counters,
   });
   const address = await server.start().catch(async (err: unknown) => {
     await executor.close(); // a cluster node's timers and sockets would keep the process alive
@@ -47,9 +53,9 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
   return server;
 }
 
-async function createExecutor(config: ServeConfig, protocolLimits: ProtocolLimits, log: Logger): Promise<Executor> {
+async function createExecutor(config: ServeConfig, protocolLimits: ProtocolLimits, log: Logger, counters: ServerCounters): Promise<Executor> {
   // Cluster flags: this process is a node of a Raft cluster (src/cluster/node.ts).
-  if (isClusterConfig(config)) return startClusterNode(config, log);
+  if (isClusterConfig(config)) return startClusterNode(config, log, counters);
   return createLocalExecutor(config.memoryMb * 1024 * 1024, protocolLimits.itemBytesMax);
 }
 
