@@ -16,6 +16,17 @@ import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from './types
 import { CompactedError, SnapOutOfDateError, UnavailableError } from './errors.js';
 import { emptyConfState, emptyHardState, sliceLimited } from './util.js';
 
+/**
+ * Whether `data` is the whole of its ArrayBuffer. A payload that is a view into a larger
+ * buffer (a received frame's socket chunk, an encoder's pool) would keep all of that
+ * buffer alive as long as the entry is in the log; such payloads are stored as copies, so
+ * the log's memory is its payload bytes. Measured (bench:memory, 100k items): the nodes'
+ * arrayBuffers were 4x the log's payload bytes before.
+ */
+function ownsItsBuffer(data: Uint8Array): boolean {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+}
+
 /** In-memory RaftStorage; see the module doc. */
 export class MemoryStorage implements RaftStorage {
   private hardState: HardState = emptyHardState();
@@ -138,8 +149,10 @@ export class MemoryStorage implements RaftStorage {
     for (let i = keep; i < this.ents.length; i++) this.entsBytes -= this.ents[i]!.data.byteLength;
     if (keep < this.ents.length) this.ents.length = keep;
     for (let i = from; i < entries.length; i++) {
-      this.ents.push(entries[i]!);
-      this.entsBytes += entries[i]!.data.byteLength;
+      const e = entries[i]!;
+      // new Uint8Array(view) copies (Buffer#slice would not: it returns a view).
+      this.ents.push(ownsItsBuffer(e.data) ? e : { ...e, data: new Uint8Array(e.data) });
+      this.entsBytes += e.data.byteLength;
     }
   }
 }

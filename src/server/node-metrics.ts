@@ -59,5 +59,18 @@ export function eventLines(host: ClusterHost, node: string): string[] {
     ...metricLines('memraft_item_bytes', 'gauge', 'Item bytes (memcached `bytes`) held by every replica on this node.', one(itemBytes)),
     ...metricLines('memraft_limit_bytes', 'gauge', 'Sum of the memory limits of the replicas on this node (at most -m).', one(limitBytes)),
     ...metricLines('memraft_raft_log_bytes', 'gauge', 'Payload bytes of the Raft log entries held in memory.', one(logBytes)),
+    ...processMemoryLines(node),
   ];
+}
+
+/** The process's memory as Node reports it: where RSS goes (docs/perf/memory.md). */
+function processMemoryLines(node: string): string[] {
+  const u = process.memoryUsage();
+  return metricLines('memraft_process_memory_bytes', 'gauge', 'process.memoryUsage(): rss, JS heap used/total, external (Buffers), arrayBuffers.', [
+    [`{${node},kind="rss"}`, u.rss],
+    [`{${node},kind="heap_used"}`, u.heapUsed],
+    [`{${node},kind="heap_total"}`, u.heapTotal],
+    [`{${node},kind="external"}`, u.external],
+    [`{${node},kind="array_buffers"}`, u.arrayBuffers],
+  ]);
 }
