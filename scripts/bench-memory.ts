@@ -26,6 +26,8 @@ const { values } = parseArgs({
     'value-bytes': { type: 'string', default: '100' },
     'skip-limit': { type: 'boolean', default: false },
     'skip-rss': { type: 'boolean', default: false },
+    /** glibc's MALLOC_ARENA_MAX for the nodes (an experiment: fewer malloc arenas, less RSS). */
+    'malloc-arena-max': { type: 'string' },
   },
 });
 const items = Number(values.items);
@@ -157,8 +159,10 @@ async function rssFigure(): Promise<void> {
   const value = 'v'.repeat(valueBytes);
   const memoryMb = 2048;
   const mc = await startMemcached(memoryMb);
-  const cluster = await ProcessCluster.start(3, ['-m', String(memoryMb), '--fsync', 'never']);
+  const env: Record<string, string> = values['malloc-arena-max'] === undefined ? {} : { MALLOC_ARENA_MAX: values['malloc-arena-max'] };
+  const cluster = await ProcessCluster.start(3, ['-m', String(memoryMb), '--fsync', 'never'], env);
   try {
+    if (env.MALLOC_ARENA_MAX !== undefined) console.log(`nodes run with MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX}`);
     const baseRss = [1, 2, 3].map((id) => rssBytes(cluster.children.get(id)!.pid!));
     const mcMs = await loadAll([mc.port], items, value, 4);
     const clusterMs = await loadAll([1, 2, 3].map((id) => cluster.clientPort(id)), items, value);

@@ -373,7 +373,7 @@ export class ClusterHost {
     this.sendMessages(r.group, rd.messages);
     if (appliedEarly) r.finishPersisted(rd);
     else r.afterPersist(rd, this.runtime.nowMs());
-    const snap = r.maybeSnapshot();
+    const snap = r.maybeSnapshot(this.replicas.size);
     if (snap !== null) this.extraWrites.push(snap);
   }
 

@@ -37,12 +37,12 @@ export interface ReplicaOptions {
   /** Entries kept in memory behind a snapshot for slow followers. */
   snapshotKeepEntries: number;
   /**
-   * Take a snapshot when the in-memory log holds more payload bytes than this (one entry
-   * carries up to entryOpsMax writes, so an entry count alone does not bound memory).
+   * The node's budget of in-memory Raft log payload bytes, shared evenly by its replicas: a
+   * replica takes a snapshot when its log holds more than its share (one entry carries up to
+   * entryOpsMax writes, so an entry count alone does not bound memory), and keeps at most a
+   * quarter of its share behind the snapshot for slow followers.
    */
   logBytesMax: number;
-  /** Payload bytes kept in memory behind a snapshot for slow followers (with snapshotKeepEntries). */
-  snapshotKeepBytes: number;
   /** A proposal not committed after this long is answered with an error. */
   proposalTimeoutMs: number;
   /** Distinct keys remembered for the next bump entry. */
@@ -67,11 +67,11 @@ export interface ReplicaOptions {
 export const defaultReplicaOptions: ReplicaOptions = {
   snapshotEntriesMin: 20_000,
   snapshotKeepEntries: 2_000,
-  // 16 groups per node: at most ~64 MiB of log between snapshots, 16 MiB kept after them.
-  // A group's snapshot (its items, ~150 bytes each) is written each time the log passes
-  // logBytesMax, so write amplification stays about 2x at 1M items per node.
-  logBytesMax: 4 * 1024 * 1024,
-  snapshotKeepBytes: 1024 * 1024,
+  // With 16 groups, a replica snapshots at ~2 MiB of log and keeps 0.5 MiB: bench:memory
+  // (1M items of 100 B) spends ~32 MiB per node on logs instead of up to gigabytes. The
+  // price: a group's snapshot (~150 bytes per item) is written each time its log passes
+  // its share, e.g. 8 MiB every 2 MiB of writes for a group of 60k items.
+  logBytesMax: 32 * 1024 * 1024,
   proposalTimeoutMs: 10_000,
   bumpKeysMax: 65_536,
   entryOpsMax: 1024,
@@ -537,18 +537,20 @@ export class Replica {
   }
 
   /**
-   * A local snapshot when enough entries, or enough log bytes, were applied since the last
-   * one; its durable write. The log is then compacted, keeping at most snapshotKeepEntries
-   * and snapshotKeepBytes behind the snapshot, and the snapshot's data leaves memory.
+   * A local snapshot when enough entries were applied since the last one, or the in-memory
+   * log outgrew this replica's share of logBytesMax (`replicasOnNode` share it); its durable
+   * write. The log is then compacted, keeping at most snapshotKeepEntries and a quarter of
+   * the share behind the snapshot, and the snapshot's data leaves memory.
    */
-  maybeSnapshot(): GroupWrite | null {
+  maybeSnapshot(replicasOnNode: number): GroupWrite | null {
     const applied = this.machine.appliedIndex;
     if (applied <= this.snapshotIndex) return null;
     const byCount = applied - this.snapshotIndex >= this.options.snapshotEntriesMin;
-    if (!byCount && this.storage.logBytes() <= this.options.logBytesMax) return null;
+    const logBytesShare = Math.floor(this.options.logBytesMax / Math.max(1, replicasOnNode));
+    if (!byCount && this.storage.logBytes() <= logBytesShare) return null;
     if (applied > this.storage.lastIndex()) return null;
     const snap = this.storage.createSnapshot(applied, this.confState, this.machine.snapshot());
-    const compactTo = this.compactionPoint(applied);
+    const compactTo = this.compactionPoint(applied, logBytesShare >> 2);
     if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     this.snapshotIndex = applied;
     this.snapshotsTaken++;
@@ -568,9 +570,9 @@ export class Replica {
   /**
    * The index to compact to after a snapshot at `applied`: the entries after it, up to
    * `applied`, stay for slow followers, at most snapshotKeepEntries of them and at most
-   * snapshotKeepBytes of payload (at least none: the result never passes `applied`).
+   * `keepBytes` of payload (at least none: the result never passes `applied`).
    */
-  private compactionPoint(applied: number): number {
+  private compactionPoint(applied: number, keepBytes: number): number {
     const byCount = applied - this.options.snapshotKeepEntries;
     const lo = Math.max(byCount + 1, this.storage.firstIndex());
     if (lo > applied) return byCount;
@@ -578,7 +580,7 @@ export class Replica {
     let bytes = 0;
     for (let i = kept.length - 1; i >= 0; i--) {
       bytes += kept[i]!.data.byteLength;
-      if (bytes > this.options.snapshotKeepBytes) return kept[i]!.index;
+      if (bytes > keepBytes) return kept[i]!.index;
     }
     return byCount;
   }

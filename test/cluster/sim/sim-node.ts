@@ -161,7 +161,6 @@ export class SimNode {
         snapshotEntriesMin: entries,
         snapshotKeepEntries: Math.min(defaultReplicaOptions.snapshotKeepEntries, entries >> 2),
         logBytesMax: w.logBytesMax,
-        snapshotKeepBytes: w.logBytesMax >> 2,
         hostReadIndex: true,
       },
     };
