@@ -28,6 +28,8 @@ const { values } = parseArgs({
     'skip-rss': { type: 'boolean', default: false },
     /** glibc's MALLOC_ARENA_MAX for the nodes (an experiment: fewer malloc arenas, less RSS). */
     'malloc-arena-max': { type: 'string' },
+    /** More environment for the nodes, KEY=VALUE (repeatable): e.g. MALLOC_MMAP_THRESHOLD_=131072. */
+    'node-env': { type: 'string', multiple: true, default: [] },
   },
 });
 const items = Number(values.items);
@@ -39,17 +41,23 @@ function keyOf(i: number): string {
   return `key:${String(i).padStart(10, '0')}`;
 }
 
+/** Sets answered with an error (e.g. a leader change under load) and sent again. */
+let retried = 0;
+
 /**
- * Stores keys [from, to) through one connection, pipelined: `window` sets in flight, each
- * answered STORED (anything else aborts: the figure would be wrong).
+ * Stores keys [from, to) through one connection, pipelined: `window` sets in flight. A set
+ * answered with an error is sent again after the others (replies come in request order,
+ * so the n-th reply answers the n-th set).
  */
 async function load(port: number, from: number, to: number, value: string, window = 512): Promise<void> {
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
-  let acked = from;
-  let sent = from;
+  const queue: number[] = [];
+  for (let i = from; i < to; i++) queue.push(i);
+  const inFlight: number[] = [];
+  let next = 0;
   let pending = '';
-  let fail: Error | null = null;
+  let failure: Error | null = null;
   let wake: (() => void) | null = null;
   socket.setEncoding('latin1');
   socket.on('data', (chunk: string) => {
@@ -58,21 +66,27 @@ async function load(port: number, from: number, to: number, value: string, windo
     while ((at = pending.indexOf('\r\n')) >= 0) {
       const line = pending.slice(0, at);
       pending = pending.slice(at + 2);
-      if (line === 'STORED') acked++;
-      else fail = new Error(`port ${port}: ${line}`);
+      const key = inFlight.shift()!;
+      if (line === 'STORED') continue;
+      if (!line.startsWith('SERVER_ERROR') || retried > 100_000) failure = new Error(`port ${port}: ${line}`);
+      retried++;
+      queue.push(key);
     }
     wake?.();
   });
   socket.on('error', (err) => {
-    fail = err;
+    failure = err;
     wake?.();
   });
-  while (acked < to) {
-    if (fail !== null) throw fail;
-    if (sent < to && sent - acked < window) {
+  while (next < queue.length || inFlight.length > 0) {
+    if (failure !== null) throw failure;
+    if (next < queue.length && inFlight.length < window) {
       let batch = '';
-      const end = Math.min(to, acked + window);
-      for (; sent < end; sent++) batch += `set ${keyOf(sent)} 0 0 ${value.length}\r\n${value}\r\n`;
+      while (next < queue.length && inFlight.length < window) {
+        const key = queue[next++]!;
+        inFlight.push(key);
+        batch += `set ${keyOf(key)} 0 0 ${value.length}\r\n${value}\r\n`;
+      }
       socket.write(batch);
     }
     await new Promise<void>((resolve) => (wake = resolve));
@@ -81,7 +95,7 @@ async function load(port: number, from: number, to: number, value: string, windo
   socket.end();
 }
 
-/** Loads [0, count) over `connections` connections spread over `ports`. */
+/** Loads [0, count) over `connectionsPerPort` connections to each of `ports`; ms taken. */
 async function loadAll(ports: number[], count: number, value: string, connectionsPerPort = 2): Promise<number> {
   const started = Date.now();
   const lanes = ports.flatMap((p) => Array.from({ length: connectionsPerPort }, () => p));
@@ -160,9 +174,10 @@ async function rssFigure(): Promise<void> {
   const memoryMb = 2048;
   const mc = await startMemcached(memoryMb);
   const env: Record<string, string> = values['malloc-arena-max'] === undefined ? {} : { MALLOC_ARENA_MAX: values['malloc-arena-max'] };
+  for (const kv of values['node-env']) env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
   const cluster = await ProcessCluster.start(3, ['-m', String(memoryMb), '--fsync', 'never'], env);
   try {
-    if (env.MALLOC_ARENA_MAX !== undefined) console.log(`nodes run with MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX}`);
+    if (Object.keys(env).length > 0) console.log(`nodes run with ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     const baseRss = [1, 2, 3].map((id) => rssBytes(cluster.children.get(id)!.pid!));
     const mcMs = await loadAll([mc.port], items, value, 4);
     const clusterMs = await loadAll([1, 2, 3].map((id) => cluster.clientPort(id)), items, value);
@@ -171,7 +186,7 @@ async function rssFigure(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5000));
     const mcStats = await stats(mc.port);
     const mcRss = rssBytes(mc.child.pid!);
-    console.log(`${items} items of ${valueBytes} B (keys ${keyOf(0).length} B); loaded: memcached ${(mcMs / 1000).toFixed(1)} s, cluster ${(clusterMs / 1000).toFixed(1)} s`);
+    console.log(`${items} items of ${valueBytes} B (keys ${keyOf(0).length} B); loaded: memcached ${(mcMs / 1000).toFixed(1)} s, cluster ${(clusterMs / 1000).toFixed(1)} s (${retried} sets answered SERVER_ERROR and sent again)`);
     console.log(`memcached 1.6.18: RSS ${fmt(mcRss)}, curr_items ${mcStats.get('curr_items')}, bytes ${fmt(Number(mcStats.get('bytes')))}`);
     let clusterItems = 0;
     for (let id = 1; id <= 3; id++) clusterItems += Number((await stats(cluster.clientPort(id))).get('curr_items'));

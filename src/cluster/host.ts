@@ -373,6 +373,10 @@ export class ClusterHost {
     this.sendMessages(r.group, rd.messages);
     if (appliedEarly) r.finishPersisted(rd);
     else r.afterPersist(rd, this.runtime.nowMs());
+    // One snapshot per flush: groups filling at the same rate cross their log share
+    // together, and sixteen snapshots built at once were a burst of transient memory
+    // (bench:memory); the others take theirs at their next Ready.
+    if (this.extraWrites.some((w) => w.snapshot !== undefined)) return;
     const snap = r.maybeSnapshot(this.replicas.size);
     if (snap !== null) this.extraWrites.push(snap);
   }
