@@ -30,6 +30,7 @@ const enum OpCode {
   Flush = 5,
   Bump = 6,
   Expire = 7,
+  Limit = 8,
 }
 
 const storeModes: StoreMode[] = ['set', 'add', 'replace', 'append', 'prepend', 'cas'];
@@ -65,6 +66,8 @@ function opTuple(op: CacheOp): Field[] {
       return op.atMs === undefined ? [OpCode.Bump, op.keys] : [OpCode.Bump, op.keys, op.atMs];
     case 'expire':
       return [OpCode.Expire, op.scanMax];
+    case 'limit':
+      return [OpCode.Limit, op.memoryBytesMax];
   }
 }
 
@@ -99,6 +102,8 @@ function tupleOp(t: unknown[]): CacheOp {
       return t[2] === undefined || t[2] === null ? { type: 'bump', keys: t[1] as Buffer[] } : { type: 'bump', keys: t[1] as Buffer[], atMs: t[2] as number[] };
     case OpCode.Expire:
       return { type: 'expire', scanMax: t[1] as number };
+    case OpCode.Limit:
+      return { type: 'limit', memoryBytesMax: t[1] as number };
     default:
       assert.fail(`unknown cache op code ${String(t[0])}`);
   }

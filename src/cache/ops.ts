@@ -132,8 +132,18 @@ export interface ExpireOp {
   scanMax: number;
 }
 
+/**
+ * Leader-proposed: the group's memory limit (memcached -m shared over the groups a node
+ * holds, see membership/placement.ts groupMemoryBytes). A log entry, so every replica
+ * changes its limit, and evicts for it, at the same index.
+ */
+export interface LimitOp {
+  type: 'limit';
+  memoryBytesMax: number;
+}
+
 /** Every op the state machine knows. */
-export type CacheOp = GetOp | StoreOp | DeleteOp | ArithOp | TouchOp | FlushOp | BumpOp | ExpireOp;
+export type CacheOp = GetOp | StoreOp | DeleteOp | ArithOp | TouchOp | FlushOp | BumpOp | ExpireOp | LimitOp;
 
 /** The item fields a reply may need, as of this apply. `value` may share memory with the store: do not mutate. */
 export interface ItemView {
@@ -181,6 +191,7 @@ export function opKey(op: CacheOp): Buffer | null {
     case 'flush':
     case 'bump':
     case 'expire':
+    case 'limit':
       return null;
     default:
       return op.key;

@@ -38,7 +38,9 @@
  * Memory. `bytes` counts items like memcached does (56-byte header, key, value, CRLF,
  * flags); after an apply, while bytes > memoryBytesMax, the LRU tail is removed (dead
  * items count as reclaimed, live ones as evictions). A value whose item would exceed
- * itemBytesMax gets SERVER_ERROR object too large for cache.
+ * itemBytesMax gets SERVER_ERROR object too large for cache. The limit starts at the
+ * config's and changes only through a logged `limit` op (the leader proposes the group's
+ * share of its replicas' -m), so it is part of the state: snapshots carry it.
  *
  * Deviations from memcached, on purpose: the LRU is one flat list (memcached's is
  * segmented per slab class); reads bump the LRU through the leader's `bump` op;
@@ -58,6 +60,7 @@ import type {
   FlushOp,
   GetOp,
   ItemView,
+  LimitOp,
   StoreOp,
   TouchOp,
   WinFlag,
@@ -109,6 +112,8 @@ export interface CacheScalars {
   flushSeq: number;
   pendingFlushAtMs: number;
   counters: CacheCounters;
+  /** The memory limit in force (a `limit` op changes it); absent in version-2 snapshots. */
+  memoryBytesMax?: number;
 }
 
 const emptyBuffer = Buffer.alloc(0);
@@ -145,7 +150,8 @@ function freshCounters(): CacheCounters {
 /** The deterministic cache of one group (see the module doc). */
 export class CacheStateMachine {
   private readonly items: ItemTable;
-  private readonly memoryBytesMax: number;
+  /** Changed only by a logged `limit` op (and restore), so equal on every replica at equal index. */
+  private memoryBytesMax: number;
   private readonly itemBytesMax: number;
   private appliedIndexValue = 0;
   /** Index of the entry being applied (CAS base). */
@@ -227,6 +233,7 @@ export class CacheStateMachine {
     this.flushSeq = scalars.flushSeq;
     this.pendingFlushAtMs = scalars.pendingFlushAtMs;
     this.counters = { ...scalars.counters };
+    if (scalars.memoryBytesMax !== undefined) this.memoryBytesMax = scalars.memoryBytesMax;
   }
 
   /** A digest (hex string) of the full logical state, equal on replicas at equal appliedIndex. */
@@ -259,6 +266,7 @@ export class CacheStateMachine {
       flushSeq: this.flushSeq,
       pendingFlushAtMs: this.pendingFlushAtMs,
       counters: this.counters,
+      memoryBytesMax: this.memoryBytesMax,
     };
   }
 
@@ -280,6 +288,8 @@ export class CacheStateMachine {
         return this.applyBump(op, now);
       case 'expire':
         return this.applyExpire(op, now);
+      case 'limit':
+        return this.applyLimit(op);
     }
   }
 
@@ -598,6 +608,13 @@ export class CacheStateMachine {
       slot = newer;
     }
     items.scanCursor = slot;
+    return okResult;
+  }
+
+  /** A new memory limit; apply() then evicts down to it like after any write. */
+  private applyLimit(op: LimitOp): CacheResult {
+    assert(Number.isSafeInteger(op.memoryBytesMax) && op.memoryBytesMax > 0, 'limit op needs a positive byte count');
+    this.memoryBytesMax = op.memoryBytesMax;
     return okResult;
   }
 

@@ -73,12 +73,18 @@ export interface RaftMemoryStorage {
   entries(lo: number, hi: number, maxBytes?: number): Entry[];
   firstIndex(): number;
   lastIndex(): number;
+  /** Term of entry `index` (the compaction point's too). */
+  term(index: number): number;
   snapshot(): Snapshot;
   setHardState(hs: HardState): void;
   append(entries: Entry[]): void;
   applySnapshot(snap: Snapshot): void;
   createSnapshot(index: number, confState: ConfState | undefined, data: Uint8Array): Snapshot;
   compact(index: number): void;
+  /** Payload bytes of the entries held in memory. */
+  logBytes(): number;
+  /** Drops the latest snapshot's data; snapshot() then asks `source` (see raft MemoryStorage). */
+  releaseSnapshotData(source: () => Snapshot): void;
 }
 
 /** One group's persisted changes of a flush, and its durable state on restart: src/storage's own types. */
@@ -124,6 +130,8 @@ export interface CacheFigures {
   totalItems: number;
   bytes: number;
   evictions: number;
+  /** The group's memory limit in force (memcached's limit_maxbytes for this group). */
+  limitBytes: number;
 }
 
 /** Builds the parts of one group replica; node.ts provides the real ones. */

@@ -43,7 +43,7 @@ export function realGroupFactory(nodeId: NodeId, readMode: 'read-index' | 'lease
     newCache: (memoryBytesMax: number): CacheMachine => new CacheStateMachine({ memoryBytesMax, itemBytesMax: itemBytesMax + 1024 }),
     cacheFigures: (cache) => {
       const s = (cache as CacheStateMachine).stats();
-      return { currItems: s.curr_items, totalItems: s.total_items, bytes: s.bytes, evictions: s.evictions };
+      return { currItems: s.curr_items, totalItems: s.total_items, bytes: s.bytes, evictions: s.evictions, limitBytes: s.limit_maxbytes };
     },
     encodeEntry: (nowMs: number, ops: CacheOp[]) => encodeEntry({ nowMs, ops }),
     decodeEntry: (data: Uint8Array) => decodeEntry(data),

@@ -5,7 +5,7 @@
  * that waited too long. Every interval is a multiple of the tick; nothing here keeps its
  * own timer.
  */
-import { initialPlacement, memoryBytesPerGroup, type MetaCommand } from '../membership/index.js';
+import { groupMemoryBytes, initialPlacement, memoryBytesPerGroup, type MetaCommand } from '../membership/index.js';
 import type { NodeId } from '../raft/types.js';
 import type { RaftStatusView } from './contracts.js';
 import { metaGroupId } from './forwarder.js';
@@ -41,6 +41,7 @@ export class Housekeeping {
     if (this.due(metaDutiesIntervalMs)) {
       this.metaDuties();
       if (this.host.meta.view.bootstrapped) this.host.destroyUnplaced();
+      if (this.host.meta.view.bootstrapped) this.proposeLimits();
       this.host.saveHardStates();
     }
     if (this.due(expireWaitingIntervalMs)) {
@@ -64,6 +65,22 @@ export class Housekeeping {
       // An empty cache has nothing to expire: idle groups add nothing to their logs.
       if (!r.isLeader || r.cacheMachine === null || (this.host.figuresOf(r)?.currItems ?? 0) === 0) continue;
       r.queueHousekeeping({ type: 'expire', scanMax: this.host.config.expireScanMax });
+    }
+  }
+
+  /**
+   * Memory limits: a leader whose group's limit differs from its fair share of -m on the
+   * nodes holding it (groupMemoryBytes, a pure function of the meta view) proposes the
+   * share as a `limit` entry, so every replica changes limit at the same log index. Until
+   * it applies, the proposal repeats each round (the op is idempotent).
+   */
+  private proposeLimits(): void {
+    const view = this.host.meta.view;
+    for (const r of this.host.replicas.values()) {
+      if (!r.isLeader || r.cacheMachine === null) continue;
+      const target = groupMemoryBytes(view, r.group);
+      if (this.host.figuresOf(r)?.limitBytes === target) continue;
+      r.queueHousekeeping({ type: 'limit', memoryBytesMax: target });
     }
   }
 
@@ -124,10 +141,11 @@ export class Housekeeping {
     // Registered once per start even when our view says so already: that view may be from
     // before this node was removed (it then gets no newer meta entries), and the meta
     // leader's refusal is how the node learns it (node-removal.ts).
-    const current = me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress && (me.zone ?? '') === zone;
+    const current =
+      me.state === 'up' && me.peer === c.peerAddress && me.client === c.clientAddress && me.admin === c.adminAddress && (me.zone ?? '') === zone && me.memoryBytes === c.memoryBytes;
     if (current && this.registeredOnce) return;
     this.registerInFlight = true;
-    const cmd: MetaCommand = { type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress };
+    const cmd: MetaCommand = { type: 'register', id: c.nodeId, peer: c.peerAddress, client: c.clientAddress, admin: c.adminAddress, memoryBytes: c.memoryBytes };
     if (zone !== '') cmd.zone = zone;
     void host.proposeMeta(cmd).then((res) => {
       this.registerInFlight = false;

@@ -35,17 +35,19 @@ export class Histogram {
     return Infinity;
   }
 
-  /** Lines of the exposition format for metric `name`. */
-  render(name: string, help: string): string[] {
+  /** Lines of the exposition format for metric `name`; `labels` (e.g. `node="1"`) go on every series. */
+  render(name: string, help: string, labels = ''): string[] {
     const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+    const prefix = labels === '' ? '' : `${labels},`;
+    const plain = labels === '' ? '' : `{${labels}}`;
     let cumulative = 0;
     for (let i = 0; i < this.bounds.length; i++) {
       cumulative += this.counts[i]!;
-      lines.push(`${name}_bucket{le="${this.bounds[i]}"} ${cumulative}`);
+      lines.push(`${name}_bucket{${prefix}le="${this.bounds[i]}"} ${cumulative}`);
     }
-    lines.push(`${name}_bucket{le="+Inf"} ${this.count}`);
-    lines.push(`${name}_sum ${this.sum}`);
-    lines.push(`${name}_count ${this.count}`);
+    lines.push(`${name}_bucket{${prefix}le="+Inf"} ${this.count}`);
+    lines.push(`${name}_sum${plain} ${this.sum}`);
+    lines.push(`${name}_count${plain} ${this.count}`);
     return lines;
   }
 }
@@ -72,6 +74,42 @@ export class HostMetrics {
     /** Requests other nodes forwarded to this node. */
     served: 0,
   };
+  /** Snapshots this node sent and received (InstallSnapshot), and their data bytes. */
+  readonly snapshots = {
+    sent: 0,
+    sentBytes: 0,
+    received: 0,
+  };
+  /** Snapshot bytes sent to the target of a move in flight: the data a move carried. */
+  bytesMoved = 0;
+  /** Moves this node (as the meta leader) started, finished and aborted (see rebalancer.ts). */
+  readonly moves = {
+    started: 0,
+    done: 0,
+    aborted: 0,
+  };
+  /** Counters of replicas destroyed here (moved away), so node totals never go down. */
+  readonly retired: ReplicaCounters = { elections: 0, leaderChanges: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+
+  /** Keeps a destroyed replica's counters in the node totals. */
+  retire(r: ReplicaCounters): void {
+    this.retired.elections += r.elections;
+    this.retired.leaderChanges += r.leaderChanges;
+    this.retired.snapshotsTaken += r.snapshotsTaken;
+    this.retired.snapshotsInstalled += r.snapshotsInstalled;
+  }
+}
+
+/** The event counters each replica keeps. */
+export interface ReplicaCounters {
+  /** Elections this replica saw (each new term it entered is one). */
+  elections: number;
+  /** Times this replica learned of a new leader of its group. */
+  leaderChanges: number;
+  /** Snapshots taken locally (log compaction). */
+  snapshotsTaken: number;
+  /** Snapshots installed from the leader (applied). */
+  snapshotsInstalled: number;
 }
 
 /** One gauge or counter with optional labels, in exposition format. */

@@ -249,6 +249,7 @@ export class Rebalancer {
     const now = this.host.runtime.monoMs();
     const suppressed = this.moveLog.admit(moveKey(move), now);
     if (suppressed !== null) this.host.logger.info({ move, ...(suppressed > 0 ? { suppressed } : {}) }, 'planned move');
+    if (move.kind !== 'transfer-leader') this.host.metrics.moves.started++;
     switch (move.kind) {
       case 'move':
         await this.host.proposeMeta({ type: 'move-start', group: move.group, from: move.from, to: move.to });
@@ -294,6 +295,7 @@ export class Rebalancer {
   private async rollback(m: MetaMove, conf: GroupConf, candidates: NodeId[]): Promise<void> {
     if (conf.learners.includes(m.to)) return this.cc(m.group, ConfChangeType.RemoveNode, m.to, candidates);
     this.host.logger.warn({ move: m }, 'move rolled back: target gone');
+    this.host.metrics.moves.aborted++;
     await this.host.proposeMeta({ type: 'move-abort', group: m.group });
   }
 
@@ -308,6 +310,7 @@ export class Rebalancer {
       return this.cc(m.group, ConfChangeType.RemoveNode, from, candidates);
     }
     this.host.logger.info({ move: m }, 'move done');
+    this.host.metrics.moves.done++;
     await this.host.proposeMeta({ type: 'move-done', group: m.group, from: m.from, to: m.to });
   }
 

@@ -14,6 +14,7 @@ import assert from 'node:assert';
 import type { CacheOp, CacheResult, GetOp } from '../cache/ops.js';
 import { FetchMarks } from '../cache/fetch-marks.js';
 import { opMutates } from '../cache/ops.js';
+import { SnapshotTemporarilyUnavailableError } from '../raft/errors.js';
 import { EntryType, type ConfState, type GroupId, type HardState, type NodeId, type Snapshot } from '../raft/types.js';
 import type { GroupFactory, GroupWrite, RaftMemoryStorage, RaftNode, RaftReady, RaftRole } from './contracts.js';
 import { OutcomeUnknownError, type ClusterError } from './errors.js';
@@ -36,6 +37,13 @@ export interface ReplicaOptions {
   snapshotEntriesMin: number;
   /** Entries kept in memory behind a snapshot for slow followers. */
   snapshotKeepEntries: number;
+  /**
+   * The node's budget of in-memory Raft log payload bytes, shared evenly by its replicas: a
+   * replica takes a snapshot when its log holds more than its share (one entry carries up to
+   * entryOpsMax writes, so an entry count alone does not bound memory), and keeps at most a
+   * quarter of its share behind the snapshot for slow followers.
+   */
+  logBytesMax: number;
   /** A proposal not committed after this long is answered with an error. */
   proposalTimeoutMs: number;
   /** Distinct keys remembered for the next bump entry. */
@@ -60,6 +68,11 @@ export interface ReplicaOptions {
 export const defaultReplicaOptions: ReplicaOptions = {
   snapshotEntriesMin: 20_000,
   snapshotKeepEntries: 2_000,
+  // With 16 groups, a replica snapshots at ~2 MiB of log and keeps 0.5 MiB: bench:memory
+  // (1M items of 100 B) spends ~32 MiB per node on logs instead of up to gigabytes. The
+  // price: a group's snapshot (~150 bytes per item) is written each time its log passes
+  // its share, e.g. 8 MiB every 2 MiB of writes for a group of 60k items.
+  logBytesMax: 32 * 1024 * 1024,
   proposalTimeoutMs: 10_000,
   bumpKeysMax: 65_536,
   entryOpsMax: 1024,
@@ -201,6 +214,10 @@ export class Replica {
   /** Snapshots taken locally / installed from the leader. */
   snapshotsTaken = 0;
   snapshotsInstalled = 0;
+  /** Elections this replica saw: the terms it entered since it started. */
+  elections = 0;
+  /** Times it learned of a new leader. */
+  leaderChanges = 0;
   /** Histogram hook: ms from proposal to answer. */
   onProposalLatency: ((ms: number) => void) | null = null;
   /** Called after a committed entry of the meta group was applied (the host reacts). */
@@ -228,6 +245,7 @@ export class Replica {
     this.lead = st.lead;
     this.confState = st.confState;
     this.marks = new FetchMarks(options.bumpKeysMax);
+    if (this.snapshotIndex > 0) this.releaseSnapshot();
   }
 
   /** True while this replica leads its group. */
@@ -476,7 +494,11 @@ export class Replica {
   /** Takes the Ready; returns its durable part, or null when nothing needs persisting. */
   collect(): { rd: RaftReady; write: GroupWrite | null } {
     const rd = this.raft.ready();
-    if (rd.hardState !== undefined) this.term = rd.hardState.term;
+    if (rd.hardState !== undefined) {
+      // Every new term is one election (started here or by another replica).
+      if (rd.hardState.term > this.term) this.elections += rd.hardState.term - this.term;
+      this.term = rd.hardState.term;
+    }
     if (this.proposed.size > 0) this.noteProposalIndexes(rd);
     if (!rd.mustSync) {
       // Only the commit index changed: Raft does not need it durable (a restarted node
@@ -546,21 +568,71 @@ export class Replica {
     this.raft.advance(rd);
   }
 
-  /** A local snapshot when enough entries were applied since the last one; its durable write. */
-  maybeSnapshot(): GroupWrite | null {
+  /**
+   * A local snapshot when enough entries were applied since the last one, or the in-memory
+   * log outgrew this replica's share of logBytesMax (`replicasOnNode` share it); its durable
+   * write. The log is then compacted, keeping at most snapshotKeepEntries and a quarter of
+   * the share behind the snapshot, and the snapshot's data leaves memory.
+   */
+  maybeSnapshot(replicasOnNode: number): GroupWrite | null {
     const applied = this.machine.appliedIndex;
-    if (applied - this.snapshotIndex < this.options.snapshotEntriesMin) return null;
+    if (applied <= this.snapshotIndex) return null;
+    const byCount = applied - this.snapshotIndex >= this.options.snapshotEntriesMin;
+    const logBytesShare = Math.floor(this.options.logBytesMax / Math.max(1, replicasOnNode));
+    if (!byCount && this.storage.logBytes() <= logBytesShare) return null;
     if (applied > this.storage.lastIndex()) return null;
     const snap = this.storage.createSnapshot(applied, this.confState, this.machine.snapshot());
-    const compactTo = applied - this.options.snapshotKeepEntries;
+    const compactTo = this.compactionPoint(applied, logBytesShare >> 2);
     if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     this.snapshotIndex = applied;
     this.snapshotsTaken++;
+    this.releaseSnapshot();
     // The stored commit index must not fall behind the snapshot (restart needs commit >= it).
     const write: GroupWrite = { group: this.group, snapshot: snap };
     if (this.unsavedHardState !== null) write.hardState = this.unsavedHardState;
     this.unsavedHardState = null;
     return write;
+  }
+
+  /** Bytes of the in-memory log (for metrics). */
+  get logBytes(): number {
+    return this.storage.logBytes();
+  }
+
+  /**
+   * The index to compact to after a snapshot at `applied`: the entries after it, up to
+   * `applied`, stay for slow followers, at most snapshotKeepEntries of them and at most
+   * `keepBytes` of payload (at least none: the result never passes `applied`).
+   */
+  private compactionPoint(applied: number, keepBytes: number): number {
+    const byCount = applied - this.options.snapshotKeepEntries;
+    const lo = Math.max(byCount + 1, this.storage.firstIndex());
+    if (lo > applied) return byCount;
+    const kept = this.storage.entries(lo, applied + 1);
+    let bytes = 0;
+    for (let i = kept.length - 1; i >= 0; i--) {
+      bytes += kept[i]!.data.byteLength;
+      if (bytes > keepBytes) return kept[i]!.index;
+    }
+    return byCount;
+  }
+
+  /**
+   * Drops the latest snapshot's data from memory: it is durable in the log store, and a
+   * follower that needs one is sent a fresh snapshot of the state at the applied index.
+   */
+  private releaseSnapshot(): void {
+    this.storage.releaseSnapshotData(() => this.currentSnapshot());
+  }
+
+  /** A snapshot of the machine now: at the applied index, which must be in the in-memory log. */
+  private currentSnapshot(): Snapshot {
+    const applied = this.machine.appliedIndex;
+    // Applied early (before its entry reached the in-memory log): its term is unknown yet.
+    if (applied > this.storage.lastIndex()) throw new SnapshotTemporarilyUnavailableError();
+    assert(applied >= this.storage.firstIndex() - 1, `group ${this.group}: applied ${applied} behind the compaction point`);
+    const confState = this.confState ?? this.storage.initialState().confState;
+    return { meta: { index: applied, term: this.storage.term(applied), confState }, data: this.machine.snapshot() };
   }
 
   /** Fails work that waited too long (a lost leadership, a partition); `nowMs` is monotonic. */
@@ -817,6 +889,7 @@ export class Replica {
     this.confState = snap.meta.confState;
     this.snapshotIndex = snap.meta.index;
     this.appliedTerm = snap.meta.term;
+    this.releaseSnapshot();
     for (const [index, p] of this.pending) {
       if (index > snap.meta.index) continue;
       this.pending.delete(index);
@@ -829,6 +902,7 @@ export class Replica {
   private changeSoftState(role: RaftRole, lead: NodeId): void {
     const wasLeader = this.isLeader;
     const learned = lead !== 0 && lead !== this.lead;
+    if (learned) this.leaderChanges++;
     this.role = role;
     this.lead = lead;
     if (learned && this.onLeaderKnown !== null) this.onLeaderKnown(lead);

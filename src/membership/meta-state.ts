@@ -34,6 +34,8 @@ export interface MetaNode {
   state: NodeState;
   /** `--zone` as registered; absent: the node is a zone of its own (planner-zones.ts). */
   zone?: string;
+  /** The node's -m in bytes, as it registered it (absent before it registers). */
+  memoryBytes?: number;
 }
 
 /** A data group: an inclusive hash range and the nodes holding its replicas. */
@@ -81,7 +83,7 @@ export interface MetaView {
 /** An entry of the meta log. */
 export type MetaCommand =
   | { type: 'bootstrap'; config: MetaConfig; nodes: Array<{ id: NodeId; peer: string }>; groups: MetaGroup[] }
-  | { type: 'register'; id: NodeId; peer: string; client: string; admin: string; zone?: string }
+  | { type: 'register'; id: NodeId; peer: string; client: string; admin: string; zone?: string; memoryBytes?: number }
   | { type: 'node-state'; id: NodeId; state: NodeState }
   | { type: 'join'; id: NodeId; peer: string }
   | { type: 'move-start'; group: number; from: NodeId; to: NodeId }
@@ -265,6 +267,7 @@ export class MetaStateMachine {
     node.admin = cmd.admin;
     if (cmd.zone !== undefined && cmd.zone !== '') node.zone = cmd.zone;
     else delete node.zone;
+    if (cmd.memoryBytes !== undefined) node.memoryBytes = cmd.memoryBytes;
     if (node.state === 'joining' || node.state === 'dead') node.state = 'up';
     return { ok: true };
   }

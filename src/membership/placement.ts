@@ -36,11 +36,50 @@ export function metaMembers(nodeIds: readonly NodeId[]): { voters: NodeId[]; lea
 }
 
 /**
- * Memory per group replica such that a node holding its fair share of replicas uses about
- * `nodeMemoryBytes` in total. Every replica of a group must use the same limit, or
- * eviction (and so the state) would differ between replicas.
+ * The starting memory limit of a group replica, fixed in the meta config at bootstrap:
+ * memcached's -m shared over the most replicas a first node holds (no floor: the node's
+ * items never exceed -m). Every replica of a group must use the same limit, or eviction
+ * (and so the state) would differ between replicas; groupMemoryBytes then adapts it.
  */
 export function memoryBytesPerGroup(nodeMemoryBytes: number, nodes: number, groups: number, replicas: number): number {
-  const replicasPerNode = (groups * Math.min(replicas, nodes)) / nodes;
-  return Math.max(1024 * 1024, Math.floor(nodeMemoryBytes / Math.max(1, replicasPerNode)));
+  const replicasPerNode = Math.ceil((groups * Math.min(replicas, nodes)) / Math.max(1, nodes));
+  return Math.max(1, Math.floor(nodeMemoryBytes / Math.max(1, replicasPerNode)));
+}
+
+/** What groupMemoryBytes reads of the meta view. */
+export interface MemoryShareView {
+  config: { memoryBytesPerGroup: number };
+  nodes: ReadonlyArray<{ id: NodeId; memoryBytes?: number }>;
+  groups: ReadonlyArray<{ id: number; replicas: readonly NodeId[] }>;
+  moves: ReadonlyArray<{ group: number; to: NodeId }>;
+}
+
+/**
+ * The memory limit group `group` should have now: for each node holding one of its
+ * replicas (or receiving one in a move), that node's -m divided by the number of group
+ * replicas it holds; the smallest of these. So on every node the limits of the groups it
+ * holds add up to at most its -m, whatever the number of groups, and every replica of a
+ * group gets the same figure (it is a pure function of the replicated meta view). The
+ * group's leader proposes it as a `limit` entry of the group's own log, so replicas change
+ * their limit at the same index. A node that has not registered its -m counts with the
+ * bootstrap share. Worked example: -m 64 MiB on 3 nodes, 16 groups, 3 replicas: each node
+ * holds 16 replicas, 4 MiB each; a fourth node joins and the 48 replicas spread 12 per
+ * node: 5.33 MiB each.
+ */
+export function groupMemoryBytes(view: MemoryShareView, group: number): number {
+  const held = new Map<NodeId, number>();
+  const holders = new Set<NodeId>();
+  const note = (g: number, id: NodeId): void => {
+    held.set(id, (held.get(id) ?? 0) + 1);
+    if (g === group) holders.add(id);
+  };
+  for (const g of view.groups) for (const id of g.replicas) note(g.id, id);
+  for (const m of view.moves) if (m.to !== 0) note(m.group, m.to);
+  let share = Infinity;
+  for (const id of holders) {
+    const memoryBytes = view.nodes.find((n) => n.id === id)?.memoryBytes;
+    const nodeShare = memoryBytes === undefined ? view.config.memoryBytesPerGroup : Math.floor(memoryBytes / held.get(id)!);
+    share = Math.min(share, nodeShare);
+  }
+  return share === Infinity ? view.config.memoryBytesPerGroup : Math.max(1, share);
 }

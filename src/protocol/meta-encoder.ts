@@ -4,7 +4,7 @@
  * against memcached 1.6.18 (e.g. a miss echoes only O and k: `EN kmiss O5`; ms failure
  * codes carry `c0`).
  */
-import type { CacheResult } from '../cache/ops.js';
+import { opKey, type CacheResult } from '../cache/ops.js';
 import { itemBytes } from '../cache/item-table.js';
 import { MetaCmd, type MetaFormat } from './formats.js';
 import { R } from './replies.js';
@@ -20,7 +20,7 @@ export function encodeMetaReply(request: Exclude<Request, { kind: 'error' }>, fo
     return errorLine('SERVER_ERROR', 'unexpected answer');
   }
   const op = request.ops[0]!;
-  const key = op.type === 'flush' || op.type === 'bump' || op.type === 'expire' ? R.EMPTY : op.key;
+  const key = opKey(op) ?? R.EMPTY;
   const r = answer.results[0]!;
   if (r.kind === 'client_error') return errorLine('CLIENT_ERROR', r.message);
   if (r.kind === 'server_error') return errorLine('SERVER_ERROR', r.message);

@@ -4,11 +4,28 @@
  * read its log synchronously. Entries live in an array after the compaction point
  * (`baseIndex`, whose term is kept): `ents[i]` has index `baseIndex + 1 + i`. The latest
  * snapshot is kept separately, for followers that fall behind the compaction point.
+ *
+ * Memory: `logBytes()` is the payload bytes of the entries held, so the host can snapshot
+ * and compact by bytes as well as by entry count; `releaseSnapshotData(source)` drops the
+ * latest snapshot's data (the host keeps it durable elsewhere) and makes snapshot() ask
+ * `source` for a current one instead (raft-rs lets storage build snapshots on request
+ * too), so a node does not hold a second copy of every group's state in memory.
  */
 import assert from 'node:assert';
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from './types.js';
 import { CompactedError, SnapOutOfDateError, UnavailableError } from './errors.js';
 import { emptyConfState, emptyHardState, sliceLimited } from './util.js';
+
+/**
+ * Whether `data` is the whole of its ArrayBuffer. A payload that is a view into a larger
+ * buffer (a received frame's socket chunk, an encoder's pool) would keep all of that
+ * buffer alive as long as the entry is in the log; such payloads are stored as copies, so
+ * the log's memory is its payload bytes. Measured (bench:memory, 100k items): the nodes'
+ * arrayBuffers were 4x the log's payload bytes before.
+ */
+function ownsItsBuffer(data: Uint8Array): boolean {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+}
 
 /** In-memory RaftStorage; see the module doc. */
 export class MemoryStorage implements RaftStorage {
@@ -17,6 +34,10 @@ export class MemoryStorage implements RaftStorage {
   private baseIndex = 0;
   private baseTerm = 0;
   private ents: Entry[] = [];
+  /** Payload bytes of `ents`. */
+  private entsBytes = 0;
+  /** Builds a current snapshot once the latest one's data was released; null = use `snap`. */
+  private snapSource: (() => Snapshot) | null = null;
 
   initialState(): { hardState: HardState; confState: ConfState } {
     return { hardState: { ...this.hardState }, confState: this.snap.meta.confState };
@@ -52,7 +73,22 @@ export class MemoryStorage implements RaftStorage {
   }
 
   snapshot(): Snapshot {
-    return this.snap;
+    return this.snapSource === null ? this.snap : this.snapSource();
+  }
+
+  /** Payload bytes of the entries held (after the compaction point). */
+  logBytes(): number {
+    return this.entsBytes;
+  }
+
+  /**
+   * Drops the latest snapshot's data, keeping its metadata (index, term, membership);
+   * snapshot() then returns `source()`: a snapshot at least as new, which may throw
+   * SnapshotTemporarilyUnavailableError. A new snapshot (created or applied) ends this.
+   */
+  releaseSnapshotData(source: () => Snapshot): void {
+    this.snap = { meta: this.snap.meta, data: new Uint8Array(0) };
+    this.snapSource = source;
   }
 
   /** Replaces the log and state with a snapshot (a follower installing the leader's snapshot). */
@@ -61,9 +97,11 @@ export class MemoryStorage implements RaftStorage {
       throw new SnapOutOfDateError(snap.meta.index);
     }
     this.snap = snap;
+    this.snapSource = null;
     this.baseIndex = snap.meta.index;
     this.baseTerm = snap.meta.term;
     this.ents = [];
+    this.entsBytes = 0;
   }
 
   /**
@@ -75,6 +113,7 @@ export class MemoryStorage implements RaftStorage {
     assert(index <= this.lastIndex(), `createSnapshot: index ${index} > last index ${this.lastIndex()}`);
     const meta = { index, term: this.term(index), confState: confState ?? this.snap.meta.confState };
     this.snap = { meta, data };
+    this.snapSource = null;
     return this.snap;
   }
 
@@ -87,7 +126,9 @@ export class MemoryStorage implements RaftStorage {
     if (index <= this.baseIndex) throw new CompactedError(index);
     assert(index <= this.lastIndex(), `compact: index ${index} > last index ${this.lastIndex()}`);
     const term = this.term(index);
-    this.ents = this.ents.slice(index - this.baseIndex);
+    const dropped = index - this.baseIndex;
+    for (let i = 0; i < dropped; i++) this.entsBytes -= this.ents[i]!.data.byteLength;
+    this.ents = this.ents.slice(dropped);
     this.baseIndex = index;
     this.baseTerm = term;
   }
@@ -105,7 +146,13 @@ export class MemoryStorage implements RaftStorage {
     const start = entries[from]!.index;
     assert(start <= this.lastIndex() + 1, `append: gap, last ${this.lastIndex()}, appending ${start}`);
     const keep = start - first;
+    for (let i = keep; i < this.ents.length; i++) this.entsBytes -= this.ents[i]!.data.byteLength;
     if (keep < this.ents.length) this.ents.length = keep;
-    for (let i = from; i < entries.length; i++) this.ents.push(entries[i]!);
+    for (let i = from; i < entries.length; i++) {
+      const e = entries[i]!;
+      // new Uint8Array(view) copies (Buffer#slice would not: it returns a view).
+      this.ents.push(ownsItsBuffer(e.data) ? e : { ...e, data: new Uint8Array(e.data) });
+      this.entsBytes += e.data.byteLength;
+    }
   }
 }

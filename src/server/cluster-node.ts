@@ -24,6 +24,7 @@ import type { HostPort, ServeConfig } from './config.js';
 import { readiness } from './health.js';
 import { UsageError } from './config.js';
 import type { Executor, ExecuteCallback } from './executor.js';
+import type { ServerCounters } from './server-stats.js';
 
 function parseAddress(s: string): { host: string; port: number } {
   const at = s.lastIndexOf(':');
@@ -82,7 +83,7 @@ export interface ClusterNode extends Executor {
 }
 
 /** Opens storage, starts transport, host and admin listener; returns the node's executor. */
-export async function startClusterNode(config: ServeConfig, log: Logger): Promise<ClusterNode> {
+export async function startClusterNode(config: ServeConfig, log: Logger, connections?: ServerCounters): Promise<ClusterNode> {
   const c = config.cluster;
   const nodeId = nodeIdOf(c.id, '--id');
   const me = c.initialCluster.find((m) => Number(m.id) === nodeId);
@@ -144,7 +145,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger): Promis
           {
             status: (withDigest) => statusJson(host, withDigest),
             readiness: () => readiness(host),
-            metrics: () => metricsText(host, executor.counters, traffic()),
+            metrics: () => metricsText(host, executor.counters, traffic(), connections),
             blockPeers: (peers) => host.blockPeers(peers),
             setClock: (offsetMs, strobeMs) => setClockOffset(offsetMs, strobeMs),
             ctl: (op, node, peer) => rebalancer.ctl(op, node, peer),

@@ -4,6 +4,8 @@
  */
 import type { ClusterHost } from '../cluster/host.js';
 import { metricLines } from '../cluster/metrics.js';
+import { connectionLines, eventLines } from './node-metrics.js';
+import type { ServerCounters } from './server-stats.js';
 import type { Replica } from '../cluster/replica.js';
 import type { OpCounters } from './op-counters.js';
 
@@ -19,6 +21,8 @@ export interface GroupStatus {
   lastIndex: number;
   items: number;
   bytes: number;
+  /** The group's memory limit (its share of -m, see membership groupMemoryBytes). */
+  limitBytes: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
   /** State digest at `applied` (only when asked for: it walks the whole state). */
@@ -39,6 +43,7 @@ function groupStatus(host: ClusterHost, r: Replica, withDigest: boolean): GroupS
     lastIndex: r.storage.lastIndex(),
     items: figures?.currItems ?? 0,
     bytes: figures?.bytes ?? 0,
+    limitBytes: figures?.limitBytes ?? 0,
     snapshotsTaken: r.snapshotsTaken,
     snapshotsInstalled: r.snapshotsInstalled,
   };
@@ -162,9 +167,9 @@ export function raftStats(host: ClusterHost, traffic?: PeerTraffic): Array<[stri
 const roleCodes: Record<string, number> = { follower: 0, precandidate: 1, candidate: 2, leader: 3 };
 
 /** The /metrics document (Prometheus text format). */
-export function metricsText(host: ClusterHost, counters: OpCounters | null, traffic?: PeerTraffic): string {
+export function metricsText(host: ClusterHost, counters: OpCounters | null, traffic?: PeerTraffic, connections?: ServerCounters): string {
   const node = `node="${host.config.nodeId}"`;
-  const lines: string[] = [];
+  const lines: string[] = connectionLines(node, connections);
   if (counters !== null) {
     const c = counters;
     lines.push(...metricLines('memraft_cmd_total', 'counter', 'Client commands by kind.', [
@@ -201,7 +206,8 @@ export function metricsText(host: ClusterHost, counters: OpCounters | null, traf
     lines.push(...metricLines('memraft_peer_messages_sent_total', 'counter', 'Messages to peers (many per frame).', [[`{${node}}`, traffic.messagesSent]]));
     lines.push(...metricLines('memraft_peer_bytes_sent_total', 'counter', 'Bytes of frames to peers.', [[`{${node}}`, traffic.bytesSent]]));
   }
-  lines.push(...host.metrics.proposalSeconds.render('memraft_proposal_seconds', 'Proposal to committed result, at the leader.'));
-  lines.push(...host.metrics.fsyncSeconds.render('memraft_fsync_seconds', 'Durable log write per flush (all groups).'));
+  lines.push(...eventLines(host, node));
+  lines.push(...host.metrics.proposalSeconds.render('memraft_proposal_seconds', 'Proposal to committed result, at the leader.', node));
+  lines.push(...host.metrics.fsyncSeconds.render('memraft_fsync_seconds', 'Durable log write per flush (all groups).', node));
   return lines.join('\n') + '\n';
 }

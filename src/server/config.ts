@@ -50,6 +50,8 @@ export interface ServeConfig {
   /** `-c`: simultaneous client connections; more get `ERROR Too many open connections`. */
   connectionsMax: number;
   logLevel: LogLevel;
+  /** `--log-format`: pino JSON lines (default, for collectors) or human lines (see log-format.ts). */
+  logFormat: 'json' | 'pretty';
   /** Where node state lives (the Raft logs and snapshots in LevelDB). */
   dataDir: string;
   /**
@@ -136,6 +138,7 @@ export const serveUsage = `Usage: memraft serve [options]
   -c, --max-connections N   max simultaneous client connections (default 1024)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent (default info)
   -v, -vv, -vvv             memcached's verbosity: --log-level info, debug, trace
+  --log-format FORMAT       json (default: one JSON object a line) or pretty (human lines)
   --data-dir DIR            node state directory (default ./memraft-data)
   --standalone              no Raft, nothing on disk: a plain memcached replacement
 
@@ -205,6 +208,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'item-size-max', short: 'I', kind: 'string' },
   { long: 'max-connections', short: 'c', kind: 'string' },
   { long: 'log-level', kind: 'string' },
+  { long: 'log-format', kind: 'string' },
   { long: 'verbose', short: 'v', kind: 'verbosity' },
   { long: 'threads', short: 't', kind: 'string' },
   { long: 'udp-port', short: 'U', kind: 'string' },
@@ -349,6 +353,7 @@ function buildConfig(raw: RawFlags): ServeConfig {
     itemBytesMax,
     connectionsMax: parseIntFlag(raw, 'max-connections', 1024, 1, 1_000_000),
     logLevel: parseChoice(raw, 'log-level', logLevels, 'info') as LogLevel,
+    logFormat: parseChoice(raw, 'log-format', ['json', 'pretty'], 'json') as 'json' | 'pretty',
     dataDir: raw.get('data-dir') ?? './memraft-data',
     standalone: raw.has('standalone'),
     cluster: withEmbeddedDefault(withPodIdentity(buildClusterFlags(raw), podFlags(raw)), raw),

@@ -53,6 +53,7 @@ export class OpCounters {
         return;
       case 'bump':
       case 'expire':
+      case 'limit':
         // Internal entries, not client commands.
         return;
     }

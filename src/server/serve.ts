@@ -14,13 +14,16 @@ import { isClusterConfig } from './config.js';
 import type { ServeConfig } from './config.js';
 import type { Executor } from './executor.js';
 import { createLocalExecutor } from './local-node.js';
+import { prettyDestination } from './log-format.js';
 import { protocolCodec } from './protocol-codec.js';
 import { MemraftServer } from './server.js';
+import { ServerCounters } from './server-stats.js';
 import { wireVersion } from './version.js';
 
 /** Runs a node until a shutdown signal; resolves once it has shut down. */
 export async function runServe(config: ServeConfig): Promise<void> {
-  const log = pino({ level: config.logLevel, base: { pid: process.pid } });
+  const options = { level: config.logLevel, base: { pid: process.pid } };
+  const log = config.logFormat === 'pretty' ? pino(options, prettyDestination()) : pino(options);
   const server = await startServer(config, log);
   const onHangup = (): void => server.reload();
   const { tls, authFile } = config.clientSecurity;
@@ -42,7 +45,9 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
   // Read before anything starts: a missing file is a startup error, not a half-started node.
   const credentials = authFile === null ? null : Credentials.load(authFile);
   if (tls !== null) checkTlsFiles(tls);
-  const executor = await createExecutor(config, protocolLimits, log);
+  // One set of connection counters for `stats` and the admin /metrics.
+  const counters = new ServerCounters();
+  const executor = await createExecutor(config, protocolLimits, log, counters);
   const server = new MemraftServer({
     listen: config.listen,
     connectionsMax: config.connectionsMax,
@@ -54,6 +59,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
     memoryBytesMax: config.memoryMb * 1024 * 1024,
     tls,
     credentials,
+    counters,
   });
   const address = await server.start().catch(async (err: unknown) => {
     await executor.close(); // a cluster node's timers and sockets would keep the process alive
@@ -64,9 +70,9 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
   return server;
 }
 
-async function createExecutor(config: ServeConfig, protocolLimits: ProtocolLimits, log: Logger): Promise<Executor> {
+async function createExecutor(config: ServeConfig, protocolLimits: ProtocolLimits, log: Logger, counters: ServerCounters): Promise<Executor> {
   // Cluster flags: this process is a node of a Raft cluster (src/cluster/node.ts).
-  if (isClusterConfig(config)) return startClusterNode(config, log);
+  if (isClusterConfig(config)) return startClusterNode(config, log, counters);
   return createLocalExecutor(config.memoryMb * 1024 * 1024, protocolLimits.itemBytesMax);
 }
 

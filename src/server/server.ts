@@ -36,6 +36,8 @@ export interface ServerOptions {
   tls?: TlsFiles | null;
   /** `-Y`: clients must authenticate (ASCII auth or SASL PLAIN) against these. */
   credentials?: Credentials | null;
+  /** Counters to bump (shared with the admin /metrics); fresh ones when absent. */
+  counters?: ServerCounters;
 }
 
 // memcached's exact reply when over -c; it then closes the connection.
@@ -44,7 +46,7 @@ const tooManyConnectionsReply = Buffer.from('ERROR Too many open connections\r\n
 /** A running client listener. */
 export class MemraftServer {
   /** Server-level counters (connections, bytes). */
-  readonly counters = new ServerCounters();
+  readonly counters: ServerCounters;
   private readonly listener: net.Server;
   private readonly connections = new Set<ClientConnection>();
   private readonly context: ConnectionContext;
@@ -52,6 +54,7 @@ export class MemraftServer {
   private onAllClosed: (() => void) | null = null;
 
   constructor(private readonly options: ServerOptions) {
+    this.counters = options.counters ?? new ServerCounters();
     this.context = {
       executor: options.executor,
       codec: options.codec,

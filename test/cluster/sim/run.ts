@@ -112,6 +112,7 @@ class ClusterRun {
       nodeIds,
       groups: s.groups,
       snapshotEntriesMin: s.snapshotEntriesMin,
+      logBytesMax: s.logBytesMax,
       bug: opts.bug ?? null,
       logger: simLogger(this.scheduler, opts.logLevel),
       onFatal: (node, err) => this.nodeError(node, 'Runtime.fatal', err),

@@ -63,6 +63,8 @@ export interface Schedule {
   groups: number;
   /** Snapshot every this many applied entries (small: compaction and InstallSnapshot often). */
   snapshotEntriesMin: number;
+  /** The node's in-memory log budget, shared by its replicas (small: byte-triggered compaction often). */
+  logBytesMax: number;
   netDelayUsMin: number;
   netDelayUsMax: number;
   fsyncUsMin: number;
@@ -104,6 +106,8 @@ export function generateSchedule(seed: number, shape: ScheduleShape): Schedule {
     nodes,
     groups,
     snapshotEntriesMin: rng.pick([8, 24, 64, 20_000]),
+    // Its own stream, so the schedules of seeds replayed before it was added stay the same.
+    logBytesMax: new Rng(seed, 0x6c6f67).pick([1200, 12_000, 32 * 1024 * 1024]),
     netDelayUsMin: 50,
     netDelayUsMax: rng.pick([300, 1000, 3000]),
     fsyncUsMin: Math.floor(fsyncUsMax / 4),

@@ -34,6 +34,7 @@ export interface NodeWorld {
   nodeIds: number[];
   groups: number;
   snapshotEntriesMin: number;
+  logBytesMax: number;
   bug: BugName | null;
   logger: Logger;
   /** A node called Runtime.fatal (a real process would exit). */
@@ -159,6 +160,7 @@ export class SimNode {
         ...defaultReplicaOptions,
         snapshotEntriesMin: entries,
         snapshotKeepEntries: Math.min(defaultReplicaOptions.snapshotKeepEntries, entries >> 2),
+        logBytesMax: w.logBytesMax,
         hostReadIndex: true,
       },
     };
