@@ -94,6 +94,8 @@ launch() {
   # A node added by `add` joins through any running member instead.
   if [[ -f "$DIR/node-$i.joined" ]]; then members="--join $HOST:$(peer_port "$(any_alive "$i")")"; fi
   # shellcheck disable=SC2086
+  # glibc: return freed large buffers instead of keeping them fragmented (docs/perf/memory.md).
+  MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}" \
   nohup node "$MAIN" serve --id "$i" \
     --listen "$HOST:$(client_port "$i")" \
     --peer-listen "$HOST:$(peer_port "$i")" \
