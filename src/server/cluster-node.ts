@@ -57,6 +57,7 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
     memoryBytes: config.memoryMb * 1024 * 1024,
     readMode: c.readMode,
     ...defaultHostTiming,
+    leaderTimeoutMs: c.leaderTimeoutMs,
     replica: { ...replicaOptionsFromEnv(process.env), hostReadIndex: c.readMode !== 'lease' },
     ...(c.unsafeStaleReads || c.unsafeAckBeforeCommit ? { unsafe: { staleReads: c.unsafeStaleReads, ackBeforeCommit: c.unsafeAckBeforeCommit } } : {}),
   };

@@ -80,6 +80,8 @@ export interface ClusterFlags {
   maxMoves: number;
   /** `--dead-after DURATION`: a node silent this long is dead, its replicas re-created (default 30 s). */
   deadAfterMs: number;
+  /** `--leader-timeout DURATION`: a request whose group leader is unreachable fails after this long (default 1 s). */
+  leaderTimeoutMs: number;
   /** `--drain-on-exit`: SIGTERM drains this node (moves its replicas away) before exiting. */
   drainOnExit: boolean;
   /** TEST-ONLY, breaks linearizability: any replica answers gets from its local state. */
@@ -126,6 +128,8 @@ Cluster (Raft) flags:
   --cluster-secret SECRET
   --max-moves N (default 2)  replica moves in flight at once
   --dead-after DURATION (default 30s; 500ms, 3s, 2m)  silent nodes' replicas are re-created
+  --leader-timeout DURATION (default 1s)  a request whose group has no reachable leader
+                            answers SERVER_ERROR after this long (docs/availability.md)
   --drain-on-exit           on SIGTERM move this node's replicas away first (preStop)
 
 Known-bad modes, FOR TESTING THE TESTS ONLY (jepsen-lite must catch them; never use them
@@ -173,6 +177,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'cluster-secret', kind: 'string' },
   { long: 'max-moves', kind: 'string' },
   { long: 'dead-after', kind: 'string' },
+  { long: 'leader-timeout', kind: 'string' },
   { long: 'drain-on-exit', kind: 'flag' },
   { long: 'unsafe-stale-reads', kind: 'flag' },
   { long: 'unsafe-ack-before-commit', kind: 'flag' },
@@ -364,6 +369,7 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     clusterSecret: raw.get('cluster-secret') ?? null,
     maxMoves: parseIntFlag(raw, 'max-moves', 2, 1, 64),
     deadAfterMs: parseDurationFlag(raw.get('dead-after') ?? '30s', 'dead-after'),
+    leaderTimeoutMs: parseDurationFlag(raw.get('leader-timeout') ?? '1s', 'leader-timeout'),
     drainOnExit: raw.has('drain-on-exit'),
     unsafeStaleReads: raw.has('unsafe-stale-reads'),
     unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
