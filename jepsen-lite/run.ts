@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Cluster } from './cluster/cluster.js';
+import { Cluster, type NetMode } from './cluster/cluster.js';
 import { compareDigests, type DigestReport } from './cluster/digests.js';
 import { detectCrashes } from './crash/detector.js';
 import type { HistoryEvent, NemesisEvent, Outcome, Results } from './history/types.js';
@@ -49,6 +49,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Seconds between progress lines. */
   progressSec?: number;
+  /** How node-to-node links are made and broken (default proxy). */
+  net?: NetMode;
 }
 
 /** Defaults of the optional CLI flags. */
@@ -92,16 +94,19 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
   const log = o.log ?? ((line: string) => process.stdout.write(line + '\n'));
   prepareOutDir(o.out);
   const kinds = expandNemeses(o.nemeses);
+  if (o.net === 'netns' && kinds.includes('delay')) {
+    throw new Error('the delay nemesis needs the kernel netem qdisc, which --net netns does not use: run it with --net proxy');
+  }
   const rng = new Rng(o.seed);
   const mainJs = o.mainJs ?? snapshotBuild(o.out);
   const commit = gitCommit();
-  log(`jepsen-lite: seed ${o.seed} commit ${commit} nodes ${o.nodes} time ${o.timeSec}s workload ${o.workload} nemesis ${kinds.join(',') || 'none'}`);
+  log(`jepsen-lite: seed ${o.seed} commit ${commit} nodes ${o.nodes} time ${o.timeSec}s workload ${o.workload} nemesis ${kinds.join(',') || 'none'} net ${o.net ?? 'proxy'}`);
 
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
   const spareIds = Array.from({ length: spareNodesMax }, (_, i) => o.nodes + i + 1);
   const schedule = makeSchedule(o.seed, ids, kinds, o.timeSec * 1000, o.timing ?? defaultTiming, spareIds);
   const spareNodes = Math.max(0, ...schedule.map((s) => (s.fault.kind === 'join' ? s.fault.node - o.nodes : 0)));
-  const cluster = await Cluster.start({ nodes: o.nodes, spareNodes, dir: o.out, serverArgs: splitArgs(o.serverArgs), seed: o.seed, mainJs });
+  const cluster = await Cluster.start({ nodes: o.nodes, spareNodes, dir: o.out, serverArgs: splitArgs(o.serverArgs), seed: o.seed, mainJs, net: o.net ?? 'proxy' });
   const clock = new RunClock();
   const ctx: RunContext = {
     o, log, cluster, clock, rng,
@@ -167,7 +172,7 @@ async function workloadPhase(ctx: RunContext, workload: Workload): Promise<numbe
   const nemesis = new Nemesis(cluster, ctx.nemesisLog, ctx.rng.fork(2));
   const runner = new Runner({
     concurrency: o.concurrency, ratePerSec: o.rate, opTimeoutMs: o.opTimeoutMs, nodes: () => cluster.members(),
-    portOf: (id) => cluster.clientPort(id), history: ctx.history, workload, rng: ctx.rng.fork(1),
+    portOf: (id) => cluster.clientEndpoint(id), history: ctx.history, workload, rng: ctx.rng.fork(1),
   });
   ctx.runner = runner;
   const startMs = clock.nowMs();
@@ -199,7 +204,7 @@ async function recoveryPhase(ctx: RunContext, workload: Workload): Promise<Diges
   const { o, cluster } = ctx;
   await cluster.waitReady(cluster.members(), o.recoveryTimeoutMs);
   const reads = await finalReads({
-    nodes: cluster.members(), portOf: (id) => cluster.clientPort(id), keys: workload.finalKeys(), history: ctx.history,
+    nodes: cluster.members(), portOf: (id) => cluster.clientEndpoint(id), keys: workload.finalKeys(), history: ctx.history,
     processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5,
   });
   ctx.log(`final reads: ${reads.ok} ok, ${reads.failed} without an ok answer`);
@@ -290,7 +295,7 @@ async function createInitialKeys(cluster: Cluster, workload: Workload, opTimeout
     let stored = false;
     for (let attempt = 0; attempt < 20 && !stored; attempt++) {
       const node = cluster.ids[attempt % cluster.ids.length]!;
-      const client = await McClient.connect(cluster.clientPort(node), opTimeoutMs).catch(() => null);
+      const client = await McClient.connect(cluster.clientEndpoint(node), opTimeoutMs).catch(() => null);
       if (client === null) continue;
       const reply = await client.set(key, value).catch(() => null);
       client.close();
