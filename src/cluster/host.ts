@@ -96,7 +96,8 @@ export interface UnsafeModes {
 export const defaultHostTiming = {
   tickMs: 50,
   forwardTimeoutMs: 5000,
-  leaderTimeoutMs: 1000,
+  // Under 1 s with room for the sweep's tick (50 ms) and the client's own round trip.
+  leaderTimeoutMs: 800,
   bumpIntervalMs: 1000,
   expireIntervalMs: 5000,
   expireScanMax: 10_000,
