@@ -26,7 +26,18 @@ export interface HealProbe {
   /** The nodes the healed fault hit. */
   hit: number[];
   /** Per node, per group: ms from the heal to the first ok read / write (null: none before the probes stopped). */
-  nodes: { node: number; groups: { group: number; readMs: number | null; writeMs: number | null }[] }[];
+  nodes: { node: number; groups: ProbedGroup[] }[];
+  /** How long the probes ran (until the next fault started, or the run ended). */
+  probedMs: number | null;
+}
+
+/** One group probed through one node after a heal. */
+export interface ProbedGroup {
+  group: number;
+  readMs: number | null;
+  writeMs: number | null;
+  /** The last failed probe's reply or client error, while it was not yet served. */
+  lastError?: string;
 }
 
 /** A group's leader as the harness saw it change. */
@@ -85,12 +96,13 @@ export class AvailabilityProbe {
   /** A fault was healed: probe every member node for every group. */
   onHeal(fault: string, hit: number[]): void {
     if (this.stopped) return;
+    this.closeProbes();
     const gen = ++this.generation;
-    const heal: HealProbe = { healMs: this.clock.nowMs(), fault, hit, nodes: [] };
+    const heal: HealProbe = { healMs: this.clock.nowMs(), fault, hit, nodes: [], probedMs: null };
     this.heals.push(heal);
     for (const node of this.cluster.members()) {
       if (this.cluster.state(node) !== 'up') continue;
-      const groups = [...this.keys].map(([group]) => ({ group, readMs: null as number | null, writeMs: null as number | null }));
+      const groups: ProbedGroup[] = [...this.keys].map(([group]) => ({ group, readMs: null, writeMs: null }));
       heal.nodes.push({ node, groups });
       for (const g of groups) this.track(this.probeGroup(heal, gen, this.cluster.clientEndpoint(node), g));
     }
@@ -98,14 +110,21 @@ export class AvailabilityProbe {
 
   /** A fault starts: the probes of the previous heal stop (what they did not see is null). */
   onFaultStart(): void {
+    this.closeProbes();
     this.generation++;
   }
 
   /** Stops everything and waits for the probes and the watch to end. */
   async stop(): Promise<void> {
+    this.closeProbes();
     this.stopped = true;
     this.generation++;
     await Promise.all([...this.running, this.watch]);
+  }
+
+  private closeProbes(): void {
+    const last = this.heals[this.heals.length - 1];
+    if (last !== undefined && last.probedMs === null) last.probedMs = Math.round(this.clock.nowMs() - last.healMs);
   }
 
   private track(p: Promise<void>): void {
@@ -117,26 +136,35 @@ export class AvailabilityProbe {
     return !this.stopped && gen === this.generation && this.clock.nowMs() - heal.healMs < probeMsMax;
   }
 
-  private async probeGroup(heal: HealProbe, gen: number, at: Endpoint, g: HealProbe['nodes'][number]['groups'][number]): Promise<void> {
+  private async probeGroup(heal: HealProbe, gen: number, at: Endpoint, g: ProbedGroup): Promise<void> {
     const key = this.keys.get(g.group)!;
     let client: McClient | null = null;
     try {
       while (this.live(gen, heal) && (g.readMs === null || g.writeMs === null)) {
         if (client === null || client.broken) {
-          client = await McClient.connect(at, probeOpTimeoutMs, 1000).catch(() => null);
+          client = await McClient.connect(at, probeOpTimeoutMs, 1000).catch((err: unknown) => {
+            g.lastError = `connect: ${String(err)}`;
+            return null;
+          });
           if (client === null) {
             await delay(probeRetryMs);
             continue;
           }
         }
         const reading = g.readMs === null;
-        const reply = await (reading ? client.get(key) : client.set(key, String(heal.healMs))).catch(() => null);
+        const reply = await (reading ? client.get(key) : client.set(key, String(Math.round(heal.healMs)))).catch((err: unknown) => {
+          g.lastError = String(err);
+          return null;
+        });
         if (!this.live(gen, heal)) break;
         const ok = reply !== null && (reading ? reply.kind === 'value' : reply.kind === 'stored');
         if (ok && reading) g.readMs = Math.round(this.clock.nowMs() - heal.healMs);
         else if (ok) g.writeMs = Math.round(this.clock.nowMs() - heal.healMs);
-        else await delay(probeRetryMs);
+        if (ok) continue;
+        if (reply !== null) g.lastError = JSON.stringify(reply).slice(0, 160);
+        await delay(probeRetryMs);
       }
+      if (g.readMs !== null && g.writeMs !== null) delete g.lastError;
     } finally {
       client?.close();
     }

@@ -52,6 +52,7 @@ function main(args: string[]): void {
   const servesHit = new Map<string, number[]>();
   const servesAll = new Map<string, number[]>();
   const notServed = new Map<string, number>();
+  const cutShort = new Map<string, number>();
   const changes: number[] = [];
   let longest: { run: string; node: number; ms: number } | null = null;
   const outcomes: string[] = [];
@@ -73,7 +74,9 @@ function main(args: string[]): void {
     for (const h of av.heals) {
       for (const [node, ms] of Object.entries(h.servesAllMs)) {
         if (ms === null) {
-          notServed.set(h.fault, (notServed.get(h.fault) ?? 0) + 1);
+          // Probes stopped early (the next fault, the end of the run) are no evidence either way.
+          if (h.probedMs === null || h.probedMs === undefined || h.probedMs >= 3000) notServed.set(h.fault, (notServed.get(h.fault) ?? 0) + 1);
+          else cutShort.set(h.fault, (cutShort.get(h.fault) ?? 0) + 1);
           continue;
         }
         push(servesAll, h.fault, ms);
@@ -91,9 +94,9 @@ function main(args: string[]): void {
     '',
     `minority SERVER_ERROR latency (network partitions), p50 / p99 / max: ${fmt(quantiles(minorityErrMs))}; minority ops without a reply: ${minorityNoReply} of ${minorityOps}`,
     '',
-    '| healed fault | heals x nodes | hit nodes: serve every group, p50 / p99 / max | all nodes | not served before the next fault |',
-    '|---|---|---|---|---|',
-    ...[...servesAll.keys()].sort().map((f) => `| ${f} | ${(servesAll.get(f)?.length ?? 0) + (notServed.get(f) ?? 0)} | ${fmt(quantiles(servesHit.get(f) ?? []))} | ${fmt(quantiles(servesAll.get(f) ?? []))} | ${notServed.get(f) ?? 0} |`),
+    '| healed fault | heals x nodes | hit nodes: serve every group, p50 / p99 / max | all nodes | not served within 3 s | probes cut short by the next fault |',
+    '|---|---|---|---|---|---|',
+    ...[...new Set([...servesAll.keys(), ...notServed.keys(), ...cutShort.keys()])].sort().map((f) => `| ${f} | ${(servesAll.get(f)?.length ?? 0) + (notServed.get(f) ?? 0) + (cutShort.get(f) ?? 0)} | ${fmt(quantiles(servesHit.get(f) ?? []))} | ${fmt(quantiles(servesAll.get(f) ?? []))} | ${notServed.get(f) ?? 0} | ${cutShort.get(f) ?? 0} |`),
     '',
     `leader changes per group per heal: ${histogram(changes)} (${changes.length} group-heals)`,
     `longest client-visible unavailability: ${longest === null ? '-' : `${longest.ms} ms (node ${longest.node}, ${longest.run})`}`,

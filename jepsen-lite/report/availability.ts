@@ -20,6 +20,9 @@ import { esc } from './svg.js';
 /** Faults that cut some nodes off from the rest (their `nodes` are the minority side). */
 const cuttingFaults = new Set(['partition', 'isolate', 'isolate-leaders', 'kill', 'pause']);
 
+/** A node that has not served every group this long after a heal is "not served" (a 3 s client timeout). */
+const probeWindowMs = 3000;
+
 /** Process ids from here on are the final reads, not the workload. */
 const finalReadProcessBase = 1_000_000;
 
@@ -61,8 +64,10 @@ export interface HealSummary {
   hitServesAllMs: Quantiles | null;
   /** The same over every node. */
   allServesAllMs: Quantiles | null;
-  /** (heal, node) pairs that did not serve every group before the probes stopped. */
+  /** (heal, node) pairs that did not serve every group although probed for at least 3 s. */
   notServed: number;
+  /** (heal, node) pairs whose probes were stopped (next fault, end of run) before 3 s and before serving. */
+  cutShort: number;
   /** Leader changes after these heals: the most for one group after one heal, and the total. */
   leaderChangesPerGroupMax: number;
   leaderChangesTotal: number;
@@ -183,12 +188,14 @@ function summarise(heals: Availability['heals']): HealSummary[] {
     const hit: number[] = [];
     const all: number[] = [];
     let notServed = 0;
+    let cutShort = 0;
     let perGroupMax = 0;
     let total = 0;
     for (const h of of) {
       for (const [node, ms] of Object.entries(h.servesAllMs)) {
         if (ms === null) {
-          notServed++;
+          if (h.probedMs !== null && h.probedMs < probeWindowMs) cutShort++;
+          else notServed++;
           continue;
         }
         all.push(ms);
@@ -199,26 +206,48 @@ function summarise(heals: Availability['heals']): HealSummary[] {
         total += n;
       }
     }
-    return { fault, heals: of.length, hitServesAllMs: quantiles(hit), allServesAllMs: quantiles(all), notServed, leaderChangesPerGroupMax: perGroupMax, leaderChangesTotal: total };
+    return { fault, heals: of.length, hitServesAllMs: quantiles(hit), allServesAllMs: quantiles(all), notServed, cutShort, leaderChangesPerGroupMax: perGroupMax, leaderChangesTotal: total };
   });
 }
 
-/** The longest stretch without an ok answer, per node (between ok completions, ops being tried). */
+/**
+ * A gap in a node's client traffic longer than this means no client was trying it (the
+ * workload's clients move to another node when theirs is down): an outage seen by clients
+ * ends there.
+ */
+const untriedGapMs = 1000;
+
+/**
+ * The longest time clients of a node kept trying it without an ok answer, per node: from
+ * the invoke of the first op that did not succeed after an ok, to the completion of the
+ * next ok op (or of the last op tried before clients stopped trying that node).
+ */
 function unavailability(ops: Op[]): { longest: Availability['longestUnavailable']; byNode: Record<string, number> } {
   const byNode: Record<string, number> = {};
   let longest: Availability['longestUnavailable'] = null;
-  const nodes = [...new Set(ops.map((o) => o.node))];
+  const nodes = [...new Set(ops.map((o) => o.node))].sort((a, b) => a - b);
   for (const node of nodes) {
-    const mine = ops.filter((o) => o.node === node);
-    const oks = mine.filter((o) => o.type === 'ok').map((o) => o.doneMs).sort((a, b) => a - b);
-    const firstMs = Math.min(...mine.map((o) => o.invokeMs));
-    const lastMs = Math.max(...mine.map((o) => o.doneMs));
-    let prev = firstMs;
-    let best = { ms: 0, fromMs: firstMs, toMs: firstMs };
-    for (const t of [...oks, lastMs]) {
-      if (t - prev > best.ms) best = { ms: t - prev, fromMs: prev, toMs: t };
-      prev = Math.max(prev, t);
+    const mine = ops.filter((o) => o.node === node).sort((a, b) => a.invokeMs - b.invokeMs);
+    let best = { ms: 0, fromMs: 0, toMs: 0 };
+    let downSinceMs: number | null = null;
+    let triedUntilMs = -Infinity;
+    const close = (toMs: number): void => {
+      if (downSinceMs !== null && toMs - downSinceMs > best.ms) best = { ms: toMs - downSinceMs, fromMs: downSinceMs, toMs };
+      downSinceMs = null;
+    };
+    // Completions in time order decide; invokes only open an outage and show clients trying.
+    const events = mine.flatMap((o) => [{ atMs: o.invokeMs, op: o, done: false }, { atMs: o.doneMs, op: o, done: true }]).sort((a, b) => a.atMs - b.atMs);
+    for (const e of events) {
+      if (!e.done) {
+        if (e.atMs > triedUntilMs + untriedGapMs) close(triedUntilMs);
+        triedUntilMs = Math.max(triedUntilMs, e.atMs);
+        continue;
+      }
+      triedUntilMs = Math.max(triedUntilMs, e.atMs);
+      if (e.op.type === 'ok') close(e.atMs);
+      else downSinceMs ??= e.op.invokeMs;
     }
+    close(triedUntilMs);
     byNode[String(node)] = Math.round(best.ms);
     if (longest === null || best.ms > longest.ms) longest = { node, ms: Math.round(best.ms), fromMs: Math.round(best.fromMs), toMs: Math.round(best.toMs) };
   }
@@ -241,12 +270,12 @@ export function renderAvailability(av: Availability | undefined): string {
   const windows = av.windows.map((w) =>
     `<tr><td>${(w.startMs / 1000).toFixed(1)}-${(w.stopMs / 1000).toFixed(1)} s</td><td>${esc(w.fault)}</td><td>${esc(w.detail)}</td><td>${side(w.majority)}</td><td>${side(w.minority)}</td><td>${q(w.minority.serverErrorMs)}</td></tr>`).join('');
   const summary = av.healSummary.map((s) =>
-    `<tr><td>${esc(s.fault)}</td><td>${s.heals}</td><td>${q(s.hitServesAllMs)}</td><td>${q(s.allServesAllMs)}</td><td>${s.notServed}</td><td>${s.leaderChangesPerGroupMax}</td><td>${s.leaderChangesTotal}</td></tr>`).join('');
+    `<tr><td>${esc(s.fault)}</td><td>${s.heals}</td><td>${q(s.hitServesAllMs)}</td><td>${q(s.allServesAllMs)}</td><td>${s.notServed} (${s.cutShort} cut short)</td><td>${s.leaderChangesPerGroupMax}</td><td>${s.leaderChangesTotal}</td></tr>`).join('');
   const l = av.longestUnavailable;
   const longest = l === null ? 'none' : `${l.ms} ms at node ${l.node} (${(l.fromMs / 1000).toFixed(1)}-${(l.toMs / 1000).toFixed(1)} s); by node: ${esc(JSON.stringify(av.longestUnavailableByNode))}`;
   return `<p class="note">Minority = the nodes a partition, isolation, kill or pause cut off. ms as p50 / p99 / max (count).</p>
 <table class="stats"><thead><tr><th>window</th><th>fault</th><th>detail</th><th>majority side</th><th>minority side</th><th>minority SERVER_ERROR ms</th></tr></thead><tbody>${windows}</tbody></table>
 <h3>After heals: time until a node served a read and a write of every group (heal probes)</h3>
-<table class="stats"><thead><tr><th>fault</th><th>heals</th><th>hit nodes ms</th><th>all nodes ms</th><th>not served</th><th>leader changes / group / heal (max)</th><th>leader changes (total)</th></tr></thead><tbody>${summary}</tbody></table>
+<table class="stats"><thead><tr><th>fault</th><th>heals</th><th>hit nodes ms</th><th>all nodes ms</th><th>not served in 3 s</th><th>leader changes / group / heal (max)</th><th>leader changes (total)</th></tr></thead><tbody>${summary}</tbody></table>
 <p class="note">Longest client-visible unavailability: ${longest}</p>`;
 }

@@ -5,7 +5,8 @@
  *
  * Liveness (heal fast, issue 10): the accepting side sends a keepalive every `keepaliveMs`
  * (100 ms by default, one Raft heartbeat). A link that has sent something since it last heard
- * from the peer and then hears nothing for `stallMsMax` (about two missed keepalives) is
+ * from the peer and then hears nothing for `stallMsMax` (500 ms: five keepalives, so a
+ * peer's event loop busy for a few hundred ms on a loaded machine is not taken for a cut) is
  * presumed cut or stalled: it is destroyed and redialled, rather than left to the kernel,
  * whose retransmission backoff (RTO doubling to seconds) would hold the queued bytes long
  * after the network healed. An idle link is closed only after `peerSilenceMsMax`. A dial
@@ -101,6 +102,8 @@ export class OutboundLink {
   private heardAtMs = 0;
   /** When we last wrote to the current connection (Date.now ms). */
   private wroteAtMs = 0;
+  /** When the silence check last ran (Date.now ms): a late check means our own loop was blocked. */
+  private checkedAtMs = 0;
   private clientNonce: Buffer = Buffer.alloc(0);
   /** Set once the peer's challenge arrived; the next frame must be its 'ok'. */
   private proofInput: ProofInput | null = null;
@@ -298,6 +301,7 @@ export class OutboundLink {
     this.lastRefusal = '';
     this.heardAtMs = Date.now();
     this.wroteAtMs = 0;
+    this.checkedAtMs = this.heardAtMs;
     this.silenceTimer = setInterval(() => this.checkSilence(socket), this.opts.keepaliveMs);
     this.silenceTimer.unref();
     this.opts.counters.connects++;
@@ -325,7 +329,13 @@ export class OutboundLink {
    */
   private checkSilence(socket: net.Socket): void {
     if (socket !== this.socket || this.state !== 'up') return;
-    const silentMs = Date.now() - this.heardAtMs;
+    const nowMs = Date.now();
+    const lateMs = nowMs - this.checkedAtMs - this.opts.keepaliveMs;
+    this.checkedAtMs = nowMs;
+    // Our own event loop was blocked: timers run before pending socket reads, so what the
+    // peer sent meanwhile has not been read yet. Judge again next time, not now.
+    if (lateMs > this.opts.keepaliveMs) return;
+    const silentMs = nowMs - this.heardAtMs;
     const sending = this.wroteAtMs > this.heardAtMs || socket.writableLength > 0 || this.queuedBytes > 0;
     const limitMs = sending ? Math.min(this.opts.stallMsMax, this.opts.peerSilenceMsMax) : this.opts.peerSilenceMsMax;
     if (silentMs <= limitMs) return;

@@ -93,13 +93,14 @@ interface PendingRequest {
 const silentLogger = pino({ level: 'silent' });
 
 /**
- * Keepalive interval of accepted connections: one Raft heartbeat (2 ticks of 50 ms), so a
- * link with traffic in flight is known stalled after about two missed heartbeats (stallMsMax
- * = 3 intervals: the third check after the last keepalive heard).
+ * Keepalive interval of accepted connections: one Raft heartbeat (2 ticks of 50 ms). A link
+ * with traffic in flight is presumed stalled after 5 missed keepalives (stallMsMax, 500 ms):
+ * 300 ms, tried first, closed healthy links on a loaded 2-core machine (load average ~25) when
+ * a peer's event loop stalled for 300-450 ms, failing the requests in flight on them.
  */
 const keepaliveMsDefault = 100;
 /** Floor of the stall limit, so a busy peer's event loop (GC, a large batch) is not taken for a cut. */
-const stallMsMin = 300;
+const stallMsMin = 500;
 
 /** One node's end of the node-to-node network. */
 export class Transport {
@@ -271,7 +272,7 @@ export class Transport {
       connectTimeoutMs: this.config.connectTimeoutMs ?? Math.min(300, this.config.handshakeTimeoutMs ?? 300),
       keepaliveMs: this.keepaliveMs,
       peerSilenceMsMax: this.config.peerSilenceMsMax ?? 10_000,
-      stallMsMax: this.config.stallMsMax ?? Math.max(3 * this.keepaliveMs, stallMsMin),
+      stallMsMax: this.config.stallMsMax ?? Math.max(5 * this.keepaliveMs, stallMsMin),
       counters: this.counters, logger: this.logger,
       onStatus: (link, up) => this.onLinkStatus(link, up),
       onGone: (link) => this.onLinkGone(link),
