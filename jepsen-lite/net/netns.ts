@@ -15,9 +15,10 @@
  *
  * Each node runs inside its namespace (`ip netns exec`, which execs: the child's pid is the
  * node's, so kill -9 and SIGSTOP reach it) and listens on its own address; every node uses
- * the same ports. A cut of link i->j is an nftables rule in node i's namespace dropping
- * what i sends to j's address (table `inet jepsen`, hook output): a symmetric partition cuts
- * both directions, a one-way cut one. Clients are never cut. `loss` drops that share of
+ * the same ports. A cut of link i->j is an nftables rule in node j's namespace dropping
+ * what arrives from i's address (table `inet jepsen`, hook input; see applyRules for why
+ * not at i): a symmetric partition cuts both directions, a one-way cut one. Clients are
+ * never cut. `loss` drops that share of
  * node-to-node packets (nftables numgen); `delay` needs the kernel's netem qdisc and is
  * refused where the kernel lacks it (start() says so).
  *
@@ -134,7 +135,7 @@ export class NetnsNetwork {
     const k = key(link[0], link[1]);
     if (mode.kind === 'drop') this.cuts.add(k);
     else this.cuts.delete(k);
-    this.applyRules([link[0]]);
+    this.applyRules([link[1]]);
   }
 
   /** Drops exactly the given links; every other link passes. */
@@ -221,29 +222,36 @@ export class NetnsNetwork {
     this.applyRules(this.nodeIds);
   }
 
-  /** Writes the nftables table of each listed node's namespace from the cuts and loss in effect. */
+  /**
+   * Writes the nftables table of each listed node's namespace from the cuts and loss in
+   * effect. A cut of link i->j drops, in j's namespace (hook input), what arrives from i: the
+   * packets leave i and vanish on the way, so i's TCP sees real loss and backs off its
+   * retransmissions exponentially. (Dropped in i's own output hook instead, the kernel takes
+   * it for local congestion and retries every 500 ms without backing off, which hides the
+   * behaviour a real cut causes.)
+   */
   private applyRules(ids: readonly number[]): void {
     if (this.closed) return;
-    for (const from of ids) {
-      const dropped = this.nodeIds.filter((to) => to !== from && this.cuts.has(key(from, to))).map((to) => this.hostOf(to));
-      const peers = this.nodeIds.filter((to) => to !== from).map((to) => this.hostOf(to));
+    for (const to of ids) {
+      const dropped = this.nodeIds.filter((from) => from !== to && this.cuts.has(key(from, to))).map((from) => this.hostOf(from));
+      const peers = this.nodeIds.filter((from) => from !== to).map((from) => this.hostOf(from));
       const rules: string[] = [];
-      if (dropped.length > 0) rules.push(`ip daddr { ${dropped.join(', ')} } drop`);
+      if (dropped.length > 0) rules.push(`ip saddr { ${dropped.join(', ')} } drop`);
       if (this.lossP > 0 && peers.length > 0) {
-        rules.push(`ip daddr { ${peers.join(', ')} } numgen random mod 1000 < ${Math.round(this.lossP * 1000)} drop`);
+        rules.push(`ip saddr { ${peers.join(', ')} } numgen random mod 1000 < ${Math.round(this.lossP * 1000)} drop`);
       }
       // Declaring the table first makes the delete succeed when it does not exist yet.
       const script = [
         'table inet jepsen {}',
         'delete table inet jepsen',
         'table inet jepsen {',
-        '  chain out {',
-        '    type filter hook output priority 0; policy accept;',
+        '  chain in {',
+        '    type filter hook input priority 0; policy accept;',
         ...rules.map((r) => `    ${r}`),
         '  }',
         '}',
       ].join('\n');
-      execFileSync('ip', ['netns', 'exec', this.nsOf(from), 'nft', '-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'] });
+      execFileSync('ip', ['netns', 'exec', this.nsOf(to), 'nft', '-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'] });
     }
   }
 }
