@@ -17,7 +17,9 @@
  * leader, or the link to the leader is down, or the leader has been silent for an election
  * timeout (host.peerReachable), the request answers SERVER_ERROR at leaderTimeoutMs. A
  * client with a 1-3 s timeout then sees the error instead of a hang. Where it waits decides
- * the code: waiting for a leader (never sent, or every send answered "not leader") is
+ * the code. Once a group has had no reachable leader for a whole leader timeout (a
+ * partition, not an election), new requests of it fail at once. Waiting for a leader
+ * (never sent, or every send answered "not leader") is
  * ERR_NO_LEADER; in flight to an unreachable leader, or proposed by our own replica that
  * lost its leadership, a write is ERR_OUTCOME_UNKNOWN.
  */
@@ -92,6 +94,8 @@ export class Forwarder {
   private readonly local = new Set<Attempt>();
   /** Attempts in flight to a remote leader, answered by the sweep when it becomes unreachable. */
   private readonly remote = new Set<Attempt>();
+  /** Since when (monotonic ms) each group has had no leader this node can reach, as attempts last saw it. */
+  private readonly unreachableSinceMs = new Map<GroupId, number>();
 
   constructor(
     private readonly host: ForwardingHost,
@@ -237,9 +241,17 @@ export class Forwarder {
       return a.cb(null, new NoLeaderError(`no leader of group ${a.group} answered within ${this.forwardTimeoutMs} ms`));
     }
     const target = this.pickTarget(a);
-    if (nowMs >= a.failFastMs && target !== this.host.nodeId && !this.host.peerReachable(target)) {
-      const why = target === 0 ? 'no leader known' : `node ${target} unreachable`;
-      return a.cb(null, new NoLeaderError(`no reachable leader of group ${a.group} within ${this.leaderTimeoutMs} ms (${why})`));
+    if (target !== this.host.nodeId && !this.host.peerReachable(target)) {
+      // Unreachable for a whole leader timeout already (a partition, not an election): the
+      // request fails now rather than wait out a timeout of its own.
+      const sinceMs = this.unreachableSinceMs.get(a.group) ?? nowMs;
+      this.unreachableSinceMs.set(a.group, sinceMs);
+      if (nowMs >= a.failFastMs || nowMs - sinceMs >= this.leaderTimeoutMs) {
+        const why = target === 0 ? 'no leader known' : `node ${target} unreachable`;
+        return a.cb(null, new NoLeaderError(`no reachable leader of group ${a.group} within ${this.leaderTimeoutMs} ms (${why})`));
+      }
+    } else {
+      this.unreachableSinceMs.delete(a.group);
     }
     if (target === this.host.nodeId) return this.attemptLocal(a);
     if (target === 0) return this.retryLater(a);

@@ -104,6 +104,8 @@ export class OutboundLink {
   private wroteAtMs = 0;
   /** When the silence check last ran (Date.now ms): a late check means our own loop was blocked. */
   private checkedAtMs = 0;
+  /** The connection being closed never completed its TCP connect in time. */
+  private connectTimedOut = false;
   private clientNonce: Buffer = Buffer.alloc(0);
   /** Set once the peer's challenge arrived; the next frame must be its 'ok'. */
   private proofInput: ProofInput | null = null;
@@ -348,6 +350,9 @@ export class OutboundLink {
   private onHandshakeTimeout(socket: net.Socket): void {
     this.timer = null;
     if (socket !== this.socket || this.state === 'up') return;
+    // An unanswered connect (a dropped SYN) already waited connectTimeoutMs: the next dial
+    // comes after the shortest backoff, so a healed network is found within ~1/3 s.
+    this.connectTimedOut = this.state === 'connecting';
     this.opts.counters.handshakeFailures++;
     this.opts.logger.debug({ peer: this.peerId }, 'peer link connect/handshake timed out');
     socket.destroy();
@@ -371,7 +376,8 @@ export class OutboundLink {
       return;
     }
     this.state = 'backoff';
-    const delayMs = reconnectDelayMs(this.attempt++, this.opts.reconnectDelayMsMin, this.opts.reconnectDelayMsMax);
+    const delayMs = this.connectTimedOut ? this.opts.reconnectDelayMsMin : reconnectDelayMs(this.attempt++, this.opts.reconnectDelayMsMin, this.opts.reconnectDelayMsMax);
+    this.connectTimedOut = false;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.connect();
