@@ -17,8 +17,8 @@ const peerAliveMs = 2000;
 /** How often the meta duties, replica clean-up and commit-index saves run. */
 const metaDutiesIntervalMs = 1000;
 
-/** How often proposals and read rounds that waited too long are failed. */
-const expireWaitingIntervalMs = 500;
+/** How often proposals and read rounds that waited too long are failed (a follower read's limit is 300 ms). */
+const expireWaitingIntervalMs = 100;
 
 /** The tick duties of one node. */
 export class Housekeeping {
