@@ -9,11 +9,13 @@ import { workloadNames, type WorkloadName } from './workload/workloads.js';
 /** The usage text. */
 export const usage = `Usage: npm run jepsen -- [--nodes 3] [--time 60] [--nemesis partition,kill] [--workload register|counter|set|lock]
        [--seed N] [--out runs/NAME] [--server-args "--read-mode lease"] [--concurrency 10] [--rate 500] [--op-timeout 6000]
-       [--fault-ms 3000-6000] [--quiet-ms 2000-4000] [--unsafe-skip-fence]
+       [--fault-ms 3000-6000] [--quiet-ms 2000-4000] [--net proxy|netns] [--unsafe-skip-fence]
 Lock workload: --unsafe-skip-fence runs a known-bad client that writes the fenced resource with a plain set (must be caught).
 Nemeses: partition (halves, isolate, isolate-leaders, majority-ring, bridge), halves, isolate, isolate-leaders,
          majority-ring, bridge, delay, loss, net (all network faults), kill, pause, clock, all (every fault),
          membership (join spare nodes and drain members: grows by up to 2 nodes, never below --nodes), none.
+Net: proxy (default: TCP proxies on loopback, no root) or netns (a network namespace per node,
+     faults as nftables rules: real kernel-level cuts; needs root, iproute2 and nftables).
 Exit: 0 valid, 1 invalid, 2 unknown or harness error.`;
 
 /** A bad flag. */
@@ -69,6 +71,7 @@ export function parseCli(argv: string[]): RunOptions | 'help' {
       'fault-ms': { type: 'string' },
       'quiet-ms': { type: 'string' },
       'unsafe-skip-fence': { type: 'boolean' },
+      net: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -77,6 +80,8 @@ export function parseCli(argv: string[]): RunOptions | 'help' {
   const workload = values.workload ?? runDefaults.workload;
   if (!(workloadNames as readonly string[]).includes(workload)) throw new CliError(`--workload must be one of ${workloadNames.join(', ')}`);
   if (values['unsafe-skip-fence'] === true && workload !== 'lock') throw new CliError('--unsafe-skip-fence needs --workload lock');
+  const net = values.net ?? 'proxy';
+  if (net !== 'proxy' && net !== 'netns') throw new CliError('--net must be proxy or netns');
   const seed = intFlag(values.seed, 'seed', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1);
   return {
     nodes: intFlag(values.nodes, 'nodes', runDefaults.nodes, 1, 9),
@@ -92,5 +97,6 @@ export function parseCli(argv: string[]): RunOptions | 'help' {
     recoveryTimeoutMs: runDefaults.recoveryTimeoutMs,
     timing: timingOf(values['fault-ms'], values['quiet-ms']),
     unsafeSkipFence: values['unsafe-skip-fence'] === true,
+    net,
   };
 }

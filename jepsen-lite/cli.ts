@@ -3,7 +3,7 @@
  *
  *   --nodes 3|5  --time SEC  --nemesis partition,kill,pause,clock  --workload register|counter|set
  *   --seed N  --out DIR  [--server-args "--read-mode lease"]  [--concurrency N]  [--rate OPS]
- *   [--op-timeout MS]  [--fault-ms MIN-MAX]  [--quiet-ms MIN-MAX]
+ *   [--op-timeout MS]  [--fault-ms MIN-MAX]  [--quiet-ms MIN-MAX]  [--net proxy|netns]
  *
  * Exit 0 valid, 1 invalid, 2 unknown or harness error. Prints the seed and the commit at the
  * start and the outcome at the end; the same seed replays the same fault schedule.
@@ -11,6 +11,7 @@
  * runner, as `npm run sim` does.)
  */
 import { parseCli, usage } from './cli-args.js';
+import { netnsUnavailable } from './net/netns.js';
 import { runTest, type RunOptions } from './run.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +25,11 @@ async function main(argv: string[]): Promise<number> {
   if (options === 'help') {
     process.stdout.write(usage + '\n');
     return 0;
+  }
+  const refused = options.net === 'netns' ? netnsUnavailable() : null;
+  if (refused !== null) {
+    process.stderr.write(`jepsen-lite: ${refused}\n`);
+    return 2;
   }
   const { results } = await runTest(options);
   process.stdout.write(`results: ${options.out}/results.json  report: ${options.out}/report.html\n`);

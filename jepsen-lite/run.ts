@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Cluster } from './cluster/cluster.js';
+import { AvailabilityProbe } from './cluster/availability-probe.js';
+import { Cluster, type NetMode } from './cluster/cluster.js';
 import { compareDigests, type DigestReport } from './cluster/digests.js';
 import { detectCrashes } from './crash/detector.js';
 import type { HistoryEvent, NemesisEvent, Outcome, Results } from './history/types.js';
@@ -16,6 +17,7 @@ import { Nemesis, runSchedule } from './nemesis/nemesis.js';
 import type { MembershipReport } from './nemesis/membership.js';
 import { defaultTiming, describeFault, expandNemeses, makeSchedule, type FaultStep, type ScheduleTiming } from './nemesis/schedule.js';
 import { Rng } from './random.js';
+import { computeAvailability, type Availability } from './report/availability.js';
 import { McClient } from './workload/client.js';
 import { finalReads, Runner } from './workload/runner.js';
 import type { LockOptions } from './workload/lock.js';
@@ -54,6 +56,8 @@ export interface RunOptions {
   unsafeSkipFence?: boolean;
   /** Lock workload: other options than the defaults (tests). */
   lock?: Partial<LockOptions>;
+  /** How node-to-node links are made and broken (default proxy). */
+  net?: NetMode;
 }
 
 /** Defaults of the optional CLI flags. */
@@ -97,16 +101,19 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
   const log = o.log ?? ((line: string) => process.stdout.write(line + '\n'));
   prepareOutDir(o.out);
   const kinds = expandNemeses(o.nemeses);
+  if (o.net === 'netns' && kinds.includes('delay')) {
+    throw new Error('the delay nemesis needs the kernel netem qdisc, which --net netns does not use: run it with --net proxy');
+  }
   const rng = new Rng(o.seed);
   const mainJs = o.mainJs ?? snapshotBuild(o.out);
   const commit = gitCommit();
-  log(`jepsen-lite: seed ${o.seed} commit ${commit} nodes ${o.nodes} time ${o.timeSec}s workload ${o.workload} nemesis ${kinds.join(',') || 'none'}`);
+  log(`jepsen-lite: seed ${o.seed} commit ${commit} nodes ${o.nodes} time ${o.timeSec}s workload ${o.workload} nemesis ${kinds.join(',') || 'none'} net ${o.net ?? 'proxy'}`);
 
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
   const spareIds = Array.from({ length: spareNodesMax }, (_, i) => o.nodes + i + 1);
   const schedule = makeSchedule(o.seed, ids, kinds, o.timeSec * 1000, o.timing ?? defaultTiming, spareIds);
   const spareNodes = Math.max(0, ...schedule.map((s) => (s.fault.kind === 'join' ? s.fault.node - o.nodes : 0)));
-  const cluster = await Cluster.start({ nodes: o.nodes, spareNodes, dir: o.out, serverArgs: splitArgs(o.serverArgs), seed: o.seed, mainJs });
+  const cluster = await Cluster.start({ nodes: o.nodes, spareNodes, dir: o.out, serverArgs: splitArgs(o.serverArgs), seed: o.seed, mainJs, net: o.net ?? 'proxy' });
   const clock = new RunClock();
   const ctx: RunContext = {
     o, log, cluster, clock, rng,
@@ -114,6 +121,7 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
     nemesisLog: new NemesisLog(path.join(o.out, 'nemesis.jsonl'), clock),
     schedule,
     runner: null,
+    probe: null,
     membership: null,
   };
   // Until compared, no evidence either way: a harness error before the comparison makes the
@@ -130,6 +138,7 @@ export async function runTest(o: RunOptions): Promise<RunOutput> {
     log(`harness error: ${harnessError}`);
   } finally {
     ctx.runner?.stop();
+    await ctx.probe?.stop();
     await cluster.stop();
     await ctx.history.close();
     await ctx.nemesisLog.close();
@@ -153,6 +162,8 @@ interface RunContext {
   nemesisLog: NemesisLog;
   schedule: FaultStep[];
   runner: Runner | null;
+  /** Heal probes and the leader watch (availability figures). */
+  probe: AvailabilityProbe | null;
   /** The joins and drains, once they settled (membership runs only). */
   membership: MembershipReport | null;
 }
@@ -170,9 +181,13 @@ async function workloadPhase(ctx: RunContext, workload: Workload): Promise<numbe
   const { o, cluster, clock, log } = ctx;
   await createInitialKeys(cluster, workload, o.opTimeoutMs);
   const nemesis = new Nemesis(cluster, ctx.nemesisLog, ctx.rng.fork(2));
+  const probe = new AvailabilityProbe(cluster, clock, groupsOf(splitArgs(o.serverArgs)));
+  ctx.probe = probe;
+  nemesis.observer = { faultStarting: () => probe.onFaultStart(), healed: (fault, nodes) => probe.onHeal(fault, nodes) };
+  probe.start();
   const runner = new Runner({
     concurrency: o.concurrency, ratePerSec: o.rate, opTimeoutMs: o.opTimeoutMs, nodes: () => cluster.members(),
-    portOf: (id) => cluster.clientPort(id), history: ctx.history, workload, rng: ctx.rng.fork(1),
+    portOf: (id) => cluster.clientEndpoint(id), history: ctx.history, workload, rng: ctx.rng.fork(1),
   });
   ctx.runner = runner;
   const startMs = clock.nowMs();
@@ -184,6 +199,8 @@ async function workloadPhase(ctx: RunContext, workload: Workload): Promise<numbe
     await waitMs(o.timeSec * 1000 - (clock.nowMs() - startMs));
     stopped = true;
     await faults;
+    nemesis.observer = null;
+    await probe.stop();
     await nemesis.healAll();
     runner.stop();
     await running;
@@ -204,7 +221,7 @@ async function recoveryPhase(ctx: RunContext, workload: Workload): Promise<Diges
   const { o, cluster } = ctx;
   await cluster.waitReady(cluster.members(), o.recoveryTimeoutMs);
   const reads = await finalReads({
-    nodes: cluster.members(), portOf: (id) => cluster.clientPort(id), keys: workload.finalKeys(), history: ctx.history,
+    nodes: cluster.members(), portOf: (id) => cluster.clientEndpoint(id), keys: workload.finalKeys(), history: ctx.history,
     processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5,
   });
   ctx.log(`final reads: ${reads.ok} ok, ${reads.failed} without an ok answer`);
@@ -216,13 +233,13 @@ async function buildResults(
   ctx: RunContext,
   workload: Workload,
   r: { commit: string; kinds: string[]; mainPhaseSec: number; digests: DigestReport; harnessError: string | null },
-): Promise<Results & { harnessError?: string; schedule?: unknown; network?: unknown; membership?: MembershipReport }> {
+): Promise<ResultsOut> {
   const { o, cluster, history } = ctx;
   const crashes = detectCrashes(cluster.ids.map((id) => ({ node: id, file: cluster.logFile(id) })), cluster.unexpectedExits);
   const { checks, checkerMs } = await runChecks(workload, history.events, ctx.nemesisLog.events);
   const counts = countCompletions(history.events, finalReadProcessBase);
   const ops = counts.ok + counts.fail + counts.info;
-  const results: Results & { harnessError?: string; schedule?: unknown; network?: unknown; membership?: MembershipReport } = {
+  const results: ResultsOut = {
     outcome: 'unknown', seed: o.seed, commit: r.commit, nodes: o.nodes, timeSec: o.timeSec, nemeses: r.kinds, workload: o.workload,
     serverArgs: o.serverArgs, ops, okOps: counts.ok, failOps: counts.fail, infoOps: counts.info,
     opsPerSec: Math.round(ops / Math.max(r.mainPhaseSec, 0.001)), checkerMs: Math.round(checkerMs), checks,
@@ -234,7 +251,25 @@ async function buildResults(
   results.schedule = ctx.schedule.map((s) => ({ startMs: s.startMs, stopMs: s.stopMs, fault: s.fault.kind, detail: describeFault(s.fault) }));
   results.network = { ...cluster.network.stats(), linkBytes: cluster.network.linkBytes() };
   if (ctx.membership !== null) results.membership = ctx.membership;
+  results.net = o.net ?? 'proxy';
+  if (ctx.probe !== null) {
+    results.availability = computeAvailability(history.events, ctx.nemesisLog.events, ctx.probe.heals, ctx.probe.leaderChanges);
+  }
   return results;
+}
+
+/** results.json as this harness writes it: the shared fields and the harness's own. */
+type ResultsOut = Results & {
+  harnessError?: string; schedule?: unknown; network?: unknown; membership?: MembershipReport; net?: NetMode; availability?: Availability;
+};
+
+/** Data groups per `--groups` in the server flags (default 16, the server's). */
+function groupsOf(serverArgs: string[]): number {
+  const i = serverArgs.findIndex((a) => a === '--groups' || a.startsWith('--groups='));
+  if (i < 0) return 16;
+  const v = serverArgs[i]!.includes('=') ? serverArgs[i]!.split('=')[1] : serverArgs[i + 1];
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? n : 16;
 }
 
 /** Process ids of the final reads start here (above every worker's). */
@@ -306,7 +341,7 @@ async function createInitialKeys(cluster: Cluster, workload: Workload, opTimeout
     let stored = false;
     for (let attempt = 0; attempt < 20 && !stored; attempt++) {
       const node = cluster.ids[attempt % cluster.ids.length]!;
-      const client = await McClient.connect(cluster.clientPort(node), opTimeoutMs).catch(() => null);
+      const client = await McClient.connect(cluster.clientEndpoint(node), opTimeoutMs).catch(() => null);
       if (client === null) continue;
       const reply = await client.set(key, value).catch(() => null);
       client.close();

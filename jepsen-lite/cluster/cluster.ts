@@ -11,7 +11,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { GroupStatus as ServerGroupStatus } from '../../src/server/cluster-status.js';
+import { NetnsNetwork } from '../net/netns.js';
 import { Network } from '../net/network.js';
+import type { Endpoint } from '../workload/client.js';
+
+/** How node-to-node links are made and broken: TCP proxies (default) or namespaces and nftables. */
+export type NetMode = 'proxy' | 'netns';
+
+/** Either network: the same faults, made by proxies or by the kernel. */
+export type NodeNetwork = Network | NetnsNetwork;
 
 /** The fields of a group in a node's admin /status that the harness reads (the server's own type). */
 export type GroupStatus = Pick<ServerGroupStatus, 'id' | 'role' | 'term' | 'commit' | 'applied' | 'leader' | 'digest'>;
@@ -68,6 +76,8 @@ export interface ClusterOptions {
   mainJs: string;
   /** Extra environment of every node. */
   env?: Record<string, string>;
+  /** How links are made and broken (default proxy; netns needs root: net/netns.ts). */
+  net?: NetMode;
 }
 
 /** Longest wait for one admin HTTP answer (a paused node never answers). */
@@ -85,7 +95,7 @@ export class Cluster {
 
   private constructor(
     readonly options: ClusterOptions,
-    readonly network: Network,
+    readonly network: NodeNetwork,
   ) {}
 
   /** Allocates ports, starts the proxies and every node, waits until all are ready. */
@@ -95,7 +105,9 @@ export class Cluster {
     const { ports, release } = await reservePorts(3 * n);
     const peerPorts = new Map<number, number>();
     for (let id = 1; id <= n; id++) peerPorts.set(id, ports[n + id - 1]!);
-    const network = await Network.start(peerPorts, options.seed);
+    const network = options.net === 'netns'
+      ? NetnsNetwork.start(Array.from({ length: n }, (_, i) => i + 1))
+      : await Network.start(peerPorts, options.seed);
     await release();
     const cluster = new Cluster(options, network);
     // Never leave nodes behind when the harness itself dies or is interrupted.
@@ -149,6 +161,11 @@ export class Cluster {
   /** The client (memcached) port of a node. */
   clientPort(id: number): number {
     return this.proc(id).clientPort;
+  }
+
+  /** Where a client reaches node `id`'s memcached port. */
+  clientEndpoint(id: number): Endpoint {
+    return { host: this.network.hostOf(id), port: this.proc(id).clientPort };
   }
 
   /** What the harness last did to a node. */
@@ -207,7 +224,7 @@ export class Cluster {
     const p = this.proc(id);
     if (p.state !== 'up') return null;
     try {
-      const res = await fetch(`http://127.0.0.1:${p.adminPort}${pathAndQuery}`, {
+      const res = await fetch(`http://${this.network.hostOf(id)}:${p.adminPort}${pathAndQuery}`, {
         method,
         headers: { authorization: `Bearer ${this.adminToken}` },
         signal: AbortSignal.timeout(adminTimeoutMs),
@@ -280,22 +297,27 @@ export class Cluster {
   private spawn(id: number): void {
     const p = this.proc(id);
     const o = this.options;
+    const host = this.network.hostOf(id);
+    const peerAddresses = this.network.peerAddressesOf(id);
     const args = [
       o.mainJs, 'serve',
       '--id', String(id),
-      '--listen', `127.0.0.1:${p.clientPort}`,
-      '--peer-listen', `127.0.0.1:${p.peerPort}`,
-      '--admin-listen', `127.0.0.1:${p.adminPort}`,
+      '--listen', `${host}:${p.clientPort}`,
+      '--peer-listen', `${host}:${p.peerPort}`,
+      '--admin-listen', `${host}:${p.adminPort}`,
       ...(p.joinVia === null
         ? ['--initial-cluster', this.network.initialClusterOf(id, this.initialIds(), this.peerPorts())]
-        : ['--join', `127.0.0.1:${this.network.proxy(id, p.joinVia).port}`]),
-      '--peer-addresses', this.network.peerAddressesOf(id),
+        : ['--join', this.network.joinAddressOf(id, p.joinVia, this.peerPorts())]),
+      ...(peerAddresses === '' ? [] : ['--peer-addresses', peerAddresses]),
+      // Off loopback a node requires a cluster secret.
+      ...(this.network.kind === 'netns' ? ['--cluster-secret', 'jepsen-lite-netns'] : []),
       '--data-dir', path.join(o.dir, `node-${id}`),
       ...o.serverArgs,
     ];
     const log = fs.openSync(this.logFile(id), 'a');
     fs.writeSync(log, `# jepsen-lite: start ${++p.starts} of node ${id}: node ${args.join(' ')}\n`);
-    const child = spawn(process.execPath, args, {
+    const [file, argv] = this.network.command(id, process.execPath, args);
+    const child = spawn(file, argv, {
       stdio: ['ignore', log, log],
       env: { ...process.env, MEMRAFT_DEBUG_ADMIN: '1', MEMRAFT_ADMIN_TOKEN: this.adminToken, ...o.env },
     });

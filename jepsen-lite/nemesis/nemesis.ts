@@ -19,9 +19,17 @@ interface Active {
   detail: string;
 }
 
+/** Told when a fault starts and when one is healed (the availability probes). */
+export interface NemesisObserver {
+  faultStarting(): void;
+  healed(fault: string, nodes: number[]): void;
+}
+
 /** Injects and heals faults. */
 export class Nemesis {
   private active: Active | null = null;
+  /** Told of fault starts and heals (null: nobody listens). */
+  observer: NemesisObserver | null = null;
   /** Faults started so far, by kind. */
   readonly started = new Map<string, number>();
   readonly membership: MembershipNemesis;
@@ -46,6 +54,7 @@ export class Nemesis {
     this.started.set(fault.kind, (this.started.get(fault.kind) ?? 0) + 1);
     if (fault.kind === 'join') return this.membership.join(fault.node);
     if (fault.kind === 'drain') return this.membership.drain(fault.node);
+    this.observer?.faultStarting();
     const nodes = await this.inject(fault);
     const detail = describeFault(fault) + (nodes.length > 0 ? ` -> nodes ${nodes.join(',')}` : '');
     this.active = { fault, nodes, detail };
@@ -59,6 +68,7 @@ export class Nemesis {
     this.active = null;
     await this.undo(a);
     this.log.record({ fault: a.fault.kind, phase: 'stop', nodes: a.nodes, detail: a.detail });
+    this.observer?.healed(a.fault.kind, a.nodes);
   }
 
   /** Stops the current fault and makes sure every link passes, every node runs, every clock is true. */

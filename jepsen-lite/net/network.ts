@@ -11,6 +11,7 @@ export type Link = readonly [from: number, to: number];
 
 /** All proxies of an n-node cluster (node ids 1..n). */
 export class Network {
+  readonly kind = 'proxy';
   private readonly proxies = new Map<string, LinkProxy>();
 
   private constructor(readonly nodeIds: number[]) {}
@@ -43,6 +44,21 @@ export class Network {
    */
   peerAddressesOf(id: number): string {
     return this.nodeIds.filter((j) => j !== id).map((j) => `${j}=127.0.0.1:${this.proxy(id, j).port}`).join(',');
+  }
+
+  /** The address node `id` listens on: every node is on loopback in this mode. */
+  hostOf(_id: number): string {
+    return '127.0.0.1';
+  }
+
+  /** The command that runs node `id`: as it is. */
+  command(_id: number, file: string, args: string[]): [string, string[]] {
+    return [file, args];
+  }
+
+  /** Where a joining node `id` dials node `via`: through the proxy of their link. */
+  joinAddressOf(id: number, via: number, _peerPorts: Map<number, number>): string {
+    return `127.0.0.1:${this.proxy(id, via).port}`;
   }
 
   /** The proxy of link from->to. */

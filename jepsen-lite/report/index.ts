@@ -11,6 +11,7 @@
  * pixel once per series, so a 60 s x 500 ops/s run stays around a couple of MB.
  */
 import type { HistoryEvent, NemesisEvent } from '../history/types.js';
+import { renderAvailability, type Availability } from './availability.js';
 import { faultGradients, faultStrip } from './faults.js';
 import { collectAnomalies, pairEvents, renderChecks, renderOpStats, renderSummary, type PartialResults } from './header.js';
 import { renderLatency, renderThroughput } from './latency.js';
@@ -43,6 +44,8 @@ export function renderReport(input: ReportInput): string {
     section('Throughput', renderThroughput(frame, model)),
     section('Ops and latency by operation', renderOpStats(model)),
   ];
+  const availability = renderAvailability((results as { availability?: Availability }).availability);
+  if (availability !== '') sections.splice(3, 0, section('Availability', availability));
   return page(title, defs(model) + sections.join('') + footer(model));
 }
 

@@ -5,6 +5,12 @@
  */
 import net from 'node:net';
 
+/** Where a node's client port is. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
 /** A parsed reply. */
 export type Reply =
   | { kind: 'value'; value: string | null; cas: string | null }
@@ -59,10 +65,15 @@ export class McClient {
     socket.on('close', () => this.fail(new ClientError('E_CONNECTION', 'connection closed')));
   }
 
-  /** Connects to 127.0.0.1:port (rejects on error or after `connectTimeoutMs`); each op then may take `opTimeoutMs`. */
-  static connect(port: number, opTimeoutMs: number, connectTimeoutMs = opTimeoutMs): Promise<McClient> {
+  /**
+   * Connects to `to`: a port on 127.0.0.1, or a host and port (a node in its own network
+   * namespace, --net netns). Rejects on error or after `connectTimeoutMs`; each op then may
+   * take `opTimeoutMs`.
+   */
+  static connect(to: number | Endpoint, opTimeoutMs: number, connectTimeoutMs = opTimeoutMs): Promise<McClient> {
+    const { host, port } = typeof to === 'number' ? { host: '127.0.0.1', port: to } : to;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
+      const socket = net.connect({ host, port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ClientError('E_TIMEOUT', 'connect timed out'));

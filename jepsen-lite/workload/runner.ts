@@ -6,7 +6,7 @@
  */
 import type { HistoryWriter } from '../history/writer.js';
 import type { Rng } from '../random.js';
-import { McClient } from './client.js';
+import { McClient, type Endpoint } from './client.js';
 import { runCas, runOp, type Completion, type OpActor } from './ops.js';
 import type { Workload } from './workloads.js';
 
@@ -19,7 +19,7 @@ export interface RunnerOptions {
   /** The nodes clients may use now (members change during membership runs); slot s starts on nodes()[s % n]. */
   nodes: () => readonly number[];
   /** The client port of a node. */
-  portOf: (node: number) => number;
+  portOf: (node: number) => number | Endpoint;
   history: HistoryWriter;
   workload: Workload;
   rng: Rng;
@@ -128,7 +128,7 @@ function nodeAt(nodes: readonly number[], i: number): number {
 /** Options of the final reads. */
 export interface FinalReadOptions {
   nodes: number[];
-  portOf: (node: number) => number;
+  portOf: (node: number) => number | Endpoint;
   keys: string[];
   history: HistoryWriter;
   /** The first process id to use (above every worker's). */

@@ -11,6 +11,17 @@
  * Failures are ClusterErrors (errors.ts): a read that found no leader is ERR_NO_LEADER; a
  * write is ERR_NO_LEADER only while it surely never left this node, and
  * ERR_OUTCOME_UNKNOWN once it may have been proposed.
+ *
+ * Fail fast (issue 10): a request gets `forwardTimeoutMs` (5 s) while its group's leader is
+ * reachable, but only `leaderTimeoutMs` (1 s) when it is not: when this node knows no
+ * leader, or the link to the leader is down, or the leader has been silent for an election
+ * timeout (host.peerReachable), the request answers SERVER_ERROR at leaderTimeoutMs. A
+ * client with a 1-3 s timeout then sees the error instead of a hang. Where it waits decides
+ * the code. Once a group has had no reachable leader for a whole leader timeout (a
+ * partition, not an election), new requests of it fail at once. Waiting for a leader
+ * (never sent, or every send answered "not leader") is
+ * ERR_NO_LEADER; in flight to an unreachable leader, or proposed by our own replica that
+ * lost its leadership, a write is ERR_OUTCOME_UNKNOWN.
  */
 import assert from 'node:assert';
 import type { Logger } from 'pino';
@@ -43,6 +54,8 @@ export interface ForwardingHost {
   candidatesOf(group: GroupId): NodeId[];
   /** Asks for a flush that visits `r`. */
   scheduleFlush(r: Replica): void;
+  /** Whether peer `id` is reachable now (link up, heard from within an election timeout); false for 0. */
+  peerReachable(id: NodeId): boolean;
 }
 
 /** A request on its way to its group's leader. */
@@ -55,6 +68,10 @@ interface Attempt {
   hint: NodeId;
   tries: number;
   deadlineMs: number;
+  /** From here on (monotonic ms) the attempt fails as soon as its leader is unreachable. */
+  failFastMs: number;
+  /** The peer a remote try is in flight to (0 when none). */
+  remoteTarget: NodeId;
   cb: GroupCallback;
   /** Set while waiting for a leader to be elected or learned. */
   timer: Timer | null;
@@ -75,10 +92,15 @@ export class Forwarder {
   private readonly leaderWaiters = new Map<GroupId, Set<Attempt>>();
   /** Attempts running at our own replica, answered by the deadline sweep if nothing else does. */
   private readonly local = new Set<Attempt>();
+  /** Attempts in flight to a remote leader, answered by the sweep when it becomes unreachable. */
+  private readonly remote = new Set<Attempt>();
+  /** Since when (monotonic ms) each group has had no leader this node can reach, as attempts last saw it. */
+  private readonly unreachableSinceMs = new Map<GroupId, number>();
 
   constructor(
     private readonly host: ForwardingHost,
     private readonly forwardTimeoutMs: number,
+    private readonly leaderTimeoutMs: number = forwardTimeoutMs,
   ) {}
 
   /** Runs data `ops` (all of one group) at the group's leader. */
@@ -125,15 +147,29 @@ export class Forwarder {
     });
   }
 
-  /** Answers local attempts past their deadline (a leader cut off from its quorum); monotonic ms. */
+  /**
+   * Answers local attempts past their deadline (a leader cut off from its quorum), or past
+   * their fail-fast point once our replica no longer leads; and remote attempts past their
+   * fail-fast point whose leader became unreachable. Monotonic ms; called every tick.
+   */
   sweepDeadlines(nowMs: number): void {
     for (const a of this.local) {
-      if (nowMs < a.deadlineMs) continue;
+      const r = this.host.replicas.get(a.group);
+      const lostLead = nowMs >= a.failFastMs && (r === undefined || !r.isLeader);
+      if (nowMs < a.deadlineMs && !lostLead) continue;
       this.local.delete(a);
       a.answered = true;
-      const why = `no answer from group ${a.group} within ${this.forwardTimeoutMs} ms`;
+      const why = lostLead ? `group ${a.group} lost its leader here before answering` : `no answer from group ${a.group} within ${this.forwardTimeoutMs} ms`;
       // Its proposal stays in the log and may still commit: the outcome is unknown.
       a.cb(null, a.mutates ? new OutcomeUnknownError(why) : new ReadTimeoutError(why));
+    }
+    for (const a of this.remote) {
+      if (nowMs < a.failFastMs || this.host.peerReachable(a.remoteTarget)) continue;
+      this.remote.delete(a);
+      a.answered = true;
+      const why = `leader ${a.remoteTarget} of group ${a.group} unreachable for ${this.leaderTimeoutMs} ms`;
+      // A write may have reached the leader before the link failed.
+      a.cb(null, a.mutates ? new OutcomeUnknownError(`outcome unknown: ${why}`) : new NoLeaderError(why));
     }
   }
 
@@ -160,15 +196,27 @@ export class Forwarder {
   }
 
   private newAttempt(group: GroupId, request: ForwardRequest, ops: CacheOp[] | null, mutates: boolean, cb: GroupCallback): Attempt {
-    const deadlineMs = this.host.runtime.monoMs() + this.forwardTimeoutMs;
-    return { group, request, ops, mutates, hint: 0, tries: 0, deadlineMs, cb, timer: null, answered: false };
+    const nowMs = this.host.runtime.monoMs();
+    const deadlineMs = nowMs + this.forwardTimeoutMs;
+    const failFastMs = nowMs + Math.min(this.leaderTimeoutMs, this.forwardTimeoutMs);
+    return { group, request, ops, mutates, hint: 0, tries: 0, deadlineMs, failFastMs, remoteTarget: 0, cb, timer: null, answered: false };
   }
 
   /** A read served from our own replica once the leader confirmed its read index; false = not possible here. */
   private tryFollowerRead(a: Attempt): boolean {
     const r = this.host.replicas.get(a.group);
     if (r === undefined || !r.canReadAsFollower() || r.readsPendingWrite(a.ops!) || showsAccess(a.ops!)) return false;
+    // A leader we cannot reach would not answer the read index question: the leader's way
+    // fails fast instead.
+    if (!this.host.peerReachable(r.lead)) return false;
+    // Watched by the sweep like a remote try: its read index question is in flight to the leader.
+    a.answered = false;
+    a.remoteTarget = r.lead;
+    this.remote.add(a);
     r.submitFollowerRead(a.ops!, (results, hint) => {
+      if (a.answered) return;
+      this.remote.delete(a);
+      a.remoteTarget = 0;
       if (results !== null) {
         this.host.metrics.paths.followerReads++;
         return a.cb(results);
@@ -188,10 +236,23 @@ export class Forwarder {
    */
   private attempt(a: Attempt): void {
     if (this.host.closed) return a.cb(null, new ShuttingDownError('no'));
-    if (this.host.runtime.monoMs() >= a.deadlineMs) {
+    const nowMs = this.host.runtime.monoMs();
+    if (nowMs >= a.deadlineMs) {
       return a.cb(null, new NoLeaderError(`no leader of group ${a.group} answered within ${this.forwardTimeoutMs} ms`));
     }
     const target = this.pickTarget(a);
+    if (target !== this.host.nodeId && !this.host.peerReachable(target)) {
+      // Unreachable for a whole leader timeout already (a partition, not an election): the
+      // request fails now rather than wait out a timeout of its own.
+      const sinceMs = this.unreachableSinceMs.get(a.group) ?? nowMs;
+      this.unreachableSinceMs.set(a.group, sinceMs);
+      if (nowMs >= a.failFastMs || nowMs - sinceMs >= this.leaderTimeoutMs) {
+        const why = target === 0 ? 'no leader known' : `node ${target} unreachable`;
+        return a.cb(null, new NoLeaderError(`no reachable leader of group ${a.group} within ${this.leaderTimeoutMs} ms (${why})`));
+      }
+    } else {
+      this.unreachableSinceMs.delete(a.group);
+    }
     if (target === this.host.nodeId) return this.attemptLocal(a);
     if (target === 0) return this.retryLater(a);
     this.attemptRemote(a, target);
@@ -241,14 +302,22 @@ export class Forwarder {
     const payload = a.mutates ? request : this.withReadAck(request, a.group, target);
     // A write in flight from here: reads of its keys arriving here go the same way, behind it.
     const release = a.mutates && a.ops !== null ? this.host.replicas.get(a.group)?.noteWriting(a.ops) : undefined;
+    a.answered = false;
+    a.remoteTarget = target;
+    this.remote.add(a);
+    const settle = (): boolean => {
+      release?.();
+      if (a.answered) return false; // the sweep answered it: the leader became unreachable
+      this.remote.delete(a);
+      a.remoteTarget = 0;
+      return true;
+    };
     this.host.transport.request(target, payload, timeoutMs).then(
       (resp) => {
-        release?.();
-        this.onRemoteAnswer(a, target, resp);
+        if (settle()) this.onRemoteAnswer(a, target, resp);
       },
       (err: unknown) => {
-        release?.();
-        this.onRemoteError(a, target, err);
+        if (settle()) this.onRemoteError(a, target, err);
       },
     );
   }
@@ -301,8 +370,11 @@ export class Forwarder {
     assert(a.timer === null, 'an attempt waits for a leader once at a time');
     a.tries++;
     // An election is probably under way (~0.5-1 s): wait for our replica to learn the new
-    // leader (wakeLeaderWaiters), polling gently meanwhile until the deadline.
-    const delayMs = Math.min(100, 10 * 2 ** Math.min(a.tries, 4));
+    // leader (wakeLeaderWaiters), polling gently meanwhile until the deadline, and looking
+    // again at the fail-fast point.
+    const untilFailFastMs = a.failFastMs - this.host.runtime.monoMs();
+    const pollMs = Math.min(100, 10 * 2 ** Math.min(a.tries, 4));
+    const delayMs = untilFailFastMs > 0 ? Math.min(pollMs, Math.ceil(untilFailFastMs)) : pollMs;
     let waiters = this.leaderWaiters.get(a.group);
     if (waiters === undefined) {
       waiters = new Set();

@@ -31,6 +31,7 @@ import type { CacheFigures, GroupFactory, GroupWrite, LogStoreLike, RaftReady, S
 import { ReplicaRemovedError, ShuttingDownError } from './errors.js';
 import { Forwarder, metaGroupId, type GroupCallback } from './forwarder.js';
 import { Housekeeping } from './housekeeping.js';
+import { raftSettings } from './group-factory.js';
 import { CacheGroupMachine, MetaGroupMachine } from './machines.js';
 import { HostMetrics } from './metrics.js';
 import { ReadRounds } from './read-rounds.js';
@@ -65,6 +66,12 @@ export interface HostConfig {
   tickMs: number;
   /** Total time a request may spend finding its group's leader. */
   forwardTimeoutMs: number;
+  /**
+   * Fail fast: a request still unanswered this long after it arrived, whose group has no
+   * leader this node can reach (none known, the link to it down, or silent for an election
+   * timeout), answers SERVER_ERROR now instead of waiting out forwardTimeoutMs.
+   */
+  leaderTimeoutMs: number;
   /** Interval of leader-proposed bump entries. */
   bumpIntervalMs: number;
   /** Interval of leader-proposed expire entries, and items each may examine. */
@@ -91,6 +98,8 @@ export interface UnsafeModes {
 export const defaultHostTiming = {
   tickMs: 50,
   forwardTimeoutMs: 5000,
+  // Under 1 s with room for the sweep's tick (50 ms) and the client's own round trip.
+  leaderTimeoutMs: 800,
   bumpIntervalMs: 1000,
   expireIntervalMs: 5000,
   expireScanMax: 10_000,
@@ -109,6 +118,8 @@ export class ClusterHost {
   private readonly stored = new Map<GroupId, StoredGroup>();
   private readonly assembler = new SnapshotAssembler();
   private readonly lastHeardMs = new Map<NodeId, number>();
+  /** Peers whose outbound link the transport reported down (and not up again since). */
+  private readonly linksDown = new Set<NodeId>();
   private extraWrites: GroupWrite[] = [];
   private flushScheduled = false;
   /**
@@ -141,7 +152,7 @@ export class ClusterHost {
     logger?: Logger,
   ) {
     this.logger = (logger ?? pino({ level: 'silent' })).child({ node: config.nodeId });
-    this.forwarder = new Forwarder(this, config.forwardTimeoutMs);
+    this.forwarder = new Forwarder(this, config.forwardTimeoutMs, config.leaderTimeoutMs);
     this.readRounds = new ReadRounds(this);
     this.housekeeping = new Housekeeping(this);
   }
@@ -233,6 +244,17 @@ export class ClusterHost {
   /** When we last heard from `id` (monotonic ms), if ever. */
   lastHeardOf(id: NodeId): number | undefined {
     return this.lastHeardMs.get(id);
+  }
+
+  /**
+   * Whether this node can reach peer `id` now: its link is not down and it was heard from
+   * within an election timeout (every group heartbeats every 100 ms, so a live leader is
+   * heard far more often).
+   */
+  peerReachable(id: NodeId): boolean {
+    if (id === 0 || this.linksDown.has(id)) return false;
+    const heardMs = this.lastHeardMs.get(id);
+    return heardMs !== undefined && this.runtime.monoMs() - heardMs < raftSettings.electionTicks * this.config.tickMs;
   }
 
   /** The leader of `group` as this node knows it (0 = unknown). */
@@ -602,7 +624,11 @@ export class ClusterHost {
   }
 
   private onPeerStatus(id: NodeId, up: boolean): void {
-    if (up) return;
+    if (up) {
+      this.linksDown.delete(id);
+      return;
+    }
+    this.linksDown.add(id);
     for (const r of this.replicas.values()) if (r.isLeader) r.raft.reportUnreachable(id);
     this.scheduleFlush();
   }

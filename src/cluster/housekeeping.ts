@@ -15,8 +15,8 @@ import type { ClusterHost } from './host.js';
 /** How often the meta duties, replica clean-up and commit-index saves run. */
 const metaDutiesIntervalMs = 1000;
 
-/** How often proposals and read rounds that waited too long are failed. */
-const expireWaitingIntervalMs = 500;
+/** How often proposals and read rounds that waited too long are failed (a follower read's limit is 300 ms). */
+const expireWaitingIntervalMs = 100;
 
 /** The tick duties of one node. */
 export class Housekeeping {

@@ -58,6 +58,12 @@ export interface ReplicaOptions {
   /** A read round not confirmed by a quorum within this long fails (the caller retries). */
   readRoundTimeoutMs: number;
   /**
+   * A follower read whose read index the leader has not answered within this long goes the
+   * leader's way instead (a question or answer lost on a link that was just coming back:
+   * seen after heals, where waiting out readRoundTimeoutMs held reads ~1 s).
+   */
+  followerReadTimeoutMs: number;
+  /**
    * Reads arriving at a follower are served from its own state once the leader confirmed
    * their read index (see FollowerRead); false: they are forwarded to the leader.
    */
@@ -78,6 +84,7 @@ export const defaultReplicaOptions: ReplicaOptions = {
   entryOpsMax: 1024,
   hostReadIndex: true,
   readRoundTimeoutMs: 1000,
+  followerReadTimeoutMs: 300,
   followerReads: true,
 };
 
@@ -648,7 +655,7 @@ export class Replica {
     while (this.readRounds.length > 0 && nowMs - this.readRounds[0]!.createdMs >= roundTimeoutMs) {
       failRound(this.readRounds.shift()!, this.lead);
     }
-    while (this.followerBatches.length > 0 && nowMs - this.followerBatches[0]!.createdMs >= roundTimeoutMs) {
+    while (this.followerBatches.length > 0 && nowMs - this.followerBatches[0]!.createdMs >= this.options.followerReadTimeoutMs) {
       for (const r of this.followerBatches.shift()!.reads) r.done(null, this.lead);
     }
     for (const [ctx, b] of this.readBatches) {

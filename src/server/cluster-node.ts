@@ -62,6 +62,7 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
     readMode: c.readMode,
     ...(c.zone !== null ? { zone: c.zone } : {}),
     ...defaultHostTiming,
+    leaderTimeoutMs: c.leaderTimeoutMs,
     replica: { ...replicaOptionsFromEnv(process.env), hostReadIndex: c.readMode !== 'lease' },
     ...(c.unsafeStaleReads || c.unsafeAckBeforeCommit ? { unsafe: { staleReads: c.unsafeStaleReads, ackBeforeCommit: c.unsafeAckBeforeCommit } } : {}),
   };

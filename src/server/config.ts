@@ -108,6 +108,8 @@ export interface ClusterFlags {
   maxMoves: number;
   /** `--dead-after DURATION`: a node silent this long is dead, its replicas re-created (default 30 s). */
   deadAfterMs: number;
+  /** `--leader-timeout DURATION`: a request whose group leader is unreachable fails after this long (default 800 ms). */
+  leaderTimeoutMs: number;
   /** `--drain-on-exit`: SIGTERM drains this node (moves its replicas away) before exiting. */
   drainOnExit: boolean;
   /** `--admin-token`: the bearer token admin mutations must carry (null: see adminTokenFile). */
@@ -161,6 +163,8 @@ Cluster (Raft) flags:
   --cluster-secret SECRET
   --max-moves N (default 2)  replica moves in flight at once
   --dead-after DURATION (default 30s; 500ms, 3s, 2m)  silent nodes' replicas are re-created
+  --leader-timeout DURATION (default 800ms)  a request whose group has no reachable leader
+                            answers SERVER_ERROR after this long (docs/availability.md)
   --drain-on-exit           on SIGTERM move this node's replicas away first (preStop)
   --admin-token TOKEN | --admin-token-file FILE
                             admin mutations (POST /ctl/*) need Authorization: Bearer
@@ -231,6 +235,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'cluster-secret', kind: 'string' },
   { long: 'max-moves', kind: 'string' },
   { long: 'dead-after', kind: 'string' },
+  { long: 'leader-timeout', kind: 'string' },
   { long: 'drain-on-exit', kind: 'flag' },
   { long: 'admin-token', kind: 'string' },
   { long: 'admin-token-file', kind: 'string' },
@@ -498,6 +503,7 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     clusterSecret: raw.get('cluster-secret') ?? null,
     maxMoves: parseIntFlag(raw, 'max-moves', 2, 1, 64),
     deadAfterMs: parseDurationFlag(raw.get('dead-after') ?? '30s', 'dead-after'),
+    leaderTimeoutMs: parseDurationFlag(raw.get('leader-timeout') ?? '800ms', 'leader-timeout'),
     drainOnExit: raw.has('drain-on-exit'),
     adminToken: raw.get('admin-token') ?? null,
     adminTokenFile: raw.get('admin-token-file') ?? null,

@@ -70,7 +70,7 @@ export class InboundConnection {
     this.opts = opts;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
-    socket.setKeepAlive(true, 10_000);
+    socket.setKeepAlive(true, 1000); // idle probes; liveness itself is the keepalive frames
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => opts.logger.debug({ remote: this.remote, err: err.message }, 'inbound peer connection error'));
     socket.on('close', () => this.onClose());

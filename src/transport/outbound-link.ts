@@ -2,6 +2,18 @@
  * One outbound connection to one peer: connect, handshake as the client, then write one frame
  * per event-loop turn. Owns the peer's send queue (bounded, oldest dropped first), honours
  * socket backpressure, and reconnects with exponential backoff and jitter.
+ *
+ * Liveness (heal fast, issue 10): the accepting side sends a keepalive every `keepaliveMs`
+ * (100 ms by default, one Raft heartbeat). A link that has sent something since it last heard
+ * from the peer and then hears nothing for `stallMsMax` (500 ms: five keepalives, so a
+ * peer's event loop busy for a few hundred ms on a loaded machine is not taken for a cut) is
+ * presumed cut or stalled: it is destroyed and redialled, rather than left to the kernel,
+ * whose retransmission backoff (RTO doubling to seconds) would hold the queued bytes long
+ * after the network healed. An idle link is closed only after `peerSilenceMsMax`. A dial
+ * whose TCP connect does not complete within `connectTimeoutMs` (a dropped SYN waits a full
+ * second for its first retransmission) is abandoned and retried after the short backoff.
+ * TCP keepalive is on as well; TCP_USER_TIMEOUT would bound the kernel's retransmissions
+ * too, but Node 20 does not expose it (net.Socket has no setsockopt), hence the checks here.
  */
 import assert from 'node:assert';
 import net from 'node:net';
@@ -30,8 +42,12 @@ export interface LinkOptions {
   /** The peer's frame limit (the same setting cluster-wide): larger batches are split. */
   frameBytesMax: number;
   handshakeTimeoutMs: number;
+  /** A dial whose TCP connect has not completed after this long is abandoned and retried. */
+  connectTimeoutMs: number;
   /** An up link whose peer sent no keepalive for this long is closed and reconnected. */
   peerSilenceMsMax: number;
+  /** An up link that sent bytes and then heard nothing for this long is closed and reconnected. */
+  stallMsMax: number;
   /** How often an up link checks for silence. */
   keepaliveMs: number;
   /** Persistent links reconnect forever; others (to learned addresses) give up on the first failure. */
@@ -43,6 +59,13 @@ export interface LinkOptions {
 }
 
 type LinkState = 'connecting' | 'handshaking' | 'up' | 'backoff' | 'closed';
+
+/**
+ * TCP keepalive's idle time before its first probe. It only probes an idle connection (the
+ * stall check above covers one with data in flight); Node 20 sets just this knob, the probe
+ * interval and count stay the kernel's.
+ */
+const tcpKeepaliveIdleMs = 1000;
 
 /** Backoff before reconnect attempt `attempt` (0-based): exponential, capped, "equal jitter". */
 export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number): number {
@@ -77,6 +100,12 @@ export class OutboundLink {
   private silenceTimer: NodeJS.Timeout | null = null;
   /** When the current connection last delivered bytes (Date.now ms). */
   private heardAtMs = 0;
+  /** When we last wrote to the current connection (Date.now ms). */
+  private wroteAtMs = 0;
+  /** When the silence check last ran (Date.now ms): a late check means our own loop was blocked. */
+  private checkedAtMs = 0;
+  /** The connection being closed never completed its TCP connect in time. */
+  private connectTimedOut = false;
   private clientNonce: Buffer = Buffer.alloc(0);
   /** Set once the peer's challenge arrived; the next frame must be its 'ok'. */
   private proofInput: ProofInput | null = null;
@@ -181,13 +210,16 @@ export class OutboundLink {
     socket.on('drain', () => this.onDrain(socket));
     socket.on('error', (err) => this.opts.logger.debug({ peer: this.peerId, err: err.message }, 'peer link error'));
     socket.on('close', () => this.onClose(socket));
-    this.timer = setTimeout(() => this.onHandshakeTimeout(socket), this.opts.handshakeTimeoutMs);
+    this.timer = setTimeout(() => this.onHandshakeTimeout(socket), this.opts.connectTimeoutMs);
   }
 
   private onConnect(socket: net.Socket): void {
     if (socket !== this.socket) return;
     this.state = 'handshaking';
-    socket.setKeepAlive(true, 10_000);
+    // The connect phase is over: the rest of the handshake gets its own, longer, allowance.
+    this.clearTimer();
+    this.timer = setTimeout(() => this.onHandshakeTimeout(socket), this.opts.handshakeTimeoutMs);
+    socket.setKeepAlive(true, tcpKeepaliveIdleMs);
     const hello: Hello = {
       t: 'hello', v: handshakeVersion, clusterId: this.opts.clusterId, nodeId: this.opts.selfId,
       nonce: this.clientNonce, addr: this.opts.advertise,
@@ -270,6 +302,8 @@ export class OutboundLink {
     this.attempt = 0;
     this.lastRefusal = '';
     this.heardAtMs = Date.now();
+    this.wroteAtMs = 0;
+    this.checkedAtMs = this.heardAtMs;
     this.silenceTimer = setInterval(() => this.checkSilence(socket), this.opts.keepaliveMs);
     this.silenceTimer.unref();
     this.opts.counters.connects++;
@@ -290,18 +324,35 @@ export class OutboundLink {
     socket.destroy();
   }
 
+  /**
+   * Closes a link that is silent for too long: `stallMsMax` while it has traffic to deliver
+   * (bytes written since the peer was last heard, or waiting in the socket or our queue),
+   * `peerSilenceMsMax` when idle.
+   */
   private checkSilence(socket: net.Socket): void {
     if (socket !== this.socket || this.state !== 'up') return;
-    const silentMs = Date.now() - this.heardAtMs;
-    if (silentMs <= this.opts.peerSilenceMsMax) return;
+    const nowMs = Date.now();
+    const lateMs = nowMs - this.checkedAtMs - this.opts.keepaliveMs;
+    this.checkedAtMs = nowMs;
+    // Our own event loop was blocked: timers run before pending socket reads, so what the
+    // peer sent meanwhile has not been read yet. Judge again next time, not now.
+    if (lateMs > this.opts.keepaliveMs) return;
+    const silentMs = nowMs - this.heardAtMs;
+    const sending = this.wroteAtMs > this.heardAtMs || socket.writableLength > 0 || this.queuedBytes > 0;
+    const limitMs = sending ? Math.min(this.opts.stallMsMax, this.opts.peerSilenceMsMax) : this.opts.peerSilenceMsMax;
+    if (silentMs <= limitMs) return;
     this.opts.counters.silentDisconnects++;
-    this.opts.logger.info({ peer: this.peerId, silentMs }, 'peer link silent, reconnecting');
+    const why = sending ? 'peer link stalled (sending, nothing heard), reconnecting' : 'peer link silent, reconnecting';
+    this.opts.logger.info({ peer: this.peerId, silentMs, unsentBytes: socket.writableLength + this.queuedBytes }, why);
     socket.destroy();
   }
 
   private onHandshakeTimeout(socket: net.Socket): void {
     this.timer = null;
     if (socket !== this.socket || this.state === 'up') return;
+    // An unanswered connect (a dropped SYN) already waited connectTimeoutMs: the next dial
+    // comes after the shortest backoff, so a healed network is found within ~1/3 s.
+    this.connectTimedOut = this.state === 'connecting';
     this.opts.counters.handshakeFailures++;
     this.opts.logger.debug({ peer: this.peerId }, 'peer link connect/handshake timed out');
     socket.destroy();
@@ -325,7 +376,8 @@ export class OutboundLink {
       return;
     }
     this.state = 'backoff';
-    const delayMs = reconnectDelayMs(this.attempt++, this.opts.reconnectDelayMsMin, this.opts.reconnectDelayMsMax);
+    const delayMs = this.connectTimedOut ? this.opts.reconnectDelayMsMin : reconnectDelayMs(this.attempt++, this.opts.reconnectDelayMsMin, this.opts.reconnectDelayMsMax);
+    this.connectTimedOut = false;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.connect();
@@ -338,6 +390,7 @@ export class OutboundLink {
     this.opts.counters.framesSent++;
     this.opts.counters.bytesSent += frame.length;
     this.opts.counters.messagesSent += count;
+    this.wroteAtMs = Date.now();
     if (!socket.write(frame)) this.waitingDrain = true;
   }
 
