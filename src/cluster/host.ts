@@ -36,9 +36,13 @@ import { HostMetrics } from './metrics.js';
 import { ReadRounds } from './read-rounds.js';
 import { Replica, defaultReplicaOptions, type ReplicaOptions } from './replica.js';
 import type { Runtime, Timer } from './runtime.js';
+import { checkPeerMessage, checkPeerRequest } from './wire-check.js';
 import { SnapshotAssembler, chunkSnapshot, decodeRaftMessage, encodeRaftMessage, isChunk, isReadRoundMessage, snapshotChunkBytes } from './wire.js';
 
 export { metaGroupId, type GroupCallback } from './forwarder.js';
+
+/** At most one log line per this interval about malformed peer messages (a hostile peer could flood the log). */
+const badPeerLogIntervalMs = 1000;
 
 /** A cluster member as given by --initial-cluster. */
 export interface InitialMember {
@@ -125,6 +129,9 @@ export class ClusterHost {
   private readonly peersSet = new Set<NodeId>();
   /** Peers whose incoming traffic is ignored (test fault injection, with blockPeers). */
   private blockedInbound = new Set<NodeId>();
+  /** When a malformed peer message was last logged, and how many were not logged since. */
+  private badPeerLoggedMs = -Infinity;
+  private badPeerUnlogged = 0;
   /** Answers peer requests the host does not know (membership: moves, join, ctl); undefined = not mine. */
   requestExtension: ((from: NodeId, payload: unknown) => unknown) | null = null;
 
@@ -559,6 +566,12 @@ export class ClusterHost {
     this.lastHeardMs.set(from, this.runtime.monoMs());
     const me = this.config.nodeId;
     for (const t of msgs) {
+      const why = checkPeerMessage(t);
+      if (why !== null) {
+        // The rest of the batch is dropped with the link: its order no longer means anything.
+        this.refusePeer(from, why);
+        break;
+      }
       try {
         this.onPeerMessage(from, me, t);
       } catch (err) {
@@ -570,6 +583,24 @@ export class ClusterHost {
     this.requestFlush();
   }
 
+  /**
+   * A peer sent something malformed: count it, log it (at most once per
+   * `badPeerLogIntervalMs`, with how many went unlogged), and reset its link.
+   */
+  private refusePeer(from: NodeId, why: string): void {
+    this.metrics.peerBadMessages++;
+    const nowMs = this.runtime.monoMs();
+    if (nowMs - this.badPeerLoggedMs >= badPeerLogIntervalMs) {
+      this.logger.warn({ from, why, unlogged: this.badPeerUnlogged }, 'malformed peer message dropped; link reset');
+      this.badPeerLoggedMs = nowMs;
+      this.badPeerUnlogged = 0;
+    } else {
+      this.badPeerUnlogged++;
+    }
+    this.transport.resetPeer?.(from, why);
+  }
+
+  // `t` passed checkPeerMessage.
   private onPeerMessage(from: NodeId, me: NodeId, t: unknown): void {
     if (isReadRoundMessage(t)) return this.readRounds.onMessage(from, t);
     const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
@@ -589,7 +620,12 @@ export class ClusterHost {
 
   private onPeerRequest(from: NodeId, payload: unknown): Promise<unknown> | unknown {
     if (this.blockedInbound.has(from)) return new Promise(() => {});
-    const forwarded = this.forwarder.serve(from, payload);
+    const check = checkPeerRequest(payload);
+    if (check.why !== null) {
+      this.refusePeer(from, check.why);
+      return { e: `malformed request: ${check.why}` };
+    }
+    const forwarded = this.forwarder.serve(from, payload, check.ops);
     if (forwarded !== undefined) return forwarded;
     if (this.requestExtension !== null) {
       const answer = this.requestExtension(from, payload);

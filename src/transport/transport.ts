@@ -218,6 +218,17 @@ export class Transport {
     this.linkFilter = filter;
   }
 
+  /**
+   * Closes the connection `id` sends to us on, because it sent something malformed; a real
+   * node reconnects (and its sends resume in order on the new connection).
+   */
+  resetPeer(id: NodeId, why: string): void {
+    const conn = this.inbound.get(id);
+    if (conn === undefined) return;
+    this.logger.debug({ peer: id, why }, 'peer connection reset');
+    conn.destroy();
+  }
+
   /** Whether the outbound connection to `id` is currently up. */
   isPeerUp(id: NodeId): boolean {
     return this.links.get(id)?.up ?? false;
@@ -408,7 +419,7 @@ export class Transport {
     if (calls !== undefined && !(Array.isArray(calls) && calls.every(isCall))) return false;
     this.counters.messagesReceived += msgs.length;
     if (msgs.length > 0) this.messagesHandler(conn.peerId, msgs);
-    if (calls !== undefined) {
+    if (calls !== undefined && conn.open) {
       this.counters.messagesReceived += calls.length;
       for (const call of calls as unknown[][]) this.onCall(conn.peerId, call);
     }
@@ -472,8 +483,11 @@ function advertisedHost(listenHost: string): string {
   return listenHost === '0.0.0.0' || listenHost === '::' ? '' : listenHost;
 }
 
+/** A call envelope: [request, id, payload], [response, id, value] or [failure, id, code, message]. */
 function isCall(v: unknown): v is unknown[] {
-  return Array.isArray(v) && v.length >= 2 && typeof v[0] === 'number' && Number.isSafeInteger(v[1]);
+  if (!Array.isArray(v) || !Number.isSafeInteger(v[1])) return false;
+  if (v[0] === callRequest || v[0] === callResponse) return v.length === 3;
+  return v[0] === callFailure && v.length === 4 && typeof v[2] === 'string' && typeof v[3] === 'string';
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
