@@ -82,10 +82,19 @@ export interface ClusterFlags {
   deadAfterMs: number;
   /** `--drain-on-exit`: SIGTERM drains this node (moves its replicas away) before exiting. */
   drainOnExit: boolean;
+  /** `--peer-tls-cert/-key/-ca FILE`: peer links over TLS with mutual certificates (all three or none). */
+  peerTls: PeerTlsFiles | null;
   /** TEST-ONLY, breaks linearizability: any replica answers gets from its local state. */
   unsafeStaleReads: boolean;
   /** TEST-ONLY, breaks durability: a leader acknowledges a set before it is committed. */
   unsafeAckBeforeCommit: boolean;
+}
+
+/** Paths of the PEM files of peer TLS: this node's certificate and key, and the cluster CA. */
+export interface PeerTlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
 }
 
 /** True unless `--standalone`: every other configuration runs Raft (maybe on one node). */
@@ -124,6 +133,10 @@ Cluster (Raft) flags:
   --fsync always|never (default always; never is unsafe)
   --read-mode read-index|lease (default read-index)
   --cluster-secret SECRET
+  --peer-tls-cert FILE --peer-tls-key FILE --peer-tls-ca FILE
+                            peer links over TLS: this node's certificate and key (PEM),
+                            and the CA that signs every node's; each side verifies the
+                            other's (the cluster secret is still checked)
   --max-moves N (default 2)  replica moves in flight at once
   --dead-after DURATION (default 30s; 500ms, 3s, 2m)  silent nodes' replicas are re-created
   --drain-on-exit           on SIGTERM move this node's replicas away first (preStop)
@@ -171,6 +184,9 @@ const flagSpecs: FlagSpec[] = [
   { long: 'fsync', kind: 'string' },
   { long: 'read-mode', kind: 'string' },
   { long: 'cluster-secret', kind: 'string' },
+  { long: 'peer-tls-cert', kind: 'string' },
+  { long: 'peer-tls-key', kind: 'string' },
+  { long: 'peer-tls-ca', kind: 'string' },
   { long: 'max-moves', kind: 'string' },
   { long: 'dead-after', kind: 'string' },
   { long: 'drain-on-exit', kind: 'flag' },
@@ -362,12 +378,25 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     fsync: parseChoice(raw, 'fsync', ['always', 'never'], 'always') as FsyncMode,
     readMode: parseChoice(raw, 'read-mode', ['read-index', 'lease'], 'read-index') as ReadMode,
     clusterSecret: raw.get('cluster-secret') ?? null,
+    peerTls: parsePeerTls(raw),
     maxMoves: parseIntFlag(raw, 'max-moves', 2, 1, 64),
     deadAfterMs: parseDurationFlag(raw.get('dead-after') ?? '30s', 'dead-after'),
     drainOnExit: raw.has('drain-on-exit'),
     unsafeStaleReads: raw.has('unsafe-stale-reads'),
     unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
   };
+}
+
+/** The three peer TLS files, or null; one or two of them alone is a usage error. */
+function parsePeerTls(raw: RawFlags): PeerTlsFiles | null {
+  const cert = raw.get('peer-tls-cert');
+  const key = raw.get('peer-tls-key');
+  const ca = raw.get('peer-tls-ca');
+  if (cert === undefined && key === undefined && ca === undefined) return null;
+  if (cert === undefined || key === undefined || ca === undefined) {
+    throw new UsageError('peer TLS needs all of --peer-tls-cert, --peer-tls-key and --peer-tls-ca');
+  }
+  return { cert, key, ca };
 }
 
 function parseIntFlag(raw: RawFlags, name: string, fallback: number, min: number, max: number): number {

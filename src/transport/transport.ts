@@ -23,6 +23,7 @@ import { frameBytesMaxDefault } from './frame.js';
 import type { PeerAddress } from './handshake.js';
 import { InboundConnection, type InboundOptions } from './inbound-connection.js';
 import { OutboundLink, type LinkOptions } from './outbound-link.js';
+import { createPeerServer, type PeerTlsOptions } from './peer-tls.js';
 import { newCounters, type TransportCounters } from './stats.js';
 
 /** Configuration of one node's transport. */
@@ -56,6 +57,8 @@ export interface TransportConfig {
   peerSilenceMsMax?: number;
   /** Accepted connections at once (authenticated or not). */
   inboundConnectionsMax?: number;
+  /** Peer TLS with mutual certificates (peer-tls.ts), under the HMAC handshake; plain TCP when absent. */
+  tls?: PeerTlsOptions;
 }
 
 /** Handler of received batches: `msgs` is one frame's messages, in send order. */
@@ -130,7 +133,7 @@ export class Transport {
   /** Starts listening and connecting to the configured peers; resolves with the bound port. */
   async start(): Promise<{ port: number }> {
     assert(this.server === null && !this.closed, 'start() called twice');
-    const server = net.createServer((socket) => this.onConnection(socket));
+    const server = createPeerServer(this.config.tls, (socket) => this.onConnection(socket), (why, remote) => this.onTlsRefused(why, remote));
     server.maxConnections = this.config.inboundConnectionsMax ?? 1024;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -260,7 +263,7 @@ export class Transport {
     assert(this.advertise !== null);
     const opts: LinkOptions = {
       selfId: this.config.nodeId, peerId: id, clusterId: this.config.clusterId, secret: this.config.secret,
-      addr, advertise: this.advertise, persistent,
+      addr, advertise: this.advertise, persistent, ...(this.config.tls === undefined ? {} : { tls: this.config.tls }),
       reconnectDelayMsMin: this.config.reconnectDelayMsMin ?? 20,
       reconnectDelayMsMax: this.config.reconnectDelayMsMax ?? 1000,
       sendQueueBytesMax: this.config.sendQueueBytesMax ?? 32 * 1024 * 1024,
@@ -392,6 +395,12 @@ export class Transport {
       },
     };
     new InboundConnection(socket, opts);
+  }
+
+  // A dialler without a certificate from our CA: refused before any frame (rate-limited by its backoff).
+  private onTlsRefused(why: string, remote: string): void {
+    this.counters.handshakeFailures++;
+    this.logger.warn({ remote }, `peer connection refused: ${why}`);
   }
 
   private onInboundAuthenticated(conn: InboundConnection): void {
