@@ -47,6 +47,8 @@ export interface ServeConfig {
   itemBytesMax: number;
   /** `-c`: simultaneous client connections; more get `ERROR Too many open connections`. */
   connectionsMax: number;
+  /** `--idle-timeout SECONDS` (memcached's `-o idle_timeout`): idle client connections are closed; 0 = never. */
+  idleTimeoutMs: number;
   logLevel: LogLevel;
   /** Where node state lives (the Raft logs and snapshots in LevelDB). */
   dataDir: string;
@@ -111,6 +113,8 @@ export const serveUsage = `Usage: memraft serve [options]
   -m, --memory-mb MB        cache memory limit in MiB (default 64)
   -I, --item-size-max SIZE  largest item, bytes; accepts 512k, 1m (default 1m)
   -c, --max-connections N   max simultaneous client connections (default 1024)
+  --idle-timeout SECONDS    close client connections idle this long (memcached's
+                            -o idle_timeout; default 0: never)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent (default info)
   -v, -vv, -vvv             memcached's verbosity: --log-level info, debug, trace
   --data-dir DIR            node state directory (default ./memraft-data)
@@ -166,6 +170,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'memory-mb', short: 'm', kind: 'string' },
   { long: 'item-size-max', short: 'I', kind: 'string' },
   { long: 'max-connections', short: 'c', kind: 'string' },
+  { long: 'idle-timeout', kind: 'string' },
   { long: 'log-level', kind: 'string' },
   { long: 'verbose', short: 'v', kind: 'verbosity' },
   { long: 'threads', short: 't', kind: 'string' },
@@ -295,6 +300,7 @@ function buildConfig(raw: RawFlags): ServeConfig {
     memoryMb,
     itemBytesMax,
     connectionsMax: parseIntFlag(raw, 'max-connections', 1024, 1, 1_000_000),
+    idleTimeoutMs: parseIntFlag(raw, 'idle-timeout', 0, 0, 86_400 * 30) * 1000,
     logLevel: parseChoice(raw, 'log-level', logLevels, 'info') as LogLevel,
     dataDir: raw.get('data-dir') ?? './memraft-data',
     standalone: raw.has('standalone'),

@@ -37,6 +37,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
     log,
     version: wireVersion,
     memoryBytesMax: config.memoryMb * 1024 * 1024,
+    idleTimeoutMs: config.idleTimeoutMs,
   });
   const address = await server.start().catch(async (err: unknown) => {
     await executor.close(); // a cluster node's timers and sockets would keep the process alive

@@ -15,6 +15,8 @@ export class ServerCounters {
   bytesWritten = 0;
   /** Times a connection paused reading for backpressure (memcached's conn_yields is close). */
   connYields = 0;
+  /** Connections closed by --idle-timeout (memcached's idle_kicks). */
+  idleKicks = 0;
 
   /** memcached `stats reset`: the totals go to zero; current connections stay. */
   reset(): void {
@@ -23,6 +25,7 @@ export class ServerCounters {
     this.bytesRead = 0;
     this.bytesWritten = 0;
     this.connYields = 0;
+    this.idleKicks = 0;
   }
 }
 
@@ -62,7 +65,7 @@ export function generalStats(
     ['bytes_written', String(counters.bytesWritten)],
   ];
   const at = executorStats.findIndex(([name]) => name === 'limit_maxbytes');
-  const tail: Array<[string, string]> = [['conn_yields', String(counters.connYields)]];
+  const tail: Array<[string, string]> = [['conn_yields', String(counters.connYields)], ['idle_kicks', String(counters.idleKicks)]];
   if (at < 0) return [...head, ...executorStats, ...io, ...tail];
   return [...head, ...executorStats.slice(0, at), ...io, ...executorStats.slice(at), ...tail];
 }

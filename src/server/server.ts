@@ -30,6 +30,8 @@ export interface ServerOptions {
   memoryBytesMax: number;
   /** How long shutdown waits for in-flight requests before dropping connections. */
   shutdownGraceMs?: number;
+  /** --idle-timeout in ms (0: never), when connectionLimits is not given. */
+  idleTimeoutMs?: number;
 }
 
 // memcached's exact reply when over -c; it then closes the connection.
@@ -50,7 +52,7 @@ export class MemraftServer {
       executor: options.executor,
       codec: options.codec,
       counters: this.counters,
-      limits: options.connectionLimits ?? defaultConnectionLimits(options.protocolLimits),
+      limits: options.connectionLimits ?? defaultConnectionLimits(options.protocolLimits, options.idleTimeoutMs ?? 0),
       log: options.log,
       version: options.version,
       stats: (group) => this.stats(group),
@@ -194,6 +196,7 @@ export class MemraftServer {
       ['binding_protocol', 'auto-negotiate'],
       ['item_size_max', String(protocolLimits.itemBytesMax)],
       ['key_max_length', String(protocolLimits.keyBytesMax)],
+      ['idle_timeout', String(Math.round((this.options.idleTimeoutMs ?? 0) / 1000))],
     ];
     const names = new Set(own.map(([name]) => name));
     return [...own, ...executorSettings.filter(([name]) => !names.has(name))];
