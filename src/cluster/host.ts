@@ -600,8 +600,29 @@ export class ClusterHost {
     this.transport.resetPeer?.(from, why);
   }
 
+  /**
+   * Whether `id` is a node of this cluster as the meta state knows it (any state but
+   * removed); before bootstrap (and on a joiner before it learned the meta state) anyone is.
+   * Raft and read rounds trust what a member tells them; a node outside the cluster that
+   * passed the handshake (it has the secret, and the certificate under peer TLS) could
+   * otherwise play leader and make a replica overwrite committed entries, which Raft asserts
+   * never happens. A member's messages are trusted to come from a correct Raft (this is not
+   * Byzantine fault tolerance); only their shape is checked.
+   */
+  private isMember(id: NodeId): boolean {
+    const view = this.meta.view;
+    if (!view.bootstrapped) return true;
+    const node = this.meta.node(id);
+    return node !== undefined && node.state !== 'removed';
+  }
+
   // `t` passed checkPeerMessage.
   private onPeerMessage(from: NodeId, me: NodeId, t: unknown): void {
+    if (!this.isMember(from)) {
+      // A joiner's first messages can race its join entry's apply here: drop, Raft resends.
+      this.logger.debug({ from }, 'message from a node outside the cluster dropped');
+      return;
+    }
     if (isReadRoundMessage(t)) return this.readRounds.onMessage(from, t);
     const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
     if (decoded === null) return;

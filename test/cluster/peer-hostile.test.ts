@@ -95,4 +95,24 @@ describe('hostile authenticated peer', () => {
     expect(bad).toBe(badBatches.length * 3);
     await cluster.convergedDigests();
   }, 120_000);
+
+  it('a node outside the cluster cannot play leader: a well-formed append over committed entries is dropped', async () => {
+    // Term far ahead, entry 1 of the meta log with another term: stepped, Raft would take it
+    // as the new leader's and find it conflicts with a committed entry (an assertion).
+    const append = [0, 3, 1_000_000, 0, 0, [999_999, 1, 0, Buffer.from('forged')], 0, 0, 0, 0, 0];
+    for (let id = 1; id <= 3; id++) {
+      const peer = await FakePeer.connect({ port: cluster.ports.peer[id - 1]!, nodeId: 9, serverId: id });
+      peer.send([[append, raft({ 1: 8, 2: 1_000_000, 6: 1_000_000 })]]);
+      peer.send([[append]]);
+      await new Promise((r) => setTimeout(r, 200)); // nothing to await: the node answers a non-member nothing
+      peer.destroy();
+    }
+    for (let id = 1; id <= 3; id++) expect(cluster.children.get(id)!.exitCode, cluster.logOf(id)).toBeNull();
+    await cluster.waitReady();
+    const client = await TextClient.connect(cluster.clientPort(2));
+    expect(await client.set('after-forgery', 'ok')).toBe('STORED\r\n');
+    expect(await client.get('after-forgery')).toBe('ok');
+    client.close();
+    await cluster.convergedDigests();
+  }, 60_000);
 });
