@@ -223,7 +223,12 @@ async function fuzzPeer(o: FuzzOptions, cluster: ProcessCluster): Promise<FuzzRe
   const port = cluster.ports.peer[0]!;
   const groups = 16;
   let peer: FakePeer | null = null;
+  let lastLog = Date.now();
   for (let i = 0; i < o.peerFrames; i++) {
+    if (o.log !== null && Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      o.log(`  peer: ${i}/${o.peerFrames} frames, ${out.resets} link resets`);
+    }
     if (peer === null || peer.closed) {
       if (peer !== null) out.resets++;
       peer = await FakePeer.connect({ port, nodeId: 9, serverId: 1 }).catch(() => null);
