@@ -106,7 +106,7 @@ function request(g: Gen, groups: number): unknown[] {
  * One frame: the payload of a batch frame (`[msgs]` or `[msgs, calls]`), or raw bytes of a
  * whole frame (length prefix and body) when kind is 'raw'.
  */
-export function peerFrame(g: Gen, groups: number): { kind: FrameKind; payload?: unknown; raw?: Buffer } {
+export function peerFrame(g: Gen, groups: number): { kind: FrameKind; payload?: unknown; raw?: Buffer; incomplete?: boolean } {
   const r = g.float();
   if (r < 0.4) return { kind: 'raft', payload: [Array.from({ length: 1 + g.int(3) }, () => raftTuple(g, groups))] };
   if (r < 0.5) return { kind: 'chunk', payload: [[chunk(g, groups)]] };
@@ -115,6 +115,8 @@ export function peerFrame(g: Gen, groups: number): { kind: FrameKind; payload?: 
   if (r < 0.93) return { kind: 'request', payload: [[], [request(g, groups)]] };
   const body = g.bytes(1 + g.int(64));
   const header = Buffer.alloc(4);
-  header.writeUInt32BE(g.chance(0.9) ? body.length : g.int(2 ** 32), 0);
-  return { kind: 'raw', raw: Buffer.concat([header, body]) };
+  const length = g.chance(0.9) ? body.length : g.int(2 ** 32);
+  header.writeUInt32BE(length, 0);
+  // A length past the body leaves the node waiting for the rest of the frame (or refusing it).
+  return { kind: 'raw', raw: Buffer.concat([header, body]), incomplete: length > body.length };
 }

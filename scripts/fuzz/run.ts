@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { FakePeer } from '../../test/support/fake-peer.js';
+import { AnswerListener, FakePeer } from '../../test/support/fake-peer.js';
 import { freePorts, removeTempDirs } from '../../test/cluster/helpers.js';
 import { ensureBuilt, mainJs, ProcessCluster, repoRoot, terminateAll, TextClient } from '../../test/cluster/process-cluster.js';
 import { Gen, batchSeed, makeBatch, type InputCounts } from './inputs.js';
@@ -57,7 +57,15 @@ export interface TargetReport {
 export interface FuzzReport {
   seed: number;
   targets: TargetReport[];
-  peer: { frames: number; byKind: Record<FrameKind, number>; resets: number; handshakeFailures: number; badMessagesCounted: number } | null;
+  /**
+   * Peer frames: `accepted` ones the node took (its answer to the request after them came),
+   * `resets` the links it reset over a bad one, `unanswered` neither within 30 s, `abandoned`
+   * raw frames whose length promised more bytes (the fake peer hangs up after them).
+   */
+  peer: {
+    frames: number; byKind: Record<FrameKind, number>; resets: number; accepted: number; unanswered: number; abandoned: number;
+    handshakeFailures: number; badMessagesCounted: number;
+  } | null;
   deadProcesses: string[];
   notServing: string[];
   digests: string;
@@ -93,6 +101,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   }
   report.durationMs = Date.now() - started;
   report.ok = report.deadProcesses.length === 0 && report.notServing.length === 0 && report.digests.startsWith('equal') &&
+    (report.peer === null || report.peer.unanswered === 0) &&
     report.targets.every((t) => t.hung.length === 0 && t.lostAcks.length === 0);
   return report;
 }
@@ -219,9 +228,10 @@ async function wellBehaved(seed: number, target: string, writer: number, port: n
 /** Peer frames from a fake peer (node id 9) to cluster node 1. */
 async function fuzzPeer(o: FuzzOptions, cluster: ProcessCluster): Promise<FuzzReport['peer']> {
   const byKind: Record<FrameKind, number> = { raft: 0, chunk: 0, 'read-round': 0, 'junk-message': 0, request: 0, raw: 0 };
-  const out = { frames: 0, byKind, resets: 0, handshakeFailures: 0, badMessagesCounted: 0 };
+  const out = { frames: 0, byKind, resets: 0, accepted: 0, unanswered: 0, abandoned: 0, handshakeFailures: 0, badMessagesCounted: 0 };
   const port = cluster.ports.peer[0]!;
   const groups = 16;
+  const answers = await AnswerListener.start(9);
   let peer: FakePeer | null = null;
   let lastLog = Date.now();
   for (let i = 0; i < o.peerFrames; i++) {
@@ -230,8 +240,8 @@ async function fuzzPeer(o: FuzzOptions, cluster: ProcessCluster): Promise<FuzzRe
       o.log(`  peer: ${i}/${o.peerFrames} frames, ${out.resets} link resets`);
     }
     if (peer === null || peer.closed) {
-      if (peer !== null) out.resets++;
-      peer = await FakePeer.connect({ port, nodeId: 9, serverId: 1 }).catch(() => null);
+      peer = await FakePeer.connect({ port, nodeId: 9, serverId: 1, answerPort: answers.port }).catch(() => null);
+      peer?.socket.on('close', () => answers.poke());
       if (peer === null) {
         out.handshakeFailures++;
         await new Promise((r) => setTimeout(r, 50));
@@ -243,11 +253,25 @@ async function fuzzPeer(o: FuzzOptions, cluster: ProcessCluster): Promise<FuzzRe
     out.frames++;
     if (f.raw !== undefined) peer.write(f.raw);
     else peer.send(f.payload);
-    // Give the node a moment to take the frame (and reset the link over a bad one) before
-    // the next: frames written after a reset it has not told us about yet are lost.
-    await new Promise((r) => setTimeout(r, 1));
+    if (f.incomplete === true) {
+      // The node now waits for the rest of a frame (or refused its length): start afresh.
+      out.abandoned++;
+      peer.destroy();
+      peer = null;
+      continue;
+    }
+    // Then a request the node answers only if it took the frame without resetting the link:
+    // each frame is known to have been processed (answered, or the link reset) before the next.
+    const echo = 2 ** 40 + i; // apart from the ids of generated requests (below 2^31)
+    peer.send([[], [[0, echo, { t: 'fuzz-echo' }]]]);
+    const current = peer;
+    const took = await answers.answer(echo, 30_000, () => current.closed);
+    if (took) out.accepted++;
+    else if (current.closed) out.resets++;
+    else out.unanswered++;
   }
   peer?.destroy();
+  answers.close();
   const text = await (await fetch(`http://127.0.0.1:${cluster.ports.admin[0]}/metrics`)).text().catch(() => '');
   out.badMessagesCounted = Number(/^memraft_peer_bad_messages_total\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? -1);
   return out;
@@ -306,7 +330,10 @@ export function formatReport(r: FuzzReport): string {
   if (r.peer !== null) {
     const p = r.peer;
     const kinds = Object.entries(p.byKind).map(([k, n]) => `${k} ${n}`).join(', ');
-    lines.push(`  peer: ${p.frames} frames (${kinds}) to node 1; ${p.resets} link resets, ${p.handshakeFailures} failed reconnects; node 1 counted ${p.badMessagesCounted} bad peer messages`);
+    lines.push(
+      `  peer: ${p.frames} frames (${kinds}) to node 1: ${p.accepted} taken, ${p.resets} reset the link, ${p.abandoned} incomplete, ${p.unanswered} unanswered; ` +
+        `${p.handshakeFailures} failed reconnects; node 1 counted ${p.badMessagesCounted} bad peer messages`,
+    );
   }
   lines.push(`  processes: ${r.deadProcesses.length === 0 ? 'all alive' : `DEAD: ${r.deadProcesses.join('\n')}`}`);
   lines.push(`  serving afterwards: ${r.notServing.length === 0 ? 'every node' : `NOT: ${r.notServing.join('; ')}`}`);

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { encodeFrame, FrameDecoder, packr } from '../../src/transport/frame.js';
+import { encodeFrame, FrameDecoder, keepaliveFrame, packr } from '../../src/transport/frame.js';
 import { computeProof, handshakeVersion, newNonce, parseChallenge, parseOk, type ProofInput } from '../../src/transport/handshake.js';
 
 /** How to reach and authenticate to a node's peer port. */
@@ -24,6 +24,8 @@ export interface FakePeerOptions {
   tls?: tls.ConnectionOptions;
   /** Bound on connect plus handshake. */
   timeoutMs?: number;
+  /** The port the fake peer says it listens on (where the node sends answers to requests); 1 when absent. */
+  answerPort?: number;
 }
 
 /** The defaults of `memraft serve` without --cluster-secret. */
@@ -109,7 +111,7 @@ export class FakePeer {
     const clusterId = opts.clusterId ?? defaultClusterId;
     const secret = opts.secret ?? defaultSecret;
     const clientNonce = newNonce();
-    const addr = { host: '127.0.0.1', port: 1 };
+    const addr = { host: '127.0.0.1', port: opts.answerPort ?? 1 };
     this.send({ t: 'hello', v: handshakeVersion, clusterId, nodeId: opts.nodeId, nonce: clientNonce, addr });
     const challenge = parseChallenge(await this.next());
     if (challenge === null) throw new Error('fake peer: no challenge (refused)');
@@ -119,5 +121,105 @@ export class FakePeer {
     this.send({ t: 'auth', proof: computeProof(secret, 'C', input) });
     const ok = parseOk(await this.next());
     if (ok === null || !Buffer.from(ok.proof).equals(computeProof(secret, 'S', input))) throw new Error('fake peer: handshake refused');
+  }
+}
+
+/**
+ * Where a fake peer hears the node's answers to its requests: a node answers on its own
+ * outbound link to the address the requester advertised, so this listener accepts that link
+ * (answering its handshake as node `nodeId` with the secret's proof) and reports every
+ * response call by request id. A request sent right after another frame on the same
+ * connection is answered only if the node took that frame without resetting the link.
+ */
+export class AnswerListener {
+  readonly answered = new Set<number>();
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private wake: (() => void) | null = null;
+
+  private constructor(server: net.Server, readonly port: number) {
+    this.server = server;
+  }
+
+  /** Listens on 127.0.0.1 (ephemeral port) as node `nodeId`. */
+  static async start(nodeId: number, clusterId = defaultClusterId, secret = defaultSecret): Promise<AnswerListener> {
+    let self: AnswerListener | null = null;
+    const server = net.createServer((socket) => self!.accept(socket, nodeId, clusterId, secret));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    self = new AnswerListener(server, (server.address() as net.AddressInfo).port);
+    return self;
+  }
+
+  /** Resolves true once request `id` was answered, false after `timeoutMs` or when `gaveUp()` turns true. */
+  async answer(id: number, timeoutMs: number, gaveUp: () => boolean): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.answered.has(id) && !gaveUp() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 20);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    return this.answered.delete(id);
+  }
+
+  /** Wakes waiters (call when something they check for may have changed). */
+  poke(): void {
+    this.wake?.();
+  }
+
+  close(): void {
+    this.server.close();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private accept(socket: net.Socket, nodeId: number, clusterId: string, secret: string): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+    const decoder = new FrameDecoder();
+    let input: ProofInput | null = null;
+    let open = false;
+    socket.on('data', (chunk: Buffer) => {
+      let bodies: Buffer[];
+      try {
+        bodies = decoder.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const body of bodies) {
+        if (body.length === 1 && body[0] === 0xc0) continue; // keepalive
+        const msg = packr.unpack(body) as Record<string, unknown> | unknown[];
+        if (open) {
+          this.onBatch(msg);
+          continue;
+        }
+        const m = msg as Record<string, unknown>;
+        if (m['t'] === 'hello') {
+          const serverNonce = newNonce();
+          input = {
+            clusterId, clientId: m['nodeId'] as number, serverId: nodeId, clientNonce: Buffer.from(m['nonce'] as Uint8Array),
+            serverNonce, addr: m['addr'] as { host: string; port: number },
+          };
+          socket.write(encodeFrame({ t: 'challenge', nodeId, nonce: serverNonce }));
+        } else if (m['t'] === 'auth' && input !== null) {
+          socket.write(encodeFrame({ t: 'ok', proof: computeProof(secret, 'S', input) }));
+          open = true;
+          // The accepting side's keepalives, or the node presumes the link dead after 10 s.
+          const keepalive = setInterval(() => socket.write(keepaliveFrame), 1000);
+          socket.on('close', () => clearInterval(keepalive));
+        }
+      }
+    });
+  }
+
+  private onBatch(msg: unknown): void {
+    if (!Array.isArray(msg) || !Array.isArray(msg[1])) return;
+    for (const call of msg[1] as unknown[][]) if (call[0] === 1 || call[0] === 2) this.answered.add(call[1] as number);
+    this.wake?.();
   }
 }
