@@ -8,7 +8,7 @@
  * the node within `hangMs`. At the same time a well-behaved client per node writes keys of
  * its own and records which writes were acknowledged (STORED). A fake peer that completed
  * the HMAC handshake sends `peerFrames` generated frames (peer-frames.ts) to cluster node 1,
- * reconnecting whenever the node resets its link.
+ * reconnecting whenever the node resets its link (8 fake peers at once, node ids 9..16).
  *
  * Afterwards: every process is alive, no connection hung, every node still serves a set and
  * a get, every acknowledged write reads back its value, and the cluster's replicas agree
@@ -225,53 +225,60 @@ async function wellBehaved(seed: number, target: string, writer: number, port: n
   client.close();
 }
 
-/** Peer frames from a fake peer (node id 9) to cluster node 1. */
+/** Fake peers at once (node ids 9, 10, ...): each frame waits for the node's verdict, so lanes bring throughput. */
+const peerLanes = 8;
+
+/** Peer frames from fake peers (node ids 9..) to cluster node 1; frame i goes out on lane i mod peerLanes. */
 async function fuzzPeer(o: FuzzOptions, cluster: ProcessCluster): Promise<FuzzReport['peer']> {
   const byKind: Record<FrameKind, number> = { raft: 0, chunk: 0, 'read-round': 0, 'junk-message': 0, request: 0, raw: 0 };
   const out = { frames: 0, byKind, resets: 0, accepted: 0, unanswered: 0, abandoned: 0, handshakeFailures: 0, badMessagesCounted: 0 };
-  const port = cluster.ports.peer[0]!;
-  const groups = 16;
-  const answers = await AnswerListener.start(9);
-  let peer: FakePeer | null = null;
   let lastLog = Date.now();
-  for (let i = 0; i < o.peerFrames; i++) {
-    if (o.log !== null && Date.now() - lastLog > 10_000) {
-      lastLog = Date.now();
-      o.log(`  peer: ${i}/${o.peerFrames} frames, ${out.resets} link resets`);
-    }
-    if (peer === null || peer.closed) {
-      peer = await FakePeer.connect({ port, nodeId: 9, serverId: 1, answerPort: answers.port }).catch(() => null);
-      peer?.socket.on('close', () => answers.poke());
-      if (peer === null) {
-        out.handshakeFailures++;
-        await new Promise((r) => setTimeout(r, 50));
+  const lane = async (k: number): Promise<void> => {
+    const nodeId = 9 + k;
+    const answers = await AnswerListener.start(nodeId);
+    let peer: FakePeer | null = null;
+    for (let i = k; i < o.peerFrames; i += peerLanes) {
+      if (o.log !== null && Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        o.log(`  peer: ${out.frames}/${o.peerFrames} frames, ${out.resets} link resets`);
+      }
+      if (peer === null || peer.closed) {
+        peer = await FakePeer.connect({ port: cluster.ports.peer[0]!, nodeId, serverId: 1, answerPort: answers.port }).catch(() => null);
+        peer?.socket.on('close', () => answers.poke());
+        if (peer === null) {
+          if (++out.handshakeFailures > 100) break; // the node is gone: the checks will say so
+          await new Promise((r) => setTimeout(r, 50));
+          i -= peerLanes; // the same frame again
+          continue;
+        }
+      }
+      const f = peerFrame(new Gen(batchSeed(o.seed, 7, i)), groups);
+      byKind[f.kind]++;
+      out.frames++;
+      if (f.raw !== undefined) peer.write(f.raw);
+      else peer.send(f.payload);
+      if (f.incomplete === true) {
+        // The node now waits for the rest of a frame (or refused its length): start afresh.
+        out.abandoned++;
+        peer.destroy();
+        peer = null;
         continue;
       }
+      // Then a request the node answers only if it took the frame without resetting the link:
+      // each frame is known to have been processed (answered, or the link reset) before the next.
+      const echo = 2 ** 40 + i; // apart from the ids of generated requests (below 2^31)
+      peer.send([[], [[0, echo, { t: 'fuzz-echo' }]]]);
+      const current = peer;
+      const took = await answers.answer(echo, 30_000, () => current.closed);
+      if (took) out.accepted++;
+      else if (current.closed) out.resets++;
+      else out.unanswered++;
     }
-    const f = peerFrame(new Gen(batchSeed(o.seed, 7, i)), groups);
-    byKind[f.kind]++;
-    out.frames++;
-    if (f.raw !== undefined) peer.write(f.raw);
-    else peer.send(f.payload);
-    if (f.incomplete === true) {
-      // The node now waits for the rest of a frame (or refused its length): start afresh.
-      out.abandoned++;
-      peer.destroy();
-      peer = null;
-      continue;
-    }
-    // Then a request the node answers only if it took the frame without resetting the link:
-    // each frame is known to have been processed (answered, or the link reset) before the next.
-    const echo = 2 ** 40 + i; // apart from the ids of generated requests (below 2^31)
-    peer.send([[], [[0, echo, { t: 'fuzz-echo' }]]]);
-    const current = peer;
-    const took = await answers.answer(echo, 30_000, () => current.closed);
-    if (took) out.accepted++;
-    else if (current.closed) out.resets++;
-    else out.unanswered++;
-  }
-  peer?.destroy();
-  answers.close();
+    peer?.destroy();
+    answers.close();
+  };
+  const groups = 16;
+  await Promise.all(Array.from({ length: peerLanes }, (_, k) => lane(k)));
   const text = await (await fetch(`http://127.0.0.1:${cluster.ports.admin[0]}/metrics`)).text().catch(() => '');
   out.badMessagesCounted = Number(/^memraft_peer_bad_messages_total\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? -1);
   return out;
