@@ -109,6 +109,8 @@ export interface TransportLike {
   request(to: NodeId, payload: unknown, timeoutMs: number): Promise<unknown>;
   onRequest(handler: (from: NodeId, payload: unknown) => Promise<unknown> | unknown): void;
   setLinkFilter(fn: ((to: NodeId) => boolean) | null): void;
+  /** Closes the connections `id` sent on (it sent something malformed); absent where links have no connections. */
+  resetPeer?(id: NodeId, why: string): void;
   close(): Promise<void>;
 }
 

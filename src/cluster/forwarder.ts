@@ -175,10 +175,12 @@ export class Forwarder {
 
   /**
    * Serves a request another node forwarded to us, if it is one (undefined otherwise).
-   * We run it only if we lead the group; otherwise the answer names our leader.
+   * We run it only if we lead the group; otherwise the answer names our leader. `ops` are
+   * the request's ops, decoded and checked by the host (wire-check.ts checkPeerRequest).
    */
-  serve(from: NodeId, payload: unknown): Promise<ForwardAnswer> | ForwardAnswer | undefined {
+  serve(from: NodeId, payload: unknown, ops: CacheOp[] | undefined): Promise<ForwardAnswer> | ForwardAnswer | undefined {
     if (!isForwardRequest(payload)) return undefined;
+    assert(payload.t === 'meta' || ops !== undefined, 'forwarded ops are checked before they are served');
     const group = payload.t === 'meta' ? metaGroupId : payload.g;
     const r = this.host.replicas.get(group);
     if (r === undefined || !r.isLeader) return { nl: r?.lead ?? 0 };
@@ -190,7 +192,7 @@ export class Forwarder {
         else resolve({ nl: hint });
       };
       if (payload.t === 'meta') r.submitMeta(payload.d, done);
-      else r.submit(this.host.factory.decodeEntry(payload.d).ops, done, payload.k === undefined ? undefined : { from, term: payload.k });
+      else r.submit(ops!, done, payload.k === undefined ? undefined : { from, term: payload.k });
       this.host.scheduleFlush(r);
     });
   }

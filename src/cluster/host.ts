@@ -37,9 +37,13 @@ import { HostMetrics } from './metrics.js';
 import { ReadRounds } from './read-rounds.js';
 import { Replica, defaultReplicaOptions, type ReplicaOptions } from './replica.js';
 import type { Runtime, Timer } from './runtime.js';
+import { checkPeerMessage, checkPeerRequest } from './wire-check.js';
 import { SnapshotAssembler, chunkSnapshot, decodeRaftMessage, encodeRaftMessage, isChunk, isFetchMarksMessage, isReadRoundMessage, snapshotChunkBytes } from './wire.js';
 
 export { metaGroupId, type GroupCallback } from './forwarder.js';
+
+/** At most one log line per this interval about malformed peer messages (a hostile peer could flood the log). */
+const badPeerLogIntervalMs = 1000;
 
 /** A cluster member as given by --initial-cluster. */
 export interface InitialMember {
@@ -140,6 +144,9 @@ export class ClusterHost {
   private blockedInbound = new Set<NodeId>();
   /** Set when the meta leader refused our registration because this node was removed (server/node-removal.ts). */
   removedFromCluster = false;
+  /** When a malformed peer message was last logged, and how many were not logged since. */
+  private badPeerLoggedMs = -Infinity;
+  private badPeerUnlogged = 0;
   /** Answers peer requests the host does not know (membership: moves, join, ctl); undefined = not mine. */
   requestExtension: ((from: NodeId, payload: unknown) => unknown) | null = null;
 
@@ -599,6 +606,12 @@ export class ClusterHost {
     this.lastHeardMs.set(from, this.runtime.monoMs());
     const me = this.config.nodeId;
     for (const t of msgs) {
+      const why = checkPeerMessage(t);
+      if (why !== null) {
+        // The rest of the batch is dropped with the link: its order no longer means anything.
+        this.refusePeer(from, why);
+        break;
+      }
       try {
         this.onPeerMessage(from, me, t);
       } catch (err) {
@@ -610,7 +623,46 @@ export class ClusterHost {
     this.requestFlush();
   }
 
+  /**
+   * A peer sent something malformed: count it, log it (at most once per
+   * `badPeerLogIntervalMs`, with how many went unlogged), and reset its link.
+   */
+  private refusePeer(from: NodeId, why: string): void {
+    this.metrics.peerBadMessages++;
+    const nowMs = this.runtime.monoMs();
+    if (nowMs - this.badPeerLoggedMs >= badPeerLogIntervalMs) {
+      this.logger.warn({ from, why, unlogged: this.badPeerUnlogged }, 'malformed peer message dropped; link reset');
+      this.badPeerLoggedMs = nowMs;
+      this.badPeerUnlogged = 0;
+    } else {
+      this.badPeerUnlogged++;
+    }
+    this.transport.resetPeer?.(from, why);
+  }
+
+  /**
+   * Whether `id` is a node of this cluster as the meta state knows it (any state but
+   * removed); before bootstrap (and on a joiner before it learned the meta state) anyone is.
+   * Raft and read rounds trust what a member tells them; a node outside the cluster that
+   * passed the handshake (it has the secret, and the certificate under peer TLS) could
+   * otherwise play leader and make a replica overwrite committed entries, which Raft asserts
+   * never happens. A member's messages are trusted to come from a correct Raft (this is not
+   * Byzantine fault tolerance); only their shape is checked.
+   */
+  private isMember(id: NodeId): boolean {
+    const view = this.meta.view;
+    if (!view.bootstrapped) return true;
+    const node = this.meta.node(id);
+    return node !== undefined && node.state !== 'removed';
+  }
+
+  // `t` passed checkPeerMessage.
   private onPeerMessage(from: NodeId, me: NodeId, t: unknown): void {
+    if (!this.isMember(from)) {
+      // A joiner's first messages can race its join entry's apply here: drop, Raft resends.
+      this.logger.debug({ from }, 'message from a node outside the cluster dropped');
+      return;
+    }
     if (isReadRoundMessage(t)) return this.readRounds.onMessage(from, t);
     if (isFetchMarksMessage(t)) return this.replicas.get(t[1])?.noteFollowerFetches(t[2]);
     const decoded = isChunk(t) ? this.assembler.add(from, me, t) : decodeRaftMessage(t, from, me);
@@ -635,7 +687,12 @@ export class ClusterHost {
 
   private onPeerRequest(from: NodeId, payload: unknown): Promise<unknown> | unknown {
     if (this.blockedInbound.has(from)) return new Promise(() => {});
-    const forwarded = this.forwarder.serve(from, payload);
+    const check = checkPeerRequest(payload);
+    if (check.why !== null) {
+      this.refusePeer(from, check.why);
+      return { e: `malformed request: ${check.why}` };
+    }
+    const forwarded = this.forwarder.serve(from, payload, check.ops);
     if (forwarded !== undefined) return forwarded;
     if (this.requestExtension !== null) {
       const answer = this.requestExtension(from, payload);

@@ -63,6 +63,8 @@ export class HostMetrics {
   readonly fsyncSeconds = new Histogram(latencyBucketsSeconds);
   /** From proposal to the result of the committed entry, at the leader. */
   readonly proposalSeconds = new Histogram(latencyBucketsSeconds);
+  /** Peer messages and requests dropped as malformed (each also reset its peer's link). */
+  peerBadMessages = 0;
   /** How requests arriving here were run: which path each took (see forwarder.ts). */
   readonly paths = {
     /** Reads served from this node's follower replica after a confirmed read index. */

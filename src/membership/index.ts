@@ -3,3 +3,4 @@ export * from './hash.js';
 export * from './placement.js';
 export * from './meta-state.js';
 export * from './planner.js';
+export * from './meta-check.js';

@@ -27,6 +27,7 @@ export const R = {
   BAD_FORMAT: line('CLIENT_ERROR bad command line format'),
   BAD_DATA_CHUNK: line('CLIENT_ERROR bad data chunk'),
   TOO_LARGE: line('SERVER_ERROR object too large for cache'),
+  GET_REPLY_TOO_LARGE: line('SERVER_ERROR out of memory writing get response'),
   BAD_DELTA: line('CLIENT_ERROR invalid numeric delta argument'),
   BAD_EXPTIME: line('CLIENT_ERROR invalid exptime argument'),
   DELETE_USAGE: line('CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]'),

@@ -90,14 +90,27 @@ function valueHeader(item: ItemView, withCas: boolean): string {
 }
 
 /**
+ * Largest multi-get reply: past it the reply stops with memcached's
+ * `SERVER_ERROR out of memory writing get response` (a `get k k k ...` of one large item,
+ * repeated up to the line limit, would otherwise build a reply of gigabytes).
+ */
+export const multiGetReplyBytesMax = 64 * 1024 * 1024;
+
+/**
  * VALUE lines for the hits in key order, then END. An error result stops the reply there
  * with the error line instead of END, as memcached does when a multi-get fails midway.
  */
 function encodeValues(results: CacheResult[], withCas: boolean): Buffer {
   if (results.length === 1) return encodeSingleValue(results[0]!, withCas);
   const parts: Buffer[] = [];
+  let bytes = 0;
   for (const r of results) {
     if (r.kind === 'hit') {
+      bytes += r.item.value.length + r.item.key.length + 64;
+      if (bytes > multiGetReplyBytesMax && parts.length > 0) {
+        parts.push(R.GET_REPLY_TOO_LARGE);
+        return Buffer.concat(parts);
+      }
       parts.push(Buffer.from(valueHeader(r.item, withCas), 'latin1'), r.item.value, CRLF);
     } else if (r.kind === 'client_error' || r.kind === 'server_error') {
       parts.push(resultLine(r, TextCmd.Get));

@@ -6,8 +6,7 @@
  * meta group as a learner; our meta replica learns the meta state (snapshot + log) and
  * with it the routing table, and our registration makes us `up`.
  */
-import net from 'node:net';
-import { FrameDecoder, decodeFrameBody, encodeFrame } from '../transport/index.js';
+import { FrameDecoder, decodeFrameBody, dialPeer, encodeFrame, type PeerTlsOptions } from '../transport/index.js';
 import type { NodeId } from '../raft/types.js';
 import type { ClusterHost } from '../cluster/host.js';
 import { NodeRemovedError } from './node-removal.js';
@@ -16,9 +15,9 @@ import { NodeRemovedError } from './node-removal.js';
 const joinStepMs = 3000;
 
 /** The node id listening at a peer address: the handshake challenge names it. */
-export function probePeerId(addr: { host: string; port: number }, selfId: NodeId, clusterId: string): Promise<NodeId> {
+export function probePeerId(addr: { host: string; port: number }, selfId: NodeId, clusterId: string, tls?: PeerTlsOptions): Promise<NodeId> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(addr.port, addr.host);
+    const { socket, readyEvent } = dialPeer(addr, tls);
     const decoder = new FrameDecoder(1024);
     const timer = setTimeout(() => finish(new Error(`no handshake answer from ${addr.host}:${addr.port}`)), joinStepMs);
     const finish = (err: Error | null, id?: NodeId): void => {
@@ -28,7 +27,7 @@ export function probePeerId(addr: { host: string; port: number }, selfId: NodeId
       else resolve(id!);
     };
     socket.on('error', (err) => finish(err));
-    socket.on('connect', () => {
+    socket.on(readyEvent, () => {
       // Only the hello: the challenge answers with the node id, then we hang up.
       socket.write(encodeFrame({ t: 'hello', v: 1, clusterId, nodeId: selfId, nonce: Buffer.alloc(16, 1), addr: { host: '', port: 1 } }));
     });
@@ -50,12 +49,14 @@ function decodeBody(body: Buffer): unknown {
 }
 
 /** Asks the cluster at `joinAddr` to add this node; retries until accepted or `deadlineMs`. */
-export async function joinCluster(host: ClusterHost, joinAddr: { host: string; port: number }, clusterId: string, deadlineMs: number): Promise<void> {
+export async function joinCluster(
+  host: ClusterHost, joinAddr: { host: string; port: number }, clusterId: string, deadlineMs: number, tls?: PeerTlsOptions,
+): Promise<void> {
   const me = host.config.nodeId;
   let lastError = 'no attempt';
   while (Date.now() < deadlineMs) {
     try {
-      const target = await probePeerId(joinAddr, me, clusterId);
+      const target = await probePeerId(joinAddr, me, clusterId, tls);
       host.knowPeer(target, `${joinAddr.host}:${joinAddr.port}`);
       const answer = (await host.peerRequest(target, { t: 'join', id: me, peer: host.config.peerAddress }, joinStepMs * 3)) as {
         ok?: boolean;

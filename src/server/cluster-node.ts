@@ -3,6 +3,7 @@
  * the LevelDB log store, the TCP transport, the cache state machine), the cluster
  * executor for the client listener, and the admin HTTP listener.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { NodeId } from '../raft/types.js';
@@ -13,14 +14,14 @@ import { Rebalancer, defaultRebalancerOptions } from '../cluster/rebalancer.js';
 import { defaultReplicaOptions, type ReplicaOptions } from '../cluster/replica.js';
 import { realRuntime } from '../cluster/runtime.js';
 import { LevelLogStore } from '../storage/index.js';
-import { Transport } from '../transport/index.js';
+import { Transport, type PeerTlsOptions } from '../transport/index.js';
 import { startAdminHttp } from './admin-http.js';
 import { resolveAdminToken } from './admin-token.js';
 import { ClusterExecutor } from './cluster-executor.js';
 import { joinCluster } from './cluster-join.js';
 import { isRemoved, refuseIfRemoved, waitReleased, watchRemoval } from './node-removal.js';
 import { metricsText, statusJson, type PeerTraffic } from './cluster-status.js';
-import type { HostPort, ServeConfig } from './config.js';
+import type { HostPort, PeerTlsFiles, ServeConfig } from './config.js';
 import { readiness } from './health.js';
 import { UsageError } from './config.js';
 import type { Executor, ExecuteCallback } from './executor.js';
@@ -105,6 +106,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger, connect
 
   const store = await LevelLogStore.open(path.join(config.dataDir, 'raft'), { fsync: c.fsync === 'always' });
   await checkNodeId(store, nodeId);
+  const peerTls = await readPeerTls(c.peerTls);
   const transport = new Transport({
     nodeId,
     clusterId: 'memraft',
@@ -113,6 +115,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger, connect
     advertise: parseAddress(peerAddress),
     addressOverrides: new Map(c.peerAddresses.map((m) => [nodeIdOf(m.id, '--peer-addresses'), m.peer])),
     logger: log, // the transport adds its own node field
+    ...(peerTls === undefined ? {} : { tls: peerTls }),
   });
   await transport.start();
   const seed = (nodeId * 1_000_003 + Date.now()) >>> 0;
@@ -135,7 +138,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger, connect
     await store.close();
     throw err;
   }
-  if (c.join !== null) await joinOnce(host, store, c.join, nodeLog);
+  if (c.join !== null) await joinOnce(host, store, c.join, nodeLog, peerTls);
   const removal = watchRemoval(host);
   const traffic = (): PeerTraffic => transport.stats();
   const executor = new ClusterExecutor(host, config.memoryMb * 1024 * 1024, traffic);
@@ -177,10 +180,23 @@ export async function startClusterNode(config: ServeConfig, log: Logger, connect
  * `--join`, once per data directory: a restarted member already knows the cluster from its
  * stored meta group, and must not wait for the peer it first joined through.
  */
-async function joinOnce(host: ClusterHost, store: LevelLogStore, via: HostPort, log: Logger): Promise<void> {
+async function joinOnce(host: ClusterHost, store: LevelLogStore, via: HostPort, log: Logger, tls: PeerTlsOptions | undefined): Promise<void> {
   if ((await store.getMeta('joined')) !== undefined) return log.info('already joined (data directory): --join not needed');
-  await joinCluster(host, via, 'memraft', Date.now() + 60_000);
+  await joinCluster(host, via, 'memraft', Date.now() + 60_000, tls);
   await store.putMeta('joined', Buffer.from('1'));
+}
+
+/** The PEM contents of the --peer-tls-* files (a missing file is a usage error). */
+async function readPeerTls(files: PeerTlsFiles | null): Promise<PeerTlsOptions | undefined> {
+  if (files === null) return undefined;
+  const read = async (file: string, flag: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new UsageError(`--${flag}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: await read(files.cert, 'peer-tls-cert'), key: await read(files.key, 'peer-tls-key'), ca: await read(files.ca, 'peer-tls-ca') };
 }
 
 async function checkNodeId(store: LevelLogStore, nodeId: NodeId): Promise<void> {

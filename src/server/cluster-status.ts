@@ -142,6 +142,13 @@ export interface PeerTraffic {
   framesReceived: number;
   messagesSent: number;
   bytesSent: number;
+  /** Authenticated peer connections closed for malformed frames (the transport's protocolErrors). */
+  protocolErrors?: number;
+}
+
+/** Malformed peer frames and messages dropped, each of which reset its link. */
+export function peerBadMessages(host: ClusterHost, traffic?: PeerTraffic): number {
+  return host.metrics.peerBadMessages + (traffic?.protocolErrors ?? 0);
 }
 
 /** `stats raft`: per-group Raft figures, the paths requests took, and peer traffic. */
@@ -150,6 +157,7 @@ export function raftStats(host: ClusterHost, traffic?: PeerTraffic): Array<[stri
   const p = host.metrics.paths;
   out.push(['requests_follower_read', String(p.followerReads)], ['requests_local', String(p.local)]);
   out.push(['requests_forwarded', String(p.forwarded)], ['requests_served', String(p.served)]);
+  out.push(['peer_bad_messages', String(peerBadMessages(host, traffic))]);
   if (traffic !== undefined) {
     out.push(['peer_frames_sent', String(traffic.framesSent)], ['peer_frames_received', String(traffic.framesReceived)]);
     out.push(['peer_messages_sent', String(traffic.messagesSent)], ['peer_bytes_sent', String(traffic.bytesSent)]);
@@ -206,6 +214,7 @@ export function metricsText(host: ClusterHost, counters: OpCounters | null, traf
     lines.push(...metricLines('memraft_peer_messages_sent_total', 'counter', 'Messages to peers (many per frame).', [[`{${node}}`, traffic.messagesSent]]));
     lines.push(...metricLines('memraft_peer_bytes_sent_total', 'counter', 'Bytes of frames to peers.', [[`{${node}}`, traffic.bytesSent]]));
   }
+  lines.push(...metricLines('memraft_peer_bad_messages_total', 'counter', 'Malformed peer frames and messages dropped (each reset its link).', [[`{${node}}`, peerBadMessages(host, traffic)]]));
   lines.push(...eventLines(host, node));
   lines.push(...host.metrics.proposalSeconds.render('memraft_proposal_seconds', 'Proposal to committed result, at the leader.', node));
   lines.push(...host.metrics.fsyncSeconds.render('memraft_fsync_seconds', 'Durable log write per flush (all groups).', node));

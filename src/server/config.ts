@@ -49,6 +49,8 @@ export interface ServeConfig {
   itemBytesMax: number;
   /** `-c`: simultaneous client connections; more get `ERROR Too many open connections`. */
   connectionsMax: number;
+  /** `--idle-timeout SECONDS` (memcached's `-o idle_timeout`): idle client connections are closed; 0 = never. */
+  idleTimeoutMs: number;
   logLevel: LogLevel;
   /** `--log-format`: pino JSON lines (default, for collectors) or human lines (see log-format.ts). */
   logFormat: 'json' | 'pretty';
@@ -118,10 +120,19 @@ export interface ClusterFlags {
   adminTokenFile: string | null;
   /** `--zone NAME`: failure zone; no two replicas of a group share one (null: a zone of its own). */
   zone: string | null;
+  /** `--peer-tls-cert/-key/-ca FILE`: peer links over TLS with mutual certificates (all three or none). */
+  peerTls: PeerTlsFiles | null;
   /** TEST-ONLY, breaks linearizability: any replica answers gets from its local state. */
   unsafeStaleReads: boolean;
   /** TEST-ONLY, breaks durability: a leader acknowledges a set before it is committed. */
   unsafeAckBeforeCommit: boolean;
+}
+
+/** Paths of the PEM files of peer TLS: this node's certificate and key, and the cluster CA. */
+export interface PeerTlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
 }
 
 /** True unless `--standalone`: every other configuration runs Raft (maybe on one node). */
@@ -138,6 +149,8 @@ export const serveUsage = `Usage: memraft serve [options]
   -m, --memory-mb MB        cache memory limit in MiB (default 64)
   -I, --item-size-max SIZE  largest item, bytes; accepts 512k, 1m (default 1m)
   -c, --max-connections N   max simultaneous client connections (default 1024)
+  --idle-timeout SECONDS    close client connections idle this long (memcached's
+                            -o idle_timeout; default 0: never)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent (default info)
   -v, -vv, -vvv             memcached's verbosity: --log-level info, debug, trace
   --log-format FORMAT       json (default: one JSON object a line) or pretty (human lines)
@@ -161,6 +174,10 @@ Cluster (Raft) flags:
   --fsync always|never (default always; never is unsafe)
   --read-mode read-index|lease (default read-index)
   --cluster-secret SECRET
+  --peer-tls-cert FILE --peer-tls-key FILE --peer-tls-ca FILE
+                            peer links over TLS: this node's certificate and key (PEM),
+                            and the CA that signs every node's; each side verifies the
+                            other's (the cluster secret is still checked)
   --max-moves N (default 2)  replica moves in flight at once
   --dead-after DURATION (default 30s; 500ms, 3s, 2m)  silent nodes' replicas are re-created
   --leader-timeout DURATION (default 800ms)  a request whose group has no reachable leader
@@ -211,6 +228,7 @@ const flagSpecs: FlagSpec[] = [
   { long: 'memory-mb', short: 'm', kind: 'string' },
   { long: 'item-size-max', short: 'I', kind: 'string' },
   { long: 'max-connections', short: 'c', kind: 'string' },
+  { long: 'idle-timeout', kind: 'string' },
   { long: 'log-level', kind: 'string' },
   { long: 'log-format', kind: 'string' },
   { long: 'verbose', short: 'v', kind: 'verbosity' },
@@ -233,6 +251,9 @@ const flagSpecs: FlagSpec[] = [
   { long: 'fsync', kind: 'string' },
   { long: 'read-mode', kind: 'string' },
   { long: 'cluster-secret', kind: 'string' },
+  { long: 'peer-tls-cert', kind: 'string' },
+  { long: 'peer-tls-key', kind: 'string' },
+  { long: 'peer-tls-ca', kind: 'string' },
   { long: 'max-moves', kind: 'string' },
   { long: 'dead-after', kind: 'string' },
   { long: 'leader-timeout', kind: 'string' },
@@ -357,6 +378,7 @@ function buildConfig(raw: RawFlags): ServeConfig {
     memoryMb,
     itemBytesMax,
     connectionsMax: parseIntFlag(raw, 'max-connections', 1024, 1, 1_000_000),
+    idleTimeoutMs: parseIntFlag(raw, 'idle-timeout', 0, 0, 86_400 * 30) * 1000,
     logLevel: parseChoice(raw, 'log-level', logLevels, 'info') as LogLevel,
     logFormat: parseChoice(raw, 'log-format', ['json', 'pretty'], 'json') as 'json' | 'pretty',
     dataDir: raw.get('data-dir') ?? './memraft-data',
@@ -501,6 +523,7 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     fsync: parseChoice(raw, 'fsync', ['always', 'never'], 'always') as FsyncMode,
     readMode: parseChoice(raw, 'read-mode', ['read-index', 'lease'], 'read-index') as ReadMode,
     clusterSecret: raw.get('cluster-secret') ?? null,
+    peerTls: parsePeerTls(raw),
     maxMoves: parseIntFlag(raw, 'max-moves', 2, 1, 64),
     deadAfterMs: parseDurationFlag(raw.get('dead-after') ?? '30s', 'dead-after'),
     leaderTimeoutMs: parseDurationFlag(raw.get('leader-timeout') ?? '800ms', 'leader-timeout'),
@@ -511,6 +534,18 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     unsafeStaleReads: raw.has('unsafe-stale-reads'),
     unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
   };
+}
+
+/** The three peer TLS files, or null; one or two of them alone is a usage error. */
+function parsePeerTls(raw: RawFlags): PeerTlsFiles | null {
+  const cert = raw.get('peer-tls-cert');
+  const key = raw.get('peer-tls-key');
+  const ca = raw.get('peer-tls-ca');
+  if (cert === undefined && key === undefined && ca === undefined) return null;
+  if (cert === undefined || key === undefined || ca === undefined) {
+    throw new UsageError('peer TLS needs all of --peer-tls-cert, --peer-tls-key and --peer-tls-ca');
+  }
+  return { cert, key, ca };
 }
 
 function parseIntFlag(raw: RawFlags, name: string, fallback: number, min: number, max: number): number {

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { CacheResult } from '../cache/ops.js';
 import type { CredentialCheck } from '../protocol/auth.js';
 import type { Answer, ProtocolLimits, Request } from '../protocol/request.js';
+import { multiGetReplyBytesMax } from '../protocol/text-encoder.js';
 import type { Codec, RequestParser } from './codec.js';
 import type { Executor } from './executor.js';
 import type { ServerCounters } from './server-stats.js';
@@ -32,16 +33,27 @@ export interface ConnectionLimits {
   bufferedBytesMax: number;
   /** Reply bytes collected before a write is forced mid-batch. */
   outBytesFlushMax: number;
+  /**
+   * Reply bytes the client has left unread (the socket's write buffer) before the connection
+   * is closed: a client that sends without reading replies cannot make the node buffer without
+   * bound (requests already in flight when reading paused still answer into this buffer).
+   */
+  writeBufferBytesMax: number;
+  /** memcached's `-o idle_timeout`: a connection with nothing in flight and no traffic for this long is closed (0: never). */
+  idleTimeoutMs: number;
 }
 
 /** The limits a server uses unless told otherwise, for a given item size max. */
-export function defaultConnectionLimits(protocol: ProtocolLimits): ConnectionLimits {
+export function defaultConnectionLimits(protocol: ProtocolLimits, idleTimeoutMs = 0): ConnectionLimits {
   return {
     protocol,
     inflightRequestsMax: 1024,
     // One whole item with its header, plus room for a pipelined read chunk behind it.
     bufferedBytesMax: protocol.itemBytesMax + 1024 * 1024,
     outBytesFlushMax: 256 * 1024,
+    // Room for the largest multi-get reply plus a few items answered while reading paused.
+    writeBufferBytesMax: 2 * multiGetReplyBytesMax + 4 * protocol.itemBytesMax,
+    idleTimeoutMs,
   };
 }
 
@@ -108,6 +120,10 @@ export class ClientConnection {
     socket.on('error', this.onError);
     socket.on('close', this.onSocketClose);
     socket.on('end', this.onEnd);
+    if (ctx.limits.idleTimeoutMs > 0) {
+      socket.setTimeout(ctx.limits.idleTimeoutMs);
+      socket.on('timeout', this.onIdle);
+    }
   }
 
   /** Requests pulled but not yet written. */
@@ -157,6 +173,19 @@ export class ClientConnection {
   private readonly onError = (err: Error): void => {
     // Resets and broken pipes are the client's business; 'close' follows.
     this.ctx.log.debug({ err: err.message }, 'client socket error');
+  };
+
+  // No bytes either way for idleTimeoutMs. A request still in flight is not idleness (a slow
+  // cluster answer): wait another period.
+  private readonly onIdle = (): void => {
+    if (this.closed) return;
+    if (this.pendingRequests > 0 || this.backlogHead < this.backlog.length) {
+      this.socket.setTimeout(this.ctx.limits.idleTimeoutMs);
+      return;
+    }
+    this.ctx.counters.idleKicks++;
+    this.ctx.log.debug('idle client connection closed');
+    this.destroy();
   };
 
   private readonly onEnd = (): void => {
@@ -322,6 +351,12 @@ export class ClientConnection {
     this.ctx.counters.bytesWritten += this.outBytes;
     out.length = 0;
     this.outBytes = 0;
+    if (socket.writableLength > this.ctx.limits.writeBufferBytesMax) this.notReading();
+  }
+
+  private notReading(): void {
+    this.ctx.log.warn({ unreadBytes: this.socket.writableLength }, 'client leaves its replies unread, closing');
+    this.destroy();
   }
 
   /** Pauses or resumes socket reads to match what the connection can take. */

@@ -60,6 +60,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Mem
     tls,
     credentials,
     counters,
+    idleTimeoutMs: config.idleTimeoutMs,
   });
   const address = await server.start().catch(async (err: unknown) => {
     await executor.close(); // a cluster node's timers and sockets would keep the process alive

@@ -17,6 +17,8 @@ export class ServerCounters {
   connYields = 0;
   /** TLS handshakes that failed (plaintext clients on a TLS port, refused certificates). */
   tlsHandshakeErrors = 0;
+  /** Connections closed by --idle-timeout (memcached's idle_kicks). */
+  idleKicks = 0;
 
   /** memcached `stats reset`: the totals go to zero; current connections stay. */
   reset(): void {
@@ -26,6 +28,7 @@ export class ServerCounters {
     this.bytesWritten = 0;
     this.connYields = 0;
     this.tlsHandshakeErrors = 0;
+    this.idleKicks = 0;
   }
 }
 
@@ -65,7 +68,7 @@ export function generalStats(
     ['bytes_written', String(counters.bytesWritten)],
   ];
   const at = executorStats.findIndex(([name]) => name === 'limit_maxbytes');
-  const tail: Array<[string, string]> = [['conn_yields', String(counters.connYields)]];
+  const tail: Array<[string, string]> = [['conn_yields', String(counters.connYields)], ['idle_kicks', String(counters.idleKicks)]];
   if (at < 0) return [...head, ...executorStats, ...io, ...tail];
   return [...head, ...executorStats.slice(0, at), ...io, ...executorStats.slice(at), ...tail];
 }

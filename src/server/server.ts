@@ -38,6 +38,8 @@ export interface ServerOptions {
   credentials?: Credentials | null;
   /** Counters to bump (shared with the admin /metrics); fresh ones when absent. */
   counters?: ServerCounters;
+  /** --idle-timeout in ms (0: never), when connectionLimits is not given. */
+  idleTimeoutMs?: number;
 }
 
 // memcached's exact reply when over -c; it then closes the connection.
@@ -59,7 +61,7 @@ export class MemraftServer {
       executor: options.executor,
       codec: options.codec,
       counters: this.counters,
-      limits: options.connectionLimits ?? defaultConnectionLimits(options.protocolLimits),
+      limits: options.connectionLimits ?? defaultConnectionLimits(options.protocolLimits, options.idleTimeoutMs ?? 0),
       auth: options.credentials?.check ?? null,
       log: options.log,
       version: options.version,
@@ -244,6 +246,7 @@ export class MemraftServer {
       ['ssl_enabled', this.options.tls ? 'yes' : 'no'],
       ['item_size_max', String(protocolLimits.itemBytesMax)],
       ['key_max_length', String(protocolLimits.keyBytesMax)],
+      ['idle_timeout', String(Math.round((this.options.idleTimeoutMs ?? 0) / 1000))],
     ];
     const names = new Set(own.map(([name]) => name));
     return [...own, ...executorSettings.filter(([name]) => !names.has(name))];

@@ -12,7 +12,7 @@
  * itself only after the client has, so an outsider never obtains a proof to study, and the
  * role tag keeps a server's proof from being usable as a client's. Each message is one
  * ordinary frame.
- * There is no encryption: peer links belong on a private network.
+ * Without peer TLS (peer-tls.ts) there is no encryption: peer links belong on a private network.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NodeId } from '../raft/types.js';

@@ -84,7 +84,7 @@ export class InboundConnection {
 
   /** Closes the connection (used on transport close and when the peer reconnects). */
   destroy(): void {
-    this.socket.destroy();
+    this.close();
   }
 
   private onData(chunk: Buffer): void {

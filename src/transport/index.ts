@@ -13,3 +13,4 @@ export {
 export { FrameDecoder, encodeFrame, decodeFrameBody, packr, frameBytesMaxDefault } from './frame.js';
 export type { PeerAddress } from './handshake.js';
 export type { TransportCounters } from './stats.js';
+export * from './peer-tls.js';

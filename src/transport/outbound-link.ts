@@ -24,6 +24,7 @@ import {
   computeProof, handshakeFrameBytesMax, handshakeVersion, newNonce, parseChallenge, parseOk,
   proofMatches, type Hello, type PeerAddress, type ProofInput,
 } from './handshake.js';
+import { dialPeer, type PeerTlsOptions } from './peer-tls.js';
 import type { TransportCounters } from './stats.js';
 
 /** What a link needs from its transport. */
@@ -52,6 +53,8 @@ export interface LinkOptions {
   keepaliveMs: number;
   /** Persistent links reconnect forever; others (to learned addresses) give up on the first failure. */
   persistent: boolean;
+  /** Peer TLS (peer-tls.ts); plain TCP when absent. */
+  tls?: PeerTlsOptions;
   counters: TransportCounters;
   logger: Logger;
   onStatus: (link: OutboundLink, up: boolean) => void;
@@ -202,10 +205,10 @@ export class OutboundLink {
     this.state = 'connecting';
     this.clientNonce = newNonce();
     this.proofInput = null;
-    const socket = net.connect({ host: this.addr.host, port: this.addr.port, noDelay: true });
+    const { socket, readyEvent } = dialPeer(this.addr, this.opts.tls);
     this.socket = socket;
     const decoder = new FrameDecoder(handshakeFrameBytesMax);
-    socket.on('connect', () => this.onConnect(socket));
+    socket.on(readyEvent, () => this.onConnect(socket));
     socket.on('data', (chunk: Buffer) => this.onData(socket, decoder, chunk));
     socket.on('drain', () => this.onDrain(socket));
     socket.on('error', (err) => this.opts.logger.debug({ peer: this.peerId, err: err.message }, 'peer link error'));

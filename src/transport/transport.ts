@@ -23,6 +23,7 @@ import { frameBytesMaxDefault } from './frame.js';
 import type { PeerAddress } from './handshake.js';
 import { InboundConnection, type InboundOptions } from './inbound-connection.js';
 import { OutboundLink, type LinkOptions } from './outbound-link.js';
+import { createPeerServer, type PeerTlsOptions } from './peer-tls.js';
 import { newCounters, type TransportCounters } from './stats.js';
 
 /** Configuration of one node's transport. */
@@ -60,6 +61,8 @@ export interface TransportConfig {
   stallMsMax?: number;
   /** Accepted connections at once (authenticated or not). */
   inboundConnectionsMax?: number;
+  /** Peer TLS with mutual certificates (peer-tls.ts), under the HMAC handshake; plain TCP when absent. */
+  tls?: PeerTlsOptions;
 }
 
 /** Handler of received batches: `msgs` is one frame's messages, in send order. */
@@ -144,7 +147,7 @@ export class Transport {
   /** Starts listening and connecting to the configured peers; resolves with the bound port. */
   async start(): Promise<{ port: number }> {
     assert(this.server === null && !this.closed, 'start() called twice');
-    const server = net.createServer((socket) => this.onConnection(socket));
+    const server = createPeerServer(this.config.tls, (socket) => this.onConnection(socket), (why, remote) => this.onTlsRefused(why, remote));
     server.maxConnections = this.config.inboundConnectionsMax ?? 1024;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -232,6 +235,17 @@ export class Transport {
     this.linkFilter = filter;
   }
 
+  /**
+   * Closes the connection `id` sends to us on, because it sent something malformed; a real
+   * node reconnects (and its sends resume in order on the new connection).
+   */
+  resetPeer(id: NodeId, why: string): void {
+    const conn = this.inbound.get(id);
+    if (conn === undefined) return;
+    this.logger.debug({ peer: id, why }, 'peer connection reset');
+    conn.destroy();
+  }
+
   /** Whether the outbound connection to `id` is currently up. */
   isPeerUp(id: NodeId): boolean {
     return this.links.get(id)?.up ?? false;
@@ -263,7 +277,7 @@ export class Transport {
     assert(this.advertise !== null);
     const opts: LinkOptions = {
       selfId: this.config.nodeId, peerId: id, clusterId: this.config.clusterId, secret: this.config.secret,
-      addr, advertise: this.advertise, persistent,
+      addr, advertise: this.advertise, persistent, ...(this.config.tls === undefined ? {} : { tls: this.config.tls }),
       reconnectDelayMsMin: this.config.reconnectDelayMsMin ?? 50,
       reconnectDelayMsMax: this.config.reconnectDelayMsMax ?? 500,
       sendQueueBytesMax: this.config.sendQueueBytesMax ?? 32 * 1024 * 1024,
@@ -399,6 +413,12 @@ export class Transport {
     new InboundConnection(socket, opts);
   }
 
+  // A dialler without a certificate from our CA: refused before any frame (rate-limited by its backoff).
+  private onTlsRefused(why: string, remote: string): void {
+    this.counters.handshakeFailures++;
+    this.logger.warn({ remote }, `peer connection refused: ${why}`);
+  }
+
   private onInboundAuthenticated(conn: InboundConnection): void {
     const previous = this.inbound.get(conn.peerId);
     // A node has one outbound link to us; a newer connection means the old one is dead.
@@ -424,7 +444,7 @@ export class Transport {
     if (calls !== undefined && !(Array.isArray(calls) && calls.every(isCall))) return false;
     this.counters.messagesReceived += msgs.length;
     if (msgs.length > 0) this.messagesHandler(conn.peerId, msgs);
-    if (calls !== undefined) {
+    if (calls !== undefined && conn.open) {
       this.counters.messagesReceived += calls.length;
       for (const call of calls as unknown[][]) this.onCall(conn.peerId, call);
     }
@@ -488,8 +508,11 @@ function advertisedHost(listenHost: string): string {
   return listenHost === '0.0.0.0' || listenHost === '::' ? '' : listenHost;
 }
 
+/** A call envelope: [request, id, payload], [response, id, value] or [failure, id, code, message]. */
 function isCall(v: unknown): v is unknown[] {
-  return Array.isArray(v) && v.length >= 2 && typeof v[0] === 'number' && Number.isSafeInteger(v[1]);
+  if (!Array.isArray(v) || !Number.isSafeInteger(v[1])) return false;
+  if (v[0] === callRequest || v[0] === callResponse) return v.length === 3;
+  return v[0] === callFailure && v.length === 4 && typeof v[2] === 'string' && typeof v[3] === 'string';
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

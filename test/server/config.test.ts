@@ -134,6 +134,13 @@ describe('parseServeArgs', () => {
     expect(usageError(['--zone', ''])).toMatch(/--zone/);
   });
 
+  it('takes the three peer TLS files together, or none', () => {
+    expect(serve([]).cluster.peerTls).toBeNull();
+    const config = serve(['--peer-tls-cert', 'n.pem', '--peer-tls-key', 'n.key', '--peer-tls-ca', 'ca.pem']);
+    expect(config.cluster.peerTls).toEqual({ cert: 'n.pem', key: 'n.key', ca: 'ca.pem' });
+    expect(usageError(['--peer-tls-cert', 'n.pem', '--peer-tls-key', 'n.key'])).toMatch(/needs all of --peer-tls-cert, --peer-tls-key and --peer-tls-ca/);
+  });
+
   it('answers --help', () => {
     expect(parseServeArgs(['--help'], {})).toEqual({ kind: 'help' });
   });

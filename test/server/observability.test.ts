@@ -65,6 +65,8 @@ describe('observability on a 3-node cluster', () => {
       expect(text).toContain(`memraft_fsync_seconds_bucket{${node},le="+Inf"}`);
       expect(sample(text, `memraft_limit_bytes{${node}}`)).toBeLessThanOrEqual(64 * 1024 * 1024);
       forwarded += sample(text, `memraft_forwarded_requests_total{${node}}`) ?? 0;
+      // Well-behaved peers send nothing the peer message checks refuse (every kind is known).
+      expect(sample(text, `memraft_peer_bad_messages_total{${node}}`)).toBe(0);
       leaderChanges += sample(text, `memraft_leader_changes_total{${node}}`) ?? 0;
       elections += sample(text, `memraft_elections_total{${node}}`) ?? 0;
     }
