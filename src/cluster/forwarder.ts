@@ -243,7 +243,11 @@ export class Forwarder {
       return a.cb(null, new NoLeaderError(`no leader of group ${a.group} answered within ${this.forwardTimeoutMs} ms`));
     }
     const target = this.pickTarget(a);
-    if (target !== this.host.nodeId && !this.host.peerReachable(target)) {
+    if (target === 0 && this.electable(a.group)) {
+      // Nobody else to ask and a quorum within reach (a single-replica group electing itself,
+      // as at a single node's start): an election, not a partition; wait up to the deadline.
+      this.unreachableSinceMs.delete(a.group);
+    } else if (target !== this.host.nodeId && !this.host.peerReachable(target)) {
       // Unreachable for a whole leader timeout already (a partition, not an election): the
       // request fails now rather than wait out a timeout of its own.
       const sinceMs = this.unreachableSinceMs.get(a.group) ?? nowMs;
@@ -258,6 +262,14 @@ export class Forwarder {
     if (target === this.host.nodeId) return this.attemptLocal(a);
     if (target === 0) return this.retryLater(a);
     this.attemptRemote(a, target);
+  }
+
+  /** Whether a majority of `group`'s replicas is within reach (this node counts): a leader can be elected here. */
+  private electable(group: GroupId): boolean {
+    const voters = this.host.candidatesOf(group);
+    const me = this.host.nodeId;
+    const reachable = voters.filter((id) => id === me || this.host.peerReachable(id)).length;
+    return voters.length > 0 && reachable > voters.length / 2;
   }
 
   /** Where to send the attempt: us only when our replica leads; a hint naming us (stale) is skipped. */

@@ -209,8 +209,10 @@ export class AnswerListener {
         } else if (m['t'] === 'auth' && input !== null) {
           socket.write(encodeFrame({ t: 'ok', proof: computeProof(secret, 'S', input) }));
           open = true;
-          // The accepting side's keepalives, or the node presumes the link dead after 10 s.
-          const keepalive = setInterval(() => socket.write(keepaliveFrame), 1000);
+          // The accepting side's keepalives, as often as a node's (100 ms): a link that sent
+          // and then hears nothing for 500 ms is presumed stalled and redialled, its unsent
+          // answers dropped (outbound-link.ts).
+          const keepalive = setInterval(() => socket.write(keepaliveFrame), 100);
           socket.on('close', () => clearInterval(keepalive));
         }
       }
