@@ -85,6 +85,8 @@ export interface UnsafeModes {
   ackBeforeCommit: boolean;
   /** A replica sends the messages that promise durability (append acks, votes) before its fsync. */
   ackBeforeDurable?: boolean;
+  /** A group leader answers reads from its local state without a ReadIndex round (a deposed leader serves stale reads). */
+  leaderReadsWithoutReadIndex?: boolean;
 }
 
 /** Defaults of the timing-related fields. */
@@ -195,7 +197,7 @@ export class ClusterHost {
     const r = this.replicas.get(group);
     const machine = r?.cacheMachine ?? null;
     if (machine === null) return false;
-    if (!mutates && unsafe.staleReads) {
+    if (!mutates && (unsafe.staleReads || (unsafe.leaderReadsWithoutReadIndex === true && r!.isLeader))) {
       const atMs = Math.max(this.runtime.nowMs(), machine.lastNowMs);
       const results: CacheResult[] = [];
       for (const op of ops) {
