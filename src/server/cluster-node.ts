@@ -40,12 +40,16 @@ function nodeIdOf(s: string | null, what: string): NodeId {
   return id;
 }
 
+/** --unsafe-ack-before-durable: how far the early acks run ahead of the (held back) log writes. */
+const unsafeDiskLagMs = 100;
+
 /** The --unsafe-* test-only modes asked for, or null when none is. */
 function unsafeModesOf(c: ClusterFlags): UnsafeModes | null {
   const modes: UnsafeModes = {
     staleReads: c.unsafeStaleReads,
     ackBeforeCommit: c.unsafeAckBeforeCommit,
     ackBeforeDurable: c.unsafeAckBeforeDurable,
+    ...(c.unsafeAckBeforeDurable ? { ackBeforeDurableLagMs: unsafeDiskLagMs } : {}),
     leaderReadsWithoutReadIndex: c.unsafeLeaderReadsWithoutReadIndex,
   };
   return Object.values(modes).some((on) => on === true) ? modes : null;

@@ -1,0 +1,44 @@
+// Known-bad modes added by issue 11, each caught by a short run (docs/jepsen-lite.md has the
+// batch figures):
+// - --unsafe-stale-reads with the set workload, which now reads throughout the run: a node
+//   cut off from the majority answers reads missing acknowledged appends.
+// - --unsafe-ack-before-durable with the kill-all nemesis: followers acknowledge appends
+//   before writing them (their writes held back 100 ms), so when every node dies at once the
+//   followers lose acknowledged entries, elect one of themselves, and the writes are gone.
+// - --unsafe-leader-reads-without-readindex: a leader cut off from its followers keeps
+//   answering reads locally until check-quorum deposes it, while a new leader takes writes.
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { RunOptions } from './run.js';
+import { quietRun } from './test-support.js';
+
+type Case = Partial<RunOptions> & Pick<RunOptions, 'timeSec' | 'nemeses' | 'seed' | 'workload' | 'serverArgs'>;
+
+async function expectCaught(c: Case): Promise<void> {
+  const run = await quietRun(c);
+  const r = run.results;
+  const why = `seed ${c.seed}, run dir ${run.out}\n${run.lines.join('\n')}\n${JSON.stringify(r.checks, null, 1).slice(0, 3000)}`;
+  expect(r.outcome, why).toBe('invalid');
+  // Invalid because of what the checker found, not because a node crashed.
+  expect(r.crashes, why).toEqual([]);
+  expect(r.checks[c.workload]!.outcome, why).toBe('invalid');
+  fs.rmSync(run.out, { recursive: true, force: true });
+}
+
+const shortFaults = { faultMsMin: 1500, faultMsMax: 2500, quietMsMin: 1000, quietMsMax: 2000 };
+
+describe('jepsen-lite catches the issue 11 known-bad modes', () => {
+  it('--unsafe-stale-reads, set workload, partitions, 12 s: invalid', async () => {
+    await expectCaught({ timeSec: 12, nemeses: ['partition'], seed: 21, workload: 'set', serverArgs: '--unsafe-stale-reads', timing: shortFaults });
+  });
+
+  it('--unsafe-ack-before-durable, kill-all, 15 s: invalid', async () => {
+    await expectCaught({ timeSec: 15, nemeses: ['kill-all'], seed: 2, workload: 'register', serverArgs: '--unsafe-ack-before-durable', timing: shortFaults });
+  });
+
+  it('--unsafe-leader-reads-without-readindex, leaders isolated, 15 s: invalid', async () => {
+    await expectCaught({
+      timeSec: 15, nemeses: ['isolate-leaders'], seed: 3, workload: 'register', serverArgs: '--unsafe-leader-reads-without-readindex', opTimeoutMs: 1000, timing: shortFaults,
+    });
+  });
+});
