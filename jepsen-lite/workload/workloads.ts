@@ -1,8 +1,8 @@
 /**
  * The workloads: what ops the clients run and which keys the final reads cover.
- * - register: get / set / cas on a handful of active keys; a key retires after about
- *   `opsPerKey` ops and a fresh one takes its place (keeps each key's history small
- *   enough for the linearizability checker); values are unique.
+ * - register: get / set / cas / add / delete on 25 active keys; a key retires after about
+ *   `opsPerKey` ops (about 30 s) and a fresh one takes its place (keeps each key's history
+ *   small enough for the linearizability checker); values are unique.
  * - counter: incr by 1..5 on one key created first with `set 0`, and reads of it throughout
  *   the run (each checked against the increments acknowledged and invoked around it).
  * - set: append unique tokens "p<process>-<n>" (space separated) to one key created first,
@@ -80,10 +80,13 @@ export class RegisterWorkload implements Workload {
     // An op is a read, a write or a cas (the cas's gets counts as part of it).
     if (--k.left <= 0) this.active[slot] = this.freshKey();
     if (dice < 0.5) return { f: 'read', key: k.key, value: null };
-    const value = `v${++this.valueNext}`;
     this.recentWrites.push(k.key);
     if (this.recentWrites.length > recentWritesMax) this.recentWrites.shift();
-    if (dice < 0.8) return { f: 'write', key: k.key, value };
+    // A delete now and then (so reads see absent keys and adds succeed), and adds.
+    if (dice < 0.54) return { f: 'delete', key: k.key, value: null };
+    const value = `v${++this.valueNext}`;
+    if (dice < 0.6) return { f: 'add', key: k.key, value };
+    if (dice < 0.82) return { f: 'write', key: k.key, value };
     return { f: 'cas', key: k.key, value };
   }
 
