@@ -5,8 +5,8 @@
 // - --unsafe-ack-before-durable with the kill-all nemesis: followers acknowledge appends
 //   before writing them (their writes held back 100 ms), so when every node dies at once the
 //   followers lose acknowledged entries, elect one of themselves, and the writes are gone.
-// - --unsafe-leader-reads-without-readindex: a leader cut off from its followers keeps
-//   answering reads locally until check-quorum deposes it, while a new leader takes writes.
+// - --unsafe-leader-reads-without-readindex: a paused (or cut-off) leader keeps answering
+//   reads locally until it learns it was deposed, while a new leader takes writes.
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { RunOptions } from './run.js';
@@ -14,13 +14,13 @@ import { quietRun } from './test-support.js';
 
 type Case = Partial<RunOptions> & Pick<RunOptions, 'timeSec' | 'nemeses' | 'seed' | 'workload' | 'serverArgs'>;
 
-async function expectCaught(c: Case): Promise<void> {
+async function expectCaught(c: Case, crashesAllowed = false): Promise<void> {
   const run = await quietRun(c);
   const r = run.results;
   const why = `seed ${c.seed}, run dir ${run.out}\n${run.lines.join('\n')}\n${JSON.stringify(r.checks, null, 1).slice(0, 3000)}`;
   expect(r.outcome, why).toBe('invalid');
-  // Invalid because of what the checker found, not because a node crashed.
-  expect(r.crashes, why).toEqual([]);
+  // Invalid because of what the checker found, not (only) because a node crashed.
+  if (!crashesAllowed) expect(r.crashes, why).toEqual([]);
   expect(r.checks[c.workload]!.outcome, why).toBe('invalid');
   fs.rmSync(run.out, { recursive: true, force: true });
 }
@@ -33,12 +33,14 @@ describe('jepsen-lite catches the issue 11 known-bad modes', () => {
   });
 
   it('--unsafe-ack-before-durable, kill-all, 15 s: invalid', async () => {
-    await expectCaught({ timeSec: 15, nemeses: ['kill-all'], seed: 2, workload: 'register', serverArgs: '--unsafe-ack-before-durable', timing: shortFaults });
+    // A node may also trip a Raft assertion when it finds a follower's log shorter than that
+    // follower acknowledged (a crash the detector reports): allowed, the checker must see it too.
+    await expectCaught({ timeSec: 15, nemeses: ['kill-all'], seed: 2, workload: 'register', serverArgs: '--unsafe-ack-before-durable', timing: shortFaults }, true);
   });
 
-  it('--unsafe-leader-reads-without-readindex, leaders isolated, 15 s: invalid', async () => {
-    await expectCaught({
-      timeSec: 15, nemeses: ['isolate-leaders'], seed: 3, workload: 'register', serverArgs: '--unsafe-leader-reads-without-readindex', opTimeoutMs: 1000, timing: shortFaults,
-    });
+  it('--unsafe-leader-reads-without-readindex, node pauses, 15 s: invalid', async () => {
+    // A paused leader, resumed, answers the reads queued on its connections from its old
+    // state before it hears of the new leader's term.
+    await expectCaught({ timeSec: 15, nemeses: ['pause'], seed: 2, workload: 'register', serverArgs: '--unsafe-leader-reads-without-readindex', timing: shortFaults });
   });
 });
