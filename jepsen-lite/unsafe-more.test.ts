@@ -3,7 +3,7 @@
 // - --unsafe-stale-reads with the set workload, which now reads throughout the run: a node
 //   cut off from the majority answers reads missing acknowledged appends.
 // - --unsafe-ack-before-durable with the kill-all nemesis: followers acknowledge appends
-//   before writing them (their writes held back 100 ms), so when every node dies at once the
+//   before writing them (their writes held back 40 ms), so when every node dies at once the
 //   followers lose acknowledged entries, elect one of themselves, and the writes are gone.
 // - --unsafe-leader-reads-without-readindex: a paused (or cut-off) leader keeps answering
 //   reads locally until it learns it was deposed, while a new leader takes writes.

@@ -41,7 +41,7 @@ function nodeIdOf(s: string | null, what: string): NodeId {
 }
 
 /** --unsafe-ack-before-durable: how far the early acks run ahead of the (held back) log writes. */
-const unsafeDiskLagMs = 100;
+const unsafeDiskLagMs = 40;
 
 /** The --unsafe-* test-only modes asked for, or null when none is. */
 function unsafeModesOf(c: ClusterFlags): UnsafeModes | null {
