@@ -38,10 +38,11 @@ describe('jepsen-lite catches the issue 11 known-bad modes', () => {
     await expectCaught({ timeSec: 12, nemeses: ['partition'], seed: 21, workload: 'set', serverArgs: '--unsafe-stale-reads', timing: shortFaults });
   });
 
-  it('--unsafe-ack-before-durable, kill-all, 15 s: invalid', async () => {
+  it('--unsafe-ack-before-durable, kill-all, 20 s: invalid', async () => {
     // The lost entries show as a lost write (checker), or as a node tripping a Raft assertion
     // when a follower's log is shorter than it acknowledged (crash detector), or as a replica
     // that never catches up (not converged): each makes the run invalid.
-    await expectCaught({ timeSec: 15, nemeses: ['kill-all'], seed: 2, workload: 'register', serverArgs: '--unsafe-ack-before-durable', timing: shortFaults }, false);
+    const timing = { faultMsMin: 2000, faultMsMax: 3000, quietMsMin: 2000, quietMsMax: 3000 };
+    await expectCaught({ timeSec: 20, nemeses: ['kill-all'], seed: 61, workload: 'register', serverArgs: '--unsafe-ack-before-durable', timing }, false);
   });
 });
