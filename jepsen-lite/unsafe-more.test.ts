@@ -43,6 +43,7 @@ describe('jepsen-lite catches the issue 11 known-bad modes', () => {
     // when a follower's log is shorter than it acknowledged (crash detector), or as a replica
     // that never catches up (not converged): each makes the run invalid.
     const timing = { faultMsMin: 2000, faultMsMax: 3000, quietMsMin: 2000, quietMsMax: 3000 };
-    await expectCaught({ timeSec: 20, nemeses: ['kill-all'], seed: 61, workload: 'register', serverArgs: '--unsafe-ack-before-durable', timing }, false);
+    // 2 s op timeouts: the final reads of a group that never recovers give up sooner.
+    await expectCaught({ timeSec: 20, nemeses: ['kill-all'], seed: 61, workload: 'register', serverArgs: '--unsafe-ack-before-durable', timing, opTimeoutMs: 2000 }, false);
   });
 });
