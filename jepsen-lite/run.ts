@@ -54,6 +54,8 @@ export interface RunOptions {
   progressSec?: number;
   /** Lock workload: the known-bad client that writes the resource without the fence. */
   unsafeSkipFence?: boolean;
+  /** Longest time the final reads keep trying (default 60 s; tests of broken modes use less). */
+  finalReadsBudgetMs?: number;
   /** Lock workload: other options than the defaults (tests). */
   lock?: Partial<LockOptions>;
 }
@@ -207,7 +209,7 @@ async function recoveryPhase(ctx: RunContext, workload: Workload): Promise<Diges
   await cluster.waitReady(cluster.members(), o.recoveryTimeoutMs);
   const reads = await finalReads({
     nodes: cluster.members(), portOf: (id) => cluster.clientPort(id), keys: workload.finalKeys(), history: ctx.history,
-    processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5,
+    processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5, budgetMs: o.finalReadsBudgetMs ?? finalReadsBudgetMs,
   });
   ctx.log(`final reads: ${reads.ok} ok, ${reads.failed} without an ok answer`);
   return compareDigests(cluster, 20_000);
@@ -242,6 +244,9 @@ async function buildResults(
   if (ctx.membership !== null) results.membership = ctx.membership;
   return results;
 }
+
+/** Longest time the final reads keep trying (default; RunOptions.finalReadsBudgetMs). */
+const finalReadsBudgetMs = 60_000;
 
 /** Process ids of the final reads start here (above every worker's). */
 const finalReadProcessBase = 1_000_000;

@@ -136,17 +136,20 @@ export interface FinalReadOptions {
   opTimeoutMs: number;
   /** Tries per key and node until a read is ok. */
   triesMax: number;
+  /** No new try after this long (ms) in total: a group that never recovers must not hold the run for keys x tries x timeout. */
+  budgetMs?: number;
 }
 
 /** Reads every key once through every node (retrying reads that fail), one process per node. */
 export async function finalReads(o: FinalReadOptions): Promise<{ ok: number; failed: number }> {
   const tally = { ok: 0, failed: 0 };
+  const deadline = performance.now() + (o.budgetMs ?? Infinity);
   await Promise.all(o.nodes.map(async (node, i) => {
     let process = o.processBase + i;
     let client: McClient | null = null;
     for (const key of o.keys) {
       let ok = false;
-      for (let t = 0; t < o.triesMax && !ok; t++) {
+      for (let t = 0; t < o.triesMax && !ok && performance.now() < deadline; t++) {
         if (client === null || client.broken) {
           client = await McClient.connect(o.portOf(node), o.opTimeoutMs).catch(() => null);
           if (client === null) continue;
