@@ -7,7 +7,7 @@ import { scanLog } from './crash/detector.js';
 import { expandNemeses, makeSchedule, nemesisFamilies } from './nemesis/schedule.js';
 import { bridgeCuts, isolateCuts, majorityRingCuts, partitionCuts } from './nemesis/topology.js';
 import { overallOutcome, splitArgs } from './run.js';
-import { parseLine, parseRetrieval } from './workload/client.js';
+import { parseLine, parseMetaGet, parseRetrieval } from './workload/client.js';
 import { checkReplies } from './checker/replies.js';
 import { classify, surelyNotApplied } from './workload/ops.js';
 import type { Link } from './net/network.js';
@@ -145,6 +145,12 @@ describe('replies', () => {
     expect(() => parseRetrieval(Buffer.from('VALUE other 0 2 17\r\nv1\r\nEND\r\n'), 'k')).toThrow(/answered a VALUE of "other"/);
     expect(() => parseRetrieval(Buffer.from('VALUE k 0 1 17\r\nv1\r\nEND\r\n'), 'k')).toThrow(/does not end after its 1 bytes/);
     expect(() => parseRetrieval(Buffer.from('VALUE k x 2\r\nv1\r\nEND\r\n'), 'k')).toThrow(/malformed VALUE line/);
+    // mg k v k: VA with the key echoed, EN for a miss; another key or a wrong size throws.
+    expect(parseMetaGet(Buffer.from('VA 2 kk\r\nv1\r\n'), 'k')!.reply).toEqual({ kind: 'value', value: 'v1', cas: null });
+    expect(parseMetaGet(Buffer.from('EN\r\n'), 'k')!.reply).toEqual({ kind: 'value', value: null, cas: null });
+    expect(parseMetaGet(Buffer.from('VA 2 kk\r\nv'), 'k')).toBeNull();
+    expect(() => parseMetaGet(Buffer.from('VA 2 kother\r\nv1\r\n'), 'k')).toThrow(/answered for "other"/);
+    expect(() => parseMetaGet(Buffer.from('VA 1 kk\r\nv1\r\n'), 'k')).toThrow(/does not end after its 1 bytes/);
   });
 
   it('classifies with Jepsen semantics: fail only when surely not applied', () => {

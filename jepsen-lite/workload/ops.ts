@@ -12,6 +12,8 @@ export interface OpPlan {
   key: string;
   /** The invoke value (see HistoryEvent); for cas the new value alone. */
   value: HistoryEvent['value'];
+  /** read / write: sent in the meta protocol (`mg` / `ms`) instead of get / set. */
+  meta?: boolean;
 }
 
 /** How an op ended. */
@@ -69,6 +71,8 @@ export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value'
     case 'append':
     case 'cas':
       if (reply.kind === 'stored') return { type: 'ok', value: invokeValue };
+      // A write sent as meta `ms` (plain set mode): HD.
+      if (f === 'write' && reply.kind === 'meta' && reply.code === 'HD') return { type: 'ok', value: invokeValue };
       if (reply.kind === 'not_stored' || reply.kind === 'exists' || reply.kind === 'not_found') {
         return { type: 'fail', value: invokeValue, error: reply.kind.toUpperCase() };
       }
@@ -143,6 +147,11 @@ export interface OpActor {
 /** Runs one op: records its invoke, sends it, records its completion. */
 export function runOp(client: McClient, actor: OpActor, f: OpF, key: string, value: HistoryEvent['value'], wire?: HistoryEvent['value']): Promise<Completion> {
   return runRequest(actor, f, key, value, () => send(client, f, key, wire ?? value));
+}
+
+/** Runs a read (`mg`) or write (`ms`) in the meta protocol; checked like get / set. */
+export function runMetaOp(client: McClient, actor: OpActor, f: 'read' | 'write', key: string, value: HistoryEvent['value']): Promise<Completion> {
+  return runRequest(actor, f, key, value, () => (f === 'read' ? client.metaGet(key) : client.metaSet(key, value as string)));
 }
 
 /** Runs one op whose request the caller makes: records its invoke, awaits `request`, records its completion. */

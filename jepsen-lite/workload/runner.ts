@@ -7,7 +7,7 @@
 import type { HistoryWriter } from '../history/writer.js';
 import type { Rng } from '../random.js';
 import { McClient } from './client.js';
-import { runCas, runOp, type Completion, type OpActor } from './ops.js';
+import { runCas, runMetaOp, runOp, type Completion, type OpActor } from './ops.js';
 import type { Workload } from './workloads.js';
 
 /** Options of the client side. */
@@ -95,6 +95,7 @@ export class Runner {
     if (workload.step !== undefined) return workload.step(client, actor, rng, { sleep: (ms) => this.pause(ms) });
     const plan = this.o.workload.next(actor.process, rng);
     if (plan.f === 'cas') return runCas(client, actor, plan.key, plan.value as string);
+    if (plan.meta === true && (plan.f === 'read' || plan.f === 'write')) return runMetaOp(client, actor, plan.f, plan.key, plan.value);
     return runOp(client, actor, plan.f, plan.key, plan.value);
   }
 

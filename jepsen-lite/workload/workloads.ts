@@ -1,6 +1,7 @@
 /**
  * The workloads: what ops the clients run and which keys the final reads cover.
- * - register: get / set / cas / add / delete on 25 active keys; a key retires after about
+ * - register: get / set / cas / add / delete (reads and writes a fifth of the time as meta
+ *   mg / ms) on 25 active keys; a key retires after about
  *   `opsPerKey` ops (about 30 s) and a fresh one takes its place (keeps each key's history
  *   small enough for the linearizability checker); values are unique.
  * - counter: incr by 1..5 on one key created first with `set 0`, and reads of it throughout
@@ -79,14 +80,16 @@ export class RegisterWorkload implements Workload {
     const k = this.active[slot]!;
     // An op is a read, a write or a cas (the cas's gets counts as part of it).
     if (--k.left <= 0) this.active[slot] = this.freshKey();
-    if (dice < 0.5) return { f: 'read', key: k.key, value: null };
+    // A fifth of the reads and writes go in the meta protocol (mg / ms).
+    const meta = rng.chance(metaShare);
+    if (dice < 0.5) return { f: 'read', key: k.key, value: null, meta };
     this.recentWrites.push(k.key);
     if (this.recentWrites.length > recentWritesMax) this.recentWrites.shift();
     // A delete now and then (so reads see absent keys and adds succeed), and adds.
     if (dice < 0.54) return { f: 'delete', key: k.key, value: null };
     const value = `v${++this.valueNext}`;
     if (dice < 0.6) return { f: 'add', key: k.key, value };
-    if (dice < 0.82) return { f: 'write', key: k.key, value };
+    if (dice < 0.82) return { f: 'write', key: k.key, value, meta };
     return { f: 'cas', key: k.key, value };
   }
 
@@ -100,6 +103,9 @@ export class RegisterWorkload implements Workload {
     return { key, left: this.options.opsPerKey };
   }
 }
+
+/** Share of the register workload's reads and writes sent as meta commands. */
+const metaShare = 0.2;
 
 /** Writes the register workload's reads favour. */
 const recentWritesMax = 8;
