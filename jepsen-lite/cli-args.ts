@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { runDefaults, type RunOptions } from './run.js';
-import { defaultTiming, type ScheduleTiming } from './nemesis/schedule.js';
+import { defaultTiming, expandNemeses, type ScheduleTiming } from './nemesis/schedule.js';
 import { workloadNames, type WorkloadName } from './workload/workloads.js';
 
 /** The usage text. */
@@ -12,14 +12,15 @@ export const usage = `Usage: npm run jepsen -- [--nodes 3] [--time 60] [--nemesi
        [--fault-ms 3000-6000] [--quiet-ms 2000-4000] [--net proxy|netns] [--unsafe-skip-fence]
 Lock workload: --unsafe-skip-fence runs a known-bad client that writes the fenced resource with a plain set (must be caught).
 Nemeses: partition (halves, isolate, isolate-leaders, majority-ring, bridge), halves, isolate, isolate-leaders,
-         majority-ring, bridge, delay, loss, net (all network faults), kill, pause, clock, all (every fault),
+         majority-ring, bridge, delay, loss, net (all network faults), kill, pause, clock, all (every fault but kill-all),
+         kill-all (every node SIGKILLed at once, restarted one by one in a random order),
          membership (join spare nodes and drain members: grows by up to 2 nodes, never below --nodes), none.
 Net: proxy (default: TCP proxies on loopback, no root) or netns (a network namespace per node,
      faults as nftables rules: real kernel-level cuts; needs root, iproute2 and nftables).
 Exit: 0 valid, 1 invalid, 2 unknown or harness error.`;
 
 /** A bad flag. */
-class CliError extends Error {}
+export class CliError extends Error {}
 
 function intFlag(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -78,7 +79,15 @@ export function parseCli(argv: string[]): RunOptions | 'help' {
   });
   if (values.help === true) return 'help';
   const workload = values.workload ?? runDefaults.workload;
-  if (!(workloadNames as readonly string[]).includes(workload)) throw new CliError(`--workload must be one of ${workloadNames.join(', ')}`);
+  if (!(workloadNames as readonly string[]).includes(workload)) {
+    throw new CliError(`unknown workload ${JSON.stringify(workload)}; one of ${workloadNames.join(', ')}`);
+  }
+  const nemeses = (values.nemesis ?? runDefaults.nemeses.join(',')).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  try {
+    expandNemeses(nemeses);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
   if (values['unsafe-skip-fence'] === true && workload !== 'lock') throw new CliError('--unsafe-skip-fence needs --workload lock');
   const net = values.net ?? 'proxy';
   if (net !== 'proxy' && net !== 'netns') throw new CliError('--net must be proxy or netns');
@@ -86,7 +95,7 @@ export function parseCli(argv: string[]): RunOptions | 'help' {
   return {
     nodes: intFlag(values.nodes, 'nodes', runDefaults.nodes, 1, 9),
     timeSec: intFlag(values.time, 'time', runDefaults.timeSec, 1, 24 * 3600),
-    nemeses: (values.nemesis ?? runDefaults.nemeses.join(',')).split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    nemeses,
     workload: workload as WorkloadName,
     seed,
     out: values.out ?? `runs/${new Date().toISOString().replace(/[:.]/g, '-')}-seed${seed}`,

@@ -10,7 +10,7 @@
  * (Node 20 has no TypeScript loader; the npm script loads this file through Vite's module
  * runner, as `npm run sim` does.)
  */
-import { parseCli, usage } from './cli-args.js';
+import { CliError, parseCli, usage } from './cli-args.js';
 import { netnsUnavailable } from './net/netns.js';
 import { runTest, type RunOptions } from './run.js';
 
@@ -19,7 +19,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     options = parseCli(argv);
   } catch (err) {
-    process.stderr.write(`jepsen-lite: ${(err as Error).message}\n\n${usage}\n`);
+    // A bad name or value: one line saying what is accepted (no stack, no usage wall).
+    if (err instanceof CliError) process.stderr.write(`jepsen-lite: ${err.message}\n`);
+    else process.stderr.write(`jepsen-lite: ${(err as Error).message}\n\n${usage}\n`);
     return 2;
   }
   if (options === 'help') {

@@ -7,7 +7,8 @@ import { scanLog } from './crash/detector.js';
 import { expandNemeses, makeSchedule, nemesisFamilies } from './nemesis/schedule.js';
 import { bridgeCuts, isolateCuts, majorityRingCuts, partitionCuts } from './nemesis/topology.js';
 import { overallOutcome, splitArgs } from './run.js';
-import { parseLine, parseRetrieval } from './workload/client.js';
+import { parseLine, parseMetaGet, parseRetrieval } from './workload/client.js';
+import { checkReplies } from './checker/replies.js';
 import { classify, surelyNotApplied } from './workload/ops.js';
 import type { Link } from './net/network.js';
 
@@ -140,10 +141,29 @@ describe('replies', () => {
     expect(parseRetrieval(Buffer.from('VALUE k 0 2 17\r\nv1\r\nEN'))).toBeNull();
     expect(parseRetrieval(Buffer.from('VALUE k 0 2 17\r\nv1\r\nEND\r\n'))!.reply).toEqual({ kind: 'value', value: 'v1', cas: '17' });
     expect(parseRetrieval(Buffer.from('SERVER_ERROR no leader\r\n'))!.reply).toEqual({ kind: 'server_error', message: 'no leader' });
+    // Malformed: another key, a byte count that does not match the data, a non-number field.
+    expect(() => parseRetrieval(Buffer.from('VALUE other 0 2 17\r\nv1\r\nEND\r\n'), 'k')).toThrow(/answered a VALUE of "other"/);
+    expect(() => parseRetrieval(Buffer.from('VALUE k 0 1 17\r\nv1\r\nEND\r\n'), 'k')).toThrow(/does not end after its 1 bytes/);
+    expect(() => parseRetrieval(Buffer.from('VALUE k x 2\r\nv1\r\nEND\r\n'), 'k')).toThrow(/malformed VALUE line/);
+    // mg k v k: VA with the key echoed, EN for a miss; another key or a wrong size throws.
+    expect(parseMetaGet(Buffer.from('VA 2 kk\r\nv1\r\n'), 'k')!.reply).toEqual({ kind: 'value', value: 'v1', cas: null });
+    expect(parseMetaGet(Buffer.from('EN\r\n'), 'k')!.reply).toEqual({ kind: 'value', value: null, cas: null });
+    expect(parseMetaGet(Buffer.from('VA 2 kk\r\nv'), 'k')).toBeNull();
+    expect(() => parseMetaGet(Buffer.from('VA 2 kother\r\nv1\r\n'), 'k')).toThrow(/answered for "other"/);
+    expect(() => parseMetaGet(Buffer.from('VA 1 kk\r\nv1\r\n'), 'k')).toThrow(/does not end after its 1 bytes/);
   });
 
   it('classifies with Jepsen semantics: fail only when surely not applied', () => {
     expect(classify('write', { kind: 'stored' }, 'v1')).toEqual({ type: 'ok', value: 'v1' });
+    // A reply the op never gets is an anomaly (the run is invalid), not a plain fail or info.
+    expect(classify('read', { kind: 'stored' }, null)).toMatchObject({ type: 'fail', anomaly: expect.stringMatching(/unexpected reply to read/) });
+    expect(classify('write', { kind: 'number', value: '3' }, 'v')).toMatchObject({ type: 'info', anomaly: expect.any(String) });
+    const anomalous = [
+      { process: 0, type: 'invoke' as const, f: 'read' as const, key: 'k', value: null, time: 1 },
+      { process: 0, type: 'fail' as const, f: 'read' as const, key: 'k', value: null, time: 2, anomaly: 'malformed reply: x' },
+    ];
+    expect(checkReplies(anomalous)).toMatchObject({ outcome: 'invalid', malformed: 1 });
+    expect(checkReplies(anomalous.slice(0, 1)).outcome).toBe('valid');
     expect(classify('cas', { kind: 'exists' }, ['a', 'b']).type).toBe('fail');
     expect(classify('incr', { kind: 'number', value: '7' }, '2')).toEqual({ type: 'ok', value: '7' });
     expect(classify('read', { kind: 'server_error', message: 'ERR_OUTCOME_UNKNOWN outcome unknown: x' }, null).type).toBe('fail');
@@ -185,6 +205,10 @@ describe('digests and outcome', () => {
     const r = evaluate([[1, status(10, 'a')], [2, status(10, 'a')], [3, status(9, 'z')]]);
     expect(r.agree).toBe(true);
     expect(r.converged).toBe(false);
+    // A node that does not answer is not skipped: the replicas did not (provably) converge.
+    const silent = evaluate([[1, status(10, 'a')], [2, status(10, 'a')], [3, null]]);
+    expect(silent.converged).toBe(false);
+    expect(silent.unanswered).toEqual([3]);
     const bad = evaluate([[1, status(10, 'a')], [2, status(10, 'b')]]);
     expect(bad.agree).toBe(false);
   });
@@ -196,6 +220,9 @@ describe('digests and outcome', () => {
     expect(overallOutcome({ checks, crashes: [{ node: 1, line: 'x' }], digests }, false)).toBe('invalid');
     expect(overallOutcome({ checks, crashes: [], digests: { agree: false, groups: {} } }, false)).toBe('invalid');
     expect(overallOutcome({ checks, crashes: [], digests }, true)).toBe('unknown');
+    // Not converged after the heal: invalid, unless the harness failed before comparing.
+    expect(overallOutcome({ checks, crashes: [], digests: { agree: true, converged: false, groups: {} } }, false)).toBe('invalid');
+    expect(overallOutcome({ checks, crashes: [], digests: { agree: true, converged: false, groups: {} } }, true)).toBe('unknown');
   });
 });
 
@@ -204,6 +231,20 @@ describe('cli', () => {
     const o = parseCli(['--nodes', '5', '--time', '30', '--nemesis', 'partition,kill', '--seed', '42', '--out', 'runs/x', '--server-args', '--read-mode lease']);
     expect(o).toMatchObject({ nodes: 5, timeSec: 30, nemeses: ['partition', 'kill'], seed: 42, out: 'runs/x', serverArgs: '--read-mode lease' });
     expect(splitArgs('--read-mode lease --log-level "warn"')).toEqual(['--read-mode', 'lease', '--log-level', 'warn']);
-    expect(() => parseCli(['--workload', 'bank'])).toThrow(/--workload/);
+    expect(() => parseCli(['--workload', 'bank'])).toThrow(/unknown workload "bank"; one of register, counter, set, lock/);
+  });
+
+  it('a bad nemesis name: one line listing every valid name once', () => {
+    let message = '';
+    try {
+      parseCli(['--nemesis', 'partition,foo']);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^unknown nemesis "foo"; one of /);
+    expect(message).not.toContain('\n');
+    const names = message.replace(/^.*one of /, '').split(', ');
+    expect(names).toContain('kill-all');
+    expect(new Set(names).size).toBe(names.length);
   });
 });

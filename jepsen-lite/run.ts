@@ -12,6 +12,7 @@ import { Cluster, type NetMode } from './cluster/cluster.js';
 import { compareDigests, type DigestReport } from './cluster/digests.js';
 import { detectCrashes } from './crash/detector.js';
 import type { HistoryEvent, NemesisEvent, Outcome, Results } from './history/types.js';
+import { countFailReasons, type FailReasons } from './history/fail-reasons.js';
 import { HistoryWriter, NemesisLog, RunClock } from './history/writer.js';
 import { Nemesis, runSchedule } from './nemesis/nemesis.js';
 import type { MembershipReport } from './nemesis/membership.js';
@@ -19,6 +20,7 @@ import { defaultTiming, describeFault, expandNemeses, makeSchedule, type FaultSt
 import { Rng } from './random.js';
 import { computeAvailability, type Availability } from './report/availability.js';
 import { McClient } from './workload/client.js';
+import { runOp } from './workload/ops.js';
 import { finalReads, Runner } from './workload/runner.js';
 import type { LockOptions } from './workload/lock.js';
 import { LockWorkload, makeWorkload, type Workload, type WorkloadName } from './workload/workloads.js';
@@ -54,6 +56,8 @@ export interface RunOptions {
   progressSec?: number;
   /** Lock workload: the known-bad client that writes the resource without the fence. */
   unsafeSkipFence?: boolean;
+  /** Longest time the final reads keep trying (default 60 s; tests of broken modes use less). */
+  finalReadsBudgetMs?: number;
   /** Lock workload: other options than the defaults (tests). */
   lock?: Partial<LockOptions>;
   /** How node-to-node links are made and broken (default proxy). */
@@ -179,7 +183,7 @@ const membershipSettleMs = 90_000;
 /** The clients and the fault schedule for --time seconds, then heal; returns the phase's length in s. */
 async function workloadPhase(ctx: RunContext, workload: Workload): Promise<number> {
   const { o, cluster, clock, log } = ctx;
-  await createInitialKeys(cluster, workload, o.opTimeoutMs);
+  await createInitialKeys(ctx, workload, o.opTimeoutMs);
   const nemesis = new Nemesis(cluster, ctx.nemesisLog, ctx.rng.fork(2));
   const probe = new AvailabilityProbe(cluster, clock, groupsOf(splitArgs(o.serverArgs)));
   ctx.probe = probe;
@@ -222,7 +226,7 @@ async function recoveryPhase(ctx: RunContext, workload: Workload): Promise<Diges
   await cluster.waitReady(cluster.members(), o.recoveryTimeoutMs);
   const reads = await finalReads({
     nodes: cluster.members(), portOf: (id) => cluster.clientEndpoint(id), keys: workload.finalKeys(), history: ctx.history,
-    processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5,
+    processBase: finalReadProcessBase, opTimeoutMs: o.opTimeoutMs, triesMax: 5, budgetMs: o.finalReadsBudgetMs ?? finalReadsBudgetMs,
   });
   ctx.log(`final reads: ${reads.ok} ok, ${reads.failed} without an ok answer`);
   return compareDigests(cluster, 20_000);
@@ -246,6 +250,10 @@ async function buildResults(
     crashes, digests: r.digests,
   };
   results.outcome = overallOutcome(results, r.harnessError !== null);
+  const extra = results as Results & { failReasons?: FailReasons; nemesesFired?: Record<string, number>; opsCounted?: string };
+  extra.failReasons = countFailReasons(history.events, finalReadProcessBase);
+  extra.nemesesFired = Object.fromEntries(r.kinds.map((k) => [k, ctx.nemesisLog.events.filter((e) => e.fault === k && e.phase === 'start').length]));
+  extra.opsCounted = 'ops of the workload phase; the setup writes and the final reads are in history.jsonl but not counted';
   if (r.harnessError !== null) results.harnessError = r.harnessError;
   if (o.unsafeSkipFence === true) (results as Results & { unsafeSkipFence?: boolean }).unsafeSkipFence = true;
   results.schedule = ctx.schedule.map((s) => ({ startMs: s.startMs, stopMs: s.stopMs, fault: s.fault.kind, detail: describeFault(s.fault) }));
@@ -272,6 +280,9 @@ function groupsOf(serverArgs: string[]): number {
   return Number.isInteger(n) && n > 0 ? n : 16;
 }
 
+/** Longest time the final reads keep trying (default; RunOptions.finalReadsBudgetMs). */
+const finalReadsBudgetMs = 60_000;
+
 /** Process ids of the final reads start here (above every worker's). */
 const finalReadProcessBase = 1_000_000;
 
@@ -282,10 +293,14 @@ export function countCompletions(history: readonly HistoryEvent[], processBelow:
   return counts;
 }
 
-/** invalid if any check is, or a node crashed, or digests disagree; unknown if a check is or the harness failed. */
+/**
+ * invalid if any check is, or a node crashed, or digests disagree, or (once compared) the
+ * replicas did not converge; unknown if a check is or the harness failed.
+ */
 export function overallOutcome(r: Pick<Results, 'checks' | 'crashes' | 'digests'>, harnessFailed: boolean): Outcome {
   const outcomes = Object.values(r.checks).map((c) => c.outcome);
-  if (outcomes.includes('invalid') || r.crashes.length > 0 || !r.digests.agree) return 'invalid';
+  const notConverged = !harnessFailed && (r.digests as { converged?: boolean }).converged === false;
+  if (outcomes.includes('invalid') || r.crashes.length > 0 || !r.digests.agree || notConverged) return 'invalid';
   if (harnessFailed || outcomes.includes('unknown') || outcomes.length === 0) return 'unknown';
   return 'valid';
 }
@@ -316,6 +331,8 @@ async function runChecks(workload: Workload, history: HistoryEvent[], nemesis: N
   } else if (name === 'register') run(name, () => checker.checkRegister(history));
   else if (name === 'counter') run(name, () => checker.checkCounter(history));
   else run(name, () => checker.checkSet(history));
+  // Every workload: an unexpected or malformed reply is an anomaly of its own.
+  run('replies', () => checker.checkReplies(history));
   return { checks, checkerMs: performance.now() - started };
 }
 
@@ -335,17 +352,27 @@ async function writeReport(dir: string, history: HistoryEvent[], nemesis: Nemesi
   }
 }
 
-/** Creates the workload's initial keys through the first node that stores them. */
-async function createInitialKeys(cluster: Cluster, workload: Workload, opTimeoutMs: number): Promise<void> {
+/**
+ * History process ids of the setup writes (above the final reads'): they are in the history
+ * like every op, so a checker reading history.jsonl alone sees the initial values, but they
+ * are not counted among the workload phase's ops.
+ */
+export const setupProcessBase = 2_000_000;
+
+/** Creates the workload's initial keys through the first node that stores them, recording each try. */
+async function createInitialKeys(ctx: RunContext, workload: Workload, opTimeoutMs: number): Promise<void> {
+  const { cluster } = ctx;
+  let process = setupProcessBase;
   for (const { key, value } of workload.initial) {
     let stored = false;
     for (let attempt = 0; attempt < 20 && !stored; attempt++) {
       const node = cluster.ids[attempt % cluster.ids.length]!;
       const client = await McClient.connect(cluster.clientEndpoint(node), opTimeoutMs).catch(() => null);
       if (client === null) continue;
-      const reply = await client.set(key, value).catch(() => null);
+      const done = await runOp(client, { process, node, history: ctx.history }, 'write', key, value);
       client.close();
-      stored = reply?.kind === 'stored';
+      stored = done.type === 'ok';
+      if (done.type === 'info') process++;
     }
     if (!stored) throw new Error(`could not create the initial key ${key}`);
   }

@@ -5,6 +5,7 @@
  * - checkCounter: the counter workload's bounds, see counter.ts.
  * - checkSet: the set workload's lost / unexpected tokens, see set.ts.
  * - checkLock: the lock workload's tokens, fence and overlapping holders, see lock.ts.
+ * - checkReplies: no reply was unexpected or malformed, see replies.ts.
  * - readHistory: history.jsonl -> events.
  */
 export type { Outcome } from '../history/types.js';
@@ -14,3 +15,4 @@ export { checkCounter, type CounterResult } from './counter.js';
 export { checkSet, setTokens, type SetResult } from './set.js';
 export { checkLock, type LockCheckOptions, type LockResult } from './lock.js';
 export { readHistory, HistoryParseError } from './read-history.js';
+export { checkReplies, type RepliesResult } from './replies.js';

@@ -1,7 +1,10 @@
 /**
  * End-of-run state comparison: every replica of a group at the same applied index must
  * hold the same state digest (admin GET /status?digest=1). Polls until each group's
- * replicas report equal applied indexes (bounded), then compares.
+ * replicas report equal applied indexes (bounded), then compares. The run is valid only
+ * if they converged: every member answered /status (a silent node is not skipped: it is
+ * listed in `unanswered` and makes `converged` false) and every replica of every group
+ * reached the same applied index within the wait.
  */
 import type { Cluster, NodeStatus } from './cluster.js';
 import { delay } from './cluster.js';
@@ -17,6 +20,8 @@ export interface GroupDigests {
 export interface DigestReport {
   agree: boolean;
   converged: boolean;
+  /** Members that did not answer /status at the last poll. */
+  unanswered?: number[];
   groups: Record<string, GroupDigests>;
 }
 
@@ -42,7 +47,8 @@ export function evaluate(statuses: ReadonlyArray<readonly [number, NodeStatus | 
     }
   }
   let agree = true;
-  let converged = statuses.every(([, s]) => s !== null);
+  const unanswered = statuses.filter(([, s]) => s === null).map(([node]) => node);
+  let converged = unanswered.length === 0;
   for (const g of Object.values(groups)) {
     g.converged = g.replicas.every((r) => r.applied === g.replicas[0]!.applied);
     const byApplied = new Map<number, string | null>();
@@ -54,5 +60,5 @@ export function evaluate(statuses: ReadonlyArray<readonly [number, NodeStatus | 
     agree &&= g.agree;
     converged &&= g.converged;
   }
-  return { agree, converged, groups };
+  return { agree, converged, unanswered, groups };
 }

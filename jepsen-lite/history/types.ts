@@ -28,6 +28,12 @@ export interface HistoryEvent {
   node?: number;
   /** Reply or exception text for fail/info (optional extra field). */
   error?: string;
+  /**
+   * Set on a completion whose reply was unexpected or malformed (an unknown reply kind, a
+   * VALUE line naming another key or a wrong byte count, bytes nobody asked for): the run
+   * is invalid (checkReplies), whatever the type says.
+   */
+  anomaly?: string;
 }
 
 /** One line of nemesis.jsonl: the start or stop of a fault. */
@@ -62,5 +68,5 @@ export interface Results {
   checkerMs: number;
   checks: { [name: string]: { outcome: Outcome; [detail: string]: unknown } };
   crashes: { node: number; line: string }[];
-  digests: { agree: boolean; groups: { [group: string]: unknown } };
+  digests: { agree: boolean; converged?: boolean; unanswered?: number[]; groups: { [group: string]: unknown } };
 }

@@ -117,6 +117,10 @@ export class Nemesis {
         await Promise.all(nodes.map((id) => this.cluster.kill(id)));
         return nodes;
       }
+      case 'kill-all': {
+        await Promise.all(all.map((id) => this.cluster.kill(id)));
+        return all;
+      }
       case 'pause': {
         const nodes = await this.targets(fault.target);
         for (const id of nodes) this.cluster.pause(id);
@@ -136,6 +140,17 @@ export class Nemesis {
       case 'kill':
         for (const id of a.nodes) this.cluster.restart(id);
         return;
+      case 'kill-all': {
+        // One by one in the seeded order, each a moment after the previous (a random-order
+        // cold start of the whole cluster).
+        const order = a.fault.order;
+        const rest = a.nodes.filter((id) => !order.includes(id));
+        for (const id of [...order.filter((id) => a.nodes.includes(id)), ...rest]) {
+          this.cluster.restart(id);
+          await delay(100 + this.rng.int(0, 400));
+        }
+        return;
+      }
       case 'pause':
         for (const id of a.nodes) this.cluster.resume(id);
         return;

@@ -22,13 +22,14 @@ export type FaultKind =
   | 'delay'
   | 'loss'
   | 'kill'
+  | 'kill-all'
   | 'pause'
   | 'clock'
   | 'join'
   | 'drain';
 
 /** Every fault kind. */
-export const faultKinds: readonly FaultKind[] = ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge', 'delay', 'loss', 'kill', 'pause', 'clock', 'join', 'drain'];
+export const faultKinds: readonly FaultKind[] = ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge', 'delay', 'loss', 'kill', 'kill-all', 'pause', 'clock', 'join', 'drain'];
 
 /** The membership steps: they need spare nodes, and are picked apart from the faults. */
 export const membershipKinds: readonly FaultKind[] = ['join', 'drain'];
@@ -39,9 +40,15 @@ export const nemesisFamilies: Record<string, readonly FaultKind[]> = {
   halves: ['partition'],
   net: ['partition', 'isolate', 'isolate-leaders', 'majority-ring', 'bridge', 'delay', 'loss'],
   membership: membershipKinds,
-  all: faultKinds.filter((k) => !membershipKinds.includes(k)),
+  // kill-all (a whole-cluster outage) stays out of `all`: name it on its own.
+  all: faultKinds.filter((k) => !membershipKinds.includes(k) && k !== 'kill-all'),
   none: [],
 };
+
+/** Every name `--nemesis` accepts (families first), each once. */
+export function nemesisNames(): string[] {
+  return [...new Set([...Object.keys(nemesisFamilies), ...faultKinds])];
+}
 
 /** Expands `--nemesis a,b,c` into fault kinds; throws on an unknown name. */
 export function expandNemeses(names: readonly string[]): FaultKind[] {
@@ -53,7 +60,7 @@ export function expandNemeses(names: readonly string[]): FaultKind[] {
     } else if ((faultKinds as readonly string[]).includes(name)) {
       out.add(name as FaultKind);
     } else {
-      throw new Error(`unknown nemesis ${JSON.stringify(name)}; one of ${[...Object.keys(nemesisFamilies), ...faultKinds].join(', ')}`);
+      throw new Error(`unknown nemesis ${JSON.stringify(name)}; one of ${nemesisNames().join(', ')}`);
     }
   }
   return [...out];
@@ -72,6 +79,8 @@ export type Fault =
   | { kind: 'delay'; delayMs: number; jitterMs: number }
   | { kind: 'loss'; lossP: number; stallMs: number; resetP: number }
   | { kind: 'kill'; target: ProcessTarget }
+  /** Every member SIGKILLed at once; at the stop restarted one by one in `order` (members not in it last). */
+  | { kind: 'kill-all'; order: number[] }
   | { kind: 'pause'; target: ProcessTarget }
   | { kind: 'clock'; offsetsMs: Array<[node: number, offsetMs: number]>; strobeMs: number }
   | { kind: 'join'; node: number }
@@ -192,6 +201,8 @@ function makeFault(kind: FaultKind, nodes: readonly number[], rng: Rng): Fault {
     case 'kill':
     case 'pause':
       return { kind, target: processTarget(nodes, rng) };
+    case 'kill-all':
+      return { kind, order: rng.shuffle(nodes) };
     case 'clock':
       return clockFault(nodes, rng);
   }
@@ -243,6 +254,8 @@ export function describeFault(f: Fault): string {
     case 'kill':
     case 'pause':
       return f.target.kind === 'nodes' ? `nodes ${f.target.nodes.join(',')}` : `up to ${f.target.countMax} leading node(s)`;
+    case 'kill-all':
+      return `every node; restart order ${f.order.join(',')}`;
     case 'clock':
       return f.offsetsMs.map(([id, ms]) => `${id}:${ms > 0 ? '+' : ''}${ms}ms`).join(' ') + (f.strobeMs > 0 ? ` strobe ${f.strobeMs} ms` : '');
     case 'join':

@@ -33,8 +33,9 @@ export function renderSummary(results: PartialResults, model: Model): string {
     ['nodes', String(results.nodes ?? '?')],
     ['time', results.timeSec === undefined ? '?' : `${num(results.timeSec, 1)} s`],
     ['workload', String(results.workload ?? '?')],
-    ['nemeses', Array.isArray(results.nemeses) && results.nemeses.length > 0 ? results.nemeses.join(', ') : 'none'],
+    ['nemeses', nemesesFact(results)],
     ['ops', opsFact(results, model)],
+    ...failReasonsFact(results),
     ['ops/s', results.opsPerSec === undefined ? '?' : num(results.opsPerSec, 1)],
     ['checker time', results.checkerMs === undefined ? '?' : `${num(results.checkerMs, 1)} ms`],
     ['crashes', crashesFact(results)],
@@ -64,13 +65,34 @@ function cls(outcome: string): string {
   return outcome === 'valid' || outcome === 'invalid' ? outcome : 'unknown';
 }
 
+/** The nemeses, each with how often it fired; one that never did says so. */
+function nemesesFact(results: PartialResults): string {
+  if (!Array.isArray(results.nemeses) || results.nemeses.length === 0) return 'none';
+  const fired = (results as Record<string, unknown>).nemesesFired;
+  if (!isRecord(fired)) return results.nemeses.join(', ');
+  return results.nemeses.map((k) => {
+    const n = Number(fired[k] ?? 0);
+    return n > 0 ? `${k} ×${n}` : `${k} (did not fire)`;
+  }).join(', ');
+}
+
+/** Failed ops by reason: normal cas mismatches apart from real errors. */
+function failReasonsFact(results: PartialResults): [string, string][] {
+  const r = (results as Record<string, unknown>).failReasons;
+  if (!isRecord(r)) return [];
+  const names: [string, string][] = [['casMismatch', 'cas mismatch (EXISTS, normal)'], ['keyState', 'key state (NOT_FOUND/NOT_STORED, normal)'],
+    ['noLeader', 'no leader'], ['noReply', 'no reply (reads)'], ['error', 'error']];
+  return [['fail reasons', names.map(([k, label]) => `${label} ${Number(r[k] ?? 0).toLocaleString('en-US')}`).join(' / ')]];
+}
+
 function opsFact(results: PartialResults, model: Model): string {
   const count = (r: string): number => model.ops.filter((o) => o.result === r).length;
   const ops = results.ops ?? model.ops.length;
   const ok = results.okOps ?? count('ok');
   const fail = results.failOps ?? count('fail');
   const info = results.infoOps ?? count('info');
-  return `${ops.toLocaleString('en-US')} (ok ${ok.toLocaleString('en-US')} / fail ${fail.toLocaleString('en-US')} / info ${info.toLocaleString('en-US')})`;
+  const counted = results.ops === undefined ? '' : ' (workload phase; the setup writes and final reads are in the history and the tables below, not counted here)';
+  return `${ops.toLocaleString('en-US')} (ok ${ok.toLocaleString('en-US')} / fail ${fail.toLocaleString('en-US')} / info ${info.toLocaleString('en-US')})${counted}`;
 }
 
 function crashesFact(results: PartialResults): string {

@@ -25,6 +25,12 @@ interface Lanes {
   index: Map<number, number>;
 }
 
+/** How to read the lanes (issue 11): what a process is and why there are more than clients. */
+export const lanesNote =
+  'One lane per history process: a client slot runs one op at a time on its own connection; after an op ends in info ' +
+  '(outcome unknown) the slot continues as a new process (old id + concurrency) on a new connection, so a run has more ' +
+  'lanes than clients. Ids from 1000000 are the final reads (one per node), from 2000000 the setup writes.';
+
 /** Renders the timeline section (SVG, legend, and a note on how it was drawn). */
 export function renderTimeline(frame: Frame, model: Model): string {
   const lanes = layoutLanes(model.processes);
@@ -38,7 +44,7 @@ export function renderTimeline(frame: Frame, model: Model): string {
   out.push(drawn.svg);
   out.push(anomalyMarks(frame, model.ops, lanes));
   out.push('</svg>');
-  return out.join('') + timelineLegend(detailed) + `<p class="note">${esc(drawn.note)}</p>`;
+  return out.join('') + timelineLegend(detailed) + `<p class="note">${esc(drawn.note)} ${esc(lanesNote)}</p>`;
 }
 
 function layoutLanes(processes: number[]): Lanes {

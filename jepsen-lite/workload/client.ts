@@ -38,10 +38,12 @@ export class ClientError extends Error {
 }
 
 /** What kind of reply the outstanding request expects. */
-type Expect = 'retrieval' | 'line';
+type Expect = 'retrieval' | 'line' | 'meta-get';
 
 interface Outstanding {
   expect: Expect;
+  /** The key a retrieval asked for (its VALUE line must name it). */
+  key?: string;
   resolve: (r: Reply) => void;
   reject: (e: ClientError) => void;
   timer: NodeJS.Timeout;
@@ -97,12 +99,22 @@ export class McClient {
 
   /** `get key`: the value, or null when absent. */
   get(key: string): Promise<Reply> {
-    return this.request(`get ${key}\r\n`, 'retrieval');
+    return this.request(`get ${key}\r\n`, 'retrieval', key);
   }
 
   /** `gets key`: the value and its CAS token. */
   gets(key: string): Promise<Reply> {
-    return this.request(`gets ${key}\r\n`, 'retrieval');
+    return this.request(`gets ${key}\r\n`, 'retrieval', key);
+  }
+
+  /** `mg key v k`: the value (`VA n k<key>` + data) or null (`EN`), in the meta protocol. */
+  metaGet(key: string): Promise<Reply> {
+    return this.request(`mg ${key} v k\r\n`, 'meta-get', key);
+  }
+
+  /** `ms key n T0`: a plain set in the meta protocol (`HD`). */
+  metaSet(key: string, value: string): Promise<Reply> {
+    return this.request(`ms ${key} ${Buffer.byteLength(value)} T0\r\n${value}\r\n`, 'line');
   }
 
   /** `set key 0 0 n`. */
@@ -155,12 +167,13 @@ export class McClient {
     this.fail(new ClientError('E_CLOSED', 'client closed'));
   }
 
-  private request(text: string, expect: Expect): Promise<Reply> {
+  private request(text: string, expect: Expect, key?: string): Promise<Reply> {
     if (this.failed !== null) return Promise.reject(this.failed);
     if (this.outstanding !== null) return Promise.reject(new ClientError('E_PROTOCOL', 'one request at a time'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new ClientError('E_TIMEOUT', `no reply within ${this.timeoutMs} ms`)), this.timeoutMs);
       this.outstanding = { expect, resolve, reject, timer };
+      if (key !== undefined) this.outstanding.key = key;
       this.socket.write(text);
     });
   }
@@ -183,7 +196,7 @@ export class McClient {
     if (o === null) return this.fail(new ClientError('E_PROTOCOL', 'unexpected bytes from the server'));
     let parsed: { reply: Reply; used: number } | null;
     try {
-      parsed = o.expect === 'retrieval' ? parseRetrieval(this.buffer) : parseLine(this.buffer);
+      parsed = o.expect === 'retrieval' ? parseRetrieval(this.buffer, o.key) : o.expect === 'meta-get' ? parseMetaGet(this.buffer, o.key) : parseLine(this.buffer);
     } catch (err) {
       return this.fail(new ClientError('E_PROTOCOL', (err as Error).message));
     }
@@ -238,8 +251,12 @@ function errorReply(line: string): Reply | null {
   return null;
 }
 
-/** A get/gets reply of one key: VALUE ... END, END, or an error line; null when incomplete. */
-export function parseRetrieval(buf: Buffer): { reply: Reply; used: number } | null {
+/**
+ * A get/gets reply of one key: VALUE ... END, END, or an error line; null when incomplete.
+ * Throws on a malformed reply: a VALUE line naming another key than `key` (when given), flags,
+ * byte count or CAS that are not numbers, a data block not ending where its byte count says.
+ */
+export function parseRetrieval(buf: Buffer, key?: string): { reply: Reply; used: number } | null {
   const end = buf.indexOf(crlf);
   if (end < 0) return null;
   const line = buf.toString('latin1', 0, end);
@@ -247,11 +264,36 @@ export function parseRetrieval(buf: Buffer): { reply: Reply; used: number } | nu
   const error = errorReply(line);
   if (error !== null) return { reply: error, used: end + 2 };
   const parts = line.split(' ');
-  if (parts[0] !== 'VALUE' || parts.length < 4) throw new Error(`unexpected retrieval line ${JSON.stringify(line)}`);
+  if (parts[0] !== 'VALUE' || parts.length < 4 || parts.length > 5) throw new Error(`unexpected retrieval line ${JSON.stringify(line)}`);
+  if (key !== undefined && parts[1] !== key) throw new Error(`a get of ${JSON.stringify(key)} answered a VALUE of ${JSON.stringify(parts[1])}`);
+  if (!parts.slice(2).every((p) => /^[0-9]+$/.test(p))) throw new Error(`malformed VALUE line ${JSON.stringify(line)}`);
   const bytes = Number(parts[3]);
   const dataStart = end + 2;
   const endLine = dataStart + bytes + 2;
   if (buf.length < endLine + 5) return null;
+  if (buf.toString('latin1', endLine - 2, endLine) !== '\r\n') throw new Error(`the data block of ${JSON.stringify(parts[1])} does not end after its ${bytes} bytes`);
   if (buf.toString('latin1', endLine, endLine + 5) !== 'END\r\n') throw new Error('a single-key get answered more than one value');
   return { reply: { kind: 'value', value: buf.toString('utf8', dataStart, dataStart + bytes), cas: parts[4] ?? null }, used: endLine + 5 };
+}
+
+/**
+ * An `mg key v k` reply: `VA <n> k<key>` then n bytes of data, `EN` (absent), or an error
+ * line; null when incomplete. Throws on a malformed reply (another key, a wrong byte count).
+ */
+export function parseMetaGet(buf: Buffer, key?: string): { reply: Reply; used: number } | null {
+  const end = buf.indexOf(crlf);
+  if (end < 0) return null;
+  const line = buf.toString('latin1', 0, end);
+  if (line === 'EN' || line.startsWith('EN ')) return { reply: { kind: 'value', value: null, cas: null }, used: end + 2 };
+  const error = errorReply(line);
+  if (error !== null) return { reply: error, used: end + 2 };
+  const m = /^VA ([0-9]+)((?: \S+)*)$/.exec(line);
+  if (m === null) throw new Error(`unexpected mg reply line ${JSON.stringify(line)}`);
+  const echoed = m[2]!.split(' ').find((t) => t.startsWith('k'))?.slice(1);
+  if (key !== undefined && echoed !== key) throw new Error(`an mg of ${JSON.stringify(key)} answered for ${JSON.stringify(echoed ?? null)}`);
+  const bytes = Number(m[1]);
+  const dataStart = end + 2;
+  if (buf.length < dataStart + bytes + 2) return null;
+  if (buf.toString('latin1', dataStart + bytes, dataStart + bytes + 2) !== '\r\n') throw new Error(`the mg data of ${JSON.stringify(key)} does not end after its ${bytes} bytes`);
+  return { reply: { kind: 'value', value: buf.toString('utf8', dataStart, dataStart + bytes), cas: null }, used: dataStart + bytes + 2 };
 }

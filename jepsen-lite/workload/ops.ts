@@ -12,6 +12,8 @@ export interface OpPlan {
   key: string;
   /** The invoke value (see HistoryEvent); for cas the new value alone. */
   value: HistoryEvent['value'];
+  /** read / write: sent in the meta protocol (`mg` / `ms`) instead of get / set. */
+  meta?: boolean;
 }
 
 /** How an op ended. */
@@ -19,6 +21,14 @@ export interface Completion {
   type: Exclude<OpType, 'invoke'>;
   value: HistoryEvent['value'];
   error?: string;
+  /** The reply was unexpected or malformed (see HistoryEvent.anomaly). */
+  anomaly?: string;
+}
+
+/** The completion of a reply that op `f` never expects: unknown effect, and an anomaly. */
+function unexpected(f: OpF, reply: Reply, invokeValue: HistoryEvent['value']): Completion {
+  const text = `unexpected reply to ${f}: ${JSON.stringify(reply)}`;
+  return { type: f === 'read' ? 'fail' : 'info', value: invokeValue, error: text, anomaly: text };
 }
 
 /**
@@ -61,6 +71,8 @@ export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value'
     case 'append':
     case 'cas':
       if (reply.kind === 'stored') return { type: 'ok', value: invokeValue };
+      // A write sent as meta `ms` (plain set mode): HD.
+      if (f === 'write' && reply.kind === 'meta' && reply.code === 'HD') return { type: 'ok', value: invokeValue };
       if (reply.kind === 'not_stored' || reply.kind === 'exists' || reply.kind === 'not_found') {
         return { type: 'fail', value: invokeValue, error: reply.kind.toUpperCase() };
       }
@@ -78,7 +90,7 @@ export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value'
     case 'release':
       return classifyLock(f, reply, invokeValue);
   }
-  return { type: 'info', value: invokeValue, error: `unexpected reply ${JSON.stringify(reply)}` };
+  return unexpected(f, reply, invokeValue);
 }
 
 /**
@@ -96,7 +108,7 @@ function classifyLock(f: OpF, reply: Reply, invokeValue: HistoryEvent['value']):
       return { type: 'fail', value: invokeValue, error: reply.code };
     }
   }
-  return { type: 'info', value: invokeValue, error: `unexpected reply ${JSON.stringify(reply)}` };
+  return unexpected(f, reply, invokeValue);
 }
 
 /** Sends op `f` and waits for its reply. */
@@ -137,6 +149,11 @@ export function runOp(client: McClient, actor: OpActor, f: OpF, key: string, val
   return runRequest(actor, f, key, value, () => send(client, f, key, wire ?? value));
 }
 
+/** Runs a read (`mg`) or write (`ms`) in the meta protocol; checked like get / set. */
+export function runMetaOp(client: McClient, actor: OpActor, f: 'read' | 'write', key: string, value: HistoryEvent['value']): Promise<Completion> {
+  return runRequest(actor, f, key, value, () => (f === 'read' ? client.metaGet(key) : client.metaSet(key, value as string)));
+}
+
 /** Runs one op whose request the caller makes: records its invoke, awaits `request`, records its completion. */
 export async function runRequest(actor: OpActor, f: OpF, key: string, value: HistoryEvent['value'], request: () => Promise<Reply>): Promise<Completion> {
   const { process, node, history } = actor;
@@ -145,13 +162,20 @@ export async function runRequest(actor: OpActor, f: OpF, key: string, value: His
   try {
     done = classify(f, await request(), value);
   } catch (err) {
-    const message = err instanceof ClientError ? `${err.code}: ${err.message}` : String(err);
-    // No reply: a read still had no effect; anything else may have happened.
-    done = { type: f === 'read' ? 'fail' : 'info', value, error: message };
+    done = noReply(f, value, err);
   }
   const completion: Omit<HistoryEvent, 'time'> = { process, type: done.type, f, key, value: done.value, node };
   if (done.error !== undefined) completion.error = done.error;
+  if (done.anomaly !== undefined) completion.anomaly = done.anomaly;
   history.record(completion);
+  return done;
+}
+
+/** No reply: a read still had no effect; anything else may have happened. A reply that did not parse is also an anomaly. */
+function noReply(f: OpF, value: HistoryEvent['value'], err: unknown): Completion {
+  const message = err instanceof ClientError ? `${err.code}: ${err.message}` : String(err);
+  const done: Completion = { type: f === 'read' ? 'fail' : 'info', value, error: message };
+  if (err instanceof ClientError && err.code === 'E_PROTOCOL') done.anomaly = `malformed reply: ${err.message}`;
   return done;
 }
 
@@ -167,13 +191,16 @@ export async function runCas(client: McClient, actor: OpActor, key: string, next
   try {
     reply = await client.gets(key);
   } catch (err) {
-    const message = err instanceof ClientError ? `${err.code}: ${err.message}` : String(err);
-    history.record({ process, type: 'fail', f: 'read', key, value: null, node, error: message });
-    return { type: 'fail', value: null, error: message };
+    const done = noReply('read', null, err);
+    const rec: Omit<HistoryEvent, 'time'> = { process, type: 'fail', f: 'read', key, value: null, node, error: done.error! };
+    if (done.anomaly !== undefined) rec.anomaly = done.anomaly;
+    history.record(rec);
+    return done;
   }
   const read = classify('read', reply, null);
   const rec: Omit<HistoryEvent, 'time'> = { process, type: read.type, f: 'read', key, value: read.value, node };
   if (read.error !== undefined) rec.error = read.error;
+  if (read.anomaly !== undefined) rec.anomaly = read.anomaly;
   history.record(rec);
   if (read.type !== 'ok' || reply.kind !== 'value' || reply.value === null || reply.cas === null) return read;
   const expected = reply.value;

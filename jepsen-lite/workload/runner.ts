@@ -7,7 +7,7 @@
 import type { HistoryWriter } from '../history/writer.js';
 import type { Rng } from '../random.js';
 import { McClient, type Endpoint } from './client.js';
-import { runCas, runOp, type Completion, type OpActor } from './ops.js';
+import { runCas, runMetaOp, runOp, type Completion, type OpActor } from './ops.js';
 import type { Workload } from './workloads.js';
 
 /** Options of the client side. */
@@ -95,6 +95,7 @@ export class Runner {
     if (workload.step !== undefined) return workload.step(client, actor, rng, { sleep: (ms) => this.pause(ms) });
     const plan = this.o.workload.next(actor.process, rng);
     if (plan.f === 'cas') return runCas(client, actor, plan.key, plan.value as string);
+    if (plan.meta === true && (plan.f === 'read' || plan.f === 'write')) return runMetaOp(client, actor, plan.f, plan.key, plan.value);
     return runOp(client, actor, plan.f, plan.key, plan.value);
   }
 
@@ -136,17 +137,20 @@ export interface FinalReadOptions {
   opTimeoutMs: number;
   /** Tries per key and node until a read is ok. */
   triesMax: number;
+  /** No new try after this long (ms) in total: a group that never recovers must not hold the run for keys x tries x timeout. */
+  budgetMs?: number;
 }
 
 /** Reads every key once through every node (retrying reads that fail), one process per node. */
 export async function finalReads(o: FinalReadOptions): Promise<{ ok: number; failed: number }> {
   const tally = { ok: 0, failed: 0 };
+  const deadline = performance.now() + (o.budgetMs ?? Infinity);
   await Promise.all(o.nodes.map(async (node, i) => {
     let process = o.processBase + i;
     let client: McClient | null = null;
     for (const key of o.keys) {
       let ok = false;
-      for (let t = 0; t < o.triesMax && !ok; t++) {
+      for (let t = 0; t < o.triesMax && !ok && performance.now() < deadline; t++) {
         if (client === null || client.broken) {
           client = await McClient.connect(o.portOf(node), o.opTimeoutMs).catch(() => null);
           if (client === null) continue;

@@ -1,10 +1,13 @@
 /**
  * The workloads: what ops the clients run and which keys the final reads cover.
- * - register: get / set / cas on a handful of active keys; a key retires after about
- *   `opsPerKey` ops and a fresh one takes its place (keeps each key's history small
- *   enough for the linearizability checker); values are unique.
- * - counter: incr by 1..5 on one key created first with `set 0`.
- * - set: append unique tokens "p<process>-<n>" (space separated) to one key created first.
+ * - register: get / set / cas / add / delete (reads and writes a fifth of the time as meta
+ *   mg / ms) on 25 active keys; a key retires after about
+ *   `opsPerKey` ops (about 30 s) and a fresh one takes its place (keeps each key's history
+ *   small enough for the linearizability checker); values are unique.
+ * - counter: incr by 1..5 on one key created first with `set 0`, and reads of it throughout
+ *   the run (each checked against the increments acknowledged and invoked around it).
+ * - set: append unique tokens "p<process>-<n>" (space separated) to one key created first,
+ *   and reads of it throughout the run (each must hold every token acknowledged before it).
  * - lock: whole holds of a fenced lock (acquire, write the fenced resource, release), see lock.ts.
  */
 import type { Rng } from '../random.js';
@@ -37,6 +40,15 @@ export interface RegisterOptions {
   opsPerKey: number;
 }
 
+/**
+ * 25 keys at a time, each retired after about 600 ops: at the default 500 ops/s a key lives
+ * about 30 s, across several fault windows (3-6 s faults after 2-4 s quiet), so a write lost
+ * in one window is read (by the other processes, on the other nodes) in a later one. Before
+ * issue 11 it was 5 keys of 200 ops (2-4 s each): the key of a lost write was retired before
+ * the majority side read it, and --unsafe-ack-before-commit went unseen.
+ */
+export const registerDefaults: RegisterOptions = { keysActive: 25, opsPerKey: 600 };
+
 /** The register workload (linearizable read/write/cas registers). */
 export class RegisterWorkload implements Workload {
   readonly name = 'register' as const;
@@ -45,20 +57,39 @@ export class RegisterWorkload implements Workload {
   private readonly used: string[] = [];
   private keyNext = 0;
   private valueNext = 0;
+  /** The keys of the latest writes: reads favour them (a write is soon read, by other processes). */
+  private readonly recentWrites: string[] = [];
 
-  constructor(private readonly options: RegisterOptions = { keysActive: 5, opsPerKey: 200 }) {
-    for (let i = 0; i < options.keysActive; i++) this.active.push(this.freshKey());
+  constructor(private readonly options: RegisterOptions = registerDefaults) {
+    // Staggered lifetimes, so keys retire one at a time rather than all together.
+    for (let i = 0; i < options.keysActive; i++) {
+      const k = this.freshKey();
+      k.left = Math.max(1, Math.round((options.opsPerKey * (i + 1)) / options.keysActive));
+      this.active.push(k);
+    }
   }
 
   next(_process: number, rng: Rng): OpPlan {
     const slot = rng.int(0, this.active.length - 1);
+    const dice = rng.next();
+    if (dice < 0.5 && this.recentWrites.length > 0 && rng.chance(0.5)) {
+      // Read back one of the latest writes (likely issued by another process, on another node).
+      const key = rng.pick(this.recentWrites);
+      if (this.active.some((k) => k.key === key)) return { f: 'read', key, value: null };
+    }
     const k = this.active[slot]!;
     // An op is a read, a write or a cas (the cas's gets counts as part of it).
     if (--k.left <= 0) this.active[slot] = this.freshKey();
-    const dice = rng.next();
-    if (dice < 0.5) return { f: 'read', key: k.key, value: null };
+    // A fifth of the reads and writes go in the meta protocol (mg / ms).
+    const meta = rng.chance(metaShare);
+    if (dice < 0.5) return { f: 'read', key: k.key, value: null, meta };
+    this.recentWrites.push(k.key);
+    if (this.recentWrites.length > recentWritesMax) this.recentWrites.shift();
+    // A delete now and then (so reads see absent keys and adds succeed), and adds.
+    if (dice < 0.54) return { f: 'delete', key: k.key, value: null };
     const value = `v${++this.valueNext}`;
-    if (dice < 0.8) return { f: 'write', key: k.key, value };
+    if (dice < 0.6) return { f: 'add', key: k.key, value };
+    if (dice < 0.82) return { f: 'write', key: k.key, value, meta };
     return { f: 'cas', key: k.key, value };
   }
 
@@ -73,12 +104,22 @@ export class RegisterWorkload implements Workload {
   }
 }
 
+/** Share of the register workload's reads and writes sent as meta commands. */
+const metaShare = 0.2;
+
+/** Writes the register workload's reads favour. */
+const recentWritesMax = 8;
+
+/** Share of the counter and set workloads' ops that read the key mid-run. */
+export const midRunReadShare = { counter: 0.25, set: 0.1 };
+
 /** The counter workload. */
 export class CounterWorkload implements Workload {
   readonly name = 'counter' as const;
   readonly initial = [{ key: 'counter', value: '0' }];
 
   next(_process: number, rng: Rng): OpPlan {
+    if (rng.chance(midRunReadShare.counter)) return { f: 'read', key: 'counter', value: null };
     return { f: 'incr', key: 'counter', value: String(rng.int(1, 5)) };
   }
 
@@ -93,7 +134,8 @@ export class SetWorkload implements Workload {
   readonly initial = [{ key: 'set', value: '' }];
   private readonly sent = new Map<number, number>();
 
-  next(process: number): OpPlan {
+  next(process: number, rng: Rng): OpPlan {
+    if (rng.chance(midRunReadShare.set)) return { f: 'read', key: 'set', value: null };
     const n = this.sent.get(process) ?? 0;
     this.sent.set(process, n + 1);
     return { f: 'append', key: 'set', value: `p${process}-${n}` };

@@ -96,6 +96,15 @@ export interface UnsafeModes {
   ackBeforeCommit: boolean;
   /** A replica sends the messages that promise durability (append acks, votes) before its fsync. */
   ackBeforeDurable?: boolean;
+  /**
+   * With ackBeforeDurable: hold each log write this long before handing it to the store (a
+   * slow disk the early acks run ahead of), so that killing every process at once, which
+   * loses nothing already written to the OS, still loses acknowledged entries (serve flag
+   * --unsafe-ack-before-durable; the simulator loses unsynced writes itself and sets none).
+   */
+  ackBeforeDurableLagMs?: number;
+  /** A group leader answers reads from its local state without a ReadIndex round (a deposed leader serves stale reads). */
+  leaderReadsWithoutReadIndex?: boolean;
 }
 
 /** Defaults of the timing-related fields. */
@@ -213,7 +222,7 @@ export class ClusterHost {
     const r = this.replicas.get(group);
     const machine = r?.cacheMachine ?? null;
     if (machine === null) return false;
-    if (!mutates && unsafe.staleReads) {
+    if (!mutates && (unsafe.staleReads || (unsafe.leaderReadsWithoutReadIndex === true && r!.isLeader))) {
       const atMs = Math.max(this.runtime.nowMs(), machine.lastNowMs);
       const results: CacheResult[] = [];
       for (const op of ops) {
@@ -415,6 +424,18 @@ export class ClusterHost {
   }
 
   private persist(writes: GroupWrite[], durable: Array<[Replica, RaftReady, boolean]>, unblock: Replica[]): void {
+    const lagMs = this.config.unsafe?.ackBeforeDurable === true ? (this.config.unsafe.ackBeforeDurableLagMs ?? 0) : 0;
+    if (lagMs <= 0) return this.write(writes, durable, unblock);
+    // --unsafe-ack-before-durable with a lag: the followers' writes (whose acks already left)
+    // wait; the leaders' go at once, so a leader commits on a follower's early ack.
+    const lagged = (group: GroupId): boolean => this.replicas.get(group)?.isLeader !== true;
+    const laterWrites = writes.filter((w) => lagged(w.group));
+    const laterDurable = durable.filter(([r]) => lagged(r.group));
+    this.write(writes.filter((w) => !lagged(w.group)), durable.filter(([r]) => !lagged(r.group)), unblock);
+    if (laterWrites.length > 0 || laterDurable.length > 0) this.runtime.after(lagMs, () => this.write(laterWrites, laterDurable, []));
+  }
+
+  private write(writes: GroupWrite[], durable: Array<[Replica, RaftReady, boolean]>, unblock: Replica[]): void {
     const startMs = performance.now();
     this.store.write(writes).then(
       () => {

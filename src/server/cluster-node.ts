@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { NodeId } from '../raft/types.js';
 import { setClockOffset } from '../cluster/clock.js';
 import { realGroupFactory } from '../cluster/group-factory.js';
-import { ClusterHost, defaultHostTiming, type HostConfig } from '../cluster/host.js';
+import { ClusterHost, defaultHostTiming, type HostConfig, type UnsafeModes } from '../cluster/host.js';
 import { Rebalancer, defaultRebalancerOptions } from '../cluster/rebalancer.js';
 import { defaultReplicaOptions, type ReplicaOptions } from '../cluster/replica.js';
 import { realRuntime } from '../cluster/runtime.js';
@@ -21,7 +21,7 @@ import { ClusterExecutor } from './cluster-executor.js';
 import { joinCluster } from './cluster-join.js';
 import { isRemoved, refuseIfRemoved, waitReleased, watchRemoval } from './node-removal.js';
 import { metricsText, statusJson, type PeerTraffic } from './cluster-status.js';
-import type { HostPort, PeerTlsFiles, ServeConfig } from './config.js';
+import type { ClusterFlags, HostPort, PeerTlsFiles, ServeConfig } from './config.js';
 import { readiness } from './health.js';
 import { UsageError } from './config.js';
 import type { Executor, ExecuteCallback } from './executor.js';
@@ -40,6 +40,21 @@ function nodeIdOf(s: string | null, what: string): NodeId {
   const id = Number(s);
   if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError(`${what}: node ids are positive integers, got '${s}'`);
   return id;
+}
+
+/** --unsafe-ack-before-durable: how far the early acks run ahead of the (held back) log writes. */
+const unsafeDiskLagMs = 40;
+
+/** The --unsafe-* test-only modes asked for, or null when none is. */
+function unsafeModesOf(c: ClusterFlags): UnsafeModes | null {
+  const modes: UnsafeModes = {
+    staleReads: c.unsafeStaleReads,
+    ackBeforeCommit: c.unsafeAckBeforeCommit,
+    ackBeforeDurable: c.unsafeAckBeforeDurable,
+    ...(c.unsafeAckBeforeDurable ? { ackBeforeDurableLagMs: unsafeDiskLagMs } : {}),
+    leaderReadsWithoutReadIndex: c.unsafeLeaderReadsWithoutReadIndex,
+  };
+  return Object.values(modes).some((on) => on === true) ? modes : null;
 }
 
 /** Derives the host config from `memraft serve` flags. */
@@ -65,7 +80,7 @@ export function hostConfigFrom(config: ServeConfig, peerAddress: string, adminAd
     ...defaultHostTiming,
     leaderTimeoutMs: c.leaderTimeoutMs,
     replica: { ...replicaOptionsFromEnv(process.env), hostReadIndex: c.readMode !== 'lease' },
-    ...(c.unsafeStaleReads || c.unsafeAckBeforeCommit ? { unsafe: { staleReads: c.unsafeStaleReads, ackBeforeCommit: c.unsafeAckBeforeCommit } } : {}),
+    ...(unsafeModesOf(c) !== null ? { unsafe: unsafeModesOf(c)! } : {}),
   };
 }
 
@@ -120,9 +135,7 @@ export async function startClusterNode(config: ServeConfig, log: Logger, connect
   await transport.start();
   const seed = (nodeId * 1_000_003 + Date.now()) >>> 0;
   nodeLog.info({ seed, fsync: c.fsync, readMode: c.readMode }, 'starting cluster node');
-  if (c.unsafeStaleReads || c.unsafeAckBeforeCommit) {
-    nodeLog.warn({ unsafeStaleReads: c.unsafeStaleReads, unsafeAckBeforeCommit: c.unsafeAckBeforeCommit }, 'UNSAFE test-only mode: this node is not linearizable');
-  }
+  if (unsafeModesOf(c) !== null) nodeLog.warn({ unsafe: unsafeModesOf(c) }, 'UNSAFE test-only mode: this node is not linearizable');
   const factory = realGroupFactory(nodeId, c.readMode, config.itemBytesMax, seed, nodeLog);
   const host = new ClusterHost(hostConfig, factory, store, transport, realRuntime(), log); // the host adds the node field
   const rebalancer = new Rebalancer(host, { ...defaultRebalancerOptions, maxMoves: c.maxMoves, deadAfterMs: c.deadAfterMs });

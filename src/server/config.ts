@@ -126,6 +126,10 @@ export interface ClusterFlags {
   unsafeStaleReads: boolean;
   /** TEST-ONLY, breaks durability: a leader acknowledges a set before it is committed. */
   unsafeAckBeforeCommit: boolean;
+  /** TEST-ONLY, breaks durability: a replica acknowledges appends (and votes) before its fsync. */
+  unsafeAckBeforeDurable: boolean;
+  /** TEST-ONLY, breaks linearizability: a group leader answers gets from its local state, no ReadIndex round. */
+  unsafeLeaderReadsWithoutReadIndex: boolean;
 }
 
 /** Paths of the PEM files of peer TLS: this node's certificate and key, and the cluster CA. */
@@ -209,6 +213,11 @@ with data you care about):
                                no forwarding): stale reads, not linearizable
   --unsafe-ack-before-commit   a group leader answers STORED to a set before it commits:
                                acknowledged writes are lost when that leader is cut off
+  --unsafe-ack-before-durable  a replica acknowledges appends and votes before its fsync:
+                               acknowledged writes are lost when every node dies at once
+  --unsafe-leader-reads-without-readindex
+                               a group leader answers gets from its local state without
+                               confirming it still leads: a deposed leader serves stale reads
 
 Every long flag also reads MEMRAFT_<NAME> from the environment (e.g. MEMRAFT_MEMORY_MB).`;
 
@@ -270,6 +279,8 @@ const flagSpecs: FlagSpec[] = [
   { long: 'zone', kind: 'string' },
   { long: 'unsafe-stale-reads', kind: 'flag' },
   { long: 'unsafe-ack-before-commit', kind: 'flag' },
+  { long: 'unsafe-ack-before-durable', kind: 'flag' },
+  { long: 'unsafe-leader-reads-without-readindex', kind: 'flag' },
   { long: 'help', short: 'h', kind: 'flag' },
 ];
 
@@ -533,6 +544,8 @@ function buildClusterFlags(raw: RawFlags): ClusterFlags {
     zone: parseZone(raw.get('zone')),
     unsafeStaleReads: raw.has('unsafe-stale-reads'),
     unsafeAckBeforeCommit: raw.has('unsafe-ack-before-commit'),
+    unsafeAckBeforeDurable: raw.has('unsafe-ack-before-durable'),
+    unsafeLeaderReadsWithoutReadIndex: raw.has('unsafe-leader-reads-without-readindex'),
   };
 }
 
