@@ -7,6 +7,8 @@
  *   until each succeeds. The time from the heal to each first success is "node N serves
  *   group G again". Each probe op has a 3 s client timeout (a common memcached client's);
  *   probes stop when the next fault starts (then: not served within the quiet period).
+ *   Each probed group keeps its tries (`fails`: connect, get, set, from-to ms and what
+ *   failed), which tells a request held by the node from a run of fast failures.
  * - Leader watch: every node's /status is polled every `leaderPollMs`; each change of a
  *   group's leader (the highest-term node claiming it) is logged, so leadership changes
  *   after each heal can be counted. A poll sees at most one change per interval per group,
