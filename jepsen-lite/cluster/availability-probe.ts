@@ -7,6 +7,8 @@
  *   until each succeeds. The time from the heal to each first success is "node N serves
  *   group G again". Each probe op has a 3 s client timeout (a common memcached client's);
  *   probes stop when the next fault starts (then: not served within the quiet period).
+ *   Each probed group keeps its tries (`fails`: connect, get, set, from-to ms and what
+ *   failed), which tells a request held by the node from a run of fast failures.
  * - Leader watch: every node's /status is polled every `leaderPollMs`; each change of a
  *   group's leader (the highest-term node claiming it) is logged, so leadership changes
  *   after each heal can be counted. A poll sees at most one change per interval per group,
@@ -38,6 +40,8 @@ export interface ProbedGroup {
   writeMs: number | null;
   /** The last failed probe's reply or client error, while it was not yet served. */
   lastError?: string;
+  /** The failed tries before it was served (ms from the heal and what failed; at most `failsKept`, then only the last). */
+  fails?: string[];
 }
 
 /** A group's leader as the harness saw it change. */
@@ -55,8 +59,18 @@ export const probeOpTimeoutMs = 3000;
 const probeRetryMs = 20;
 /** Longest a heal is probed when no fault follows (the end of the run). */
 const probeMsMax = 15_000;
+/** Failed tries kept per probed group (the first ones, then the last one replaces the tail). */
+const failsKept = 8;
 /** Interval of the leader watch's /status polls. */
 const leaderPollMs = 200;
+
+/** Notes a failed try (from when it was asked to when it failed) and what failed. */
+function noteFail(g: ProbedGroup, fromMs: number, toMs: number, what = 'connect', error = g.lastError ?? ''): void {
+  const fails = (g.fails ??= []);
+  const line = `${Math.round(fromMs)}-${Math.round(toMs)} ms ${what}: ${error}`;
+  if (fails.length < failsKept) fails.push(line);
+  else fails[failsKept - 1] = line;
+}
 
 /** The probe keys: one per data group (1..groups). */
 export function probeKeys(groups: number): Map<number, string> {
@@ -142,26 +156,32 @@ export class AvailabilityProbe {
     try {
       while (this.live(gen, heal) && (g.readMs === null || g.writeMs === null)) {
         if (client === null || client.broken) {
+          const connectingMs = this.clock.nowMs() - heal.healMs;
           client = await McClient.connect(at, probeOpTimeoutMs, 1000).catch((err: unknown) => {
             g.lastError = `connect: ${String(err)}`;
             return null;
           });
+          if (client === null) noteFail(g, connectingMs, this.clock.nowMs() - heal.healMs);
+          else noteFail(g, connectingMs, this.clock.nowMs() - heal.healMs, 'connected', '');
           if (client === null) {
             await delay(probeRetryMs);
             continue;
           }
         }
         const reading = g.readMs === null;
+        const askedMs = this.clock.nowMs() - heal.healMs;
         const reply = await (reading ? client.get(key) : client.set(key, String(Math.round(heal.healMs)))).catch((err: unknown) => {
           g.lastError = String(err);
           return null;
         });
         if (!this.live(gen, heal)) break;
         const ok = reply !== null && (reading ? reply.kind === 'value' : reply.kind === 'stored');
+        if (ok) noteFail(g, askedMs, this.clock.nowMs() - heal.healMs, reading ? 'get ok' : 'set ok', '');
         if (ok && reading) g.readMs = Math.round(this.clock.nowMs() - heal.healMs);
         else if (ok) g.writeMs = Math.round(this.clock.nowMs() - heal.healMs);
         if (ok) continue;
         if (reply !== null) g.lastError = JSON.stringify(reply).slice(0, 160);
+        noteFail(g, askedMs, this.clock.nowMs() - heal.healMs, reading ? 'get' : 'set');
         await delay(probeRetryMs);
       }
       if (g.readMs !== null && g.writeMs !== null) delete g.lastError;

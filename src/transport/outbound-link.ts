@@ -70,6 +70,12 @@ type LinkState = 'connecting' | 'handshaking' | 'up' | 'backoff' | 'closed';
  */
 const tcpKeepaliveIdleMs = 1000;
 
+/**
+ * A dial in progress this long when the peer connects to us is presumed lost (begun during a
+ * cut) and is abandoned for a fresh one: one Raft heartbeat, many round trips on a LAN.
+ */
+const staleDialMs = 100;
+
 /** Backoff before reconnect attempt `attempt` (0-based): exponential, capped, "equal jitter". */
 export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number): number {
   const ceilingMs = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
@@ -107,6 +113,10 @@ export class OutboundLink {
   private wroteAtMs = 0;
   /** When the silence check last ran (Date.now ms): a late check means our own loop was blocked. */
   private checkedAtMs = 0;
+  /** When the current dial began (Date.now ms). */
+  private dialStartedMs = 0;
+  /** The current dial replaced one abandoned by reconnectNow. */
+  private redialled = false;
   /** The connection being closed never completed its TCP connect in time. */
   private connectTimedOut = false;
   private clientNonce: Buffer = Buffer.alloc(0);
@@ -184,11 +194,32 @@ export class OutboundLink {
     else this.enqueue(frame, count);
   }
 
-  /** Skips the rest of a reconnect backoff (the peer has just connected to us, so it is back). */
+  /**
+   * The peer has just connected to us, so it is back: skips the rest of a reconnect backoff,
+   * and abandons a dial still in progress for a fresh one. A dial begun during a cut (its SYN
+   * or hello lost; or accepted by the kernel of a stopped process that never answers) would
+   * otherwise hold our answers to the peer until its connect or handshake timeout, while the
+   * peer's forwarded request waits out its own (issue 10, docs/availability.md "Where heal
+   * time goes"). What is queued stays queued for the new connection.
+   */
   reconnectNow(): void {
-    if (this.state !== 'backoff') return;
+    if (this.state === 'backoff') {
+      this.clearTimer();
+      this.connect();
+      return;
+    }
+    if (this.state !== 'connecting' && this.state !== 'handshaking') return;
+    // A young dial is let be (both nodes dialling each other at once would otherwise abandon
+    // each other's dials in turn), and a dial made here is never abandoned in its turn.
+    if (this.redialled || Date.now() - this.dialStartedMs < staleDialMs) return;
+    const stale = this.socket;
     this.clearTimer();
+    this.socket = null; // its close event is then not ours to handle
+    stale?.destroy();
+    this.opts.counters.handshakeFailures++;
+    this.opts.logger.debug({ peer: this.peerId }, 'peer link redialled: the peer connected to us meanwhile');
     this.connect();
+    this.redialled = true;
   }
 
   /** Closes the link for good, without reporting a status change. */
@@ -203,6 +234,8 @@ export class OutboundLink {
 
   private connect(): void {
     this.state = 'connecting';
+    this.dialStartedMs = Date.now();
+    this.redialled = false;
     this.clientNonce = newNonce();
     this.proofInput = null;
     const { socket, readyEvent } = dialPeer(this.addr, this.opts.tls);
@@ -363,12 +396,16 @@ export class OutboundLink {
 
   private onClose(socket: net.Socket): void {
     if (socket !== this.socket || this.state === 'closed') return;
+    const wasUp = this.state === 'up';
     this.socket = null;
     this.proofInput = null;
     this.waitingDrain = false;
     this.clearTimer();
     this.opts.counters.disconnects++;
-    this.dropQueue();
+    // Frames queued for a connection that never came up were never written: they wait for the
+    // next one (while the peer is known down only answers to its requests are queued, see
+    // flush). A broken up connection may have taken part of them: its queue is dropped.
+    if (wasUp) this.dropQueue();
     const wasReported = this.reported;
     this.reported = false;
     if (wasReported !== false) this.opts.onStatus(this, false);
