@@ -662,8 +662,8 @@ export class ClusterHost {
   }
 
   /**
-   * Whether `id` is a node of this cluster as the meta state knows it (any state but
-   * removed); before bootstrap (and on a joiner before it learned the meta state) anyone is.
+   * Whether `id` is a node of this cluster as the meta state knows it (in any state);
+   * before bootstrap (and on a joiner before it learned the meta state) anyone is.
    * Raft and read rounds trust what a member tells them; a node outside the cluster that
    * passed the handshake (it has the secret, and the certificate under peer TLS) could
    * otherwise play leader and make a replica overwrite committed entries, which Raft asserts
@@ -674,7 +674,10 @@ export class ClusterHost {
     const view = this.meta.view;
     if (!view.bootstrapped) return true;
     const node = this.meta.node(id);
-    return node !== undefined && node.state !== 'removed';
+    // A removed node counts: it stays a Raft peer until no group lists it (it hands its
+    // leaderships away, and the meta group removes it from its config), see
+    // server/node-removal.ts; dropping its messages would stall those hand-overs.
+    return node !== undefined;
   }
 
   // `t` passed checkPeerMessage.

@@ -81,6 +81,13 @@ it('forced, keeps every group at RF and the removed node exits with its reason; 
 }, 150_000);
 
 it('a node removed while down learns it at its restart and exits', async () => {
+  // Node 4 (removed above) must be out of the meta group's config first: until that change
+  // commits it still counts as a meta voter, and losing node 3 too would leave 2 of 4
+  // (a gap noted in docs/membership.md: a removed node is not demoted before it exits).
+  await c.until((x) => {
+    const g = x.groups.find((m) => m.id === 0);
+    return g !== undefined && !(g.voters ?? []).includes(4) && !(g.learners ?? []).includes(4);
+  }, 'node 4 out of the meta config', 60_000);
   await c.kill(3);
   // Node 3 may have led the meta group: ask until a new meta leader answers.
   const deadline = Date.now() + 60_000;
