@@ -22,6 +22,13 @@
  * (never sent, or every send answered "not leader") is
  * ERR_NO_LEADER; in flight to an unreachable leader, or proposed by our own replica that
  * lost its leadership, a write is ERR_OUTCOME_UNKNOWN.
+ *
+ * Order: requests of one group leave here in the order they arrived, as a pipelining
+ * client expects (memcached runs a connection's commands one after another: `set k`, then
+ * `get k` in the same write, must read the set). Requests waiting for a leader wait in one
+ * queue per group, in arrival order, polled by one timer and released together; a newer
+ * request of that group queues behind them instead of overtaking. (With a timer per
+ * request, timers drifting apart under load ran a pipelined `get` before its `set`.)
  */
 import assert from 'node:assert';
 import type { Logger } from 'pino';
@@ -60,6 +67,8 @@ export interface ForwardingHost {
 
 /** A request on its way to its group's leader. */
 interface Attempt {
+  /** Arrival order at this node (requests of a group leave in this order). */
+  seq: number;
   group: GroupId;
   /** What a remote leader is sent (data ops are encoded only once one is needed). */
   request: ForwardRequest;
@@ -73,10 +82,20 @@ interface Attempt {
   /** The peer a remote try is in flight to (0 when none). */
   remoteTarget: NodeId;
   cb: GroupCallback;
-  /** Set while waiting for a leader to be elected or learned. */
-  timer: Timer | null;
   /** Set while the attempt runs at our own replica: the deadline sweep may answer it. */
   answered: boolean;
+}
+
+/** The requests of one group waiting for a leader to be elected or learned. */
+interface LeaderWait {
+  /** In arrival order (Attempt.seq). */
+  attempts: Attempt[];
+  /** The one poll timer of the group, or null while none is set. */
+  timer: Timer | null;
+  /** Polls so far without a leader (the poll interval backs off with them). */
+  polls: number;
+  /** A release is scheduled for the next turn (a leader became known). */
+  releasing: boolean;
 }
 
 /** Longest wait for one forwarded read before trying elsewhere. */
@@ -89,7 +108,8 @@ const hintedTriesMax = 3;
 export class Forwarder {
   private readonly leaderHints = new Map<GroupId, NodeId>();
   /** Requests waiting for their group to have a leader, woken when one is known. */
-  private readonly leaderWaiters = new Map<GroupId, Set<Attempt>>();
+  private readonly leaderWaits = new Map<GroupId, LeaderWait>();
+  private seqNext = 1;
   /** Attempts running at our own replica, answered by the deadline sweep if nothing else does. */
   private readonly local = new Set<Attempt>();
   /** Attempts in flight to a remote leader, answered by the sweep when it becomes unreachable. */
@@ -106,7 +126,7 @@ export class Forwarder {
   /** Runs data `ops` (all of one group) at the group's leader. */
   run(group: GroupId, ops: CacheOp[], mutates: boolean, cb: GroupCallback): void {
     const a = this.newAttempt(group, { t: 'ops', g: group, d: null }, ops, mutates, cb);
-    if (!mutates && this.tryFollowerRead(a)) return;
+    if (!mutates && !this.waitsForLeader(group) && this.tryFollowerRead(a)) return;
     this.attempt(a);
   }
 
@@ -132,19 +152,33 @@ export class Forwarder {
 
   /** Wakes the requests waiting for `group`'s leader: our replica learned it. */
   wakeLeaderWaiters(group: GroupId, lead: NodeId): void {
-    const waiters = this.leaderWaiters.get(group);
-    if (waiters === undefined || waiters.size === 0) return;
-    const woken = [...waiters];
-    waiters.clear();
-    for (const a of woken) {
-      if (a.timer !== null) this.host.runtime.cancel(a.timer);
-      a.timer = null;
-      a.hint = lead === this.host.nodeId ? 0 : lead;
-    }
-    // Not from inside the flush that learned the leader: the next turn.
-    this.host.runtime.soon(() => {
-      for (const a of woken) this.attempt(a);
-    });
+    const wait = this.leaderWaits.get(group);
+    if (wait === undefined || wait.releasing || wait.attempts.length === 0) return;
+    for (const a of wait.attempts) a.hint = lead === this.host.nodeId ? 0 : lead;
+    if (wait.timer !== null) this.host.runtime.cancel(wait.timer);
+    wait.timer = null;
+    wait.releasing = true;
+    // Not from inside the flush that learned the leader: the next turn. Until then the
+    // queue stays in place, so requests arriving meanwhile still queue behind it.
+    this.host.runtime.soon(() => this.releaseWaiters(group, wait));
+  }
+
+  /** Tries every waiting request of `group` again, oldest first. */
+  private releaseWaiters(group: GroupId, wait: LeaderWait): void {
+    if (wait.timer !== null) this.host.runtime.cancel(wait.timer);
+    wait.timer = null;
+    wait.releasing = false;
+    const attempts = wait.attempts;
+    wait.attempts = [];
+    // The first that finds no leader again queues anew (the poll backs off further), and
+    // attempt() puts every later one behind it: the order holds.
+    for (const a of attempts) this.attempt(a);
+    if (wait.attempts.length === 0 && this.leaderWaits.get(group) === wait) this.leaderWaits.delete(group);
+  }
+
+  /** Whether requests of `group` wait for a leader here (a new one must queue behind them). */
+  private waitsForLeader(group: GroupId): boolean {
+    return (this.leaderWaits.get(group)?.attempts.length ?? 0) > 0;
   }
 
   /**
@@ -201,7 +235,8 @@ export class Forwarder {
     const nowMs = this.host.runtime.monoMs();
     const deadlineMs = nowMs + this.forwardTimeoutMs;
     const failFastMs = nowMs + Math.min(this.leaderTimeoutMs, this.forwardTimeoutMs);
-    return { group, request, ops, mutates, hint: 0, tries: 0, deadlineMs, failFastMs, remoteTarget: 0, cb, timer: null, answered: false };
+    const seq = this.seqNext++;
+    return { seq, group, request, ops, mutates, hint: 0, tries: 0, deadlineMs, failFastMs, remoteTarget: 0, cb, answered: false };
   }
 
   /** A read served from our own replica once the leader confirmed its read index; false = not possible here. */
@@ -238,6 +273,9 @@ export class Forwarder {
    */
   private attempt(a: Attempt): void {
     if (this.host.closed) return a.cb(null, new ShuttingDownError('no'));
+    // Older requests of the group wait for a leader: behind them (arrival order).
+    const wait = this.leaderWaits.get(a.group);
+    if (wait !== undefined && wait.attempts.length > 0 && wait.attempts[0]!.seq < a.seq) return this.joinWait(wait, a);
     const nowMs = this.host.runtime.monoMs();
     if (nowMs >= a.deadlineMs) {
       return a.cb(null, new NoLeaderError(`no leader of group ${a.group} answered within ${this.forwardTimeoutMs} ms`));
@@ -381,25 +419,37 @@ export class Forwarder {
   }
 
   private retryLater(a: Attempt): void {
-    assert(a.timer === null, 'an attempt waits for a leader once at a time');
     a.tries++;
-    // An election is probably under way (~0.5-1 s): wait for our replica to learn the new
-    // leader (wakeLeaderWaiters), polling gently meanwhile until the deadline, and looking
-    // again at the fail-fast point.
-    const untilFailFastMs = a.failFastMs - this.host.runtime.monoMs();
-    const pollMs = Math.min(100, 10 * 2 ** Math.min(a.tries, 4));
-    const delayMs = untilFailFastMs > 0 ? Math.min(pollMs, Math.ceil(untilFailFastMs)) : pollMs;
-    let waiters = this.leaderWaiters.get(a.group);
-    if (waiters === undefined) {
-      waiters = new Set();
-      this.leaderWaiters.set(a.group, waiters);
+    let wait = this.leaderWaits.get(a.group);
+    if (wait === undefined) {
+      wait = { attempts: [], timer: null, polls: 0, releasing: false };
+      this.leaderWaits.set(a.group, wait);
     }
-    waiters.add(a);
-    const group = waiters;
-    a.timer = this.host.runtime.after(delayMs, () => {
-      a.timer = null;
-      group.delete(a);
-      this.attempt(a);
+    this.joinWait(wait, a);
+  }
+
+  /** Puts `a` in its place (arrival order) in its group's queue and makes sure a poll is set. */
+  private joinWait(wait: LeaderWait, a: Attempt): void {
+    const list = wait.attempts;
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.seq > a.seq) i--;
+    list.splice(i, 0, a);
+    if (wait.timer === null && !wait.releasing) this.schedulePoll(a.group, wait);
+  }
+
+  /**
+   * An election is probably under way (~0.5-1 s): wait for our replica to learn the new
+   * leader (wakeLeaderWaiters), polling gently meanwhile, and looking again at the first
+   * fail-fast point among the waiting requests.
+   */
+  private schedulePoll(group: GroupId, wait: LeaderWait): void {
+    wait.polls++;
+    const nowMs = this.host.runtime.monoMs();
+    let delayMs = Math.min(100, 10 * 2 ** Math.min(wait.polls, 4));
+    for (const a of wait.attempts) if (a.failFastMs > nowMs) delayMs = Math.min(delayMs, Math.ceil(a.failFastMs - nowMs));
+    wait.timer = this.host.runtime.after(delayMs, () => {
+      wait.timer = null;
+      this.releaseWaiters(group, wait);
     });
   }
 }

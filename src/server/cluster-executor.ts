@@ -45,7 +45,14 @@ export class ClusterExecutor implements Executor {
 
   execute(ops: CacheOp[], done: ExecuteCallback): void {
     if (this.closed) return done(ops.map(() => serverError(new ShuttingDownError('no'))));
-    if (!this.host.meta.view.bootstrapped) return this.waitForBootstrap(ops, done);
+    // Behind requests still held for the bootstrap, even once it applied: in arrival order.
+    if (!this.host.meta.view.bootstrapped || this.beforeBootstrap.length > 0) return this.waitForBootstrap(ops, done);
+    this.executeReady(ops, done);
+  }
+
+  /** Runs a request once the routing table exists. */
+  private executeReady(ops: CacheOp[], done: ExecuteCallback): void {
+    if (this.closed) return done(ops.map(() => serverError(new ShuttingDownError('no'))));
     if (ops.length === 1 && ops[0]!.type !== 'flush') return this.executeOne(ops, done);
     const results: CacheResult[] = new Array(ops.length);
     const shares = this.split(ops);
@@ -107,7 +114,7 @@ export class ClusterExecutor implements Executor {
     const waiting = this.beforeBootstrap;
     this.beforeBootstrap = [];
     for (const w of waiting) {
-      if (ready || this.closed) this.execute(w.ops, w.done);
+      if (ready || this.closed) this.executeReady(w.ops, w.done);
       else if (nowMs >= w.deadlineMs) w.done(w.ops.map(() => serverError(new NotBootstrappedError())));
       else this.beforeBootstrap.push(w);
     }
