@@ -133,6 +133,8 @@ export class ClusterHost {
   private readonly lastHeardMs = new Map<NodeId, number>();
   /** Peers whose outbound link the transport reported down (and not up again since). */
   private readonly linksDown = new Set<NodeId>();
+  /** Peers whose link to us the transport reports up (it watches the peer's keepalives and drops a silent link). */
+  private readonly linksUp = new Set<NodeId>();
   private extraWrites: GroupWrite[] = [];
   private flushScheduled = false;
   /**
@@ -263,14 +265,18 @@ export class ClusterHost {
   }
 
   /**
-   * Whether this node can reach peer `id` now: its link is not down and it was heard from
-   * within an election timeout (every group heartbeats every 100 ms, so a live leader is
-   * heard far more often).
+   * Whether this node can reach peer `id` now: its link is not down, and either it was
+   * heard from within an election timeout (every group heartbeats every 100 ms, so a live
+   * leader is heard far more often) or our link to it is up (the transport drops a link
+   * whose peer stops sending keepalives). The link counts because two nodes sharing no
+   * group exchange no Raft messages at all: in a 6-node cluster a node forwarding to a
+   * leader it holds no group with must not take it for unreachable and fail at once.
    */
   peerReachable(id: NodeId): boolean {
-    if (id === 0 || this.linksDown.has(id)) return false;
+    if (id === 0 || this.linksDown.has(id) || this.blockedInbound.has(id)) return false;
     const heardMs = this.lastHeardMs.get(id);
-    return heardMs !== undefined && this.runtime.monoMs() - heardMs < raftSettings.electionTicks * this.config.tickMs;
+    if (heardMs !== undefined && this.runtime.monoMs() - heardMs < raftSettings.electionTicks * this.config.tickMs) return true;
+    return this.linksUp.has(id);
   }
 
   /** The leader of `group` as this node knows it (0 = unknown). */
@@ -702,8 +708,10 @@ export class ClusterHost {
   private onPeerStatus(id: NodeId, up: boolean): void {
     if (up) {
       this.linksDown.delete(id);
+      this.linksUp.add(id);
       return;
     }
+    this.linksUp.delete(id);
     this.linksDown.add(id);
     for (const r of this.replicas.values()) if (r.isLeader) r.raft.reportUnreachable(id);
     this.scheduleFlush();

@@ -183,3 +183,51 @@ describe('four in-process nodes (each holds 3 of 4 groups)', () => {
     expect(got!.kind).toBe('hit');
   });
 });
+
+/**
+ * Two nodes that share no group exchange no Raft messages at all. A node forwarding to such
+ * a leader must still count it reachable while their link is up (host.peerReachable), or
+ * fail fast (issue 10) answers SERVER_ERROR to every request after the first: found as the
+ * zones test's final reads failing with "no reachable leader of group 6 (node 6 unreachable)".
+ */
+describe('six in-process nodes, two groups', () => {
+  let nodes: ClusterNode[] = [];
+
+  beforeAll(async () => {
+    const ports = await clusterPorts(6);
+    const dir = await tempDir('inproc6');
+    nodes = await Promise.all([1, 2, 3, 4, 5, 6].map((id) => startInProcess(id, ports, dir, ['--groups', '2', '--replicas', '3', '--fsync', 'never'])));
+    await until(() => nodes.every((n) => n.host.allGroupsHaveLeaders()), 'leaders of every group');
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+
+  it('forwards, again and again, to a leader it shares no group with', async () => {
+    const meta = nodes[0]!.host.meta;
+    const metaLeader = nodes[0]!.host.leaderOf(0);
+    // A key, its group's leader, and a node holding no group with that leader that is not
+    // the meta leader either (which hears from every meta voter).
+    let pick: { key: string; from: ClusterNode; leader: number } | null = null;
+    for (let i = 0; i < 200 && pick === null; i++) {
+      const key = `far-${i}`;
+      const group = meta.routing.groupOfKey(Buffer.from(key))!.id;
+      const leader = nodes[0]!.host.leaderOf(group);
+      const sharing = new Set(meta.groupsOf(leader).flatMap((g) => g.replicas));
+      const from = nodes.find((n) => n.host.config.nodeId !== metaLeader && n.host.config.nodeId !== leader && !sharing.has(n.host.config.nodeId));
+      if (from !== undefined && leader !== metaLeader) pick = { key, from, leader };
+    }
+    expect(pick, 'a node sharing no group with a data leader').not.toBeNull();
+    const { key, from } = pick!;
+    // Spread over more than the leader timeout (800 ms): the old code failed every request
+    // after the first once that much time had passed.
+    for (let round = 0; round < 6; round++) {
+      const [stored] = await run(from, [setOp(key, `v${round}`)]);
+      expect(stored!.kind, `round ${round}: ${JSON.stringify(stored)}`).toBe('stored');
+      const [got] = await run(from, [getOp(key)]);
+      expect(got!.kind === 'hit' && got!.item.value.toString()).toBe(`v${round}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  });
+});
