@@ -122,6 +122,9 @@ describe('InstallSnapshot of a multi-MiB snapshot', () => {
       const nodes = await Promise.all([1, 2, 3].map((id) => startInProcess(id, ports, dir, ['--groups', '1', '--fsync', 'never'])));
       await until(() => nodes.every((n) => n.host.allGroupsHaveLeaders()), 'leaders');
       await nodes[2]!.close();
+      // If node 3 led the group, requests fail fast (SERVER_ERROR) until the others elect a
+      // new leader: wait for that before writing.
+      await until(() => [0, 1].every((i) => ![0, 3].includes(nodes[i]!.host.replicas.get(1)!.lead)), 'a leader other than node 3');
       // ~3 MiB of values while node 3 is down: the group snapshots and compacts past it.
       const value = 'x'.repeat(10_000);
       for (let i = 0; i < 300; i++) {
@@ -129,7 +132,7 @@ describe('InstallSnapshot of a multi-MiB snapshot', () => {
         // (SERVER_ERROR); a client retries, which is idempotent for a set.
         let result = (await run(nodes[i % 2]!, [setOp(`big-${i}`, value)]))[0]!;
         for (let tries = 0; result.kind === 'server_error' && tries < 5; tries++) result = (await run(nodes[i % 2]!, [setOp(`big-${i}`, value)]))[0]!;
-        expect(result).toMatchObject({ kind: 'stored' });
+        expect(result, JSON.stringify(result)).toMatchObject({ kind: 'stored' });
       }
       const restarted = await startInProcess(3, ports, dir, ['--groups', '1', '--fsync', 'never']);
       nodes[2] = restarted;
