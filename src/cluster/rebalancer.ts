@@ -143,17 +143,24 @@ export class Rebalancer {
     const view = this.host.meta.view;
     // A removed node stays in the meta group until no group or move names it: a live one
     // (ctl remove --force) follows the meta log until its replicas are re-created, then
-    // exits (server/node-removal.ts); a dead one's vote was not counting anyway.
+    // exits (server/node-removal.ts). But at once it is only a learner: a voter that is
+    // about to exit would count in the quorum (4 voters, it and one more gone: 2 of 4 and
+    // the meta group stalls), and a learner follows the log just as well. The freed seat
+    // goes to an up learner below (promotion).
     const holds = (id: NodeId): boolean => view.groups.some((g) => g.replicas.includes(id)) || view.moves.some((m) => m.from === id || m.to === id);
     for (const n of view.nodes) {
-      if (n.state === 'removed' && inConf(n.id) && holds(n.id)) continue;
-      if (n.state === 'removed' && inConf(n.id)) {
-        if (n.id === this.host.config.nodeId) {
-          const to = voters.find((id) => id !== n.id && this.host.meta.node(id)?.state === 'up');
-          if (to !== undefined) r.raft.transferLeader(to);
-        } else this.proposeMetaConf(ConfChangeType.RemoveNode, n.id);
-        return;
-      }
+      if (n.state !== 'removed' || !inConf(n.id)) continue;
+      const demote = voters.includes(n.id);
+      if (!demote && holds(n.id)) continue;
+      if (n.id === this.host.config.nodeId) {
+        // We lead: hand the meta group over first, the next leader demotes or removes us.
+        const to = voters.find((id) => id !== n.id && this.host.meta.node(id)?.state === 'up');
+        if (to !== undefined) r.raft.transferLeader(to);
+      } else if (demote && holds(n.id)) this.proposeMetaConf(ConfChangeType.AddLearnerNode, n.id);
+      else this.proposeMetaConf(ConfChangeType.RemoveNode, n.id);
+      return;
+    }
+    for (const n of view.nodes) {
       // A dead node joins as a learner too: one marked dead before it ever got the meta log
       // (it never answered in time) could otherwise never register and come back.
       if (n.state !== 'removed' && !inConf(n.id)) return this.proposeMetaConf(ConfChangeType.AddLearnerNode, n.id);
