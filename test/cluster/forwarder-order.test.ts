@@ -74,7 +74,7 @@ function fakeReplica(runtime: JitteryRuntime, electedAtMs: number, handed: numbe
     },
     submit(ops: CacheOp[], done: ReplicaDone) {
       handed.push(Number((ops[0] as { key: Buffer }).key.toString()));
-      runtime.soon(() => done([]));
+      runtime.soon(() => done([], 0));
     },
     canReadAsFollower: () => false,
     readsPendingWrite: () => false,
