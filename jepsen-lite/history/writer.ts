@@ -61,6 +61,9 @@ export class HistoryWriter {
     const event: HistoryEvent = { process: e.process, type: e.type, f: e.f, key: e.key, value: e.value, time: this.clock.nowNs() };
     if (e.node !== undefined) event.node = e.node;
     if (e.error !== undefined) event.error = e.error;
+    // Without it checkReplies never saw a malformed reply of a live run (only of histories
+    // built in tests): found while adding pipelines (issue 11).
+    if (e.anomaly !== undefined) event.anomaly = e.anomaly;
     this.file.add(event);
     return event;
   }

@@ -38,7 +38,15 @@ export class ClientError extends Error {
 }
 
 /** What kind of reply the outstanding request expects. */
-type Expect = 'retrieval' | 'line' | 'meta-get';
+export type Expect = 'retrieval' | 'line' | 'meta-get';
+
+/** One request of a pipeline: its wire text and the reply it expects. */
+export interface PipelinedRequest {
+  text: string;
+  expect: Expect;
+  /** The key a retrieval asks for (its VALUE line must name it). */
+  key?: string;
+}
 
 interface Outstanding {
   expect: Expect;
@@ -54,7 +62,8 @@ const crlf = Buffer.from('\r\n');
 /** One connection to one node. */
 export class McClient {
   private buffer: Buffer = Buffer.alloc(0);
-  private outstanding: Outstanding | null = null;
+  /** Requests sent and not yet answered, oldest first (more than one only in a pipeline). */
+  private outstanding: Outstanding[] = [];
   private failed: ClientError | null = null;
 
   private constructor(
@@ -169,22 +178,43 @@ export class McClient {
 
   private request(text: string, expect: Expect, key?: string): Promise<Reply> {
     if (this.failed !== null) return Promise.reject(this.failed);
-    if (this.outstanding !== null) return Promise.reject(new ClientError('E_PROTOCOL', 'one request at a time'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new ClientError('E_TIMEOUT', `no reply within ${this.timeoutMs} ms`)), this.timeoutMs);
-      this.outstanding = { expect, resolve, reject, timer };
-      if (key !== undefined) this.outstanding.key = key;
-      this.socket.write(text);
-    });
+    if (this.outstanding.length > 0) return Promise.reject(new ClientError('E_PROTOCOL', 'one request at a time'));
+    const [reply] = this.send([{ text, expect, ...(key === undefined ? {} : { key }) }]);
+    return reply!;
+  }
+
+  /**
+   * Pipelined requests: all of them in one write, before any reply (as clients that
+   * pipeline do); one promise per request, settled in order as the replies arrive. The
+   * connection's one timeout covers the whole pipeline.
+   */
+  pipeline(requests: readonly PipelinedRequest[]): Array<Promise<Reply>> {
+    if (this.failed !== null) return requests.map(() => Promise.reject(this.failed));
+    if (this.outstanding.length > 0) return requests.map(() => Promise.reject(new ClientError('E_PROTOCOL', 'one request at a time')));
+    return this.send(requests);
+  }
+
+  private send(requests: readonly PipelinedRequest[]): Array<Promise<Reply>> {
+    const timer = setTimeout(() => this.fail(new ClientError('E_TIMEOUT', `no reply within ${this.timeoutMs} ms`)), this.timeoutMs);
+    const replies = requests.map(
+      (r) =>
+        new Promise<Reply>((resolve, reject) => {
+          const o: Outstanding = { expect: r.expect, resolve, reject, timer };
+          if (r.key !== undefined) o.key = r.key;
+          this.outstanding.push(o);
+        }),
+    );
+    this.socket.write(requests.map((r) => r.text).join(''));
+    return replies;
   }
 
   private fail(err: ClientError): void {
     if (this.failed !== null) return;
     this.failed = err;
     this.socket.destroy();
-    const o = this.outstanding;
-    this.outstanding = null;
-    if (o !== null) {
+    const waiting = this.outstanding;
+    this.outstanding = [];
+    for (const o of waiting) {
       clearTimeout(o.timer);
       o.reject(err);
     }
@@ -192,20 +222,21 @@ export class McClient {
 
   private onData(chunk: Buffer): void {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const o = this.outstanding;
-    if (o === null) return this.fail(new ClientError('E_PROTOCOL', 'unexpected bytes from the server'));
-    let parsed: { reply: Reply; used: number } | null;
-    try {
-      parsed = o.expect === 'retrieval' ? parseRetrieval(this.buffer, o.key) : o.expect === 'meta-get' ? parseMetaGet(this.buffer, o.key) : parseLine(this.buffer);
-    } catch (err) {
-      return this.fail(new ClientError('E_PROTOCOL', (err as Error).message));
+    while (this.buffer.length > 0) {
+      const o = this.outstanding[0];
+      if (o === undefined) return this.fail(new ClientError('E_PROTOCOL', 'bytes from the server that no request asked for'));
+      let parsed: { reply: Reply; used: number } | null;
+      try {
+        parsed = o.expect === 'retrieval' ? parseRetrieval(this.buffer, o.key) : o.expect === 'meta-get' ? parseMetaGet(this.buffer, o.key) : parseLine(this.buffer);
+      } catch (err) {
+        return this.fail(new ClientError('E_PROTOCOL', (err as Error).message));
+      }
+      if (parsed === null) return;
+      this.buffer = this.buffer.subarray(parsed.used);
+      this.outstanding.shift();
+      if (this.outstanding.length === 0) clearTimeout(o.timer);
+      o.resolve(parsed.reply);
     }
-    if (parsed === null) return;
-    this.buffer = this.buffer.subarray(parsed.used);
-    this.outstanding = null;
-    clearTimeout(o.timer);
-    if (this.buffer.length > 0) this.fail(new ClientError('E_PROTOCOL', 'extra bytes after the reply'));
-    o.resolve(parsed.reply);
   }
 }
 

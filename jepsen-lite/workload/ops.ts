@@ -4,7 +4,7 @@
  */
 import type { HistoryEvent, OpF, OpType } from '../history/types.js';
 import type { HistoryWriter } from '../history/writer.js';
-import { ClientError, type McClient, type Reply } from './client.js';
+import { ClientError, type McClient, type PipelinedRequest, type Reply } from './client.js';
 
 /** An op a workload wants to run. `cas` is special: the runner does a gets first (see runCas). */
 export interface OpPlan {
@@ -14,6 +14,8 @@ export interface OpPlan {
   value: HistoryEvent['value'];
   /** read / write: sent in the meta protocol (`mg` / `ms`) instead of get / set. */
   meta?: boolean;
+  /** A pipeline on a key of its own (see runPipeline) with these three unique values. */
+  pipeline?: [string, string, string];
 }
 
 /** How an op ended. */
@@ -205,4 +207,56 @@ export async function runCas(client: McClient, actor: OpActor, key: string, next
   if (read.type !== 'ok' || reply.kind !== 'value' || reply.value === null || reply.cas === null) return read;
   const expected = reply.value;
   return runOp(client, actor, 'cas', key, [expected, next], [expected, next, reply.cas] as unknown as HistoryEvent['value']);
+}
+
+/**
+ * A pipeline: nine requests on `key` (a key no other op ever uses) in one write, before any
+ * reply, as clients that pipeline send them:
+ *   set v1, get, add v2 (NOT_STORED), ms v2, mg, delete, get (miss), add v3, get.
+ * memcached runs a connection's commands one after another, so each must see the ones
+ * before it. They are recorded as ops of one process, one after another (each invoked when
+ * the previous reply arrived): later than they really were, which only asks more of the
+ * server, and nobody else touches the key, so checkRegister then checks exactly that order.
+ * A pipelined `get` that ran before its `set` (found in the forwarder while a group elected
+ * its leader) is a linearizability failure of the key. At the first info the process ends
+ * (it never issues again): the rest of the pipeline, already sent, is not recorded; the key
+ * is never read again (not in the final reads), so nothing can observe it.
+ */
+export async function runPipeline(client: McClient, actor: OpActor, key: string, values: [string, string, string]): Promise<Completion> {
+  const [v1, v2, v3] = values;
+  const bytes = (v: string): number => Buffer.byteLength(v);
+  const get: PipelinedRequest = { text: `get ${key}\r\n`, expect: 'retrieval', key };
+  const steps: Array<{ f: OpF; value: HistoryEvent['value']; request: PipelinedRequest }> = [
+    { f: 'write', value: v1, request: { text: `set ${key} 0 0 ${bytes(v1)}\r\n${v1}\r\n`, expect: 'line' } },
+    { f: 'read', value: null, request: get },
+    { f: 'add', value: v2, request: { text: `add ${key} 0 0 ${bytes(v2)}\r\n${v2}\r\n`, expect: 'line' } },
+    { f: 'write', value: v2, request: { text: `ms ${key} ${bytes(v2)} T0\r\n${v2}\r\n`, expect: 'line' } },
+    { f: 'read', value: null, request: { text: `mg ${key} v k\r\n`, expect: 'meta-get', key } },
+    { f: 'delete', value: null, request: { text: `delete ${key}\r\n`, expect: 'line' } },
+    { f: 'read', value: null, request: get },
+    { f: 'add', value: v3, request: { text: `add ${key} 0 0 ${bytes(v3)}\r\n${v3}\r\n`, expect: 'line' } },
+    { f: 'read', value: null, request: get },
+  ];
+  const replies = client.pipeline(steps.map((st) => st.request));
+  // Replies after an early end are never awaited: no unhandled rejections.
+  for (const r of replies) r.catch(() => {});
+  const { process, node, history } = actor;
+  let last: Completion = { type: 'fail', value: null };
+  for (let i = 0; i < steps.length; i++) {
+    const { f, value } = steps[i]!;
+    history.record({ process, type: 'invoke', f, key, value, node });
+    let done: Completion;
+    try {
+      done = classify(f, await replies[i]!, value);
+    } catch (err) {
+      done = noReply(f, value, err);
+    }
+    const completion: Omit<HistoryEvent, 'time'> = { process, type: done.type, f, key, value: done.value, node };
+    if (done.error !== undefined) completion.error = done.error;
+    if (done.anomaly !== undefined) completion.anomaly = done.anomaly;
+    history.record(completion);
+    last = done;
+    if (done.type === 'info') break;
+  }
+  return last;
 }

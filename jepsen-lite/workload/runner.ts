@@ -7,7 +7,7 @@
 import type { HistoryWriter } from '../history/writer.js';
 import type { Rng } from '../random.js';
 import { McClient, type Endpoint } from './client.js';
-import { runCas, runMetaOp, runOp, type Completion, type OpActor } from './ops.js';
+import { runCas, runMetaOp, runOp, runPipeline, type Completion, type OpActor } from './ops.js';
 import type { Workload } from './workloads.js';
 
 /** Options of the client side. */
@@ -94,6 +94,7 @@ export class Runner {
     const { workload } = this.o;
     if (workload.step !== undefined) return workload.step(client, actor, rng, { sleep: (ms) => this.pause(ms) });
     const plan = this.o.workload.next(actor.process, rng);
+    if (plan.pipeline !== undefined) return runPipeline(client, actor, plan.key, plan.pipeline);
     if (plan.f === 'cas') return runCas(client, actor, plan.key, plan.value as string);
     if (plan.meta === true && (plan.f === 'read' || plan.f === 'write')) return runMetaOp(client, actor, plan.f, plan.key, plan.value);
     return runOp(client, actor, plan.f, plan.key, plan.value);

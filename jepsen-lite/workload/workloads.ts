@@ -1,7 +1,8 @@
 /**
  * The workloads: what ops the clients run and which keys the final reads cover.
  * - register: get / set / cas / add / delete (reads and writes a fifth of the time as meta
- *   mg / ms) on 25 active keys; a key retires after about
+ *   mg / ms) on 25 active keys, and now and then a pipeline of nine requests on a key of its
+ *   own (program order: ops.ts runPipeline); a key retires after about
  *   `opsPerKey` ops (about 30 s) and a fresh one takes its place (keeps each key's history
  *   small enough for the linearizability checker); values are unique.
  * - counter: incr by 1..5 on one key created first with `set 0`, and reads of it throughout
@@ -57,6 +58,8 @@ export class RegisterWorkload implements Workload {
   private readonly used: string[] = [];
   private keyNext = 0;
   private valueNext = 0;
+  /** Pipelines get keys of their own (p0, p1, ...), never read by anyone else. */
+  private pipelineNext = 0;
   /** The keys of the latest writes: reads favour them (a write is soon read, by other processes). */
   private readonly recentWrites: string[] = [];
 
@@ -76,6 +79,10 @@ export class RegisterWorkload implements Workload {
       // Read back one of the latest writes (likely issued by another process, on another node).
       const key = rng.pick(this.recentWrites);
       if (this.active.some((k) => k.key === key)) return { f: 'read', key, value: null };
+    }
+    if (rng.chance(pipelineShare)) {
+      const v = (): string => `v${++this.valueNext}`;
+      return { f: 'write', key: `p${this.pipelineNext++}`, value: null, pipeline: [v(), v(), v()] };
     }
     const k = this.active[slot]!;
     // An op is a read, a write or a cas (the cas's gets counts as part of it).
@@ -103,6 +110,9 @@ export class RegisterWorkload implements Workload {
     return { key, left: this.options.opsPerKey };
   }
 }
+
+/** Share of the register workload's ops that are a pipeline of nine requests on a key of its own (ops.ts runPipeline). */
+const pipelineShare = 0.04;
 
 /** Share of the register workload's reads and writes sent as meta commands. */
 const metaShare = 0.2;
