@@ -210,9 +210,9 @@ export async function runCas(client: McClient, actor: OpActor, key: string, next
 }
 
 /**
- * A pipeline: nine requests on `key` (a key no other op ever uses) in one write, before any
+ * A pipeline: ten requests on `key` (a key no other op ever uses) in one write, before any
  * reply, as clients that pipeline send them:
- *   set v1, get, add v2 (NOT_STORED), ms v2, mg, delete, get (miss), add v3, get.
+ *   get (miss), set v1, get, add v2 (NOT_STORED), ms v2, mg, delete, get (miss), add v3, get.
  * memcached runs a connection's commands one after another, so each must see the ones
  * before it. They are recorded as ops of one process, one after another (each invoked when
  * the previous reply arrived): later than they really were, which only asks more of the
@@ -227,6 +227,8 @@ export async function runPipeline(client: McClient, actor: OpActor, key: string,
   const bytes = (v: string): number => Buffer.byteLength(v);
   const get: PipelinedRequest = { text: `get ${key}\r\n`, expect: 'retrieval', key };
   const steps: Array<{ f: OpF; value: HistoryEvent['value']; request: PipelinedRequest }> = [
+    // A read first (a miss), before the write behind it: it may be served by a follower.
+    { f: 'read', value: null, request: get },
     { f: 'write', value: v1, request: { text: `set ${key} 0 0 ${bytes(v1)}\r\n${v1}\r\n`, expect: 'line' } },
     { f: 'read', value: null, request: get },
     { f: 'add', value: v2, request: { text: `add ${key} 0 0 ${bytes(v2)}\r\n${v2}\r\n`, expect: 'line' } },

@@ -1,4 +1,4 @@
-// Pipelines (issue 11, item 2): nine requests on a key of their own in one write, recorded
+// Pipelines (issue 11, item 2): ten requests on a key of their own in one write, recorded
 // as one process's ops in order, so checkRegister checks memcached's program order. Against
 // a real node every reply is what a sequential run gives and the key's history is valid; the
 // same history with one reply as the reordering forwarder gave it (a pipelined get that ran
@@ -44,6 +44,7 @@ describe('runPipeline', () => {
   it('against a real node: the replies of a sequential run, and a valid history', async () => {
     const h = await pipelineHistory('p0');
     expect(completions(h)).toEqual([
+      ['read', 'ok', null],
       ['write', 'ok', 'a1'],
       ['read', 'ok', 'a1'],
       ['add', 'fail', 'a2'],
@@ -60,9 +61,16 @@ describe('runPipeline', () => {
 
   it('a get that ran before its set (the reordering bug) makes the history invalid', async () => {
     const h = await pipelineHistory('p1');
-    const firstRead = h.findIndex((e) => e.f === 'read' && e.type === 'ok');
+    const firstRead = h.findIndex((e) => e.f === 'read' && e.type === 'ok' && e.value !== null);
     const reordered = h.map((e, i) => (i === firstRead ? { ...e, value: null } : e));
     expect(checkRegister(reordered).outcome).toBe('invalid');
+  });
+
+  it('a get that saw the set sent after it makes the history invalid', async () => {
+    const h = await pipelineHistory('p2');
+    const first = h.findIndex((e) => e.f === 'read' && e.type === 'ok');
+    const early = h.map((e, i) => (i === first ? { ...e, value: 'a1' } : e));
+    expect(checkRegister(early).outcome).toBe('invalid');
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * The workloads: what ops the clients run and which keys the final reads cover.
  * - register: get / set / cas / add / delete (reads and writes a fifth of the time as meta
- *   mg / ms) on 25 active keys, and now and then a pipeline of nine requests on a key of its
+ *   mg / ms) on 25 active keys, and now and then a pipeline of ten requests on a key of its
  *   own (program order: ops.ts runPipeline); a key retires after about
  *   `opsPerKey` ops (about 30 s) and a fresh one takes its place (keeps each key's history
  *   small enough for the linearizability checker); values are unique.
@@ -111,7 +111,7 @@ export class RegisterWorkload implements Workload {
   }
 }
 
-/** Share of the register workload's ops that are a pipeline of nine requests on a key of its own (ops.ts runPipeline). */
+/** Share of the register workload's ops that are a pipeline of ten requests on a key of its own (ops.ts runPipeline). */
 const pipelineShare = 0.04;
 
 /** Share of the register workload's reads and writes sent as meta commands. */
