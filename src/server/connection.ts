@@ -16,7 +16,7 @@
 import assert from 'node:assert';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { CacheResult } from '../cache/ops.js';
+import { opMutates, type CacheOp, type CacheResult } from '../cache/ops.js';
 import type { CredentialCheck } from '../protocol/auth.js';
 import type { Answer, ProtocolLimits, Request } from '../protocol/request.js';
 import { multiGetReplyBytesMax } from '../protocol/text-encoder.js';
@@ -77,6 +77,8 @@ export interface ConnectionContext {
 interface Slot {
   request: Request;
   answer: Answer | null;
+  /** In flight at the executor with at least one read (see waitsForEarlierRead). */
+  reads: boolean;
 }
 
 // Concatenating small replies into one buffer beats writev of many tiny buffers; above
@@ -98,6 +100,10 @@ export class ClientConnection {
   private readonly out: Buffer[] = [];
   private outBytes = 0;
   private inflight = 0;
+  /** Requests in flight at the executor that read (Slot.reads). */
+  private inflightReads = 0;
+  /** The next request is a write waiting for an earlier read of its keys (waitsForEarlierRead). */
+  private heldForRead = false;
   private flushScheduled = false;
   private readingPaused = false;
   /** No more requests are pulled: quit, a closing error, shutdown or overflow. */
@@ -216,12 +222,18 @@ export class ClientConnection {
   private pump(): void {
     const limits = this.ctx.limits;
     const backlog = this.backlog;
+    this.heldForRead = false;
     while (
       this.backlogHead < backlog.length &&
       !this.closing &&
       this.inflight < limits.inflightRequestsMax &&
       !this.socket.writableNeedDrain
     ) {
+      if (this.inflightReads > 0 && this.waitsForEarlierRead(backlog[this.backlogHead]!)) {
+        // Everything behind it waits too (replies and effects stay in order); a completion pumps again.
+        this.heldForRead = true;
+        break;
+      }
       this.dispatch(backlog[this.backlogHead++]!);
       if (this.outBytes >= limits.outBytesFlushMax) this.flush();
     }
@@ -230,6 +242,26 @@ export class ClientConnection {
       this.backlogHead = 0;
     }
     if (!this.closing && this.parser.bufferedBytes > limits.bufferedBytesMax) this.overflow();
+  }
+
+  /**
+   * Program order, as memcached keeps it (a connection's commands run one after another): a
+   * write must not overtake a read of one of its keys sent before it on this connection. The
+   * cluster serves a read at the state current when its read index is confirmed, which is
+   * linearizable but may already hold a write sent after it: `get k` then `set k v` in one
+   * pipeline answered v (found by jepsen-lite's pipelines under load). So a write waits while
+   * an earlier read of one of its keys (of any key, for a keyless write: flush_all) is in
+   * flight here. A read after a write needs no wait: the replica runs it through the log
+   * behind the write (Replica.readsPendingWrite). Reads and writes of different keys still
+   * overlap.
+   */
+  private waitsForEarlierRead(request: Request): boolean {
+    if (request.kind !== 'ops' || !mutatesAny(request.ops)) return false;
+    for (let i = this.slotsHead; i < this.slots.length; i++) {
+      const slot = this.slots[i]!;
+      if (slot.reads && slot.answer === null && slot.request.kind === 'ops' && readsKeyOf(slot.request.ops, request.ops)) return true;
+    }
+    return false;
   }
 
   private dispatch(request: Request): void {
@@ -256,7 +288,7 @@ export class ClientConnection {
   /** Answers a request that needs no executor, in order behind anything pending. */
   private answer(request: Request, answer: Answer): void {
     if (this.pendingRequests === 0) this.emit(request, answer);
-    else this.slots.push({ request, answer });
+    else this.slots.push({ request, answer, reads: false });
   }
 
   private executeOps(request: Request & { kind: 'ops' }): void {
@@ -270,14 +302,16 @@ export class ClientConnection {
       }
       assert(slot !== null && slot.answer === null, 'executor answered a request twice');
       this.inflight--;
+      if (slot.reads) this.inflightReads--;
       slot.answer = { kind: 'ops', results };
       this.onAsyncAnswer();
     });
     sync = false;
     if (syncResults !== null) return this.answer(request, { kind: 'ops', results: syncResults });
-    slot = { request, answer: null };
+    slot = { request, answer: null, reads: readsAny(request.ops) };
     this.slots.push(slot);
     this.inflight++;
+    if (slot.reads) this.inflightReads++;
   }
 
   private onAsyncAnswer(): void {
@@ -363,7 +397,7 @@ export class ClientConnection {
   private updateReading(): void {
     if (this.closed) return;
     const wait =
-      this.closing || this.socket.writableNeedDrain || this.inflight >= this.ctx.limits.inflightRequestsMax;
+      this.closing || this.socket.writableNeedDrain || this.inflight >= this.ctx.limits.inflightRequestsMax || this.heldForRead;
     if (wait && !this.readingPaused) {
       this.readingPaused = true;
       this.socket.pause();
@@ -397,4 +431,28 @@ export class ClientConnection {
     this.closing = true;
     this.socket.destroy();
   }
+}
+
+function mutatesAny(ops: readonly CacheOp[]): boolean {
+  for (let i = 0; i < ops.length; i++) if (opMutates(ops[i]!)) return true;
+  return false;
+}
+
+function readsAny(ops: readonly CacheOp[]): boolean {
+  for (let i = 0; i < ops.length; i++) if (!opMutates(ops[i]!)) return true;
+  return false;
+}
+
+/** Whether a read among `reads` reads a key `writes` writes (every key, for a keyless write). */
+function readsKeyOf(reads: readonly CacheOp[], writes: readonly CacheOp[]): boolean {
+  for (const w of writes) {
+    if (!opMutates(w)) continue;
+    const wKey = (w as { key?: Buffer }).key;
+    for (const r of reads) {
+      if (opMutates(r)) continue;
+      const rKey = (r as { key?: Buffer }).key;
+      if (wKey === undefined || (rKey !== undefined && rKey.equals(wKey))) return true;
+    }
+  }
+  return false;
 }
