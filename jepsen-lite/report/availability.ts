@@ -14,7 +14,7 @@
  * Pure: history, nemesis events, probes in; a plain object out.
  */
 import type { HealProbe, LeaderChange } from '../cluster/availability-probe.js';
-import { isWorkloadProcess, type HistoryEvent, type NemesisEvent } from '../history/types.js';
+import type { HistoryEvent, NemesisEvent } from '../history/types.js';
 import { esc } from './svg.js';
 
 /** Faults that cut some nodes off from the rest (their `nodes` are the minority side). */
@@ -22,6 +22,13 @@ const cuttingFaults = new Set(['partition', 'isolate', 'isolate-leaders', 'kill'
 
 /** A node that has not served every group this long after a heal is "not served" (a 3 s client timeout). */
 const probeWindowMs = 3000;
+
+/**
+ * Process ids from here on are the final reads, setup writes and sub-processes (history/types.ts
+ * subProcessBase), not the workers: a noreply set's sub-process never gets an answer by design,
+ * and a multi-get's keys are one worker request (whose worker process records no op itself).
+ */
+const finalReadProcessBase = 1_000_000;
 
 /** Ops of one side of a fault window. */
 export interface SideOps {
@@ -105,7 +112,7 @@ function pairOps(history: readonly HistoryEvent[]): Op[] {
   const open = new Map<number, HistoryEvent>();
   const out: Op[] = [];
   for (const e of history) {
-    if (!isWorkloadProcess(e.process) || e.node === undefined) continue;
+    if (e.process >= finalReadProcessBase || e.node === undefined) continue;
     if (e.type === 'invoke') {
       open.set(e.process, e);
       continue;
