@@ -11,7 +11,7 @@ import { AvailabilityProbe } from './cluster/availability-probe.js';
 import { Cluster, type NetMode } from './cluster/cluster.js';
 import { compareDigests, type DigestReport } from './cluster/digests.js';
 import { detectCrashes } from './crash/detector.js';
-import type { HistoryEvent, NemesisEvent, Outcome, Results } from './history/types.js';
+import { subProcessBase, type HistoryEvent, type NemesisEvent, type Outcome, type Results } from './history/types.js';
 import { countFailReasons, type FailReasons } from './history/fail-reasons.js';
 import { HistoryWriter, NemesisLog, RunClock } from './history/writer.js';
 import { Nemesis, runSchedule } from './nemesis/nemesis.js';
@@ -286,10 +286,10 @@ const finalReadsBudgetMs = 60_000;
 /** Process ids of the final reads start here (above every worker's). */
 const finalReadProcessBase = 1_000_000;
 
-/** Completions of the workload phase by type (the final reads left out). */
+/** Completions of the workload phase by type (the final reads and setup writes left out; sub-processes counted). */
 export function countCompletions(history: readonly HistoryEvent[], processBelow: number): { ok: number; fail: number; info: number } {
   const counts = { ok: 0, fail: 0, info: 0 };
-  for (const e of history) if (e.type !== 'invoke' && e.process < processBelow) counts[e.type]++;
+  for (const e of history) if (e.type !== 'invoke' && (e.process < processBelow || e.process >= subProcessBase)) counts[e.type]++;
   return counts;
 }
 

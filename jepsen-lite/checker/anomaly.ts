@@ -57,11 +57,15 @@ function describeOp(op: PairedOp): string {
       return `cas of ${key} from ${formatValue(expected)} to ${formatValue(next)} ${ended}`;
     }
     case 'incr':
+    case 'decr':
       return op.outcome === 'ok'
-        ? `incr of ${key} by ${valueOf(invoke)} returned ${valueOf(completion)}`
-        : `incr of ${key} by ${valueOf(invoke)} ${ended}`;
+        ? `${invoke.f} of ${key} by ${valueOf(invoke)} returned ${valueOf(completion)}`
+        : `${invoke.f} of ${key} by ${valueOf(invoke)} ${ended}`;
     case 'delete':
-      return `delete of ${key} ${ended}`;
+    case 'touch':
+      return `${invoke.f} of ${key} ${ended}`;
+    case 'cas-delete':
+      return `cas-delete of ${key} expecting ${formatValue(valueOf(invoke))} ${ended}`;
     default:
       return `${invoke.f} of ${key} (${formatValue(valueOf(invoke))}) ${ended}`;
   }
@@ -74,9 +78,15 @@ function refutedByStates(op: ModelOp, states: (string | null)[]): boolean {
       return !states.includes(valueOf(op.source.completion));
     case OpKind.Cas:
       return !states.includes((op.source.invoke.value as [string | null, string])[0]);
+    case OpKind.CasDelete:
+      return !states.includes(valueOf(op.source.invoke));
     case OpKind.Add:
       return !states.includes(null);
+    case OpKind.Replace:
+    case OpKind.Touch:
+      return states.every((s) => s === null);
     case OpKind.Incr:
+    case OpKind.Decr:
       return true;
     default:
       return false;
@@ -92,12 +102,15 @@ function storedValue(op: PairedOp): string | null | undefined {
   switch (op.invoke.f) {
     case 'write':
     case 'add':
+    case 'replace':
       return valueOf(op.invoke);
     case 'cas':
       return (op.invoke.value as [string | null, string])[1];
     case 'delete':
+    case 'cas-delete':
       return null;
     case 'incr':
+    case 'decr':
       return op.outcome === 'ok' ? valueOf(op.completion) : undefined;
     default:
       return undefined;
@@ -136,19 +149,22 @@ function contextOps(target: PairedOp, all: readonly ModelOp[], states: readonly 
 }
 
 /**
- * The ok reads that returned a value no op that could have taken effect stored (an incr of
- * unknown outcome could have stored any decimal number, so those are never claimed). Such a
+ * The ok reads that returned a value no op that could have taken effect stored (an incr or
+ * decr of unknown outcome could have stored any decimal number, and one may store its
+ * result space padded, so numbers are never claimed when there are any). Such a
  * read is an anomaly whatever order the search tried, so it is the one to report: the
  * search's deepest block can be another op that only failed because of it (found by the
  * register property test).
  */
 function neverWrittenReads(all: readonly ModelOp[]): ModelOp[] {
-  const anyNumber = all.some((op) => op.kind === OpKind.Incr && op.info);
+  const arith = all.filter((op) => op.kind === OpKind.Incr || op.kind === OpKind.Decr);
+  const anyNumber = arith.some((op) => op.info);
+  const padded = arith.length > 0;
   const stored = new Set<string | null | undefined>(all.map((op) => storedValue(op.source)));
   return all.filter((op) => {
     if (op.kind !== OpKind.Read || op.source.outcome !== 'ok') return false;
     const read = valueOf(op.source.completion);
-    return read !== null && !stored.has(read) && !(anyNumber && /^[0-9]+$/.test(read));
+    return read !== null && !stored.has(read) && !(anyNumber && /^[0-9]+$/.test(read)) && !(padded && /^[0-9]+ +$/.test(read));
   });
 }
 

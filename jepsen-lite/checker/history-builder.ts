@@ -43,7 +43,7 @@ export interface GenerateOptions {
   infoChance: number;
   /** Values written are drawn from this many distinct strings (fewer = more cas/add hits); 0 = every value unique. */
   values: number;
-  /** Op mix: 'memcached' uses every register op; 'register' is the harness's 50% read, 30% write, 20% cas. */
+  /** Op mix: 'memcached' uses every register op (replace, touch, decr and cas-delete too); 'register' is 50% read, 30% write, 20% cas. */
   mix?: 'memcached' | 'register';
 }
 
@@ -51,6 +51,20 @@ export interface GenerateOptions {
 export type Choose = () => number;
 
 type Pending = { key: string; f: OpF; value: HistoryEvent['value']; applied: boolean; result?: HistoryEvent['value']; failed?: boolean };
+
+/**
+ * memcached's incr / decr on the digits the generator stores (a plain decimal, maybe space
+ * padded by an earlier decr): incr wraps at 2^64, decr floors at 0, and a shorter result is
+ * stored space padded to the old length. null when the value is not such a number.
+ */
+export function arithmetic(current: string | null, incr: boolean, delta: string): { reply: string; stored: string } | null {
+  if (current === null || !/^\d+ *$/.test(current)) return null;
+  const value = BigInt(current.trim());
+  const d = BigInt(delta);
+  const result = incr ? (value + d) % (1n << 64n) : value > d ? value - d : 0n;
+  const reply = result.toString();
+  return { reply, stored: reply.length < current.length ? reply.padEnd(current.length, ' ') : reply };
+}
 
 /** A plain memcached-like register per key, independent of the checker's model. */
 class Registers {
@@ -78,12 +92,23 @@ class Registers {
       case 'delete':
         this.values.delete(key);
         return [false, null];
-      case 'incr': {
-        if (current === null || !/^\d+$/.test(current)) return [true, arg];
-        const result = ((BigInt(current) + BigInt(arg as string)) % (1n << 64n)).toString();
-        this.values.set(key, result);
-        return [false, result];
+      case 'incr':
+      case 'decr': {
+        const done = arithmetic(current, f === 'incr', arg as string);
+        if (done === null) return [true, arg];
+        this.values.set(key, done.stored);
+        return [false, done.reply];
       }
+      case 'replace':
+        if (current === null) return [true, arg];
+        this.values.set(key, arg as string);
+        return [false, arg];
+      case 'touch':
+        return [current === null, null];
+      case 'cas-delete':
+        if (current === null || current !== arg) return [true, arg];
+        this.values.delete(key);
+        return [false, arg];
       default:
         throw new Error(`no register op ${f}`);
     }
@@ -104,12 +129,17 @@ function pickOp(choose: Choose, key: string, registers: Registers, opts: Generat
     if (r < 0.8) return { f: 'write', value: value() };
     return { f: 'cas', value: [registers.peek(key), value()] };
   }
-  if (r < 0.35) return { f: 'read', value: null };
-  if (r < 0.6) return { f: 'write', value: value() };
-  if (r < 0.75) return { f: 'cas', value: [choose() < 0.7 ? registers.peek(key) : value(), value()] };
-  if (r < 0.82) return { f: 'add', value: value() };
-  if (r < 0.88) return { f: 'delete', value: null };
-  return { f: 'incr', value: String(1 + Math.floor(choose() * 3)) };
+  if (r < 0.3) return { f: 'read', value: null };
+  if (r < 0.5) return { f: 'write', value: value() };
+  if (r < 0.62) return { f: 'cas', value: [choose() < 0.7 ? registers.peek(key) : value(), value()] };
+  if (r < 0.68) return { f: 'add', value: value() };
+  if (r < 0.73) return { f: 'delete', value: null };
+  if (r < 0.8) return { f: 'incr', value: String(1 + Math.floor(choose() * 3)) };
+  if (r < 0.85) return { f: 'decr', value: String(1 + Math.floor(choose() * 3)) };
+  if (r < 0.9) return { f: 'replace', value: value() };
+  if (r < 0.94) return { f: 'touch', value: null };
+  // The value a mg would have read (or, now and then, a stale one).
+  return { f: 'cas-delete', value: choose() < 0.7 ? registers.peek(key) ?? value() : value() };
 }
 
 /**
@@ -151,7 +181,7 @@ export function generateHistory(choose: Choose, opts: GenerateOptions): HistoryE
     } else {
       const info = choose() < opts.infoChance;
       const type: OpType = info ? 'info' : pending.failed ? 'fail' : 'ok';
-      const value = type === 'ok' && (pending.f === 'read' || pending.f === 'incr') ? pending.result! : pending.value;
+      const value = type === 'ok' && (pending.f === 'read' || pending.f === 'incr' || pending.f === 'decr') ? pending.result! : pending.value;
       events.push({ process, type, f: pending.f, key: pending.key, value, time });
       slots[slot] = null;
       if (info) ids[slot] = nextId++;

@@ -3,9 +3,10 @@
  * invoke, or never, and so multiply the configurations the search must consider. Each
  * reduction keeps some linearization whenever one exists:
  *
- * - Unobservable info ops drop out: an info write (or add, or cas) whose resulting value no
- *   ok op could observe (no read returned it, no cas expected it, no incr could read it) can
- *   only be followed by an op that ignores the state, so leaving it out changes nothing.
+ * - Unobservable info ops drop out: an info write (or add, replace, cas) whose resulting
+ *   value no op could observe (no read returned it, no cas or cas-delete expected it, no
+ *   incr/decr could read it, no replace or touch on the key could find it present) can only
+ *   be followed by an op that ignores the state, so leaving it out changes nothing.
  * - Identical info ops (same kind and arguments) are interchangeable once invoked, so the
  *   search only ever uses the earliest-invoked unused one of each class (classPrev).
  */
@@ -17,25 +18,33 @@ function storedState(op: ModelOp): number {
   switch (op.kind) {
     case OpKind.Write:
     case OpKind.Add:
+    case OpKind.Replace:
       return op.a;
     case OpKind.Cas:
       return op.b;
     case OpKind.Delete:
+    case OpKind.CasDelete:
       return absentState;
     default:
       return -1;
   }
 }
 
-/** State ids some op could observe: values read, cas-expected values, absent, and numbers when incr is used. */
+/**
+ * State ids some op could observe: values read, cas-expected values, absent, numbers when
+ * incr/decr is used, and every present value when replace or touch is used (they succeed on
+ * any present value, so an info write of a value nobody reads can still let one succeed).
+ */
 function observableStates(ops: readonly ModelOp[], states: StateTable): (state: number) => boolean {
   const observed = new Set<number>([absentState]);
   let counts = false;
+  let presence = false;
   for (const op of ops) {
-    if (op.kind === OpKind.Read || op.kind === OpKind.Cas) observed.add(op.a);
-    if (op.kind === OpKind.Incr) counts = true;
+    if (op.kind === OpKind.Read || op.kind === OpKind.Cas || op.kind === OpKind.CasDelete) observed.add(op.a);
+    if (op.kind === OpKind.Incr || op.kind === OpKind.Decr) counts = true;
+    if (op.kind === OpKind.Replace || op.kind === OpKind.Touch) presence = true;
   }
-  return (state) => observed.has(state) || (counts && parseCounter(states.values[state] ?? '') !== null);
+  return (state) => presence || observed.has(state) || (counts && parseCounter(states.values[state] ?? '') !== null);
 }
 
 /** The ops without the info ops whose effect no op could observe. */

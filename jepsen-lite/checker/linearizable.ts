@@ -158,7 +158,7 @@ export function checkKey(paired: readonly PairedOp[], limits: SearchLimits): Sea
 }
 
 function isReadOnly(op: ModelOp): boolean {
-  return op.kind === OpKind.Read || (op.kind === OpKind.Cas && op.a === op.b) || (op.kind === OpKind.Incr && op.delta === 0n);
+  return op.kind === OpKind.Read || op.kind === OpKind.Touch || (op.kind === OpKind.Cas && op.a === op.b) || (op.kind === OpKind.Incr && op.delta === 0n);
 }
 
 /** Where the search blocked deepest: the op whose completion it could not pass. */
@@ -185,7 +185,7 @@ class Search {
   private readonly failed: FailedConfigs;
   /** 1 for blind overwrites (write, delete): their result does not depend on the state. */
   private readonly blind: Uint8Array;
-  /** 1 for ops that never change the state where they apply (reads, cas x->x, incr by 0). */
+  /** 1 for ops that never change the state where they apply (reads, touch, cas x->x, incr by 0). */
   private readonly readOnly: Uint8Array;
   /** Per info op: the previous identical info op (by invoke time), or -1. */
   private readonly classPrev: Int32Array;

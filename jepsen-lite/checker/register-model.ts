@@ -10,7 +10,7 @@ import { applyDelta, counterText, parseCounter } from '../../src/cache/counter-v
 import type { PairedOp } from './history-ops.js';
 
 /** Operation kinds of the model (numeric: the search dispatches on them per step). */
-export const OpKind = { Read: 0, Write: 1, Cas: 2, Add: 3, Delete: 4, Incr: 5 } as const;
+export const OpKind = { Read: 0, Write: 1, Cas: 2, Add: 3, Delete: 4, Incr: 5, Decr: 6, Replace: 7, Touch: 8, CasDelete: 9 } as const;
 
 /** One of OpKind's values. */
 export type OpKind = (typeof OpKind)[keyof typeof OpKind];
@@ -41,15 +41,15 @@ export interface ModelOp {
   kind: OpKind;
   /** Indeterminate: may have happened at any time after its invoke, or never. */
   info: boolean;
-  /** read: the value read; write/add: the value stored; cas: the expected value. */
+  /** read: the value read; write/add/replace: the value stored; cas/cas-delete: the expected value. */
   a: number;
   /** cas: the new value. */
   b: number;
-  /** incr: the delta. */
+  /** incr/decr: the delta. */
   delta: bigint;
-  /** incr ok: the reply (decimal text); null for an info incr. */
+  /** incr/decr ok: the reply (decimal text); null for an info one. */
   incrReply: string | null;
-  /** incr: state id -> next state id (-1 = not applicable), memoised since BigInt math is slow. */
+  /** incr/decr: state id -> next state id (-1 = not applicable), memoised since BigInt math is slow. */
   incrNext: Map<number, number> | null;
   /** The paired events this was compiled from. */
   source: PairedOp;
@@ -84,7 +84,18 @@ export function compileOp(op: PairedOp, states: StateTable): ModelOp | null {
     case 'delete':
       return { ...base, kind: OpKind.Delete };
     case 'incr':
-      return { ...base, kind: OpKind.Incr, delta: BigInt(text(invoked)), incrReply: info ? null : text(completed), incrNext: new Map() };
+    case 'decr': {
+      const kind = op.invoke.f === 'incr' ? OpKind.Incr : OpKind.Decr;
+      return { ...base, kind, delta: BigInt(text(invoked)), incrReply: info ? null : text(completed), incrNext: new Map() };
+    }
+    case 'replace':
+      return { ...base, kind: OpKind.Replace, a: states.intern(text(invoked)) };
+    case 'touch':
+      // An info touch (exptime 0) changes nothing whatever happened: it cannot affect the model.
+      return info ? null : { ...base, kind: OpKind.Touch };
+    case 'cas-delete':
+      assert(typeof invoked === 'string', `cas-delete value must be the value read, got ${JSON.stringify(invoked)}`);
+      return { ...base, kind: OpKind.CasDelete, a: states.intern(invoked) };
     case 'append':
     case 'acquire':
     case 'renew':
@@ -108,7 +119,18 @@ export function step(op: ModelOp, state: number, states: StateTable): number {
     case OpKind.Delete:
       return absentState;
     case OpKind.Incr:
+    case OpKind.Decr:
       return stepIncr(op, state, states);
+    case OpKind.Replace:
+      return state !== absentState ? op.a : -1;
+    case OpKind.Touch:
+      // touch <key> 0 keeps the value (and memcached's exptime 0 never expires it).
+      return state !== absentState ? state : -1;
+    case OpKind.CasDelete:
+      // md C<cas> with the CAS of the version mg read: that version must still be there. The
+      // model compares values (unique per write on register keys), which asks no more than
+      // the CAS does: two versions with one value are one state here.
+      return state === op.a && state !== absentState ? absentState : -1;
   }
 }
 
@@ -120,7 +142,7 @@ function stepIncr(op: ModelOp, state: number, states: StateTable): number {
   const current = states.values[state]!;
   const number = current === null ? null : parseCounter(current);
   if (number !== null) {
-    const result = applyDelta(number, op.delta, true);
+    const result = applyDelta(number, op.delta, op.kind === OpKind.Incr);
     if (op.incrReply === null || result.toString() === op.incrReply.trim()) {
       next = states.intern(counterText(result, current!.length));
     }

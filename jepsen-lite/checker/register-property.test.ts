@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HistoryEvent } from '../history/types.js';
-import { generateHistory, type Choose, type GenerateOptions } from './history-builder.js';
+import { arithmetic, generateHistory, type Choose, type GenerateOptions } from './history-builder.js';
 import { pairOps, type PairedOp } from './history-ops.js';
 import { checkRegister } from './index.js';
 
@@ -76,11 +76,18 @@ function apply(op: PairedOp, state: string | null): string | null | undefined {
       return state === null ? (v as string) : undefined;
     case 'delete':
       return null;
-    case 'incr': {
-      if (state === null || !/^\d+$/.test(state)) return undefined;
-      const result = ((BigInt(state) + BigInt(v as string)) % (1n << 64n)).toString();
-      return !ok || op.completion!.value === result ? result : undefined;
+    case 'incr':
+    case 'decr': {
+      const done = arithmetic(state, op.invoke.f === 'incr', v as string);
+      if (done === undefined || done === null) return undefined;
+      return !ok || op.completion!.value === done.reply ? done.stored : undefined;
     }
+    case 'replace':
+      return state !== null ? (v as string) : undefined;
+    case 'touch':
+      return state !== null ? state : undefined;
+    case 'cas-delete':
+      return state !== null && state === v ? null : undefined;
     default:
       throw new Error(`unexpected ${op.invoke.f}`);
   }

@@ -4,7 +4,7 @@
  * is the workload's normal life, not an error; a missing leader, a timeout or a server error
  * is the cluster's.
  */
-import type { HistoryEvent } from './types.js';
+import { subProcessBase, type HistoryEvent } from './types.js';
 
 /** Failed-op counts by reason. */
 export interface FailReasons {
@@ -30,9 +30,9 @@ export function failReasonOf(error: string | undefined): keyof FailReasons {
   return 'error';
 }
 
-/** Counts the failed completions of processes below `processBelow` by reason. */
+/** Counts the failed completions of processes below `processBelow` (and of sub-processes) by reason. */
 export function countFailReasons(history: readonly HistoryEvent[], processBelow: number): FailReasons {
   const counts: FailReasons = { casMismatch: 0, keyState: 0, noLeader: 0, noReply: 0, error: 0 };
-  for (const e of history) if (e.type === 'fail' && e.process < processBelow) counts[failReasonOf(e.error)]++;
+  for (const e of history) if (e.type === 'fail' && (e.process < processBelow || e.process >= subProcessBase)) counts[failReasonOf(e.error)]++;
   return counts;
 }

@@ -5,7 +5,35 @@
 export type OpType = 'invoke' | 'ok' | 'fail' | 'info';
 
 /** The operation a history event describes. */
-export type OpF = 'read' | 'write' | 'cas' | 'add' | 'delete' | 'incr' | 'append' | 'acquire' | 'renew' | 'release';
+export type OpF =
+  | 'read'
+  | 'write'
+  | 'cas'
+  | 'add'
+  | 'delete'
+  | 'incr'
+  | 'decr'
+  | 'replace'
+  | 'touch'
+  | 'cas-delete'
+  | 'append'
+  | 'acquire'
+  | 'renew'
+  | 'release';
+
+/**
+ * Process ids from here up are sub-processes: one-shot processes an op of a worker spawns
+ * for a request it sends alongside its own (each key of a multi-key get, the noreply set
+ * sent before a get). Each is used for exactly one operation, from a counter over the
+ * whole run, so none collides with a worker (slot s, s + concurrency, ...: far below),
+ * the final reads (from 1 000 000) or the setup writes (from 2 000 000).
+ */
+export const subProcessBase = 10_000_000;
+
+/** Whether a process id belongs to the workload phase (a worker or a sub-process; not a final read or setup write). */
+export function isWorkloadProcess(process: number): boolean {
+  return process < 1_000_000 || process >= subProcessBase;
+}
 
 /** One line of history.jsonl. */
 export interface HistoryEvent {
@@ -16,6 +44,16 @@ export interface HistoryEvent {
   /**
    * read: invoke null, ok string|null (null = absent). write: string. cas: [expected, new].
    * add: string. delete: null. incr: invoke delta (decimal string), ok the result (decimal string).
+   * decr: like incr (memcached's decr: floors at 0; the stored text keeps the old length,
+   * space padded, so a later read of "100" decremented by 1 returns "99 "); sent as text
+   * `decr` or meta `ma <key> MD D<delta> v` (a meta `ma` incr is recorded as incr).
+   * replace: string (ok = STORED: the key was present; fail = NOT_STORED).
+   * touch (`touch <key> 0`): null both (ok = TOUCHED: present, value unchanged; fail = NOT_FOUND).
+   * cas-delete (`md <key> C<cas>` with the CAS an `mg <key> c v` returned, recorded as a read
+   * first): the value that mg read, both (ok = HD: deleted while the value was still that
+   * version; fail = EX / NF).
+   * Sub-processes (subProcessBase): each key of a multi-key get is a read of its own process
+   * (a multi-get is not atomic across keys); a noreply set is an info write of its own process.
    * append: the unique token appended.
    * Lock workload (on a lock key; docs/locks.md): acquire: invoke the owner id, ok
    * [owner, token] (token = the CAS the add answered, decimal). renew: [owner, token], ok

@@ -23,7 +23,11 @@ const cuttingFaults = new Set(['partition', 'isolate', 'isolate-leaders', 'kill'
 /** A node that has not served every group this long after a heal is "not served" (a 3 s client timeout). */
 const probeWindowMs = 3000;
 
-/** Process ids from here on are the final reads, not the workload. */
+/**
+ * Process ids from here on are the final reads, setup writes and sub-processes (history/types.ts
+ * subProcessBase), not the workers: a noreply set's sub-process never gets an answer by design,
+ * and a multi-get's keys are one worker request (whose worker process records no op itself).
+ */
 const finalReadProcessBase = 1_000_000;
 
 /** Ops of one side of a fault window. */

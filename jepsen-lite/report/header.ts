@@ -265,7 +265,7 @@ function anomalyRow(op: EventPair, offending: boolean): string {
     invoke.key,
     completion === invoke || invoke.f === 'read' ? '' : showValue(invoke.value),
     completion?.type ?? 'none',
-    completion === null || completion.type !== 'ok' || (invoke.f !== 'read' && invoke.f !== 'incr') ? '' : showValue(completion.value),
+    completion === null || completion.type !== 'ok' || (invoke.f !== 'read' && invoke.f !== 'incr' && invoke.f !== 'decr') ? '' : showValue(completion.value),
     completion === invoke ? '' : sec(invoke.time),
     completion === null ? '' : sec(completion.time),
     latency,

@@ -19,7 +19,12 @@ export type Reply =
   | { kind: 'exists' }
   | { kind: 'not_found' }
   | { kind: 'deleted' }
+  | { kind: 'touched' }
+  /** `MN`: the answer to the meta no-op `mn` (a fence after requests that answer nothing). */
+  | { kind: 'noop' }
   | { kind: 'number'; value: string }
+  /** A multi-key get: the value of each key with a VALUE line (request order); keys absent from it missed. */
+  | { kind: 'values'; values: Map<string, string> }
   /** A meta reply line: HD/NS/EX/NF and its return flags (`c` = the CAS, when asked for). */
   | { kind: 'meta'; code: 'HD' | 'NS' | 'EX' | 'NF'; flags: { [flag: string]: string } }
   | { kind: 'server_error'; message: string }
@@ -38,7 +43,7 @@ export class ClientError extends Error {
 }
 
 /** What kind of reply the outstanding request expects. */
-export type Expect = 'retrieval' | 'line' | 'meta-get';
+export type Expect = 'retrieval' | 'line' | 'meta-get' | 'multi-retrieval';
 
 /** One request of a pipeline: its wire text and the reply it expects. */
 export interface PipelinedRequest {
@@ -46,12 +51,16 @@ export interface PipelinedRequest {
   expect: Expect;
   /** The key a retrieval asks for (its VALUE line must name it). */
   key?: string;
+  /** The keys a multi-retrieval asks for, in request order. */
+  keys?: readonly string[];
 }
 
 interface Outstanding {
   expect: Expect;
   /** The key a retrieval asked for (its VALUE line must name it). */
   key?: string;
+  /** The keys a multi-retrieval asked for. */
+  keys?: readonly string[];
   resolve: (r: Reply) => void;
   reject: (e: ClientError) => void;
   timer: NodeJS.Timeout;
@@ -121,6 +130,24 @@ export class McClient {
     return this.request(`mg ${key} v k\r\n`, 'meta-get', key);
   }
 
+  /** `mg key c v k`: like metaGet, with the item's CAS (`VA n c<cas> k<key>`) in the reply's `cas`. */
+  metaGetCas(key: string): Promise<Reply> {
+    return this.request(`mg ${key} c v k\r\n`, 'meta-get', key);
+  }
+
+  /** `ma key [MD] D<delta> v k`: incr (decr) in the meta protocol: the new value (`VA n k<key>` + digits), NF when absent. */
+  metaArith(key: string, delta: number | string, incr: boolean): Promise<Reply> {
+    return this.request(`ma ${key}${incr ? '' : ' MD'} D${delta} v k\r\n`, 'meta-get', key);
+  }
+
+  /** `get k1 k2 ...`: the values of the keys that hit (a `values` reply). */
+  multiGet(keys: readonly string[]): Promise<Reply> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    if (this.outstanding.length > 0) return Promise.reject(new ClientError('E_PROTOCOL', 'one request at a time'));
+    const [reply] = this.send([{ text: `get ${keys.join(' ')}\r\n`, expect: 'multi-retrieval', keys }]);
+    return reply!;
+  }
+
   /** `ms key n T0`: a plain set in the meta protocol (`HD`). */
   metaSet(key: string, value: string): Promise<Reply> {
     return this.request(`ms ${key} ${Buffer.byteLength(value)} T0\r\n${value}\r\n`, 'line');
@@ -129,6 +156,21 @@ export class McClient {
   /** `set key 0 0 n`. */
   set(key: string, value: string): Promise<Reply> {
     return this.request(`set ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
+  }
+
+  /** `replace key 0 0 n`: NOT_STORED when absent. */
+  replace(key: string, value: string): Promise<Reply> {
+    return this.request(`replace ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
+  }
+
+  /** `touch key 0`: TOUCHED, NOT_FOUND when absent. */
+  touch(key: string): Promise<Reply> {
+    return this.request(`touch ${key} 0\r\n`, 'line');
+  }
+
+  /** `decr key delta`: the new value (floored at 0), NOT_FOUND when absent. */
+  decr(key: string, delta: number | string): Promise<Reply> {
+    return this.request(`decr ${key} ${delta}\r\n`, 'line');
   }
 
   /** `add key 0 0 n`: NOT_STORED when present. */
@@ -201,6 +243,7 @@ export class McClient {
         new Promise<Reply>((resolve, reject) => {
           const o: Outstanding = { expect: r.expect, resolve, reject, timer };
           if (r.key !== undefined) o.key = r.key;
+          if (r.keys !== undefined) o.keys = r.keys;
           this.outstanding.push(o);
         }),
     );
@@ -227,7 +270,7 @@ export class McClient {
       if (o === undefined) return this.fail(new ClientError('E_PROTOCOL', 'bytes from the server that no request asked for'));
       let parsed: { reply: Reply; used: number } | null;
       try {
-        parsed = o.expect === 'retrieval' ? parseRetrieval(this.buffer, o.key) : o.expect === 'meta-get' ? parseMetaGet(this.buffer, o.key) : parseLine(this.buffer);
+        parsed = parseReply(this.buffer, o);
       } catch (err) {
         return this.fail(new ClientError('E_PROTOCOL', (err as Error).message));
       }
@@ -240,7 +283,20 @@ export class McClient {
   }
 }
 
-/** One reply line (storage, incr, delete, errors); null when incomplete. */
+function parseReply(buf: Buffer, o: Outstanding): { reply: Reply; used: number } | null {
+  switch (o.expect) {
+    case 'retrieval':
+      return parseRetrieval(buf, o.key);
+    case 'meta-get':
+      return parseMetaGet(buf, o.key);
+    case 'multi-retrieval':
+      return parseMultiRetrieval(buf, o.keys ?? []);
+    case 'line':
+      return parseLine(buf);
+  }
+}
+
+/** One reply line (storage, incr, delete, touch, mn, errors); null when incomplete. */
 export function parseLine(buf: Buffer): { reply: Reply; used: number } | null {
   const end = buf.indexOf(crlf);
   if (end < 0) return null;
@@ -260,6 +316,10 @@ function lineReply(line: string): Reply {
       return { kind: 'not_found' };
     case 'DELETED':
       return { kind: 'deleted' };
+    case 'TOUCHED':
+      return { kind: 'touched' };
+    case 'MN':
+      return { kind: 'noop' };
     case 'ERROR':
       return { kind: 'error' };
   }
@@ -308,8 +368,10 @@ export function parseRetrieval(buf: Buffer, key?: string): { reply: Reply; used:
 }
 
 /**
- * An `mg key v k` reply: `VA <n> k<key>` then n bytes of data, `EN` (absent), or an error
- * line; null when incomplete. Throws on a malformed reply (another key, a wrong byte count).
+ * An `mg key v k` (or `mg key c v k`, `ma key ... v k`) reply: `VA <n> [c<cas>] k<key>` then
+ * n bytes of data, `EN` (absent), a status line (`HD`/`NS`/`EX`/`NF` ...: ma's NF, or one
+ * that the caller then finds unexpected), or an error line; null when incomplete. Throws on a
+ * malformed reply (another key, a wrong byte count, a CAS that is not a number).
  */
 export function parseMetaGet(buf: Buffer, key?: string): { reply: Reply; used: number } | null {
   const end = buf.indexOf(crlf);
@@ -318,13 +380,51 @@ export function parseMetaGet(buf: Buffer, key?: string): { reply: Reply; used: n
   if (line === 'EN' || line.startsWith('EN ')) return { reply: { kind: 'value', value: null, cas: null }, used: end + 2 };
   const error = errorReply(line);
   if (error !== null) return { reply: error, used: end + 2 };
+  if (/^(HD|NS|EX|NF)( |$)/.test(line)) return { reply: lineReply(line), used: end + 2 };
   const m = /^VA ([0-9]+)((?: \S+)*)$/.exec(line);
   if (m === null) throw new Error(`unexpected mg reply line ${JSON.stringify(line)}`);
   const echoed = m[2]!.split(' ').find((t) => t.startsWith('k'))?.slice(1);
   if (key !== undefined && echoed !== key) throw new Error(`an mg of ${JSON.stringify(key)} answered for ${JSON.stringify(echoed ?? null)}`);
+  const cas = m[2]!.split(' ').find((t) => t.startsWith('c'))?.slice(1) ?? null;
+  if (cas !== null && !/^[0-9]+$/.test(cas)) throw new Error(`malformed CAS in ${JSON.stringify(line)}`);
   const bytes = Number(m[1]);
   const dataStart = end + 2;
   if (buf.length < dataStart + bytes + 2) return null;
   if (buf.toString('latin1', dataStart + bytes, dataStart + bytes + 2) !== '\r\n') throw new Error(`the mg data of ${JSON.stringify(key)} does not end after its ${bytes} bytes`);
-  return { reply: { kind: 'value', value: buf.toString('utf8', dataStart, dataStart + bytes), cas: null }, used: dataStart + bytes + 2 };
+  return { reply: { kind: 'value', value: buf.toString('utf8', dataStart, dataStart + bytes), cas }, used: dataStart + bytes + 2 };
+}
+
+/**
+ * A `get k1 k2 ...` reply: a VALUE line and data block for each key that hit, in request
+ * order (misses say nothing), then END; or, as memcached does when a multi-get fails midway,
+ * an error line in place of END after the values sent so far (a `server_error` /
+ * `client_error` reply then: the values before it are dropped, the caller fails every key).
+ * null when incomplete. Throws on a malformed reply: a VALUE line for a key not asked for,
+ * out of request order or twice, a data block not ending where its byte count says.
+ */
+export function parseMultiRetrieval(buf: Buffer, keys: readonly string[]): { reply: Reply; used: number } | null {
+  const values = new Map<string, string>();
+  let at = 0;
+  let next = 0;
+  for (;;) {
+    const end = buf.indexOf(crlf, at);
+    if (end < 0) return null;
+    const line = buf.toString('latin1', at, end);
+    if (line === 'END') return { reply: { kind: 'values', values }, used: end + 2 };
+    const error = errorReply(line);
+    if (error !== null) return { reply: error, used: end + 2 };
+    const parts = line.split(' ');
+    if (parts[0] !== 'VALUE' || parts.length !== 4) throw new Error(`unexpected multi-get line ${JSON.stringify(line)}`);
+    const key = parts[1]!;
+    const index = keys.indexOf(key, next);
+    if (index < 0) throw new Error(`a get of ${JSON.stringify(keys.join(' '))} answered a VALUE of ${JSON.stringify(key)} ${keys.includes(key) ? 'out of order or twice' : 'not asked for'}`);
+    if (!/^[0-9]+$/.test(parts[2]!) || !/^[0-9]+$/.test(parts[3]!)) throw new Error(`malformed VALUE line ${JSON.stringify(line)}`);
+    next = index + 1;
+    const bytes = Number(parts[3]);
+    const dataStart = end + 2;
+    if (buf.length < dataStart + bytes + 2) return null;
+    if (buf.toString('latin1', dataStart + bytes, dataStart + bytes + 2) !== '\r\n') throw new Error(`the data block of ${JSON.stringify(key)} does not end after its ${bytes} bytes`);
+    values.set(key, buf.toString('utf8', dataStart, dataStart + bytes));
+    at = dataStart + bytes + 2;
+  }
 }

@@ -2,7 +2,8 @@
  * One history op against a node: the memcached request for it, and the reply mapped to
  * Jepsen's completion types (ok = happened, fail = surely did not, info = unknown).
  */
-import type { HistoryEvent, OpF, OpType } from '../history/types.js';
+import assert from 'node:assert';
+import { subProcessBase, type HistoryEvent, type OpF, type OpType } from '../history/types.js';
 import type { HistoryWriter } from '../history/writer.js';
 import { ClientError, type McClient, type PipelinedRequest, type Reply } from './client.js';
 
@@ -16,6 +17,10 @@ export interface OpPlan {
   meta?: boolean;
   /** A pipeline on a key of its own (see runPipeline) with these three unique values. */
   pipeline?: [string, string, string];
+  /** read: a multi-key get of these keys (`key` is the first), each a read of its own sub-process (runMultiGet). */
+  keys?: string[];
+  /** write: sent `noreply`, followed by a get of the key on the same connection (runNoreplyWrite). */
+  noreply?: boolean;
 }
 
 /** How an op ended. */
@@ -79,9 +84,26 @@ export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value'
         return { type: 'fail', value: invokeValue, error: reply.kind.toUpperCase() };
       }
       break;
+    case 'replace':
+      if (reply.kind === 'stored') return { type: 'ok', value: invokeValue };
+      if (reply.kind === 'not_stored') return { type: 'fail', value: invokeValue, error: 'NOT_STORED' };
+      break;
+    case 'touch':
+      if (reply.kind === 'touched') return { type: 'ok', value: null };
+      if (reply.kind === 'not_found') return { type: 'fail', value: null, error: 'NOT_FOUND' };
+      break;
     case 'incr':
+    case 'decr':
       if (reply.kind === 'number') return { type: 'ok', value: reply.value };
       if (reply.kind === 'not_found') return { type: 'fail', value: invokeValue, error: 'NOT_FOUND' };
+      // Meta `ma ... v`: VA with the digits, NF when absent.
+      if (reply.kind === 'value' && reply.value !== null && /^[0-9]+$/.test(reply.value)) return { type: 'ok', value: reply.value };
+      if (reply.kind === 'meta' && reply.code === 'NF') return { type: 'fail', value: invokeValue, error: 'NF' };
+      break;
+    case 'cas-delete':
+      // md C<cas>: HD deleted; EX (another version) and NF (gone) did nothing.
+      if (reply.kind === 'meta' && reply.code === 'HD') return { type: 'ok', value: invokeValue };
+      if (reply.kind === 'meta' && (reply.code === 'EX' || reply.code === 'NF')) return { type: 'fail', value: invokeValue, error: reply.code };
       break;
     case 'delete':
       if (reply.kind === 'deleted') return { type: 'ok', value: null };
@@ -126,6 +148,12 @@ function send(client: McClient, f: OpF, key: string, value: HistoryEvent['value'
       return client.append(key, ' ' + (value as string));
     case 'incr':
       return client.incr(key, value as string);
+    case 'decr':
+      return client.decr(key, value as string);
+    case 'replace':
+      return client.replace(key, value as string);
+    case 'touch':
+      return client.touch(key);
     case 'delete':
       return client.delete(key);
     case 'cas': {
@@ -136,6 +164,8 @@ function send(client: McClient, f: OpF, key: string, value: HistoryEvent['value'
     case 'renew':
     case 'release':
       throw new Error(`${f} is sent by the lock workload (runLockOp)`);
+    case 'cas-delete':
+      throw new Error('cas-delete is sent by runCasDelete');
   }
 }
 
@@ -144,6 +174,18 @@ export interface OpActor {
   process: number;
   node: number;
   history: HistoryWriter;
+  /** A fresh sub-process id (from subProcessBase, never reused in the run): for multi-gets and noreply writes. */
+  subProcess?: () => number;
+}
+
+/** Sub-process ids from subProcessBase up, each handed out once (one allocator per run). */
+export class SubProcesses {
+  private next = subProcessBase;
+
+  /** The next unused id. */
+  take(): number {
+    return this.next++;
+  }
 }
 
 /** Runs one op: records its invoke, sends it, records its completion. */
@@ -154,6 +196,11 @@ export function runOp(client: McClient, actor: OpActor, f: OpF, key: string, val
 /** Runs a read (`mg`) or write (`ms`) in the meta protocol; checked like get / set. */
 export function runMetaOp(client: McClient, actor: OpActor, f: 'read' | 'write', key: string, value: HistoryEvent['value']): Promise<Completion> {
   return runRequest(actor, f, key, value, () => (f === 'read' ? client.metaGet(key) : client.metaSet(key, value as string)));
+}
+
+/** Runs `incr`/`decr` in the meta protocol (`ma key [MD] D<delta> v k`); checked like the text commands. */
+export function runMetaArith(client: McClient, actor: OpActor, f: 'incr' | 'decr', key: string, delta: string): Promise<Completion> {
+  return runRequest(actor, f, key, delta, () => client.metaArith(key, delta, f === 'incr'));
 }
 
 /** Runs one op whose request the caller makes: records its invoke, awaits `request`, records its completion. */
@@ -261,4 +308,109 @@ export async function runPipeline(client: McClient, actor: OpActor, key: string,
     if (done.type === 'info') break;
   }
   return last;
+}
+
+/** Records a completion of `f` on `key` by `process`. */
+function recordCompletion(actor: OpActor, process: number, f: OpF, key: string, done: Completion): void {
+  const completion: Omit<HistoryEvent, 'time'> = { process, type: done.type, f, key, value: done.value, node: actor.node };
+  if (done.error !== undefined) completion.error = done.error;
+  if (done.anomaly !== undefined) completion.anomaly = done.anomaly;
+  actor.history.record(completion);
+}
+
+/**
+ * A compare-and-delete: `mg key c v k` (recorded as a read), then, if the key exists,
+ * `md key C<cas>` with the CAS it returned, recorded as `cas-delete` of the value read: ok
+ * (HD) means that version was still there when it was deleted; EX / NF did nothing.
+ * Returns the last completion (the read's when there was nothing to delete).
+ */
+export async function runCasDelete(client: McClient, actor: OpActor, key: string): Promise<Completion> {
+  const { process, node, history } = actor;
+  history.record({ process, type: 'invoke', f: 'read', key, value: null, node });
+  let reply: Reply | null = null;
+  let read: Completion;
+  try {
+    reply = await client.metaGetCas(key);
+    read = classify('read', reply, null);
+  } catch (err) {
+    read = noReply('read', null, err);
+  }
+  if (read.type === 'ok' && reply?.kind === 'value' && reply.value !== null && reply.cas === null) {
+    // The mg asked for the CAS (c): a hit without one is an anomaly, and nothing to delete with.
+    const text = `an mg with c of ${JSON.stringify(key)} answered no CAS`;
+    read = { type: 'fail', value: null, error: text, anomaly: text };
+  }
+  recordCompletion(actor, process, 'read', key, read);
+  if (read.type !== 'ok' || reply?.kind !== 'value' || reply.value === null || reply.cas === null) return read;
+  const { value, cas } = reply;
+  return runRequest(actor, 'cas-delete', key, value, () => client.metaDeleteIfCas(key, cas!));
+}
+
+/**
+ * A multi-key get, `get k1 k2 ...` (keys of several groups): memcached's multi-get is not
+ * atomic across keys, so each key is a read of its own sub-process (actor.subProcess),
+ * invoked when the request is sent and completed when the whole reply (END) arrived: a key
+ * with a VALUE line read that value, a key without one was absent. An error line ends the
+ * reply midway (after some VALUE lines, not saying which key failed): every key then fails
+ * (reads have no effect). A reply out of request order, naming a key not asked for, or
+ * malformed is an anomaly on every key's read.
+ */
+export async function runMultiGet(client: McClient, actor: OpActor, keys: readonly string[]): Promise<Completion> {
+  assert(actor.subProcess !== undefined, 'a multi-get needs sub-process ids');
+  const { node, history } = actor;
+  const readers = keys.map((key) => ({ key, process: actor.subProcess!() }));
+  for (const { key, process } of readers) history.record({ process, type: 'invoke', f: 'read', key, value: null, node });
+  let outcome: (key: string) => Completion;
+  try {
+    const reply = await client.multiGet(keys);
+    if (reply.kind === 'values') outcome = (key) => ({ type: 'ok', value: reply.values.get(key) ?? null });
+    else outcome = () => classify('read', reply, null);
+  } catch (err) {
+    const done = noReply('read', null, err);
+    outcome = () => done;
+  }
+  for (const { key, process } of readers) recordCompletion(actor, process, 'read', key, outcome(key));
+  return outcome(keys[0]!);
+}
+
+/**
+ * A noreply write then a read on one connection, in one write:
+ * `set key 0 0 n noreply\r\n<data>\r\nget key\r\nmn\r\n`. The set answers nothing, so its
+ * outcome is unknown: an info write of a sub-process (invoked when the bytes were sent). The
+ * get is a read of the actor's process, invoked then too (a new process: the set's info does
+ * not end it). The meta no-op `mn` (answered `MN`) fences the replies: any bytes the server
+ * sent for the noreply set shift them, so the get or the `MN` does not parse, or the `MN`
+ * is something else; that is an anomaly on both ops.
+ */
+export async function runNoreplyWrite(client: McClient, actor: OpActor, key: string, value: string): Promise<Completion> {
+  assert(actor.subProcess !== undefined, 'a noreply write needs a sub-process id');
+  const { process, node, history } = actor;
+  const writer = actor.subProcess();
+  const set = `set ${key} 0 0 ${Buffer.byteLength(value)} noreply\r\n${value}\r\n`;
+  history.record({ process: writer, type: 'invoke', f: 'write', key, value, node });
+  history.record({ process, type: 'invoke', f: 'read', key, value: null, node });
+  const [get, fence] = client.pipeline([
+    { text: `${set}get ${key}\r\n`, expect: 'retrieval', key },
+    { text: 'mn\r\n', expect: 'line' },
+  ]);
+  let read: Completion;
+  let anomaly: string | undefined;
+  try {
+    read = classify('read', await get!, null);
+  } catch (err) {
+    read = noReply('read', null, err);
+  }
+  try {
+    const mn = await fence!;
+    if (mn.kind !== 'noop') anomaly = `the mn after a noreply set and a get answered ${JSON.stringify(mn)}`;
+  } catch (err) {
+    if (err instanceof ClientError && err.code === 'E_PROTOCOL' && read.anomaly === undefined) anomaly = `the replies after a noreply set do not parse: ${err.message}`;
+  }
+  anomaly ??= read.anomaly;
+  if (anomaly !== undefined) read = { ...read, type: read.type === 'ok' ? 'fail' : read.type, anomaly, error: read.error ?? anomaly };
+  const written: Completion = { type: 'info', value, error: 'noreply: outcome unknown' };
+  if (anomaly !== undefined) written.anomaly = anomaly;
+  recordCompletion(actor, writer, 'write', key, written);
+  recordCompletion(actor, process, 'read', key, read);
+  return read;
 }

@@ -2,12 +2,15 @@
  * The client side of a run: `concurrency` worker slots, each a single-threaded history
  * process with its own connection, spread over the nodes and paced to `--rate` ops/s in
  * total. A process that gets `info` never issues again: a new process id (old + concurrency)
- * takes its slot, on a new connection. Then the final reads: every key through every node.
+ * takes its slot, on a new connection. Ops that send requests for other processes alongside
+ * their own (multi-key gets, noreply writes) take one-shot sub-process ids from one counter
+ * from subProcessBase (history/types.ts), so no id is ever used twice. Then the final reads:
+ * every key through every node.
  */
 import type { HistoryWriter } from '../history/writer.js';
 import type { Rng } from '../random.js';
 import { McClient, type Endpoint } from './client.js';
-import { runCas, runMetaOp, runOp, runPipeline, type Completion, type OpActor } from './ops.js';
+import { runCas, runCasDelete, runMetaArith, runMetaOp, runMultiGet, runNoreplyWrite, runOp, runPipeline, SubProcesses, type Completion, type OpActor } from './ops.js';
 import type { Workload } from './workloads.js';
 
 /** Options of the client side. */
@@ -37,6 +40,7 @@ export class Runner {
   readonly counts: OpCounts = { ok: 0, fail: 0, info: 0 };
   private stopped = false;
   private readonly wakers = new Set<() => void>();
+  private readonly subProcesses = new SubProcesses();
 
   constructor(private readonly o: RunnerOptions) {}
 
@@ -79,7 +83,7 @@ export class Runner {
         }
         misses = 0;
       }
-      const done = await this.runOne(client, { process, node, history: this.o.history }, rng);
+      const done = await this.runOne(client, { process, node, history: this.o.history, subProcess: () => this.subProcesses.take() }, rng);
       this.counts[done.type]++;
       if (done.type === 'info') {
         process += concurrency;
@@ -96,7 +100,11 @@ export class Runner {
     const plan = this.o.workload.next(actor.process, rng);
     if (plan.pipeline !== undefined) return runPipeline(client, actor, plan.key, plan.pipeline);
     if (plan.f === 'cas') return runCas(client, actor, plan.key, plan.value as string);
+    if (plan.f === 'cas-delete') return runCasDelete(client, actor, plan.key);
+    if (plan.keys !== undefined) return runMultiGet(client, actor, plan.keys);
+    if (plan.noreply === true) return runNoreplyWrite(client, actor, plan.key, plan.value as string);
     if (plan.meta === true && (plan.f === 'read' || plan.f === 'write')) return runMetaOp(client, actor, plan.f, plan.key, plan.value);
+    if (plan.meta === true && (plan.f === 'incr' || plan.f === 'decr')) return runMetaArith(client, actor, plan.f, plan.key, plan.value as string);
     return runOp(client, actor, plan.f, plan.key, plan.value);
   }
 

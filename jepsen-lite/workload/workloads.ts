@@ -1,7 +1,10 @@
 /**
  * The workloads: what ops the clients run and which keys the final reads cover.
  * - register: get / set / cas / add / delete (reads and writes a fifth of the time as meta
- *   mg / ms) on 25 active keys, and now and then a pipeline of ten requests on a key of its
+ *   mg / ms) on 25 active keys, a few percent each of replace, touch, compare-and-delete
+ *   (mg c, then md C<cas>), multi-key gets (each key a read of its own sub-process) and
+ *   noreply sets followed by a get; incr / decr (text or meta ma) on 5 numeric keys
+ *   written with decimal values; and now and then a pipeline of ten requests on a key of its
  *   own (program order: ops.ts runPipeline); a key retires after about
  *   `opsPerKey` ops (about 30 s) and a fresh one takes its place (keeps each key's history
  *   small enough for the linearizability checker); values are unique.
@@ -62,6 +65,9 @@ export class RegisterWorkload implements Workload {
   private pipelineNext = 0;
   /** The keys of the latest writes: reads favour them (a write is soon read, by other processes). */
   private readonly recentWrites: string[] = [];
+  /** Numeric keys (n0, n1, ...) for incr / decr, written only with decimal values. */
+  private readonly numeric: Array<{ key: string; left: number }> = [];
+  private numericNext = 0;
 
   constructor(private readonly options: RegisterOptions = registerDefaults) {
     // Staggered lifetimes, so keys retire one at a time rather than all together.
@@ -69,6 +75,11 @@ export class RegisterWorkload implements Workload {
       const k = this.freshKey();
       k.left = Math.max(1, Math.round((options.opsPerKey * (i + 1)) / options.keysActive));
       this.active.push(k);
+    }
+    for (let i = 0; i < numericKeysActive; i++) {
+      const k = this.freshNumericKey();
+      k.left = Math.max(1, Math.round((this.numericOpsPerKey() * (i + 1)) / numericKeysActive));
+      this.numeric.push(k);
     }
   }
 
@@ -84,9 +95,12 @@ export class RegisterWorkload implements Workload {
       const v = (): string => `v${++this.valueNext}`;
       return { f: 'write', key: `p${this.pipelineNext++}`, value: null, pipeline: [v(), v(), v()] };
     }
+    if (rng.chance(numericShare)) return this.nextNumeric(rng);
     const k = this.active[slot]!;
     // An op is a read, a write or a cas (the cas's gets counts as part of it).
     if (--k.left <= 0) this.active[slot] = this.freshKey();
+    const command = this.nextCommand(k.key, rng);
+    if (command !== null) return command;
     // A fifth of the reads and writes go in the meta protocol (mg / ms).
     const meta = rng.chance(metaShare);
     if (dice < 0.5) return { f: 'read', key: k.key, value: null, meta };
@@ -104,15 +118,102 @@ export class RegisterWorkload implements Workload {
     return [...this.used];
   }
 
+  /**
+   * The rest of the command set on a register key, a few percent each (null: one of the
+   * ops above): replace, touch, compare-and-delete, a multi-key get, a noreply set + get.
+   */
+  private nextCommand(key: string, rng: Rng): OpPlan | null {
+    let dice = rng.next();
+    for (const [what, share] of commandShares) {
+      if ((dice -= share) >= 0) continue;
+      switch (what) {
+        case 'replace':
+          this.noteWrite(key);
+          return { f: 'replace', key, value: `v${++this.valueNext}` };
+        case 'touch':
+          return { f: 'touch', key, value: null };
+        case 'cas-delete':
+          this.noteWrite(key);
+          return { f: 'cas-delete', key, value: null };
+        case 'multi-get':
+          return { f: 'read', key, value: null, keys: this.multiGetKeys(key, rng) };
+        case 'noreply':
+          this.noteWrite(key);
+          return { f: 'write', key, value: `v${++this.valueNext}`, noreply: true };
+      }
+    }
+    return null;
+  }
+
+  /** `key` and 1-3 other active keys (distinct, so most likely of other groups). */
+  private multiGetKeys(key: string, rng: Rng): string[] {
+    const keys = [key];
+    const want = rng.int(2, 4);
+    for (let tries = 0; keys.length < want && tries < 8; tries++) {
+      const other = rng.pick(this.active).key;
+      if (!keys.includes(other)) keys.push(other);
+    }
+    return keys;
+  }
+
+  /** An op on a numeric key: set of a decimal value, get, incr or decr (a third of those as meta ma). */
+  private nextNumeric(rng: Rng): OpPlan {
+    const slot = rng.int(0, this.numeric.length - 1);
+    const k = this.numeric[slot]!;
+    if (--k.left <= 0) this.numeric[slot] = this.freshNumericKey();
+    const dice = rng.next();
+    const meta = rng.chance(metaShare);
+    if (dice < 0.3) return { f: 'read', key: k.key, value: null, meta };
+    if (dice < 0.5) return { f: 'write', key: k.key, value: String(++this.valueNext), meta };
+    return { f: dice < 0.75 ? 'incr' : 'decr', key: k.key, value: String(rng.int(1, 9)), meta: rng.chance(metaArithShare) };
+  }
+
+  private noteWrite(key: string): void {
+    this.recentWrites.push(key);
+    if (this.recentWrites.length > recentWritesMax) this.recentWrites.shift();
+  }
+
   private freshKey(): { key: string; left: number } {
     const key = `r${this.keyNext++}`;
     this.used.push(key);
     return { key, left: this.options.opsPerKey };
   }
+
+  /** A numeric key gets about a third of the ops a register key does, so it lives a third as many (about as long). */
+  private numericOpsPerKey(): number {
+    return Math.max(1, Math.round(this.options.opsPerKey / 3));
+  }
+
+  private freshNumericKey(): { key: string; left: number } {
+    const key = `n${this.numericNext++}`;
+    this.used.push(key);
+    return { key, left: this.numericOpsPerKey() };
+  }
 }
 
 /** Share of the register workload's ops that are a pipeline of ten requests on a key of its own (ops.ts runPipeline). */
 const pipelineShare = 0.04;
+
+/** Share of the register workload's ops on the numeric keys (set / get / incr / decr). */
+const numericShare = 0.06;
+
+/** Share of the numeric keys' incr / decr sent as meta `ma`. */
+const metaArithShare = 1 / 3;
+
+/** Numeric keys active at a time. */
+const numericKeysActive = 5;
+
+/**
+ * Shares of the rest of the command set among the register workload's ops on register keys
+ * (the remaining 87% are get / set / cas / add / delete as before).
+ */
+const commandShares: ReadonlyArray<readonly ['replace' | 'touch' | 'cas-delete' | 'multi-get' | 'noreply', number]> = [
+  ['replace', 0.03],
+  ['touch', 0.02],
+  ['cas-delete', 0.02],
+  ['multi-get', 0.03],
+  ['noreply', 0.03],
+];
 
 /** Share of the register workload's reads and writes sent as meta commands. */
 const metaShare = 0.2;
