@@ -5,8 +5,11 @@
 // - --unsafe-ack-before-durable with the kill-all nemesis: followers acknowledge appends
 //   before writing them (their writes held back 40 ms), so when every node dies at once the
 //   followers lose acknowledged entries, elect one of themselves, and the writes are gone.
-// (--unsafe-leader-reads-without-readindex is not here: short runs catch it too rarely to be
-// a test, see docs/jepsen-lite.md.)
+// - --unsafe-leader-reads-without-readindex with leader pauses and 1 s op timeouts: a paused
+//   leader resumes and answers the reads its clients sent meanwhile before it can hear of
+//   the new term (and it answers a pipelined get behind an unanswered set of its key
+//   without waiting for the set).
+// The control for each (the default build, same flags, valid) is in docs/jepsen-lite.md.
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { RunOptions } from './run.js';
@@ -36,6 +39,13 @@ const shortFaults = { faultMsMin: 1500, faultMsMax: 2500, quietMsMin: 1000, quie
 describe('jepsen-lite catches the issue 11 known-bad modes', () => {
   it('--unsafe-stale-reads, set workload, partitions, 12 s: invalid', async () => {
     await expectCaught({ timeSec: 12, nemeses: ['partition'], seed: 21, workload: 'set', serverArgs: '--unsafe-stale-reads', timing: shortFaults });
+  });
+
+  it('--unsafe-leader-reads-without-readindex, pauses, 15 s: invalid', async () => {
+    await expectCaught({
+      timeSec: 15, nemeses: ['pause'], seed: 3, workload: 'register', serverArgs: '--unsafe-leader-reads-without-readindex', opTimeoutMs: 1000, concurrency: 30,
+      timing: { faultMsMin: 3000, faultMsMax: 4000, quietMsMin: 1000, quietMsMax: 2000 },
+    });
   });
 
   it('--unsafe-ack-before-durable, kill-all, 20 s: invalid', async () => {
