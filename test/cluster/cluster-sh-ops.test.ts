@@ -121,8 +121,10 @@ it('a fully crashed cluster comes back one node at a time, with restart all, and
   const one = await sh('restart', '1');
   expect(one.code).toBe(0);
   expect(one.stderr).toMatch(/node 1 started; not waiting until it is ready: 1 of 3 nodes run/);
-  expect((await sh('restart', '2')).code).toBe(0); // 2 of 3: waits, and is ready
-  expect((await sh('restart', '3')).code).toBe(0);
+  const two = await sh('restart', '2'); // 2 of 3: waits, and is ready
+  expect(two.code, two.stderr).toBe(0);
+  const three = await sh('restart', '3');
+  expect(three.code, three.stderr).toBe(0);
 
   for (const i of [1, 2, 3]) expect((await sh('kill', String(i))).code).toBe(0);
   const all = await sh('restart', 'all');
