@@ -213,10 +213,7 @@ export async function runRequest(actor: OpActor, f: OpF, key: string, value: His
   } catch (err) {
     done = noReply(f, value, err);
   }
-  const completion: Omit<HistoryEvent, 'time'> = { process, type: done.type, f, key, value: done.value, node };
-  if (done.error !== undefined) completion.error = done.error;
-  if (done.anomaly !== undefined) completion.anomaly = done.anomaly;
-  history.record(completion);
+  recordCompletion(actor, process, f, key, done);
   return done;
 }
 
@@ -241,16 +238,11 @@ export async function runCas(client: McClient, actor: OpActor, key: string, next
     reply = await client.gets(key);
   } catch (err) {
     const done = noReply('read', null, err);
-    const rec: Omit<HistoryEvent, 'time'> = { process, type: 'fail', f: 'read', key, value: null, node, error: done.error! };
-    if (done.anomaly !== undefined) rec.anomaly = done.anomaly;
-    history.record(rec);
+    recordCompletion(actor, process, 'read', key, done);
     return done;
   }
   const read = classify('read', reply, null);
-  const rec: Omit<HistoryEvent, 'time'> = { process, type: read.type, f: 'read', key, value: read.value, node };
-  if (read.error !== undefined) rec.error = read.error;
-  if (read.anomaly !== undefined) rec.anomaly = read.anomaly;
-  history.record(rec);
+  recordCompletion(actor, process, 'read', key, read);
   if (read.type !== 'ok' || reply.kind !== 'value' || reply.value === null || reply.cas === null) return read;
   const expected = reply.value;
   return runOp(client, actor, 'cas', key, [expected, next], [expected, next, reply.cas] as unknown as HistoryEvent['value']);
@@ -289,23 +281,12 @@ export async function runPipeline(client: McClient, actor: OpActor, key: string,
   const replies = client.pipeline(steps.map((st) => st.request));
   // Replies after an early end are never awaited: no unhandled rejections.
   for (const r of replies) r.catch(() => {});
-  const { process, node, history } = actor;
   let last: Completion = { type: 'fail', value: null };
   for (let i = 0; i < steps.length; i++) {
     const { f, value } = steps[i]!;
-    history.record({ process, type: 'invoke', f, key, value, node });
-    let done: Completion;
-    try {
-      done = classify(f, await replies[i]!, value);
-    } catch (err) {
-      done = noReply(f, value, err);
-    }
-    const completion: Omit<HistoryEvent, 'time'> = { process, type: done.type, f, key, value: done.value, node };
-    if (done.error !== undefined) completion.error = done.error;
-    if (done.anomaly !== undefined) completion.anomaly = done.anomaly;
-    history.record(completion);
-    last = done;
-    if (done.type === 'info') break;
+    // Each invoked when the previous reply arrived (see above).
+    last = await runRequest(actor, f, key, value, () => replies[i]!);
+    if (last.type === 'info') break;
   }
   return last;
 }
