@@ -328,7 +328,10 @@ async function runChecks(workload: Workload, history: HistoryEvent[], nemesis: N
     run('register', () => checker.checkRegister(history));
     const clockFault = nemesis.find((e) => e.fault === 'clock' && e.phase === 'start');
     run('lock', () => checker.checkLock(history, { ttlMs: workload.options.ttlSec * 1000, clockFaultFromNs: clockFault?.time ?? null }));
-  } else if (name === 'register') run(name, () => checker.checkRegister(history));
+  } else if (name === 'register') {
+    run(name, () => checker.checkRegister(history));
+    run('expiry', () => checker.checkExpiry(history, nemesis));
+  }
   else if (name === 'counter') run(name, () => checker.checkCounter(history));
   else run(name, () => checker.checkSet(history));
   // Every workload: an unexpected or malformed reply is an anomaly of its own.

@@ -84,6 +84,8 @@ function refutedByStates(op: ModelOp, states: (string | null)[]): boolean {
       return !states.includes(null);
     case OpKind.Replace:
     case OpKind.Touch:
+    case OpKind.Append:
+    case OpKind.Prepend:
       return states.every((s) => s === null);
     case OpKind.Incr:
     case OpKind.Decr:

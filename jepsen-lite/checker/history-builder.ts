@@ -19,6 +19,8 @@ export interface OpSpec {
   type?: Exclude<OpType, 'invoke'>;
   /** Completion value (default: the invoke value). */
   out?: HistoryEvent['value'];
+  /** write: its exptime in seconds (HistoryEvent.ttlSec). */
+  ttl?: number;
 }
 
 /** The events of hand-written ops, sorted by time (invokes first at equal times). */
@@ -27,7 +29,9 @@ export function history(ops: OpSpec[]): HistoryEvent[] {
   for (const op of ops) {
     const key = op.key ?? 'k';
     const value = op.v === undefined ? null : op.v;
-    events.push({ process: op.p, type: 'invoke', f: op.f, key, value, time: op.start });
+    const invoke: HistoryEvent = { process: op.p, type: 'invoke', f: op.f, key, value, time: op.start };
+    if (op.ttl !== undefined) invoke.ttlSec = op.ttl;
+    events.push(invoke);
     if (op.end === undefined) continue;
     events.push({ process: op.p, type: op.type ?? 'ok', f: op.f, key, value: op.out === undefined ? value : op.out, time: op.end });
   }
@@ -90,6 +94,7 @@ class Registers {
         this.values.set(key, arg as string);
         return [false, arg];
       case 'delete':
+        if (current === null) return [true, null];
         this.values.delete(key);
         return [false, null];
       case 'incr':
@@ -105,6 +110,11 @@ class Registers {
         return [false, arg];
       case 'touch':
         return [current === null, null];
+      case 'append':
+      case 'prepend':
+        if (current === null) return [true, arg];
+        this.values.set(key, f === 'append' ? `${current} ${arg as string}` : `${arg as string} ${current}`);
+        return [false, arg];
       case 'cas-delete':
         if (current === null || current !== arg) return [true, arg];
         this.values.delete(key);
@@ -137,7 +147,8 @@ function pickOp(choose: Choose, key: string, registers: Registers, opts: Generat
   if (r < 0.8) return { f: 'incr', value: String(1 + Math.floor(choose() * 3)) };
   if (r < 0.85) return { f: 'decr', value: String(1 + Math.floor(choose() * 3)) };
   if (r < 0.9) return { f: 'replace', value: value() };
-  if (r < 0.94) return { f: 'touch', value: null };
+  if (r < 0.92) return { f: 'touch', value: null };
+  if (r < 0.94) return { f: choose() < 0.6 ? 'append' : 'prepend', value: `a${unique.next++}` };
   // The value a mg would have read (or, now and then, a stale one).
   return { f: 'cas-delete', value: choose() < 0.7 ? registers.peek(key) ?? value() : value() };
 }

@@ -5,7 +5,8 @@
  *
  * - Unobservable info ops drop out: an info write (or add, replace, cas) whose resulting
  *   value no op could observe (no read returned it, no cas or cas-delete expected it, no
- *   incr/decr could read it, no replace or touch on the key could find it present) can only
+ *   incr/decr could read it, no replace, touch, append, prepend or ok delete on the key could
+ *   find it present: an append makes every earlier value observable inside the later ones) can only
  *   be followed by an op that ignores the state, so leaving it out changes nothing.
  * - Identical info ops (same kind and arguments) are interchangeable once invoked, so the
  *   search only ever uses the earliest-invoked unused one of each class (classPrev).
@@ -42,7 +43,8 @@ function observableStates(ops: readonly ModelOp[], states: StateTable): (state: 
   for (const op of ops) {
     if (op.kind === OpKind.Read || op.kind === OpKind.Cas || op.kind === OpKind.CasDelete) observed.add(op.a);
     if (op.kind === OpKind.Incr || op.kind === OpKind.Decr) counts = true;
-    if (op.kind === OpKind.Replace || op.kind === OpKind.Touch) presence = true;
+    if (op.kind === OpKind.Replace || op.kind === OpKind.Touch || op.kind === OpKind.Append || op.kind === OpKind.Prepend) presence = true;
+    if (op.kind === OpKind.Delete && !op.info) presence = true;
   }
   return (state) => presence || observed.has(state) || (counts && parseCounter(states.values[state] ?? '') !== null);
 }
@@ -68,7 +70,7 @@ export function infoClassPrev(ops: readonly ModelOp[]): Int32Array {
   for (const i of order) {
     const op = ops[i]!;
     if (!op.info) continue;
-    const key = `${op.kind}:${op.a}:${op.b}:${op.delta}`;
+    const key = `${op.kind}:${op.a}:${op.b}:${op.delta}:${op.affix}`;
     const before = last.get(key);
     if (before !== undefined) prev[i] = before;
     last.set(key, i);

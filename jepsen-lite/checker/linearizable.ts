@@ -183,7 +183,7 @@ class Search {
   private readonly okBits: Uint32Array;
   private readonly infoBits: Uint32Array;
   private readonly failed: FailedConfigs;
-  /** 1 for blind overwrites (write, delete): their result does not depend on the state. */
+  /** 1 for blind overwrites (write, info delete): their result does not depend on the state. */
   private readonly blind: Uint8Array;
   /** 1 for ops that never change the state where they apply (reads, touch, cas x->x, incr by 0). */
   private readonly readOnly: Uint8Array;
@@ -228,7 +228,8 @@ class Search {
     this.failed = new FailedConfigs(limits.memoWordsMax);
     this.classPrev = infoClassPrev(ops);
     this.readOnly = Uint8Array.from(ops, (op) => (isReadOnly(op) ? 1 : 0));
-    this.blind = Uint8Array.from(ops, (op) => (op.kind === OpKind.Write || op.kind === OpKind.Delete ? 1 : 0));
+    // An ok delete needs a present value (DELETED; NOT_FOUND otherwise): not blind.
+    this.blind = Uint8Array.from(ops, (op) => (op.kind === OpKind.Write || (op.kind === OpKind.Delete && op.info) ? 1 : 0));
     this.refusedStates = ops.map(() => []);
     this.stackOp = new Int32Array(ops.length);
     this.stackState = new Int32Array(ops.length);

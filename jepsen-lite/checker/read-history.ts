@@ -15,7 +15,7 @@ export class HistoryParseError extends Error {
 }
 
 const types = new Set(['invoke', 'ok', 'fail', 'info']);
-const fs = new Set(['read', 'write', 'cas', 'add', 'delete', 'incr', 'decr', 'replace', 'touch', 'cas-delete', 'append', 'acquire', 'renew', 'release']);
+const fs = new Set(['read', 'write', 'cas', 'add', 'delete', 'incr', 'decr', 'replace', 'touch', 'cas-delete', 'append', 'prepend', 'acquire', 'renew', 'release']);
 
 function validate(event: unknown): string | null {
   if (typeof event !== 'object' || event === null) return 'not an object';

@@ -42,7 +42,7 @@ describe('checkRegister: replace', () => {
 
   it('lets an info write nobody reads make a later replace succeed (never dropped as unobservable)', () => {
     const h = history([
-      { p: 0, f: 'delete', start: 0, end: 1 },
+      { p: 0, f: 'delete', start: 0, end: 1, type: 'fail' },
       { p: 1, f: 'write', v: 'x', start: 2, end: 3, type: 'info' },
       { p: 0, f: 'replace', v: 'y', start: 4, end: 5 },
       { p: 0, f: 'read', start: 6, end: 7, out: 'y' },
@@ -234,5 +234,60 @@ describe('checkRegister: sub-processes', () => {
     const h = history([{ p: s, f: 'read', start: 0, end: 1, type: 'fail' }]);
     h[1]!.anomaly = 'a get of "a b" answered a VALUE of "b" out of order or twice';
     expect(checkReplies(h).outcome).toBe('invalid');
+  });
+});
+
+describe('checkRegister: append and prepend', () => {
+  it('accepts appends and prepends on a present key, failed ones on an absent key', () => {
+    const h = history([
+      { p: 0, f: 'append', v: 'a1', start: 0, end: 1, type: 'fail' },
+      { p: 0, f: 'write', v: 'v', start: 2, end: 3 },
+      { p: 0, f: 'append', v: 'a2', start: 4, end: 5 },
+      { p: 1, f: 'prepend', v: 'a3', start: 6, end: 7 },
+      { p: 0, f: 'read', start: 8, end: 9, out: 'a3 v a2' },
+    ]);
+    expect(checkRegister(h).outcome).toBe('valid');
+  });
+
+  it('orders concurrent appends either way, but each exactly once', () => {
+    const ops = (out: string): Parameters<typeof history>[0] => [
+      { p: 0, f: 'write', v: 'v', start: 0, end: 1 },
+      { p: 1, f: 'append', v: 'a1', start: 2, end: 6 },
+      { p: 2, f: 'append', v: 'a2', start: 3, end: 5, type: 'info' },
+      { p: 0, f: 'read', start: 7, end: 8, out },
+    ];
+    expect(checkRegister(history(ops('v a2 a1'))).outcome).toBe('valid');
+    expect(checkRegister(history(ops('v a1'))).outcome).toBe('valid');
+    expect(checkRegister(history(ops('v a1 a1'))).outcome).toBe('invalid');
+    expect(checkRegister(history(ops('v a2'))).outcome).toBe('invalid');
+  });
+
+  it('rejects an append that succeeds on an absent key', () => {
+    const h = history([
+      { p: 0, f: 'delete', start: 0, end: 1, type: 'fail' },
+      { p: 0, f: 'append', v: 'a1', start: 2, end: 3 },
+    ]);
+    const result = checkRegister(h);
+    expect(result.outcome).toBe('invalid');
+    expect(result.keys.k!.anomaly!.message).toBe('append of "k" ("a1") succeeded but the value could only be absent');
+  });
+
+  it('rejects a prepend read on the wrong side', () => {
+    const h = history([
+      { p: 0, f: 'write', v: 'v', start: 0, end: 1 },
+      { p: 0, f: 'prepend', v: 'a1', start: 2, end: 3 },
+      { p: 1, f: 'read', start: 4, end: 5, out: 'v a1' },
+    ]);
+    expect(checkRegister(h).outcome).toBe('invalid');
+  });
+
+  it('keeps an info write read only inside a later append (never dropped as unobservable)', () => {
+    const h = history([
+      { p: 0, f: 'delete', start: 0, end: 1, type: 'fail' },
+      { p: 1, f: 'write', v: 'x', start: 2, end: 3, type: 'info' },
+      { p: 0, f: 'append', v: 'a1', start: 4, end: 5 },
+      { p: 0, f: 'read', start: 6, end: 7, out: 'x a1' },
+    ]);
+    expect(checkRegister(h).outcome).toBe('valid');
   });
 });

@@ -3,14 +3,15 @@
  * the key's value (null = absent), interned to a small integer so that the search compares
  * and hashes states as numbers. incr follows memcached's rules byte for byte by reusing the
  * cache's own counter code (the value parses as a decimal uint64, wraps at 2^64, and the
- * stored text keeps its old length).
+ * stored text keeps its old length). append / prepend add their token with a space between,
+ * as the workload sends them.
  */
 import assert from 'node:assert';
 import { applyDelta, counterText, parseCounter } from '../../src/cache/counter-value.js';
 import type { PairedOp } from './history-ops.js';
 
 /** Operation kinds of the model (numeric: the search dispatches on them per step). */
-export const OpKind = { Read: 0, Write: 1, Cas: 2, Add: 3, Delete: 4, Incr: 5, Decr: 6, Replace: 7, Touch: 8, CasDelete: 9 } as const;
+export const OpKind = { Read: 0, Write: 1, Cas: 2, Add: 3, Delete: 4, Incr: 5, Decr: 6, Replace: 7, Touch: 8, CasDelete: 9, Append: 10, Prepend: 11 } as const;
 
 /** One of OpKind's values. */
 export type OpKind = (typeof OpKind)[keyof typeof OpKind];
@@ -51,6 +52,10 @@ export interface ModelOp {
   incrReply: string | null;
   /** incr/decr: state id -> next state id (-1 = not applicable), memoised since BigInt math is slow. */
   incrNext: Map<number, number> | null;
+  /** append / prepend: the text added (" <token>" / "<token> "); "" otherwise. */
+  affix: string;
+  /** append / prepend: state id -> next state id, memoised (the concatenation is interned once). */
+  affixNext: Map<number, number> | null;
   /** The paired events this was compiled from. */
   source: PairedOp;
 }
@@ -67,7 +72,7 @@ export function compileOp(op: PairedOp, states: StateTable): ModelOp | null {
   const info = op.outcome !== 'ok';
   const completed = op.completion?.value;
   const invoked = op.invoke.value;
-  const base: ModelOp = { kind: OpKind.Read, info, a: 0, b: 0, delta: 0n, incrReply: null, incrNext: null, source: op };
+  const base: ModelOp = { kind: OpKind.Read, info, a: 0, b: 0, delta: 0n, incrReply: null, incrNext: null, affix: '', affixNext: null, source: op };
   switch (op.invoke.f) {
     case 'read':
       if (info) return null;
@@ -97,6 +102,9 @@ export function compileOp(op: PairedOp, states: StateTable): ModelOp | null {
       assert(typeof invoked === 'string', `cas-delete value must be the value read, got ${JSON.stringify(invoked)}`);
       return { ...base, kind: OpKind.CasDelete, a: states.intern(invoked) };
     case 'append':
+      return { ...base, kind: OpKind.Append, affix: ` ${text(invoked)}`, affixNext: new Map() };
+    case 'prepend':
+      return { ...base, kind: OpKind.Prepend, affix: `${text(invoked)} `, affixNext: new Map() };
     case 'acquire':
     case 'renew':
     case 'release':
@@ -117,7 +125,9 @@ export function step(op: ModelOp, state: number, states: StateTable): number {
     case OpKind.Add:
       return state === absentState ? op.a : -1;
     case OpKind.Delete:
-      return absentState;
+      // DELETED only when there was something to delete (NOT_FOUND, a fail, otherwise); an
+      // info delete may have run on an absent key, which leaves it absent.
+      return op.info || state !== absentState ? absentState : -1;
     case OpKind.Incr:
     case OpKind.Decr:
       return stepIncr(op, state, states);
@@ -131,7 +141,23 @@ export function step(op: ModelOp, state: number, states: StateTable): number {
       // model compares values (unique per write on register keys), which asks no more than
       // the CAS does: two versions with one value are one state here.
       return state === op.a && state !== absentState ? absentState : -1;
+    case OpKind.Append:
+    case OpKind.Prepend:
+      return stepAffix(op, state, states);
   }
+}
+
+/** append / prepend: only a present value takes the token (NOT_STORED otherwise). */
+function stepAffix(op: ModelOp, state: number, states: StateTable): number {
+  if (state === absentState) return -1;
+  const memo = op.affixNext!;
+  let next = memo.get(state);
+  if (next === undefined) {
+    const current = states.values[state]!;
+    next = states.intern(op.kind === OpKind.Append ? current + op.affix : op.affix + current);
+    memo.set(state, next);
+  }
+  return next;
 }
 
 function stepIncr(op: ModelOp, state: number, states: StateTable): number {

@@ -75,7 +75,7 @@ function apply(op: PairedOp, state: string | null): string | null | undefined {
     case 'add':
       return state === null ? (v as string) : undefined;
     case 'delete':
-      return null;
+      return !ok || state !== null ? null : undefined;
     case 'incr':
     case 'decr': {
       const done = arithmetic(state, op.invoke.f === 'incr', v as string);
@@ -88,6 +88,10 @@ function apply(op: PairedOp, state: string | null): string | null | undefined {
       return state !== null ? state : undefined;
     case 'cas-delete':
       return state !== null && state === v ? null : undefined;
+    case 'append':
+      return state !== null ? `${state} ${v as string}` : undefined;
+    case 'prepend':
+      return state !== null ? `${v as string} ${state}` : undefined;
     default:
       throw new Error(`unexpected ${op.invoke.f}`);
   }

@@ -169,11 +169,14 @@ describe('checkRegister: anomalies', () => {
     expect(checkRegister(nonNumeric).outcome).toBe('invalid');
     const casMissing = history([{ p: 0, f: 'cas', v: [null, 'x'], start: 0, end: 1 }]);
     expect(checkRegister(casMissing).outcome).toBe('invalid');
-    const deleteMissing = history([
-      { p: 0, f: 'delete', start: 0, end: 1 },
-      { p: 0, f: 'read', start: 2, end: 3, out: null },
-    ]);
-    expect(checkRegister(deleteMissing).outcome).toBe('valid');
+    // delete of a missing key: NOT_FOUND (a fail); DELETED there is invalid.
+    const deleteMissing = (type: 'ok' | 'fail'): HistoryEvent[] =>
+      history([
+        { p: 0, f: 'delete', start: 0, end: 1, type },
+        { p: 0, f: 'read', start: 2, end: 3, out: null },
+      ]);
+    expect(checkRegister(deleteMissing('fail')).outcome).toBe('valid');
+    expect(checkRegister(deleteMissing('ok')).outcome).toBe('invalid');
   });
 
   it('reports a read of a value nothing wrote, even when the search blocks deeper at another read', () => {
@@ -311,8 +314,11 @@ describe('checkRegister: limits and malformed input', () => {
     expect(result.keys.k!.note).toContain('never invoked');
   });
 
-  it('skips the set workload keys', () => {
-    const h = history([{ p: 0, f: 'append', v: 't1', key: 'set', start: 0, end: 1 }]);
+  it('skips the keys written with an exptime (checkExpiry checks them)', () => {
+    const h = history([
+      { p: 0, f: 'write', v: 'a', key: 't0', ttl: 1, start: 0, end: 1 },
+      { p: 1, f: 'read', key: 't0', start: 5e9, end: 5e9 + 1, out: null },
+    ]);
     expect(checkRegister(h)).toMatchObject({ outcome: 'valid', keys: {} });
   });
 });

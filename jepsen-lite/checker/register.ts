@@ -4,6 +4,7 @@
  */
 import type { HistoryEvent, Outcome } from '../history/types.js';
 import { describeBlocked, type Anomaly } from './anomaly.js';
+import { expiringKeysOf } from './expiry.js';
 import { pairOps } from './history-ops.js';
 import { checkKey } from './linearizable.js';
 
@@ -46,8 +47,8 @@ export interface RegisterOptions {
   memoWordsMax?: number;
 }
 
-/** Ops whose keys are not registers: the set workload's appends, the lock workload's lock keys. */
-const notRegisterOps: ReadonlySet<string> = new Set(['append', 'acquire', 'renew', 'release']);
+/** Ops whose keys are not registers: the lock workload's lock keys. */
+const notRegisterOps: ReadonlySet<string> = new Set(['acquire', 'renew', 'release']);
 
 /** The worst of a set of outcomes: invalid > unknown > valid. */
 export function combineOutcomes(outcomes: Iterable<Outcome>): Outcome {
@@ -61,16 +62,17 @@ export function combineOutcomes(outcomes: Iterable<Outcome>): Outcome {
 
 /**
  * Checks that each key's operations are linearizable against a memcached register
- * (value or absent; read, write, cas, add, delete, incr). Keys with append ops belong to the
- * set workload (checkSet) and are skipped, as are lock keys (acquire/renew/release ops:
- * their items expire by TTL, which no register op explains; checkLock checks them).
+ * (value or absent; read, write, cas, add, delete, incr, append, ...). Lock keys
+ * (acquire/renew/release ops: their items expire by TTL, which no register op explains;
+ * checkLock checks them) and keys written with an exptime (checkExpiry) are skipped.
  */
 export function checkRegister(history: readonly HistoryEvent[], opts: RegisterOptions = {}): RegisterResult {
   const started = performance.now();
   const { byKey, malformed } = pairOps(history);
   const keys: { [key: string]: KeyResult } = {};
+  const expiring = expiringKeysOf(history);
   for (const [key, paired] of byKey) {
-    if (paired.some((op) => notRegisterOps.has(op.invoke.f))) continue;
+    if (expiring.has(key) || paired.some((op) => notRegisterOps.has(op.invoke.f))) continue;
     const why = malformed.get(key);
     if (why !== undefined) {
       keys[key] = { outcome: 'unknown', ops: paired.length, steps: 0, note: `malformed history: ${why}` };

@@ -17,6 +17,7 @@ export type OpF =
   | 'touch'
   | 'cas-delete'
   | 'append'
+  | 'prepend'
   | 'acquire'
   | 'renew'
   | 'release';
@@ -54,7 +55,11 @@ export interface HistoryEvent {
    * version; fail = EX / NF).
    * Sub-processes (subProcessBase): each key of a multi-key get is a read of its own process
    * (a multi-get is not atomic across keys); a noreply set is an info write of its own process.
-   * append: the unique token appended.
+   * append: the unique token appended, sent after a space (`append <key>` of " <token>").
+   * prepend: the unique token prepended, sent before a space (`prepend <key>` of "<token> ").
+   * On register keys both are register ops (STORED: the key was present; NOT_STORED: absent).
+   * A write with `ttlSec` (register workload, keys `t<n>`): the value stored with that
+   * exptime (`set <key> 0 <ttl>` or `ms <key> T<ttl>`); checked by checkExpiry, not as a register.
    * Lock workload (on a lock key; docs/locks.md): acquire: invoke the owner id, ok
    * [owner, token] (token = the CAS the add answered, decimal). renew: [owner, token], ok
    * [owner, new token]. release: [owner, token] both.
@@ -62,6 +67,8 @@ export interface HistoryEvent {
   value: string | null | [string | null, string] | number | string[];
   /** ns since the run started (monotonic, process.hrtime.bigint based). */
   time: number;
+  /** write: the exptime in seconds it was sent with (absent: 0, never expires). On the invoke. */
+  ttlSec?: number;
   /** Which node the client talked to (optional extra field). */
   node?: number;
   /** Reply or exception text for fail/info (optional extra field). */
@@ -83,6 +90,8 @@ export interface NemesisEvent {
   phase: 'start' | 'stop';
   nodes?: number[];
   detail?: string;
+  /** clock: each skewed node's offset in ms (with a strobe, the offset is on and off), on start and stop. */
+  offsetsMs?: Array<[node: number, offsetMs: number]>;
 }
 
 /** The verdict of a run or a single check. */

@@ -64,6 +64,9 @@ export class HistoryWriter {
     // Without it checkReplies never saw a malformed reply of a live run (only of histories
     // built in tests): found while adding pipelines (issue 11).
     if (e.anomaly !== undefined) event.anomaly = e.anomaly;
+    // Likewise the exptime: without it checkExpiry sees no expiring key and checkRegister
+    // checks them as registers (found by the first live run with expiring keys).
+    if (e.ttlSec !== undefined) event.ttlSec = e.ttlSec;
     this.file.add(event);
     return event;
   }
@@ -94,6 +97,7 @@ export class NemesisLog {
     const event: NemesisEvent = { time: this.clock.nowNs(), fault: e.fault, phase: e.phase };
     if (e.nodes !== undefined) event.nodes = e.nodes;
     if (e.detail !== undefined) event.detail = e.detail;
+    if (e.offsetsMs !== undefined) event.offsetsMs = e.offsetsMs;
     this.file.add(event);
     return event;
   }

@@ -7,6 +7,7 @@
 import type { Cluster } from '../cluster/cluster.js';
 import { delay } from '../cluster/cluster.js';
 import type { NemesisLog, RunClock } from '../history/writer.js';
+import type { NemesisEvent } from '../history/types.js';
 import type { Rng } from '../random.js';
 import { MembershipNemesis } from './membership.js';
 import { describeFault, type Fault, type FaultStep, type ProcessTarget } from './schedule.js';
@@ -58,7 +59,7 @@ export class Nemesis {
     const nodes = await this.inject(fault);
     const detail = describeFault(fault) + (nodes.length > 0 ? ` -> nodes ${nodes.join(',')}` : '');
     this.active = { fault, nodes, detail };
-    this.log.record({ fault: fault.kind, phase: 'start', nodes, detail });
+    this.log.record({ fault: fault.kind, phase: 'start', nodes, detail, ...clockOffsets(fault) });
   }
 
   /** Stops the current fault. */
@@ -67,7 +68,7 @@ export class Nemesis {
     if (a === null) return;
     this.active = null;
     await this.undo(a);
-    this.log.record({ fault: a.fault.kind, phase: 'stop', nodes: a.nodes, detail: a.detail });
+    this.log.record({ fault: a.fault.kind, phase: 'stop', nodes: a.nodes, detail: a.detail, ...clockOffsets(a.fault) });
     this.observer?.healed(a.fault.kind, a.nodes);
   }
 
@@ -177,6 +178,11 @@ export class Nemesis {
   private async setClock(id: number, offsetMs: number, strobeMs: number): Promise<void> {
     await this.cluster.admin(id, 'POST', `/debug/clock?offsetMs=${offsetMs}&strobeMs=${strobeMs}`);
   }
+}
+
+/** A clock fault's offsets for its nemesis.jsonl events (checkExpiry bounds the nodes' clocks with them). */
+function clockOffsets(fault: Fault): Pick<NemesisEvent, 'offsetsMs'> {
+  return fault.kind === 'clock' ? { offsetsMs: fault.offsetsMs } : {};
 }
 
 /** Runs a schedule on the run clock until its end or until `stopped()` says so. */

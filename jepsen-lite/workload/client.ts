@@ -148,14 +148,14 @@ export class McClient {
     return reply!;
   }
 
-  /** `ms key n T0`: a plain set in the meta protocol (`HD`). */
-  metaSet(key: string, value: string): Promise<Reply> {
-    return this.request(`ms ${key} ${Buffer.byteLength(value)} T0\r\n${value}\r\n`, 'line');
+  /** `ms key n T<ttl>`: a plain set in the meta protocol (`HD`). */
+  metaSet(key: string, value: string, ttlSec = 0): Promise<Reply> {
+    return this.request(`ms ${key} ${Buffer.byteLength(value)} T${ttlSec}\r\n${value}\r\n`, 'line');
   }
 
-  /** `set key 0 0 n`. */
-  set(key: string, value: string): Promise<Reply> {
-    return this.request(`set ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
+  /** `set key 0 <ttl> n`. */
+  set(key: string, value: string, ttlSec = 0): Promise<Reply> {
+    return this.request(`set ${key} 0 ${ttlSec} ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
   }
 
   /** `replace key 0 0 n`: NOT_STORED when absent. */
@@ -181,6 +181,11 @@ export class McClient {
   /** `append key 0 0 n`: NOT_STORED when absent. */
   append(key: string, value: string): Promise<Reply> {
     return this.request(`append ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
+  }
+
+  /** `prepend key 0 0 n`: NOT_STORED when absent. */
+  prepend(key: string, value: string): Promise<Reply> {
+    return this.request(`prepend ${key} 0 0 ${Buffer.byteLength(value)}\r\n${value}\r\n`, 'line');
   }
 
   /** `cas key 0 0 n token`: EXISTS when the token is stale, NOT_FOUND when absent. */

@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ServerProcess } from '../../test/server/helpers.js';
-import { checkRegister, checkReplies, readHistory } from '../checker/index.js';
+import { checkExpiry, checkRegister, checkReplies, readHistory } from '../checker/index.js';
 import { subProcessBase, type HistoryEvent } from '../history/types.js';
 import { HistoryWriter, RunClock } from '../history/writer.js';
 import { McClient } from './client.js';
-import { runCasDelete, runMetaArith, runMultiGet, runNoreplyWrite, runOp, runRequest, SubProcesses, type OpActor } from './ops.js';
+import { runCasDelete, runMetaArith, runMetaOp, runMultiGet, runNoreplyWrite, runOp, runRequest, runTtlWrite, SubProcesses, type OpActor } from './ops.js';
 
 let server: ServerProcess;
 let dir: string;
@@ -158,6 +158,64 @@ describe('the register command set against a real node', () => {
       [7, 'read', 'ok', 'w2'],
     ]);
     expectValid(h);
+  });
+
+  it('append and prepend: STORED on a present key (the token after / before a space), NOT_STORED when absent', async () => {
+    const h = await recorded('append', server.port, async (c, a) => {
+      await runOp(c, a, 'append', 'ap', 'a1');
+      await runOp(c, a, 'write', 'ap', 'w1');
+      await runOp(c, a, 'append', 'ap', 'a2');
+      await runOp(c, a, 'prepend', 'ap', 'a3');
+      await runOp(c, a, 'read', 'ap', null);
+    });
+    expect(completions(h)).toEqual([
+      ['append', 'ap', 'fail', 'a1'],
+      ['write', 'ap', 'ok', 'w1'],
+      ['append', 'ap', 'ok', 'a2'],
+      ['prepend', 'ap', 'ok', 'a3'],
+      ['read', 'ap', 'ok', 'a3 w1 a2'],
+    ]);
+    expectValid(h);
+  });
+
+  it('a write with an exptime is read until it expires; checkExpiry holds the reads to its bounds', async () => {
+    const readUntilGone = async (c: McClient, a: OpActor, key: string): Promise<void> => {
+      // Bounded: an item that never expires fails the test here, not by a hang.
+      for (let i = 0; i < 200; i++) {
+        const done = await runMetaOp(c, a, 'read', key, null);
+        if (done.type === 'ok' && done.value === null) return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    };
+    const h = await recorded('expiring', server.port, async (c, a) => {
+      await runTtlWrite(c, a, 'tx0', 'e1', 1, false);
+      await runOp(c, a, 'read', 'tx0', null);
+      await readUntilGone(c, a, 'tx0');
+      await runTtlWrite(c, a, 'tx1', 'e2', 1, true);
+      await readUntilGone(c, a, 'tx1');
+    });
+    expect(h.filter((e) => e.type === 'invoke' && e.f === 'write').map((e) => e.ttlSec)).toEqual([1, 1]);
+    const result = checkExpiry(h, []);
+    expect(result).toMatchObject({ outcome: 'valid', expiringKeys: 2, misses: 2 });
+    expect(result.hits).toBeGreaterThanOrEqual(2);
+    expect(result.heldToLive).toBeGreaterThanOrEqual(1);
+    expect(checkReplies(h).outcome).toBe('valid');
+  });
+
+  it('catches an item served past its exptime (planted: the history says 1 s, the wire says 3 s)', async () => {
+    const h = await recorded('expiring-late', server.port, async (c, a) => {
+      a.history.record({ process: a.process, type: 'invoke', f: 'write', key: 'tx2', value: 'e3', node: a.node, ttlSec: 1 });
+      await c.set('tx2', 'e3', 3);
+      a.history.record({ process: a.process, type: 'ok', f: 'write', key: 'tx2', value: 'e3', node: a.node });
+      const until = Date.now() + 2_000;
+      while (Date.now() < until) {
+        await runOp(c, a, 'read', 'tx2', null);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    });
+    const result = checkExpiry(h, []);
+    expect(result.outcome).toBe('invalid');
+    expect(result.keys.tx2!.anomaly!.kind).toBe('served-after-expiry');
   });
 });
 

@@ -21,6 +21,8 @@ export interface OpPlan {
   keys?: string[];
   /** write: sent `noreply`, followed by a get of the key on the same connection (runNoreplyWrite). */
   noreply?: boolean;
+  /** write: stored with this exptime in seconds (runTtlWrite), on a key of the expiry check. */
+  ttlSec?: number;
 }
 
 /** How an op ended. */
@@ -75,7 +77,6 @@ export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value'
       break;
     case 'write':
     case 'add':
-    case 'append':
     case 'cas':
       if (reply.kind === 'stored') return { type: 'ok', value: invokeValue };
       // A write sent as meta `ms` (plain set mode): HD.
@@ -85,6 +86,9 @@ export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value'
       }
       break;
     case 'replace':
+    case 'append':
+    case 'prepend':
+      // STORED: the key was there; NOT_STORED: absent. Nothing else (no CAS is sent).
       if (reply.kind === 'stored') return { type: 'ok', value: invokeValue };
       if (reply.kind === 'not_stored') return { type: 'fail', value: invokeValue, error: 'NOT_STORED' };
       break;
@@ -146,6 +150,8 @@ function send(client: McClient, f: OpF, key: string, value: HistoryEvent['value'
       return client.add(key, value as string);
     case 'append':
       return client.append(key, ' ' + (value as string));
+    case 'prepend':
+      return client.prepend(key, (value as string) + ' ');
     case 'incr':
       return client.incr(key, value as string);
     case 'decr':
@@ -203,10 +209,26 @@ export function runMetaArith(client: McClient, actor: OpActor, f: 'incr' | 'decr
   return runRequest(actor, f, key, delta, () => client.metaArith(key, delta, f === 'incr'));
 }
 
-/** Runs one op whose request the caller makes: records its invoke, awaits `request`, records its completion. */
-export async function runRequest(actor: OpActor, f: OpF, key: string, value: HistoryEvent['value'], request: () => Promise<Reply>): Promise<Completion> {
+/**
+ * A write with an exptime (`set key 0 <ttl> n`, or `ms key n T<ttl>` when `meta`): the
+ * invoke carries ttlSec, so checkExpiry knows when the value must be gone.
+ */
+export function runTtlWrite(client: McClient, actor: OpActor, key: string, value: string, ttlSec: number, meta: boolean): Promise<Completion> {
+  const request = (): Promise<Reply> => (meta ? client.metaSet(key, value, ttlSec) : client.set(key, value, ttlSec));
+  return runRequest(actor, 'write', key, value, request, { ttlSec });
+}
+
+/** Runs one op whose request the caller makes: records its invoke (with `invokeExtra`), awaits `request`, records its completion. */
+export async function runRequest(
+  actor: OpActor,
+  f: OpF,
+  key: string,
+  value: HistoryEvent['value'],
+  request: () => Promise<Reply>,
+  invokeExtra: Pick<HistoryEvent, 'ttlSec'> = {},
+): Promise<Completion> {
   const { process, node, history } = actor;
-  history.record({ process, type: 'invoke', f, key, value, node });
+  history.record({ process, type: 'invoke', f, key, value, node, ...invokeExtra });
   let done: Completion;
   try {
     done = classify(f, await request(), value);

@@ -10,7 +10,7 @@
 import type { HistoryWriter } from '../history/writer.js';
 import type { Rng } from '../random.js';
 import { McClient, type Endpoint } from './client.js';
-import { runCas, runCasDelete, runMetaArith, runMetaOp, runMultiGet, runNoreplyWrite, runOp, runPipeline, SubProcesses, type Completion, type OpActor } from './ops.js';
+import { runCas, runCasDelete, runMetaArith, runMetaOp, runMultiGet, runNoreplyWrite, runOp, runPipeline, runTtlWrite, SubProcesses, type Completion, type OpActor } from './ops.js';
 import type { Workload } from './workloads.js';
 
 /** Options of the client side. */
@@ -103,6 +103,7 @@ export class Runner {
     if (plan.f === 'cas-delete') return runCasDelete(client, actor, plan.key);
     if (plan.keys !== undefined) return runMultiGet(client, actor, plan.keys);
     if (plan.noreply === true) return runNoreplyWrite(client, actor, plan.key, plan.value as string);
+    if (plan.ttlSec !== undefined) return runTtlWrite(client, actor, plan.key, plan.value as string, plan.ttlSec, plan.meta === true);
     if (plan.meta === true && (plan.f === 'read' || plan.f === 'write')) return runMetaOp(client, actor, plan.f, plan.key, plan.value);
     if (plan.meta === true && (plan.f === 'incr' || plan.f === 'decr')) return runMetaArith(client, actor, plan.f, plan.key, plan.value as string);
     return runOp(client, actor, plan.f, plan.key, plan.value);

@@ -2,8 +2,8 @@
  * The workloads: what ops the clients run and which keys the final reads cover.
  * - register: get / set / cas / add / delete (reads and writes a fifth of the time as meta
  *   mg / ms) on 25 active keys, a few percent each of replace, touch, compare-and-delete
- *   (mg c, then md C<cas>), multi-key gets (each key a read of its own sub-process) and
- *   noreply sets followed by a get; incr / decr (text or meta ma) on 5 numeric keys
+ *   (mg c, then md C<cas>), append / prepend, multi-key gets (each key a read of its own
+ *   sub-process) and noreply sets followed by a get; incr / decr (text or meta ma) on 5 numeric keys
  *   written with decimal values; and now and then a pipeline of ten requests on a key of its
  *   own (program order: ops.ts runPipeline); a key retires after about
  *   `opsPerKey` ops (about 30 s) and a fresh one takes its place (keeps each key's history
@@ -68,6 +68,8 @@ export class RegisterWorkload implements Workload {
   /** Numeric keys (n0, n1, ...) for incr / decr, written only with decimal values. */
   private readonly numeric: Array<{ key: string; left: number }> = [];
   private numericNext = 0;
+  /** Keys written once with a TTL, then read until after they expire (checkExpiry). */
+  private readonly expiring = new ExpiringKeys();
 
   constructor(private readonly options: RegisterOptions = registerDefaults) {
     // Staggered lifetimes, so keys retire one at a time rather than all together.
@@ -96,6 +98,7 @@ export class RegisterWorkload implements Workload {
       return { f: 'write', key: `p${this.pipelineNext++}`, value: null, pipeline: [v(), v(), v()] };
     }
     if (rng.chance(numericShare)) return this.nextNumeric(rng);
+    if (rng.chance(expiringShare)) return this.expiring.next(rng, () => `v${++this.valueNext}`);
     const k = this.active[slot]!;
     // An op is a read, a write or a cas (the cas's gets counts as part of it).
     if (--k.left <= 0) this.active[slot] = this.freshKey();
@@ -115,12 +118,13 @@ export class RegisterWorkload implements Workload {
   }
 
   finalKeys(): string[] {
-    return [...this.used];
+    return [...this.used, ...this.expiring.used];
   }
 
   /**
    * The rest of the command set on a register key, a few percent each (null: one of the
-   * ops above): replace, touch, compare-and-delete, a multi-key get, a noreply set + get.
+   * ops above): replace, touch, compare-and-delete, append, prepend, a multi-key get, a
+   * noreply set + get.
    */
   private nextCommand(key: string, rng: Rng): OpPlan | null {
     let dice = rng.next();
@@ -140,6 +144,10 @@ export class RegisterWorkload implements Workload {
         case 'noreply':
           this.noteWrite(key);
           return { f: 'write', key, value: `v${++this.valueNext}`, noreply: true };
+        case 'append':
+        case 'prepend':
+          this.noteWrite(key);
+          return { f: what, key, value: `a${++this.valueNext}` };
       }
     }
     return null;
@@ -205,15 +213,51 @@ const numericKeysActive = 5;
 
 /**
  * Shares of the rest of the command set among the register workload's ops on register keys
- * (the remaining 87% are get / set / cas / add / delete as before).
+ * (the remaining 84% are get / set / cas / add / delete as before).
  */
-const commandShares: ReadonlyArray<readonly ['replace' | 'touch' | 'cas-delete' | 'multi-get' | 'noreply', number]> = [
+const commandShares: ReadonlyArray<readonly ['replace' | 'touch' | 'cas-delete' | 'multi-get' | 'noreply' | 'append' | 'prepend', number]> = [
   ['replace', 0.03],
   ['touch', 0.02],
   ['cas-delete', 0.02],
   ['multi-get', 0.03],
   ['noreply', 0.03],
+  ['append', 0.02],
+  ['prepend', 0.01],
 ];
+
+/** Share of the register workload's ops on the expiring keys (ExpiringKeys). */
+const expiringShare = 0.06;
+
+/**
+ * The expiring keys `t0`, `t1`, ...: each written exactly once, with an exptime of 1-3 s
+ * (text `set` or, a fifth of the time, meta `ms ... T<ttl>`), by whichever process draws
+ * its first op, then read (get or mg) by every process while it is among the latest
+ * `readable` keys: before the write, while the value lives, and for seconds after it
+ * expired. checkExpiry holds each read to the time bounds of the leader-stamped expiry.
+ * A new key every `opsPerKey` of these ops: about every second at 500 ops/s, so each key
+ * is read for about six seconds, across its expiry.
+ */
+export class ExpiringKeys {
+  readonly used: string[] = [];
+  private ops = 0;
+
+  constructor(
+    private readonly opsPerKey = 30,
+    private readonly readable = 6,
+  ) {}
+
+  /** The next op on an expiring key; `value` makes a fresh unique value. */
+  next(rng: Rng, value: () => string): OpPlan {
+    const meta = rng.chance(metaShare);
+    if (this.ops++ % this.opsPerKey === 0) {
+      const key = `t${this.used.length}`;
+      this.used.push(key);
+      return { f: 'write', key, value: value(), ttlSec: rng.int(1, 3), meta };
+    }
+    const recent = this.used.slice(-this.readable);
+    return { f: 'read', key: rng.pick(recent), value: null, meta };
+  }
+}
 
 /** Share of the register workload's reads and writes sent as meta commands. */
 const metaShare = 0.2;
