@@ -1,5 +1,6 @@
 // A short real jepsen-lite run against the default build: 3 nodes, ~30 s, partitions and
-// kill -9, register workload. It must be valid, with no crash and agreeing replica digests.
+// kill -9, register workload. It must be valid, with no crash and agreeing replica digests,
+// and its expiring keys held to the bounds of their expiry (checkExpiry).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +17,11 @@ describe('jepsen-lite against the default build', () => {
     expect(r.crashes, why).toEqual([]);
     expect(r.digests.agree, why).toBe(true);
     expect(r.okOps).toBeGreaterThan(100);
+    // The expiring keys were read on both sides of their expiry and held to its bounds.
+    const expiry = r.checks.expiry as { outcome: string; expiringKeys: number; heldToLive: number; heldToExpired: number };
+    expect(expiry.outcome, why).toBe('valid');
+    expect(expiry.expiringKeys).toBeGreaterThan(5);
+    expect(expiry.heldToLive + expiry.heldToExpired).toBeGreaterThan(10);
     // The faults happened: a kill and a partition, each started and stopped.
     const starts = run.nemesis.filter((e) => e.phase === 'start').map((e) => e.fault);
     expect(starts).toContain('kill');

@@ -12,7 +12,7 @@ import { checkExpiry, checkRegister, checkReplies, readHistory } from '../checke
 import { subProcessBase, type HistoryEvent } from '../history/types.js';
 import { HistoryWriter, RunClock } from '../history/writer.js';
 import { McClient } from './client.js';
-import { runCasDelete, runMetaArith, runMetaOp, runMultiGet, runNoreplyWrite, runOp, runRequest, runTtlWrite, SubProcesses, type OpActor } from './ops.js';
+import { runCas, runCasDelete, runMetaArith, runMetaOp, runMultiGet, runNoreplyWrite, runOp, runRequest, runTtlWrite, SubProcesses, type OpActor } from './ops.js';
 
 let server: ServerProcess;
 let dir: string;
@@ -160,6 +160,30 @@ describe('the register command set against a real node', () => {
     expectValid(h);
   });
 
+  it('meta compare-and-set: mg c v then ms C<cas>: HD while the version is there, EX after another write', async () => {
+    const h = await recorded('meta-cas', server.port, async (c, a) => {
+      await runCas(c, a, 'mcas', 'c0', true);
+      await runOp(c, a, 'write', 'mcas', 'c1');
+      await runCas(c, a, 'mcas', 'c2', true);
+      const stale = await c.metaGetCas('mcas');
+      await runOp(c, a, 'write', 'mcas', 'c3');
+      const cas = stale.kind === 'value' ? stale.cas! : 'none';
+      await runRequest(a, 'cas', 'mcas', ['c2', 'c4'], () => c.metaSetIfCas('mcas', 'c4', 0, cas));
+      await runOp(c, a, 'read', 'mcas', null);
+    });
+    expect(completions(h)).toEqual([
+      ['read', 'mcas', 'ok', null],
+      ['write', 'mcas', 'ok', 'c1'],
+      ['read', 'mcas', 'ok', 'c1'],
+      ['cas', 'mcas', 'ok', ['c1', 'c2']],
+      ['write', 'mcas', 'ok', 'c3'],
+      ['cas', 'mcas', 'fail', ['c2', 'c4']],
+      ['read', 'mcas', 'ok', 'c3'],
+    ]);
+    expect(h.find((e) => e.f === 'cas' && e.type === 'fail')!.error).toBe('EX');
+    expectValid(h);
+  });
+
   it('append and prepend: STORED on a present key (the token after / before a space), NOT_STORED when absent', async () => {
     const h = await recorded('append', server.port, async (c, a) => {
       await runOp(c, a, 'append', 'ap', 'a1');
@@ -254,9 +278,11 @@ describe('broken replies to the new requests are anomalies', () => {
     }
   });
 
-  it('a touch answered STORED, an md answered NS, an ma answered EN', async () => {
+  it('a touch answered STORED, an md answered NS, an ma answered EN, an ms C<cas> answered NS, an append answered EXISTS', async () => {
     const cases: Array<[string, (c: McClient, a: OpActor) => Promise<unknown>]> = [
       ['STORED\r\n', (c, a) => runOp(c, a, 'touch', 't', null)],
+      ['NS\r\n', (c, a) => runRequest(a, 'cas', 't', ['v', 'w'], () => c.metaSetIfCas('t', 'w', 0, '1'))],
+      ['EXISTS\r\n', (c, a) => runOp(c, a, 'append', 't', 'a1')],
       ['NS\r\n', (c, a) => runRequest(a, 'cas-delete', 't', 'v', () => c.metaDeleteIfCas('t', '1'))],
       ['EN\r\n', (c, a) => runMetaArith(c, a, 'incr', 't', '1')],
     ];

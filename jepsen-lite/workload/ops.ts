@@ -79,8 +79,10 @@ export function classify(f: OpF, reply: Reply, invokeValue: HistoryEvent['value'
     case 'add':
     case 'cas':
       if (reply.kind === 'stored') return { type: 'ok', value: invokeValue };
-      // A write sent as meta `ms` (plain set mode): HD.
-      if (f === 'write' && reply.kind === 'meta' && reply.code === 'HD') return { type: 'ok', value: invokeValue };
+      // A write sent as meta `ms` (plain set mode), or a cas as `ms ... C<cas>`: HD.
+      if ((f === 'write' || f === 'cas') && reply.kind === 'meta' && reply.code === 'HD') return { type: 'ok', value: invokeValue };
+      // A meta cas: EX another version, NF gone.
+      if (f === 'cas' && reply.kind === 'meta' && (reply.code === 'EX' || reply.code === 'NF')) return { type: 'fail', value: invokeValue, error: reply.code };
       if (reply.kind === 'not_stored' || reply.kind === 'exists' || reply.kind === 'not_found') {
         return { type: 'fail', value: invokeValue, error: reply.kind.toUpperCase() };
       }
@@ -249,25 +251,39 @@ function noReply(f: OpF, value: HistoryEvent['value'], err: unknown): Completion
 
 /**
  * A compare-and-set: `gets` (recorded as a read), then, if the key exists, `cas` with its
- * token, recorded as [expected, new] where expected is the value the gets returned.
- * Returns the last completion (the read's when there was nothing to cas).
+ * token, recorded as [expected, new] where expected is the value the gets returned. With
+ * `meta`: `mg key c v k`, then `ms key <n> T0 C<cas> c` (HD stored, EX another version, NF
+ * gone). Returns the last completion (the read's when there was nothing to cas).
  */
-export async function runCas(client: McClient, actor: OpActor, key: string, next: string): Promise<Completion> {
+export async function runCas(client: McClient, actor: OpActor, key: string, next: string, meta = false): Promise<Completion> {
+  const { read, value: expected, cas } = await readWithCas(client, actor, key, meta);
+  if (cas === null) return read;
+  if (meta) return runRequest(actor, 'cas', key, [expected, next], () => client.metaSetIfCas(key, next, 0, cas));
+  return runOp(client, actor, 'cas', key, [expected, next], [expected, next, cas] as unknown as HistoryEvent['value']);
+}
+
+/**
+ * A read that asks for the CAS (`gets`, or meta `mg key c v k`), recorded as a read; on a
+ * hit, the value and its CAS (cas null otherwise). A hit without a CAS is an anomaly.
+ */
+async function readWithCas(client: McClient, actor: OpActor, key: string, meta: boolean): Promise<{ read: Completion; value: string | null; cas: string | null }> {
   const { process, node, history } = actor;
   history.record({ process, type: 'invoke', f: 'read', key, value: null, node });
-  let reply: Reply;
+  let reply: Reply | null = null;
+  let read: Completion;
   try {
-    reply = await client.gets(key);
+    reply = await (meta ? client.metaGetCas(key) : client.gets(key));
+    read = classify('read', reply, null);
   } catch (err) {
-    const done = noReply('read', null, err);
-    recordCompletion(actor, process, 'read', key, done);
-    return done;
+    read = noReply('read', null, err);
   }
-  const read = classify('read', reply, null);
+  if (read.type === 'ok' && reply?.kind === 'value' && reply.value !== null && reply.cas === null) {
+    const text = `a ${meta ? 'mg with c' : 'gets'} of ${JSON.stringify(key)} answered no CAS`;
+    read = { type: 'fail', value: null, error: text, anomaly: text };
+  }
   recordCompletion(actor, process, 'read', key, read);
-  if (read.type !== 'ok' || reply.kind !== 'value' || reply.value === null || reply.cas === null) return read;
-  const expected = reply.value;
-  return runOp(client, actor, 'cas', key, [expected, next], [expected, next, reply.cas] as unknown as HistoryEvent['value']);
+  if (read.type !== 'ok' || reply?.kind !== 'value' || reply.value === null || reply.cas === null) return { read, value: null, cas: null };
+  return { read, value: reply.value, cas: reply.cas };
 }
 
 /**
@@ -328,25 +344,9 @@ function recordCompletion(actor: OpActor, process: number, f: OpF, key: string, 
  * Returns the last completion (the read's when there was nothing to delete).
  */
 export async function runCasDelete(client: McClient, actor: OpActor, key: string): Promise<Completion> {
-  const { process, node, history } = actor;
-  history.record({ process, type: 'invoke', f: 'read', key, value: null, node });
-  let reply: Reply | null = null;
-  let read: Completion;
-  try {
-    reply = await client.metaGetCas(key);
-    read = classify('read', reply, null);
-  } catch (err) {
-    read = noReply('read', null, err);
-  }
-  if (read.type === 'ok' && reply?.kind === 'value' && reply.value !== null && reply.cas === null) {
-    // The mg asked for the CAS (c): a hit without one is an anomaly, and nothing to delete with.
-    const text = `an mg with c of ${JSON.stringify(key)} answered no CAS`;
-    read = { type: 'fail', value: null, error: text, anomaly: text };
-  }
-  recordCompletion(actor, process, 'read', key, read);
-  if (read.type !== 'ok' || reply?.kind !== 'value' || reply.value === null || reply.cas === null) return read;
-  const { value, cas } = reply;
-  return runRequest(actor, 'cas-delete', key, value, () => client.metaDeleteIfCas(key, cas!));
+  const { read, value, cas } = await readWithCas(client, actor, key, true);
+  if (cas === null) return read;
+  return runRequest(actor, 'cas-delete', key, value, () => client.metaDeleteIfCas(key, cas));
 }
 
 /**

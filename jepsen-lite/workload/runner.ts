@@ -99,7 +99,7 @@ export class Runner {
     if (workload.step !== undefined) return workload.step(client, actor, rng, { sleep: (ms) => this.pause(ms) });
     const plan = this.o.workload.next(actor.process, rng);
     if (plan.pipeline !== undefined) return runPipeline(client, actor, plan.key, plan.pipeline);
-    if (plan.f === 'cas') return runCas(client, actor, plan.key, plan.value as string);
+    if (plan.f === 'cas') return runCas(client, actor, plan.key, plan.value as string, plan.meta === true);
     if (plan.f === 'cas-delete') return runCasDelete(client, actor, plan.key);
     if (plan.keys !== undefined) return runMultiGet(client, actor, plan.keys);
     if (plan.noreply === true) return runNoreplyWrite(client, actor, plan.key, plan.value as string);

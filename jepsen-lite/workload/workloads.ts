@@ -104,7 +104,7 @@ export class RegisterWorkload implements Workload {
     if (--k.left <= 0) this.active[slot] = this.freshKey();
     const command = this.nextCommand(k.key, rng);
     if (command !== null) return command;
-    // A fifth of the reads and writes go in the meta protocol (mg / ms).
+    // A fifth of the reads, writes and compare-and-sets go in the meta protocol (mg / ms, mg c then ms C<cas>).
     const meta = rng.chance(metaShare);
     if (dice < 0.5) return { f: 'read', key: k.key, value: null, meta };
     this.recentWrites.push(k.key);
@@ -114,7 +114,7 @@ export class RegisterWorkload implements Workload {
     const value = `v${++this.valueNext}`;
     if (dice < 0.6) return { f: 'add', key: k.key, value };
     if (dice < 0.82) return { f: 'write', key: k.key, value, meta };
-    return { f: 'cas', key: k.key, value };
+    return { f: 'cas', key: k.key, value, meta };
   }
 
   finalKeys(): string[] {
