@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { HistoryEvent } from '../history/types.js';
 import { history, type OpSpec } from './history-builder.js';
 import { checkCounter, checkSet } from './index.js';
 
@@ -121,5 +123,74 @@ describe('checkSet', () => {
 
   it('is unknown without a successful read', () => {
     expect(checkSet(history([append(0, 'a', 0, 1)]))).toMatchObject({ outcome: 'unknown' });
+  });
+});
+
+describe('checkSet: the quick pass for clean reads', () => {
+  /**
+   * A random set history: processes append unique tokens (applied at a random moment
+   * between invoke and completion, or never for a fail; an info one may or may not be) and
+   * read the value at their completion. Now and then the "server" misbehaves for every
+   * later read alike (a failed append applied, an append applied twice, a token nobody
+   * appended), and now and then one read is spoiled (a token dropped, repeated, swapped with
+   * its neighbour, made up, one appended after the read ended, or the value cut mid-token).
+   */
+  function randomSetHistory(choices: number[]): HistoryEvent[] {
+    let i = 0;
+    const choose = (): number => choices[i++ % choices.length]!;
+    const ops: OpSpec[] = [{ p: 99, f: 'write', key: 'set', v: '', start: 0, end: 1 }];
+    let value = '';
+    let token = 0;
+    for (let t = 2; t < 2 + choices.length * 2; t += 2) {
+      const p = Math.floor(choose() * 6);
+      if (choose() < 0.7) {
+        const v = `p${p}-${token++}`;
+        const type: OpSpec['type'] = choose() < 0.8 ? 'ok' : choose() < 0.5 ? 'fail' : 'info';
+        if (type === 'ok' || (type === 'info' && choose() < 0.5)) value += ` ${v}`;
+        const bug = choose();
+        if (bug < 0.02) value += type === 'fail' ? ` ${v}` : ` ${v} ${v}`;
+        else if (bug < 0.03) value += ' zz';
+        ops.push(append(100 + token, v, t, t + 1 + Math.floor(choose() * 4), type));
+      } else {
+        ops.push(read(200 + t, t - Math.floor(choose() * 4), t + 1, value, 'set'));
+      }
+    }
+    ops.push(read(300, 10_000, 10_001, value, 'set'));
+    const reads = ops.filter((op) => op.f === 'read');
+    if (choose() < 0.7 && reads.length > 0) {
+      const spoiled = reads[Math.floor(choose() * reads.length)]!;
+      const tokens = String(spoiled.out).split(' ').filter((x) => x !== '');
+      const at = Math.floor(choose() * Math.max(1, tokens.length));
+      const how = Math.floor(choose() * 6);
+      const later = String(ops[ops.length - 1]!.out).split(' ').filter((x) => x !== '')[tokens.length];
+      if (how === 4 && later !== undefined) tokens.push(later);
+      else if (how === 0) tokens.splice(at, 1);
+      else if (how === 1 && tokens.length > 0) tokens.splice(at, 0, tokens[at]!);
+      else if (how === 2 && at + 1 < tokens.length) [tokens[at], tokens[at + 1]] = [tokens[at + 1]!, tokens[at]!];
+      else tokens.splice(at, 0, 'zz');
+      spoiled.out = tokens.length === 0 ? '' : ` ${tokens.join(' ')}`;
+      if (how === 5 && spoiled.out.length > 2) spoiled.out = spoiled.out.slice(0, -1);
+    }
+    return history(ops);
+  }
+
+  it('gives the same verdict and figures as checking every read token by token', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 4, maxLength: 120 }), (choices) => {
+        const h = randomSetHistory(choices);
+        expect(checkSet(h)).toEqual(checkSet(h, { exhaustive: true }));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('takes a value cut mid-token as a token of its own (not a clean prefix)', () => {
+    const h = history([append(0, 'p1-10', 0, 10), read(1, 2, 3, ' p1-1', 'set'), read(1, 20, 21, ' p1-10', 'set')]);
+    expect(checkSet(h)).toMatchObject({ outcome: 'invalid', unexpected: ['p1-1'] });
+  });
+
+  it('still catches a stale read among clean ones', () => {
+    const h = history([append(0, 'a', 0, 1), append(0, 'b', 2, 3), read(1, 4, 5, ' a b', 'set'), read(1, 6, 7, ' a', 'set'), read(1, 10, 11, ' a b', 'set')]);
+    expect(checkSet(h)).toMatchObject({ outcome: 'invalid', staleReads: 1 });
   });
 });

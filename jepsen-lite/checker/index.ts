@@ -14,7 +14,7 @@ export type { Anomaly } from './anomaly.js';
 export { checkRegister, combineOutcomes, registerStepsMaxDefault, registerStepsPerOpDefault, type KeyResult, type RegisterOptions, type RegisterResult } from './register.js';
 export { checkCounter, type CounterResult } from './counter.js';
 export { checkExpiry, ClockBounds, type ExpiryOptions, type ExpiryResult } from './expiry.js';
-export { checkSet, setTokens, type SetResult } from './set.js';
+export { checkSet, setTokens, type SetOptions, type SetResult } from './set.js';
 export { checkLock, type LockCheckOptions, type LockResult } from './lock.js';
 export { readHistory, HistoryParseError } from './read-history.js';
 export { checkReplies, type RepliesResult } from './replies.js';
