@@ -1,7 +1,8 @@
 // Known-bad modes added by issue 11, each caught by a short run (docs/jepsen-lite.md has the
 // batch figures):
-// - --unsafe-stale-reads with the set workload, which now reads throughout the run: a node
-//   cut off from the majority answers reads missing acknowledged appends.
+// - --unsafe-stale-reads with the set and counter workloads, which now read throughout the
+//   run: a node cut off from the majority answers reads missing acknowledged appends or
+//   increments (the register workload's short run is in unsafe.test.ts).
 // - --unsafe-ack-before-durable with the kill-all nemesis: followers acknowledge appends
 //   before writing them (their writes held back 40 ms), so when every node dies at once the
 //   followers lose acknowledged entries, elect one of themselves, and the writes are gone.
@@ -39,6 +40,10 @@ const shortFaults = { faultMsMin: 1500, faultMsMax: 2500, quietMsMin: 1000, quie
 describe('jepsen-lite catches the issue 11 known-bad modes', () => {
   it('--unsafe-stale-reads, set workload, partitions, 12 s: invalid', async () => {
     await expectCaught({ timeSec: 12, nemeses: ['partition'], seed: 21, workload: 'set', serverArgs: '--unsafe-stale-reads', timing: shortFaults });
+  });
+
+  it('--unsafe-stale-reads, counter workload, partitions, 12 s: invalid', async () => {
+    await expectCaught({ timeSec: 12, nemeses: ['partition'], seed: 21, workload: 'counter', serverArgs: '--unsafe-stale-reads', timing: shortFaults });
   });
 
   it('--unsafe-leader-reads-without-readindex, pauses, 15 s: invalid', async () => {
