@@ -59,7 +59,7 @@ export interface ExpiryResult {
 const defaultSlackMs = 500;
 const defaultClockMarginMs = 2000;
 
-/** Whether the history holds expiring writes (so a register run checks them here). */
+/** The keys written with an exptime: checkExpiry checks them, checkRegister leaves them out. */
 export function expiringKeysOf(history: readonly HistoryEvent[]): Set<string> {
   const keys = new Set<string>();
   for (const e of history) if (e.type === 'invoke' && e.f === 'write' && e.ttlSec !== undefined && e.ttlSec !== 0) keys.add(e.key);
@@ -118,33 +118,22 @@ function checkKey(ops: PairedOp[], clocks: ClockBounds, slackMs: number, totals:
     if (got !== null && got !== value) return bad('unexpected-value', `read of ${formatValue(r.invoke.key)} returned ${formatValue(got)}; the only value written was ${formatValue(value)}`, r);
     if (got !== null && w.outcome === 'fail') return bad('failed-write-read', `read returned ${formatValue(got)}, the value of a write that failed`, r);
     if (got !== null && rCompleted < invoked) return bad('read-before-write', `read returned ${formatValue(got)} before its write was invoked`, r);
-    if (got === null && w.outcome === 'ok' && rInvoked >= completed) {
-      // `at` <= upper(read completion) < stampMin + ttl <= E: the value was surely live.
-      const liveUntil = stampMin + ttlMs;
-      if (clocks.upper(rCompleted) + slackMs < liveUntil) {
-        totals.heldToLive++;
-        return bad('lost-before-expiry', `read found the key absent ${Math.round(liveUntil - rCompleted)} ms before its value could expire (exptime ${ttlMs / 1000} s, the write acknowledged)`, r);
-      }
+    // Surely live: the write was acknowledged before the read began, and
+    // `at` <= upper(read completion) < stampMin + ttl <= E.
+    const liveUntil = stampMin + ttlMs;
+    if (w.outcome === 'ok' && rInvoked >= completed && clocks.upper(rCompleted) + slackMs < liveUntil) {
+      totals.heldToLive++;
+      if (got === null) return bad('lost-before-expiry', `read found the key absent ${Math.round(liveUntil - rCompleted)} ms before its value could expire (exptime ${ttlMs / 1000} s, the write acknowledged)`, r);
     }
-    if (got !== null && stampMax !== Infinity) {
-      // `at` >= read invoke + min offset >= stampMax + ttl >= E: the value had surely expired.
-      const goneFrom = stampMax + ttlMs;
-      const atMin = rInvoked + clocks.minOffset(rInvoked, rCompleted);
-      if (atMin >= goneFrom + slackMs) {
-        totals.heldToExpired++;
-        return bad('served-after-expiry', `read returned ${formatValue(got)} ${Math.round(atMin - goneFrom)} ms after it had surely expired (exptime ${ttlMs / 1000} s)`, r);
-      }
+    // Surely expired: `at` >= read invoke + min offset >= stampMax + ttl >= E.
+    const goneFrom = stampMax + ttlMs;
+    const atMin = rInvoked + clocks.minOffset(rInvoked, rCompleted);
+    if (stampMax !== Infinity && atMin >= goneFrom + slackMs) {
+      totals.heldToExpired++;
+      if (got !== null) return bad('served-after-expiry', `read returned ${formatValue(got)} ${Math.round(atMin - goneFrom)} ms after it had surely expired (exptime ${ttlMs / 1000} s)`, r);
     }
-    countHeld(got, w, rInvoked, rCompleted, stampMin, stampMax, ttlMs, slackMs, clocks, totals);
   }
   return { outcome: 'valid', ops: ops.length };
-}
-
-/** Counts the reads a bound applied to and that passed it (the figures show the check bit). */
-function countHeld(got: string | null, w: PairedOp, rInvoked: number, rCompleted: number, stampMin: number, stampMax: number, ttlMs: number, slackMs: number, clocks: ClockBounds, totals: ExpiryResult): void {
-  const completed = w.completion === null ? Infinity : ms(w.completion.time);
-  if (got !== null && w.outcome === 'ok' && rInvoked >= completed && clocks.upper(rCompleted) + slackMs < stampMin + ttlMs) totals.heldToLive++;
-  if (got === null && stampMax !== Infinity && rInvoked + clocks.minOffset(rInvoked, rCompleted) >= stampMax + ttlMs + slackMs) totals.heldToExpired++;
 }
 
 /**
