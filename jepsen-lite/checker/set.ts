@@ -136,32 +136,20 @@ function cleanReads(appends: KeyAppends): (read: PairedOp) => boolean {
     const v = read.completion!.value;
     if (typeof v !== 'string' || !longest.startsWith(v) || (v.length < longest.length && !/\s/.test(longest[v.length]!))) return false;
     if (v.length > 0 && /\s/.test(v[v.length - 1]!)) return false;
-    const k = countAtMost(ends, v.length);
+    const k = countBelow(ends, v.length, true);
     if (k > 0 && latestInvoke[k - 1]! > read.completion!.time) return false;
     const before = countBelow(ackedTimes, read.invoke.time);
     return before === 0 || highest[before - 1]! < k;
   };
 }
 
-/** How many of the sorted `xs` are <= x. */
-function countAtMost(xs: readonly number[], x: number): number {
+/** How many of the sorted `xs` are below `x` (or equal to it, with `orEqual`): a binary search. */
+function countBelow(xs: readonly number[], x: number, orEqual = false): number {
   let lo = 0;
   let hi = xs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (xs[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** How many of the sorted `xs` are < x. */
-function countBelow(xs: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (xs[mid]! < x) lo = mid + 1;
+    if (xs[mid]! < x || (orEqual && xs[mid] === x)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
