@@ -18,7 +18,7 @@
  *
  * Reductions, each of which keeps some linearization whenever one exists:
  * - FailedConfigs prunes configurations that used a superset of a failed one's info ops.
- * - An info op is never followed directly by a blind overwrite (write, delete), which would
+ * - An info op is never followed directly by a blind overwrite (write, info delete), which would
  *   make it pointless, nor linearized where it leaves the state unchanged.
  * - Identical info ops are used in invoke order only; info ops whose value no op could
  *   observe are dropped (info-ops.ts).
