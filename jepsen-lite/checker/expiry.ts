@@ -23,7 +23,8 @@
  */
 import type { HistoryEvent, NemesisEvent, Outcome } from '../history/types.js';
 import { formatValue, type Anomaly } from './anomaly.js';
-import { opEvents, pairOps, type PairedOp } from './history-ops.js';
+import { expiringKeysOf, opEvents, pairOps, type PairedOp } from './history-ops.js';
+import { combineOutcomes } from './register.js';
 
 /** Options of checkExpiry. */
 export interface ExpiryOptions {
@@ -59,13 +60,6 @@ export interface ExpiryResult {
 const defaultSlackMs = 500;
 const defaultClockMarginMs = 2000;
 
-/** The keys written with an exptime: checkExpiry checks them, checkRegister leaves them out. */
-export function expiringKeysOf(history: readonly HistoryEvent[]): Set<string> {
-  const keys = new Set<string>();
-  for (const e of history) if (e.type === 'invoke' && e.f === 'write' && e.ttlSec !== undefined && e.ttlSec !== 0) keys.add(e.key);
-  return keys;
-}
-
 /** Checks every key written with an exptime; 'valid' with no such key. */
 export function checkExpiry(history: readonly HistoryEvent[], nemesis: readonly NemesisEvent[], opts: ExpiryOptions = {}): ExpiryResult {
   const started = performance.now();
@@ -78,8 +72,7 @@ export function checkExpiry(history: readonly HistoryEvent[], nemesis: readonly 
     const why = malformed.get(key);
     result.keys[key] = why !== undefined ? { outcome: 'unknown', ops: ops.length, note: `malformed history: ${why}` } : checkKey(ops, clocks, slackMs, result);
   }
-  const outcomes = Object.values(result.keys).map((k) => k.outcome);
-  result.outcome = outcomes.includes('invalid') ? 'invalid' : outcomes.includes('unknown') ? 'unknown' : 'valid';
+  result.outcome = combineOutcomes(Object.values(result.keys).map((k) => k.outcome));
   result.ms = Math.round(performance.now() - started);
   return result;
 }

@@ -66,3 +66,10 @@ export function returnTime(op: PairedOp): number {
 export function opEvents(op: PairedOp): HistoryEvent[] {
   return op.completion === null ? [op.invoke] : [op.invoke, op.completion];
 }
+
+/** The keys written with an exptime: checkExpiry checks them, checkRegister leaves them out. */
+export function expiringKeysOf(history: readonly HistoryEvent[]): Set<string> {
+  const keys = new Set<string>();
+  for (const e of history) if (e.type === 'invoke' && e.f === 'write' && e.ttlSec !== undefined && e.ttlSec !== 0) keys.add(e.key);
+  return keys;
+}

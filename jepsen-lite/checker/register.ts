@@ -4,8 +4,7 @@
  */
 import type { HistoryEvent, Outcome } from '../history/types.js';
 import { describeBlocked, type Anomaly } from './anomaly.js';
-import { expiringKeysOf } from './expiry.js';
-import { pairOps } from './history-ops.js';
+import { expiringKeysOf, pairOps } from './history-ops.js';
 import { checkKey } from './linearizable.js';
 
 /** Search effort allowed per key before its verdict is 'unknown' (plus registerStepsPerOpDefault per op). */

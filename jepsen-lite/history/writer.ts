@@ -58,15 +58,11 @@ export class HistoryWriter {
 
   /** Records an event now; returns it. */
   record(e: Omit<HistoryEvent, 'time'>): HistoryEvent {
-    const event: HistoryEvent = { process: e.process, type: e.type, f: e.f, key: e.key, value: e.value, time: this.clock.nowNs() };
-    if (e.node !== undefined) event.node = e.node;
-    if (e.error !== undefined) event.error = e.error;
-    // Without it checkReplies never saw a malformed reply of a live run (only of histories
-    // built in tests): found while adding pipelines (issue 11).
-    if (e.anomaly !== undefined) event.anomaly = e.anomaly;
-    // Likewise the exptime: without it checkExpiry sees no expiring key and checkRegister
-    // checks them as registers (found by the first live run with expiring keys).
-    if (e.ttlSec !== undefined) event.ttlSec = e.ttlSec;
+    // The contract's fields first (DESIGN.md section 8 order), then every optional one the
+    // caller set. Listing the optional fields one by one dropped each new one in turn
+    // (`anomaly`, then `ttlSec`), so nothing is listed.
+    const { process, type, f, key, value, ...extra } = e;
+    const event: HistoryEvent = { process, type, f, key, value, time: this.clock.nowNs(), ...definedOnly(extra) };
     this.file.add(event);
     return event;
   }
@@ -94,10 +90,8 @@ export class NemesisLog {
 
   /** Records a fault start or stop now. */
   record(e: Omit<NemesisEvent, 'time'>): NemesisEvent {
-    const event: NemesisEvent = { time: this.clock.nowNs(), fault: e.fault, phase: e.phase };
-    if (e.nodes !== undefined) event.nodes = e.nodes;
-    if (e.detail !== undefined) event.detail = e.detail;
-    if (e.offsetsMs !== undefined) event.offsetsMs = e.offsetsMs;
+    const { fault, phase, ...extra } = e;
+    const event: NemesisEvent = { time: this.clock.nowNs(), fault, phase, ...definedOnly(extra) };
     this.file.add(event);
     return event;
   }
@@ -105,4 +99,9 @@ export class NemesisLog {
   close(): Promise<void> {
     return this.file.close();
   }
+}
+
+/** `fields` without the ones set to undefined (an event carries only what is known). */
+function definedOnly<T extends object>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
